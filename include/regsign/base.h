@@ -1,0 +1,106 @@
+/*
+ * base: errors, diagnostics, arena, bounded buffers, time, atomic output files.
+ *
+ * Every fallible function in libregsign returns int: RS_EOK (0) on success or
+ * a negative code below. Results are passed out through pointers and set only
+ * on success. Where input is at fault, the caller also gets a one-line,
+ * human-readable diagnostic ("FILE:LINE: what is wrong") in an rs_diag_t.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* The one error space: 0, errno-mapped codes, then domain codes. */
+enum {
+	RS_EOK = 0,
+	RS_ENOMEM = -ENOMEM,
+	RS_EINVAL = -EINVAL,
+	RS_EIO = -EIO,
+	RS_ENOENT = -ENOENT,
+	RS_ERANGE = -ERANGE,
+	RS_EBASE = -1000,
+	RS_ESYNTAX = RS_EBASE - 1,  /* malformed input text */
+	RS_EZONE = RS_EBASE - 2,    /* zone content violates a DNS rule */
+	RS_EKEY = RS_EBASE - 3,     /* malformed or inconsistent key */
+	RS_EALG = RS_EBASE - 4,     /* algorithm unknown, unsupported or refused */
+	RS_ECRYPTO = RS_EBASE - 5,  /* the crypto library failed */
+	RS_ENOKEY = RS_EBASE - 6,   /* no usable key */
+	RS_ELIMIT = RS_EBASE - 7,   /* a configured bound was hit */
+};
+
+/* Message for a code above; never NULL. */
+const char *rs_strerror(int code);
+
+/* A one-line diagnostic filled in by functions that read untrusted input. */
+typedef struct {
+	char text[512];
+} rs_diag_t;
+
+/* Set the diagnostic (if diag is not NULL); returns code so callers can `return rs_diag(...)`. */
+int rs_diag(rs_diag_t *diag, int code, const char *fmt, ...) RS_PRINTF(3, 4);
+
+/*
+ * Arena: bump allocation in large blocks, released in one call. Used for work
+ * with a clear end (a zone load, a signing pass). Not thread-safe.
+ */
+typedef struct rs_arena rs_arena_t;
+
+/* New arena; NULL on allocation failure. Caller frees with rs_arena_free(). */
+rs_arena_t *rs_arena_new(size_t block_size);
+/* Allocate len bytes aligned to 8; NULL on allocation failure. Borrowed until the arena is freed. */
+void *rs_arena_alloc(rs_arena_t *arena, size_t len);
+/* Bytes allocated from the system so far. */
+size_t rs_arena_size(const rs_arena_t *arena);
+void rs_arena_free(rs_arena_t *arena);
+
+/* Growing byte buffer with a hard maximum. */
+typedef struct {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+} rs_buf_t;
+
+void rs_buf_init(rs_buf_t *buf, size_t max);
+/* Make room for extra more bytes; RS_ELIMIT past buf->max, RS_ENOMEM on failure. */
+int rs_buf_reserve(rs_buf_t *buf, size_t extra);
+int rs_buf_append(rs_buf_t *buf, const void *data, size_t len);
+int rs_buf_printf(rs_buf_t *buf, const char *fmt, ...) RS_PRINTF(2, 3);
+void rs_buf_clear(rs_buf_t *buf);
+
+/*
+ * Time. DNSSEC times are seconds since the epoch (UTC); presentation form is
+ * YYYYMMDDHHMMSS as in RRSIG records. rs_time_parse also takes plain seconds
+ * and "now+D" offsets are left to callers.
+ */
+int rs_time_parse(const char *text, int64_t *out);
+/* Write YYYYMMDDHHMMSS (15 bytes with NUL) into out. */
+void rs_time_format(int64_t t, char out[15]);
+/* Parse a duration: N, Ns, Nm, Nh, Nd, Nw; RS_ESYNTAX if malformed. */
+int rs_duration_parse(const char *text, int64_t *out);
+
+/*
+ * Atomic output file: data goes to a temporary file in the target's
+ * directory; rs_outfile_commit() flushes, fsyncs and renames it into place,
+ * rs_outfile_abort() removes it. The target is never seen half-written.
+ */
+typedef struct rs_outfile rs_outfile_t;
+
+/* Create the temporary beside path; mode is applied at commit (umask honoured). */
+int rs_outfile_open(const char *path, unsigned mode, rs_outfile_t **out, rs_diag_t *diag);
+FILE *rs_outfile_stream(rs_outfile_t *file);
+int rs_outfile_commit(rs_outfile_t *file, rs_diag_t *diag);
+void rs_outfile_abort(rs_outfile_t *file);
+
+/* Wipe memory that held secrets; the compiler may not drop it. */
+void rs_wipe(void *ptr, size_t len);
+
+/* Number of online CPUs, at least 1. */
+unsigned rs_cpu_count(void);

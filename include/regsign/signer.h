@@ -1,0 +1,59 @@
+/*
+ * signer: the signing pipeline. A finished zone (with its DNSKEY RRset
+ * added) goes in; the signed zone in canonical order, with RRSIG and NSEC or
+ * NSEC3 records, comes out as zone text. Work is split into chunks of names
+ * that worker threads sign and format while the calling thread writes the
+ * finished chunks in order, so memory stays bounded by a window of chunks.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "regsign/crypto.h"
+#include "regsign/nsec.h"
+#include "regsign/zone.h"
+
+typedef struct {
+	int64_t inception;
+	int64_t expiration;
+	bool nsec3;
+	rs_nsec3_params_t nsec3_params;
+	unsigned threads; /* 0: all CPUs */
+	/* Called by the writing thread after each chunk; may be NULL. */
+	void (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
+} rs_sign_opts_t;
+
+typedef struct {
+	uint64_t signatures;
+	uint64_t nsec;  /* NSEC or NSEC3 records made */
+	uint64_t records; /* records written, signatures included */
+	uint64_t names;
+} rs_sign_stats_t;
+
+/*
+ * Which keys sign what (per algorithm, RFC 6840 5.11): KSKs (SEP bit) sign
+ * DNSKEY, CDS and CDNSKEY, ZSKs sign the rest; an algorithm with no ZSK signs
+ * everything with its KSK, one with no KSK signs DNSKEY with its ZSK.
+ */
+typedef struct {
+	const rs_key_t *key;
+	bool signs_keys;
+	bool signs_data;
+} rs_key_role_t;
+
+/* Assign roles; roles must hold nkeys entries. */
+void rs_sign_roles(rs_key_t *const *keys, size_t nkeys, rs_key_role_t *roles);
+
+/* Sign zone with keys (private parts required) and write it to out. */
+int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
+		 const rs_sign_opts_t *opts, FILE *out, rs_sign_stats_t *stats, rs_diag_t *diag);
+
+/*
+ * The data an RRSIG signs (RFC 4034 3.1.8.1): rrsig_head (RRSIG RDATA up to
+ * and including the signer name) then each RR in canonical form. The RDATA of rrs
+ * must be canonical and sorted; their owner and TTL fields are not used. Appends to buf.
+ */
+int rs_sign_data(rs_buf_t *buf, const uint8_t *rrsig_head, size_t head_len, const uint8_t *owner,
+		 uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count);

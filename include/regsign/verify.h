@@ -1,0 +1,34 @@
+/*
+ * verify: the full check of a signed zone, run before a zone is published.
+ * Every authoritative RRset must carry a valid signature, inside its
+ * validity at the given time, from a key of the apex DNSKEY RRset, for every
+ * algorithm of that RRset (RFC 4035 2.2); the DNSKEY RRset must be signed by
+ * a SEP key; the NSEC or NSEC3 chain must be complete, with right bitmaps.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "regsign/base.h"
+#include "regsign/zone.h"
+
+typedef struct {
+	int64_t now;       /* signatures must be valid at this time */
+	unsigned threads;  /* 0: all CPUs */
+	size_t max_problems; /* stop listing after this many; 0: 1000 */
+} rs_verify_opts_t;
+
+typedef struct {
+	uint64_t rrsets;     /* authoritative RRsets checked */
+	uint64_t signatures; /* signatures verified */
+	uint64_t problems;   /* 0 means the zone is secure */
+	bool nsec3;
+} rs_verify_result_t;
+
+/*
+ * Check a zone loaded with keep_dnssec. Problems ("owner TYPE: what") are
+ * appended to report, one per line; that is an outcome, not an error: the
+ * return value is RS_EOK whenever the check itself could run.
+ */
+int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t *report,
+		   rs_verify_result_t *result, rs_diag_t *diag);

@@ -1,0 +1,102 @@
+/*
+ * zone: the in-memory zone. Records are read with libzscanner (the only user
+ * of it), canonicalised, sorted into canonical order (RFC 4034 6) and grouped
+ * into nodes; zone cuts, glue and occluded names are marked.
+ *
+ * Use: rs_zone_new(), rs_zone_read() one or more files, rs_zone_add() extra
+ * records (keys), rs_zone_finish(). After finish the zone is read-only and
+ * may be shared by threads.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "regsign/base.h"
+#include "regsign/dns.h"
+
+/* One resource record. rdata is canonical (RFC 4034 6.2). */
+typedef struct {
+	const rs_name_t *owner;
+	uint8_t *rdata;
+	uint32_t ttl;
+	uint16_t type;
+	uint16_t rdlen;
+	uint32_t line; /* source line, 0 for added records */
+	uint32_t file; /* index for rs_zone_file_name() */
+} rs_rr_t;
+
+/* Node flags. */
+enum {
+	RS_NODE_APEX = 1 << 0,
+	RS_NODE_DELEG = 1 << 1,   /* NS below the apex: a zone cut */
+	RS_NODE_NONAUTH = 1 << 2, /* below a cut or DNAME: glue or occluded; never signed */
+	RS_NODE_DS = 1 << 3,      /* a cut with DS: a secure delegation */
+	RS_NODE_DNAME = 1 << 4,
+};
+
+/* All records of one owner name; rr[first .. first+count) in type, then RDATA order. */
+typedef struct {
+	const rs_name_t *name;
+	uint32_t first;
+	uint32_t count;
+	uint32_t flags;
+} rs_node_t;
+
+typedef struct rs_zone rs_zone_t;
+
+typedef struct {
+	/* Keep RRSIG, NSEC, NSEC3 and NSEC3PARAM (for verifying); signing drops them. */
+	bool keep_dnssec;
+	/* Nesting limit for $INCLUDE; 0 means the default (16). */
+	unsigned include_depth;
+	/* Threads for sorting; 0 means all CPUs. */
+	unsigned threads;
+} rs_zone_opts_t;
+
+/* New empty zone for origin (wire form). Caller frees with rs_zone_free(). */
+int rs_zone_new(const uint8_t *origin, const rs_zone_opts_t *opts, rs_zone_t **out);
+void rs_zone_free(rs_zone_t *zone);
+
+/*
+ * Read zone text from path (or standard input for "-"). Errors are reported
+ * as "FILE:LINE: what is wrong" in diag; the zone must then be freed.
+ */
+int rs_zone_read(rs_zone_t *zone, const char *path, rs_diag_t *diag);
+/* Read zone text from memory, reported under the name label. */
+int rs_zone_read_string(rs_zone_t *zone, const char *text, size_t len, const char *label,
+			rs_diag_t *diag);
+/* Add one record (wire owner, RDATA copied and canonicalised). Only before rs_zone_finish(). */
+int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t ttl,
+		const uint8_t *rdata, size_t len);
+/*
+ * Sort, remove duplicates, unify RRset TTLs (lowest wins, RFC 2181 5.2),
+ * check the zone rules (one SOA at the apex, CNAME alone, ...) and mark cuts.
+ */
+int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag);
+
+const rs_name_t *rs_zone_origin(const rs_zone_t *zone);
+const rs_node_t *rs_zone_nodes(const rs_zone_t *zone, size_t *count);
+const rs_rr_t *rs_zone_rrs(const rs_zone_t *zone);
+/* The apex SOA record. */
+const rs_rr_t *rs_zone_soa(const rs_zone_t *zone);
+/* Replace the SOA serial. */
+void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial);
+const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index);
+/* Memory held by the zone's records, in bytes. */
+size_t rs_zone_memory(const rs_zone_t *zone);
+/* Number of records TTL-unified by rs_zone_finish (RRsets whose TTLs differed). */
+size_t rs_zone_ttl_fixes(const rs_zone_t *zone);
+/* Arena owned by the zone, for data that lives as long as it (borrowed). */
+rs_arena_t *rs_zone_arena(rs_zone_t *zone);
+
+/* Index range [*begin, *end) of the RRset of type at node; false if absent. */
+bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
+		   uint32_t *end);
+
+/*
+ * Text of one RR as a zone file line ("owner ttl IN TYPE rdata\n"), appended
+ * to buf. owner_text may be NULL to format the owner from owner_wire.
+ */
+int rs_rr_format(rs_buf_t *buf, const char *owner_text, const uint8_t *owner_wire, uint32_t ttl,
+		 uint16_t type, const uint8_t *rdata, size_t len);

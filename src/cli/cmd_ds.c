@@ -1,0 +1,103 @@
+/* regsign ds: DS records of the key-signing keys, for the parent. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "regsign/dns.h"
+#include "regsign/zone.h"
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign ds --keys KEYDIR --origin ORIGIN [--digest sha256|sha384] [--ttl TTL]\n"
+		"\n"
+		"Prints the DS record of every key-signing key (SEP flag) of ORIGIN in KEYDIR, as\n"
+		"dnssec-dsfromkey does, ready for the parent zone.\n"
+		"\n"
+		"example:\n"
+		"  regsign ds --keys keys/ --origin cloud. --digest sha256\n");
+}
+
+int cmd_ds(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "keys", required_argument, NULL, 'K' }, { "origin", required_argument, NULL, 'o' },
+		{ "digest", required_argument, NULL, 'd' }, { "ttl", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *origin_text = NULL, *digest_text = "sha256";
+	long ttl = -1;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "K:o:d:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'K': dir = optarg; break;
+		case 'o': origin_text = optarg; break;
+		case 'd': digest_text = optarg; break;
+		case 't': ttl = strtol(optarg, NULL, 10); break;
+		case 'h': help(stdout); return EXIT_OK;
+		default: help(stderr); return EXIT_INPUT;
+		}
+	}
+	uint8_t origin[255];
+	if (!cli_origin(origin_text, origin))
+		return EXIT_INPUT;
+	if (dir == NULL) {
+		cli_error("--keys KEYDIR is required");
+		return EXIT_INPUT;
+	}
+	int digest;
+	if (strcmp(digest_text, "sha256") == 0 || strcmp(digest_text, "2") == 0)
+		digest = RS_DS_SHA256;
+	else if (strcmp(digest_text, "sha384") == 0 || strcmp(digest_text, "4") == 0)
+		digest = RS_DS_SHA384;
+	else {
+		cli_error("unsupported digest '%s' (use sha256 or sha384)", digest_text);
+		return EXIT_INPUT;
+	}
+	rs_key_t *keys[64];
+	int n = cli_load_keys(dir, origin, false, keys, 64);
+	if (n < 0)
+		return EXIT_INPUT;
+	int printed = 0;
+	rs_buf_t buf;
+	rs_buf_init(&buf, 1 << 20);
+	for (int i = 0; i < n; i++) {
+		if (!rs_key_is_ksk(keys[i]))
+			continue;
+		size_t len;
+		const uint8_t *dnskey = rs_key_dnskey(keys[i], &len);
+		uint8_t ds[64];
+		int dl = rs_ds_make(origin, dnskey, len, digest, ds, sizeof(ds));
+		if (dl > 0 && rs_rr_format(&buf, NULL, origin, ttl < 0 ? 0 : (uint32_t)ttl, RS_TYPE_DS, ds,
+					   (size_t)dl) == RS_EOK)
+			printed++;
+	}
+	for (int i = 0; i < n; i++)
+		rs_key_free(keys[i]);
+	if (printed == 0) {
+		cli_error("no key-signing key for '%s' in '%s'", origin_text, dir);
+		rs_buf_clear(&buf);
+		return EXIT_INPUT;
+	}
+	/* Without --ttl, print no TTL column, like dnssec-dsfromkey. */
+	char *text = (char *)buf.data;
+	for (size_t i = 0, start = 0; i < buf.len; i++) {
+		if (text[i] != '\n')
+			continue;
+		text[i] = '\0';
+		char *line = text + start;
+		if (ttl < 0) {
+			char *tab = strchr(line, '\t');
+			char *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
+			if (tab && tab2)
+				memmove(tab + 1, tab2 + 1, strlen(tab2 + 1) + 1);
+		}
+		printf("%s\n", line);
+		start = i + 1;
+	}
+	rs_buf_clear(&buf);
+	return EXIT_OK;
+}

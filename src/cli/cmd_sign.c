@@ -1,0 +1,297 @@
+/* regsign sign: sign a zone file with the keys of a key directory. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "regsign/signer.h"
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign sign ZONEFILE --origin ORIGIN --keys KEYDIR --out SIGNED\n"
+		"         [--inception T --expiration T | --validity D]\n"
+		"         [--nsec3 [--nsec3-iterations N] [--nsec3-salt HEX|-] [--opt-out]]\n"
+		"         [--threads N] [--serial keep|increment|unixtime|dateserial]\n"
+		"         [--legacy] [--quiet]\n"
+		"\n"
+		"Signs ZONEFILE with every key of ORIGIN in KEYDIR and writes the signed zone,\n"
+		"in canonical order, atomically to SIGNED. KSKs (flag 257) sign the DNSKEY, CDS and\n"
+		"CDNSKEY RRsets, ZSKs the rest; without a ZSK the KSK signs everything. Denial of\n"
+		"existence is NSEC unless --nsec3 (RFC 9276 defaults: 0 iterations, no salt).\n"
+		"T is YYYYMMDDHHMMSS (UTC) or seconds since the epoch; D is a duration such as 30d.\n"
+		"Defaults: inception one hour ago, expiration 30 days from now, serial kept,\n"
+		"threads = CPUs.\n"
+		"\n"
+		"example:\n"
+		"  regsign sign cloud.zone --origin cloud. --keys keys/ --out cloud.zone.signed \\\n"
+		"      --validity 14d --serial unixtime\n");
+}
+
+enum { OPT_INCEPTION = 256, OPT_EXPIRATION, OPT_VALIDITY, OPT_NSEC3, OPT_ITER, OPT_SALT, OPT_OPTOUT,
+       OPT_THREADS, OPT_SERIAL, OPT_LEGACY };
+
+/* RFC 1982: is a newer than b? */
+static bool serial_gt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(a - b) < 0x80000000u;
+}
+
+static int new_serial(const char *mode, uint32_t old, int64_t now, uint32_t *out)
+{
+	uint32_t want;
+	if (strcmp(mode, "keep") == 0) {
+		*out = old;
+		return RS_EOK;
+	} else if (strcmp(mode, "increment") == 0) {
+		want = old + 1;
+	} else if (strcmp(mode, "unixtime") == 0) {
+		want = (uint32_t)now;
+	} else if (strcmp(mode, "dateserial") == 0) {
+		time_t t = (time_t)now;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		want = (uint32_t)((tm.tm_year + 1900) * 1000000 + (tm.tm_mon + 1) * 10000 + tm.tm_mday * 100);
+	} else {
+		return RS_EINVAL;
+	}
+	*out = serial_gt(want, old) ? want : old + 1;
+	return RS_EOK;
+}
+
+static void progress(void *arg, size_t done, size_t total)
+{
+	int *last = arg;
+	int pct = total ? (int)(done * 100 / total) : 100;
+	if (pct != *last) {
+		fprintf(stderr, "\rsigning: %3d%%", pct);
+		if (pct == 100)
+			fputc('\n', stderr);
+		*last = pct;
+	}
+}
+
+static int parse_salt(const char *text, rs_nsec3_params_t *p)
+{
+	if (strcmp(text, "-") == 0) {
+		p->salt_len = 0;
+		return RS_EOK;
+	}
+	size_t len = strlen(text);
+	if (len % 2 != 0 || len / 2 > 255)
+		return RS_ESYNTAX;
+	for (size_t i = 0; i < len / 2; i++) {
+		unsigned v;
+		if (sscanf(text + 2 * i, "%2x", &v) != 1)
+			return RS_ESYNTAX;
+		p->salt[i] = (uint8_t)v;
+	}
+	p->salt_len = (uint8_t)(len / 2);
+	return RS_EOK;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "origin", required_argument, NULL, 'o' },
+		{ "keys", required_argument, NULL, 'K' },
+		{ "out", required_argument, NULL, 'f' },
+		{ "inception", required_argument, NULL, OPT_INCEPTION },
+		{ "expiration", required_argument, NULL, OPT_EXPIRATION },
+		{ "validity", required_argument, NULL, OPT_VALIDITY },
+		{ "nsec3", no_argument, NULL, OPT_NSEC3 },
+		{ "nsec3-iterations", required_argument, NULL, OPT_ITER },
+		{ "nsec3-salt", required_argument, NULL, OPT_SALT },
+		{ "opt-out", no_argument, NULL, OPT_OPTOUT },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "serial", required_argument, NULL, OPT_SERIAL },
+		{ "legacy", no_argument, NULL, OPT_LEGACY },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *origin_text = NULL, *dir = NULL, *out_path = NULL, *serial_mode = "keep";
+	const char *inc_text = NULL, *exp_text = NULL, *validity_text = NULL;
+	bool quiet = false, legacy = false, nsec3_opts = false;
+	rs_sign_opts_t so = { 0 };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:K:f:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': origin_text = optarg; break;
+		case 'K': dir = optarg; break;
+		case 'f': out_path = optarg; break;
+		case OPT_INCEPTION: inc_text = optarg; break;
+		case OPT_EXPIRATION: exp_text = optarg; break;
+		case OPT_VALIDITY: validity_text = optarg; break;
+		case OPT_NSEC3: so.nsec3 = true; break;
+		case OPT_ITER: {
+			char *end;
+			unsigned long it = strtoul(optarg, &end, 10);
+			if (*end != '\0' || it > 2500) {
+				cli_error("NSEC3 iterations '%s' is not a number up to 2500 (RFC 9276 advises 0)", optarg);
+				return EXIT_INPUT;
+			}
+			so.nsec3_params.iterations = (uint16_t)it;
+			nsec3_opts = true;
+			break;
+		}
+		case OPT_SALT:
+			if (parse_salt(optarg, &so.nsec3_params) != RS_EOK) {
+				cli_error("NSEC3 salt '%s' is not hex of up to 255 octets, or '-'", optarg);
+				return EXIT_INPUT;
+			}
+			nsec3_opts = true;
+			break;
+		case OPT_OPTOUT: so.nsec3_params.opt_out = true; nsec3_opts = true; break;
+		case OPT_THREADS: so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
+		case OPT_SERIAL: serial_mode = optarg; break;
+		case OPT_LEGACY: legacy = true; break;
+		case 'q': quiet = true; break;
+		case 'h': help(stdout); return EXIT_OK;
+		default: help(stderr); return EXIT_INPUT;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_error(optind >= argc ? "ZONEFILE is required" : "only one ZONEFILE may be given");
+		help(stderr);
+		return EXIT_INPUT;
+	}
+	const char *zone_path = argv[optind];
+	uint8_t origin[255];
+	if (!cli_origin(origin_text, origin))
+		return EXIT_INPUT;
+	if (dir == NULL || out_path == NULL) {
+		cli_error("--keys KEYDIR and --out SIGNED are required");
+		return EXIT_INPUT;
+	}
+	if (nsec3_opts && !so.nsec3) {
+		cli_error("NSEC3 options need --nsec3");
+		return EXIT_INPUT;
+	}
+	int64_t now = cli_now();
+	so.inception = now - 3600;
+	so.expiration = now + 30 * 86400;
+	if (validity_text != NULL) {
+		int64_t d;
+		if (inc_text != NULL || exp_text != NULL) {
+			cli_error("--validity cannot be combined with --inception/--expiration");
+			return EXIT_INPUT;
+		}
+		if (rs_duration_parse(validity_text, &d) != RS_EOK || d <= 0) {
+			cli_error("invalid validity '%s' (use e.g. 30d, 12h)", validity_text);
+			return EXIT_INPUT;
+		}
+		so.expiration = now + d;
+	}
+	if ((inc_text != NULL && rs_time_parse(inc_text, &so.inception) != RS_EOK) ||
+	    (exp_text != NULL && rs_time_parse(exp_text, &so.expiration) != RS_EOK)) {
+		cli_error("invalid time '%s' (use YYYYMMDDHHMMSS)", inc_text && rs_time_parse(inc_text, &so.inception) ? inc_text : exp_text);
+		return EXIT_INPUT;
+	}
+	if (so.expiration <= so.inception) {
+		cli_error("expiration is not after inception");
+		return EXIT_INPUT;
+	}
+	uint32_t dummy;
+	if (new_serial(serial_mode, 0, now, &dummy) != RS_EOK) {
+		cli_error("unknown serial mode '%s' (keep, increment, unixtime, dateserial)", serial_mode);
+		return EXIT_INPUT;
+	}
+
+	rs_key_t *keys[16];
+	int nkeys = cli_load_keys(dir, origin, true, keys, 16);
+	if (nkeys < 0)
+		return EXIT_INPUT;
+	int code = EXIT_OK;
+	rs_zone_t *zone = NULL;
+	rs_diag_t diag;
+	if (nkeys == 0) {
+		cli_error("no keys for '%s' in '%s'", origin_text, dir);
+		code = EXIT_INPUT;
+		goto out;
+	}
+	for (int i = 0; i < nkeys; i++) {
+		int alg = rs_key_alg(keys[i]);
+		if (rs_alg_legacy(alg) && !legacy) {
+			cli_error("key %u uses %s (SHA-1), which RFC 8624 forbids for signing; pass --legacy "
+				  "to sign with it anyway", rs_key_tag(keys[i]), rs_alg_name(alg));
+			code = EXIT_INPUT;
+			goto out;
+		}
+		if (so.nsec3 && !rs_alg_nsec3_ok(alg)) {
+			cli_error("key %u uses %s, which cannot sign an NSEC3 zone (RFC 5155 2)",
+				  rs_key_tag(keys[i]), rs_alg_name(alg));
+			code = EXIT_INPUT;
+			goto out;
+		}
+	}
+	rs_zone_opts_t zo = { .threads = so.threads };
+	int ret = rs_zone_new(origin, &zo, &zone);
+	if (ret == RS_EOK)
+		ret = rs_zone_read(zone, zone_path, &diag);
+	else
+		rs_diag(&diag, ret, "%s", rs_strerror(ret));
+	for (int i = 0; ret == RS_EOK && i < nkeys; i++) {
+		size_t len;
+		const uint8_t *dnskey = rs_key_dnskey(keys[i], &len);
+		ret = rs_zone_add(zone, origin, RS_TYPE_DNSKEY, 0, dnskey, len);
+		if (ret != RS_EOK)
+			rs_diag(&diag, ret, "cannot add key %u: %s", rs_key_tag(keys[i]), rs_strerror(ret));
+	}
+	if (ret == RS_EOK)
+		ret = rs_zone_finish(zone, &diag);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		code = cli_exit_code(ret);
+		goto out;
+	}
+	const rs_rr_t *soa = rs_zone_soa(zone);
+	uint32_t old = rs_get32(soa->rdata + soa->rdlen - 20), serial;
+	new_serial(serial_mode, old, now, &serial);
+	rs_zone_set_serial(zone, serial);
+
+	rs_outfile_t *out;
+	ret = rs_outfile_open(out_path, 0644, &out, &diag);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		code = cli_exit_code(ret);
+		goto out;
+	}
+	int last = -1;
+	if (!quiet && isatty(STDERR_FILENO)) {
+		so.progress = progress;
+		so.progress_arg = &last;
+	}
+	rs_sign_stats_t stats;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = rs_sign_zone(zone, keys, (size_t)nkeys, &so, rs_outfile_stream(out), &stats, &diag);
+	if (ret == RS_EOK)
+		ret = rs_outfile_commit(out, &diag);
+	else
+		rs_outfile_abort(out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		code = cli_exit_code(ret);
+		goto out;
+	}
+	if (!quiet) {
+		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		fprintf(stderr, "signed %s: %llu names, %llu signatures, %llu %s, serial %u, %.2f s\n",
+			origin_text, (unsigned long long)stats.names, (unsigned long long)stats.signatures,
+			(unsigned long long)stats.nsec, so.nsec3 ? "NSEC3" : "NSEC", serial, s);
+		if (rs_zone_ttl_fixes(zone) > 0)
+			fprintf(stderr, "warning: %zu records had a TTL different from their RRset's; "
+				"the lowest was used (RFC 2181 5.2)\n", rs_zone_ttl_fixes(zone));
+	}
+out:
+	rs_zone_free(zone);
+	for (int i = 0; i < nkeys; i++)
+		rs_key_free(keys[i]);
+	return code;
+}

@@ -1,0 +1,149 @@
+/* regsign SUBCOMMAND: dispatch and shared helpers. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cli.h"
+#include "regsign/dns.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int, char **);
+	const char *summary;
+} commands[] = {
+	{ "keygen", cmd_keygen, "make a key pair as BIND-compatible key files" },
+	{ "sign", cmd_sign, "sign a zone file" },
+	{ "verify", cmd_verify, "check a signed zone completely" },
+	{ "ds", cmd_ds, "print the DS records of the key-signing keys" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: regsign COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'regsign COMMAND --help' describes a command, with an example.\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("regsign: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int cli_exit_code(int code)
+{
+	switch (code) {
+	case RS_EOK: return EXIT_OK;
+	case RS_ENOMEM: case RS_ECRYPTO: return EXIT_INTERNAL;
+	default: return EXIT_INPUT;
+	}
+}
+
+bool cli_origin(const char *text, uint8_t out[255])
+{
+	if (text == NULL) {
+		cli_error("--origin is required");
+		return false;
+	}
+	if (rs_dname_from_str(text, out) != RS_EOK) {
+		cli_error("invalid origin '%s'", text);
+		return false;
+	}
+	return true;
+}
+
+int64_t cli_now(void)
+{
+	const char *env = getenv("REGSIGN_NOW");
+	int64_t t;
+	if (env != NULL && rs_time_parse(env, &t) == RS_EOK)
+		return t;
+	return (int64_t)time(NULL);
+}
+
+static int key_order(const void *a, const void *b)
+{
+	const rs_key_t *x = *(rs_key_t *const *)a, *y = *(rs_key_t *const *)b;
+	if (rs_key_alg(x) != rs_key_alg(y))
+		return rs_key_alg(x) - rs_key_alg(y);
+	return (int)rs_key_tag(x) - (int)rs_key_tag(y);
+}
+
+int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_key_t **keys, int max)
+{
+	char otext[1024];
+	rs_dname_to_str(origin, otext, sizeof(otext));
+	size_t olen = strlen(otext);
+	if (olen > 1)
+		olen--; /* file names carry no trailing dot, except for the root */
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		cli_error("cannot open key directory '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		const char *f = de->d_name;
+		size_t len = strlen(f);
+		if (len < olen + 15 || f[0] != 'K' || strncasecmp(f + 1, otext, olen) != 0 ||
+		    f[1 + olen] != '+' || strcmp(f + len - 4, ".key") != 0)
+			continue;
+		if (n == max) {
+			cli_error("more than %d keys in '%s'", max, dir);
+			break;
+		}
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/%s", dir, f);
+		rs_diag_t diag;
+		int ret = rs_key_load(path, need_private, &keys[n], &diag);
+		if (ret != RS_EOK) {
+			cli_error("%s", diag.text);
+			n = -1 - n; /* remember how many to free */
+			break;
+		}
+		if (memcmp(rs_key_owner(keys[n]), origin, rs_dname_len(origin, 255)) != 0) {
+			rs_key_free(keys[n]);
+			continue;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n < 0) {
+		for (int i = 0; i < -1 - n; i++)
+			rs_key_free(keys[i]);
+		return -1;
+	}
+	qsort(keys, (size_t)n, sizeof(*keys), key_order);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_INPUT;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("regsign %s\n", REGSIGN_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	cli_error("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return EXIT_INPUT;
+}

@@ -1,0 +1,41 @@
+/* One message table behind rs_strerror() and the diagnostic helper. */
+#include <string.h>
+
+#include "regsign/base.h"
+
+const char *rs_strerror(int code)
+{
+	switch (code) {
+	case RS_EOK: return "success";
+	case RS_ESYNTAX: return "syntax error";
+	case RS_EZONE: return "invalid zone content";
+	case RS_EKEY: return "invalid key";
+	case RS_EALG: return "unsupported algorithm";
+	case RS_ECRYPTO: return "cryptographic operation failed";
+	case RS_ENOKEY: return "no usable key";
+	case RS_ELIMIT: return "size limit exceeded";
+	}
+	if (code < 0 && code > RS_EBASE)
+		return strerror(-code);
+	return "unknown error";
+}
+
+int rs_diag(rs_diag_t *diag, int code, const char *fmt, ...)
+{
+	if (diag != NULL) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(diag->text, sizeof(diag->text), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+void rs_wipe(void *ptr, size_t len)
+{
+	if (ptr == NULL)
+		return;
+	volatile uint8_t *p = ptr;
+	while (len--)
+		*p++ = 0;
+}

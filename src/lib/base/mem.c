@@ -1,0 +1,123 @@
+/* Arena and bounded growing buffer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "regsign/base.h"
+
+struct block {
+	struct block *next;
+	size_t size;
+	size_t used;
+	uint8_t data[];
+};
+
+struct rs_arena {
+	struct block *head;
+	size_t block_size;
+	size_t total;
+};
+
+rs_arena_t *rs_arena_new(size_t block_size)
+{
+	rs_arena_t *arena = calloc(1, sizeof(*arena));
+	if (arena != NULL)
+		arena->block_size = block_size < 4096 ? 4096 : block_size;
+	return arena;
+}
+
+void *rs_arena_alloc(rs_arena_t *arena, size_t len)
+{
+	len = (len + 7) & ~(size_t)7;
+	struct block *b = arena->head;
+	if (b == NULL || b->size - b->used < len) {
+		size_t size = len > arena->block_size ? len : arena->block_size;
+		b = malloc(sizeof(*b) + size);
+		if (b == NULL)
+			return NULL;
+		b->size = size;
+		b->used = 0;
+		b->next = arena->head;
+		arena->head = b;
+		arena->total += size;
+	}
+	void *p = b->data + b->used;
+	b->used += len;
+	return p;
+}
+
+size_t rs_arena_size(const rs_arena_t *arena)
+{
+	return arena->total;
+}
+
+void rs_arena_free(rs_arena_t *arena)
+{
+	if (arena == NULL)
+		return;
+	for (struct block *b = arena->head, *next; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(arena);
+}
+
+void rs_buf_init(rs_buf_t *buf, size_t max)
+{
+	buf->data = NULL;
+	buf->len = buf->cap = 0;
+	buf->max = max;
+}
+
+int rs_buf_reserve(rs_buf_t *buf, size_t extra)
+{
+	if (buf->len + extra <= buf->cap)
+		return RS_EOK;
+	if (buf->len + extra > buf->max)
+		return RS_ELIMIT;
+	size_t cap = buf->cap ? buf->cap : 256;
+	while (cap < buf->len + extra)
+		cap *= 2;
+	if (cap > buf->max)
+		cap = buf->max;
+	uint8_t *data = realloc(buf->data, cap);
+	if (data == NULL)
+		return RS_ENOMEM;
+	buf->data = data;
+	buf->cap = cap;
+	return RS_EOK;
+}
+
+int rs_buf_append(rs_buf_t *buf, const void *data, size_t len)
+{
+	int ret = rs_buf_reserve(buf, len);
+	if (ret != RS_EOK)
+		return ret;
+	memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	return RS_EOK;
+}
+
+int rs_buf_printf(rs_buf_t *buf, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return RS_EINVAL;
+	int ret = rs_buf_reserve(buf, (size_t)n + 1);
+	if (ret != RS_EOK)
+		return ret;
+	va_start(ap, fmt);
+	vsnprintf((char *)buf->data + buf->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf->len += (size_t)n;
+	return RS_EOK;
+}
+
+void rs_buf_clear(rs_buf_t *buf)
+{
+	free(buf->data);
+	buf->data = NULL;
+	buf->len = buf->cap = 0;
+}

@@ -1,0 +1,84 @@
+/* DNSSEC time values and durations. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "regsign/base.h"
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian); avoids timegm's TZ games. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int rs_time_parse(const char *text, int64_t *out)
+{
+	size_t len = strlen(text);
+	if (len == 0 || len > 20)
+		return RS_ESYNTAX;
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char)text[i]))
+			return RS_ESYNTAX;
+	if (len != 14) {
+		/* Plain seconds since the epoch, as RFC 4034 3.2 also allows. */
+		*out = strtoll(text, NULL, 10);
+		return RS_EOK;
+	}
+	int v[6];
+	static const int width[6] = { 4, 2, 2, 2, 2, 2 };
+	const char *p = text;
+	for (int i = 0; i < 6; i++) {
+		v[i] = 0;
+		for (int k = 0; k < width[i]; k++)
+			v[i] = v[i] * 10 + (*p++ - '0');
+	}
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+		return RS_ESYNTAX;
+	*out = days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]) * 86400 + v[3] * 3600 +
+	       v[4] * 60 + v[5];
+	return RS_EOK;
+}
+
+void rs_time_format(int64_t t, char out[15])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 15, "%Y%m%d%H%M%S", &tm);
+}
+
+int rs_duration_parse(const char *text, int64_t *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)*text))
+		return RS_ESYNTAX;
+	long long n = strtoll(text, &end, 10);
+	int64_t unit = 1;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	default: return RS_ESYNTAX;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return RS_ESYNTAX;
+	if (n > (long long)(INT64_MAX / unit))
+		return RS_ERANGE;
+	*out = n * unit;
+	return RS_EOK;
+}
+
+unsigned rs_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (unsigned)n;
+}

@@ -1,0 +1,450 @@
+/* The signing pipeline: chunks of names signed and formatted in parallel, written in order. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regsign/signer.h"
+
+#define MAX_KEYS 16
+#define CHUNK_NAMES 512
+#define CHUNK_BUF_MAX ((size_t)1 << 30)
+
+void rs_sign_roles(rs_key_t *const *keys, size_t nkeys, rs_key_role_t *roles)
+{
+	for (size_t i = 0; i < nkeys; i++) {
+		bool alg_has_ksk = false, alg_has_zsk = false;
+		for (size_t k = 0; k < nkeys; k++) {
+			if (rs_key_alg(keys[k]) != rs_key_alg(keys[i]))
+				continue;
+			if (rs_key_is_ksk(keys[k]))
+				alg_has_ksk = true;
+			else
+				alg_has_zsk = true;
+		}
+		bool ksk = rs_key_is_ksk(keys[i]);
+		roles[i] = (rs_key_role_t){
+			.key = keys[i],
+			.signs_keys = ksk || !alg_has_ksk,
+			.signs_data = !ksk || !alg_has_zsk,
+		};
+	}
+}
+
+int rs_sign_data(rs_buf_t *buf, const uint8_t *rrsig_head, size_t head_len, const uint8_t *owner,
+		 uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count)
+{
+	size_t olen = rs_dname_len(owner, RS_NAME_MAX);
+	size_t need = head_len;
+	for (size_t i = 0; i < count; i++)
+		need += olen + 10 + rrs[i].rdlen;
+	int ret = rs_buf_reserve(buf, need);
+	if (ret != RS_EOK)
+		return ret;
+	uint8_t *p = buf->data + buf->len;
+	memcpy(p, rrsig_head, head_len);
+	p += head_len;
+	for (size_t i = 0; i < count; i++) {
+		memcpy(p, owner, olen);
+		p += olen;
+		rs_put16(p, type);
+		rs_put16(p + 2, RS_CLASS_IN);
+		rs_put32(p + 4, ttl);
+		rs_put16(p + 8, rrs[i].rdlen);
+		memcpy(p + 10, rrs[i].rdata, rrs[i].rdlen);
+		p += 10 + rrs[i].rdlen;
+	}
+	buf->len += need;
+	return RS_EOK;
+}
+
+/* One item of output in canonical order: a zone node or an NSEC3 record. */
+typedef struct {
+	uint32_t index;
+	bool nsec3;
+} entry_t;
+
+typedef struct {
+	const rs_zone_t *zone;
+	const rs_node_t *nodes;
+	const rs_rr_t *rrs;
+	const rs_sign_opts_t *opts;
+	rs_key_role_t roles[MAX_KEYS];
+	size_t nkeys;
+	uint32_t *nsec_next;
+	rs_nsec3_chain_t chain;
+	entry_t *entries;
+	size_t nentries;
+	uint32_t soa_ttl;
+	uint32_t nsec_ttl;
+	uint8_t nsec3param[260];
+	size_t nsec3param_len;
+
+	size_t nchunks;
+	rs_buf_t *bufs;
+	bool *done;
+	size_t next;    /* next chunk to claim */
+	size_t written; /* chunks written so far */
+	size_t window;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int error;
+	rs_diag_t diag;
+	rs_sign_stats_t stats;
+} ctx_t;
+
+typedef struct {
+	ctx_t *c;
+	rs_signer_t *signer[MAX_KEYS];
+	rs_buf_t data;
+	rs_sign_stats_t stats;
+	char owner_text[1024];
+} worker_t;
+
+static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned labels,
+		      uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count)
+{
+	ctx_t *c = w->c;
+	bool keyset = type == RS_TYPE_DNSKEY || type == RS_TYPE_CDS || type == RS_TYPE_CDNSKEY;
+	const rs_name_t *origin = rs_zone_origin(c->zone);
+	uint8_t rdata[18 + RS_NAME_MAX + RS_SIG_MAX];
+	rs_put16(rdata, type);
+	rdata[3] = (uint8_t)labels;
+	rs_put32(rdata + 4, ttl);
+	rs_put32(rdata + 8, (uint32_t)c->opts->expiration);
+	rs_put32(rdata + 12, (uint32_t)c->opts->inception);
+	memcpy(rdata + 18, rs_name_wire(origin), origin->wire_len);
+	size_t head = 18 + origin->wire_len;
+	for (size_t k = 0; k < c->nkeys; k++) {
+		const rs_key_role_t *role = &c->roles[k];
+		if (keyset ? !role->signs_keys : !role->signs_data)
+			continue;
+		rdata[2] = (uint8_t)rs_key_alg(role->key);
+		rs_put16(rdata + 16, rs_key_tag(role->key));
+		w->data.len = 0;
+		int ret = rs_sign_data(&w->data, rdata, head, owner, type, ttl, rrs, count);
+		size_t sig_len = 0;
+		if (ret == RS_EOK)
+			ret = rs_signer_sign(w->signer[k], w->data.data, w->data.len, rdata + head, &sig_len);
+		if (ret == RS_EOK)
+			ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, rdata, head + sig_len);
+		if (ret != RS_EOK)
+			return ret;
+		w->stats.signatures++;
+		w->stats.records++;
+	}
+	return RS_EOK;
+}
+
+static int put_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned labels, uint16_t type,
+		     uint32_t ttl, const rs_rr_t *rrs, size_t count, bool sign)
+{
+	for (size_t i = 0; i < count; i++) {
+		int ret = rs_rr_format(out, w->owner_text, NULL, ttl, type, rrs[i].rdata, rrs[i].rdlen);
+		if (ret != RS_EOK)
+			return ret;
+	}
+	w->stats.records += count;
+	return sign ? sign_rrset(w, out, owner, labels, type, ttl, rrs, count) : RS_EOK;
+}
+
+static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
+{
+	ctx_t *c = w->c;
+	const rs_node_t *node = &c->nodes[index];
+	const uint8_t *owner = rs_name_wire(node->name);
+	unsigned labels = node->name->labels - (rs_name_is_wildcard(node->name) ? 1 : 0);
+	if (rs_dname_to_str(owner, w->owner_text, sizeof(w->owner_text)) < 0)
+		return RS_EINVAL;
+	w->stats.names++;
+
+	/* Records made here: NSEC in NSEC zones, NSEC3PARAM at an NSEC3 apex. */
+	uint8_t synth_rdata[RS_NAME_MAX + 8704];
+	rs_rr_t synth = { .rdata = synth_rdata };
+	uint16_t synth_type = 0;
+	if (!c->opts->nsec3 && c->nsec_next[index] != RS_NO_NODE) {
+		const rs_node_t *next = &c->nodes[c->nsec_next[index]];
+		uint16_t types[512];
+		size_t nt = rs_node_types(c->zone, node, false, 0, types);
+		memcpy(synth_rdata, rs_name_wire(next->name), next->name->wire_len);
+		size_t bl = rs_bitmap_write(types, nt, synth_rdata + next->name->wire_len);
+		synth.rdlen = (uint16_t)(next->name->wire_len + bl);
+		synth_type = RS_TYPE_NSEC;
+		w->stats.nsec++;
+	} else if (c->opts->nsec3 && (node->flags & RS_NODE_APEX)) {
+		memcpy(synth_rdata, c->nsec3param, c->nsec3param_len);
+		synth.rdlen = (uint16_t)c->nsec3param_len;
+		synth_type = RS_TYPE_NSEC3PARAM;
+	}
+
+	const rs_rr_t *rr = c->rrs + node->first;
+	uint32_t i = 0;
+	while (i < node->count || synth_type != 0) {
+		if (synth_type != 0 && (i == node->count || rr[i].type > synth_type)) {
+			uint32_t ttl = synth_type == RS_TYPE_NSEC ? c->nsec_ttl : 0;
+			int ret = put_rrset(w, out, owner, labels, synth_type, ttl, &synth, 1, true);
+			if (ret != RS_EOK)
+				return ret;
+			synth_type = 0;
+			continue;
+		}
+		uint32_t j = i + 1;
+		while (j < node->count && rr[j].type == rr[i].type)
+			j++;
+		uint16_t type = rr[i].type;
+		uint32_t ttl = type == RS_TYPE_DNSKEY ? c->soa_ttl : rr[i].ttl;
+		int ret = put_rrset(w, out, owner, labels, type, ttl, rr + i, j - i,
+				    rs_rrset_is_signed(node, type));
+		if (ret != RS_EOK)
+			return ret;
+		i = j;
+	}
+	return RS_EOK;
+}
+
+static int do_nsec3(worker_t *w, rs_buf_t *out, uint32_t index)
+{
+	ctx_t *c = w->c;
+	const rs_nsec3_chain_t *chain = &c->chain;
+	const rs_nsec3_entry_t *e = &chain->entries[index];
+	const rs_nsec3_entry_t *next = &chain->entries[(index + 1) % chain->count];
+	uint8_t owner[RS_NAME_MAX];
+	int olen = rs_nsec3_owner(e->hash, rs_zone_origin(c->zone), owner);
+	if (olen < 0)
+		return olen;
+	if (rs_dname_to_str(owner, w->owner_text, sizeof(w->owner_text)) < 0)
+		return RS_EINVAL;
+
+	uint8_t rdata[300 + 8704];
+	const rs_nsec3_params_t *p = &chain->params;
+	rdata[0] = 1;
+	rdata[1] = p->opt_out ? 1 : 0;
+	rs_put16(rdata + 2, p->iterations);
+	rdata[4] = p->salt_len;
+	memcpy(rdata + 5, p->salt, p->salt_len);
+	size_t pos = 5 + (size_t)p->salt_len;
+	rdata[pos++] = 20;
+	memcpy(rdata + pos, next->hash, 20);
+	pos += 20;
+	if (e->node != RS_NO_NODE) {
+		const rs_node_t *node = &c->nodes[e->node];
+		uint16_t types[512];
+		size_t nt = rs_node_types(c->zone, node, true,
+					  (node->flags & RS_NODE_APEX) ? RS_TYPE_NSEC3PARAM : 0, types);
+		pos += rs_bitmap_write(types, nt, rdata + pos);
+	}
+	rs_rr_t rr = { .rdata = rdata, .rdlen = (uint16_t)pos };
+	w->stats.names++;
+	w->stats.nsec++;
+	return put_rrset(w, out, owner, rs_dname_labels(owner), RS_TYPE_NSEC3, c->nsec_ttl, &rr, 1, true);
+}
+
+static void fail(ctx_t *c, int code, const rs_diag_t *diag)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->error == RS_EOK) {
+		c->error = code;
+		c->diag = *diag;
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *work(void *arg)
+{
+	worker_t *w = arg;
+	ctx_t *c = w->c;
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		while (c->error == RS_EOK && c->next < c->nchunks && c->next >= c->written + c->window)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->error != RS_EOK || c->next >= c->nchunks) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		size_t chunk = c->next++;
+		pthread_mutex_unlock(&c->lock);
+
+		rs_buf_t *out = &c->bufs[chunk];
+		size_t end = (chunk + 1) * CHUNK_NAMES;
+		if (end > c->nentries)
+			end = c->nentries;
+		int ret = RS_EOK;
+		for (size_t i = chunk * CHUNK_NAMES; i < end && ret == RS_EOK; i++) {
+			const entry_t *e = &c->entries[i];
+			ret = e->nsec3 ? do_nsec3(w, out, e->index) : do_node(w, out, e->index);
+		}
+		if (ret != RS_EOK) {
+			rs_diag_t d;
+			rs_diag(&d, ret, "cannot sign '%s': %s", w->owner_text, rs_strerror(ret));
+			fail(c, ret, &d);
+			break;
+		}
+		pthread_mutex_lock(&c->lock);
+		c->done[chunk] = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return NULL;
+}
+
+/* Output order: zone nodes merged with NSEC3 records, which are children of the apex. */
+static int build_entries(ctx_t *c)
+{
+	size_t nnodes;
+	rs_zone_nodes(c->zone, &nnodes);
+	size_t n3 = c->opts->nsec3 ? c->chain.count : 0;
+	c->entries = malloc((nnodes + n3) * sizeof(entry_t));
+	if (c->entries == NULL)
+		return RS_ENOMEM;
+	const rs_name_t *origin = rs_zone_origin(c->zone);
+	uint8_t key[RS_KEY_MAX];
+	memcpy(key, rs_name_key(origin), origin->key_len);
+	size_t klen = origin->key_len + 33;
+	key[klen - 1] = 0;
+	size_t a = 0, b = 0, o = 0;
+	while (a < nnodes || b < n3) {
+		bool take_node = b == n3;
+		if (!take_node && a < nnodes) {
+			rs_base32hex_encode(c->chain.entries[b].hash, 20, (char *)key + origin->key_len);
+			key[klen - 1] = 0;
+			const rs_name_t *nn = c->nodes[a].name;
+			size_t min = nn->key_len < klen ? nn->key_len : klen;
+			int r = memcmp(rs_name_key(nn), key, min);
+			take_node = r < 0 || (r == 0 && nn->key_len <= klen);
+		}
+		if (take_node)
+			c->entries[o++] = (entry_t){ (uint32_t)a++, false };
+		else
+			c->entries[o++] = (entry_t){ (uint32_t)b++, true };
+	}
+	c->nentries = o;
+	return RS_EOK;
+}
+
+static int setup(ctx_t *c, rs_key_t *const *keys, size_t nkeys, rs_diag_t *diag)
+{
+	if (nkeys == 0)
+		return rs_diag(diag, RS_ENOKEY, "no keys to sign with");
+	if (nkeys > MAX_KEYS)
+		return rs_diag(diag, RS_ELIMIT, "more than %d keys", MAX_KEYS);
+	c->nkeys = nkeys;
+	rs_sign_roles(keys, nkeys, c->roles);
+	size_t n;
+	c->nodes = rs_zone_nodes(c->zone, &n);
+	c->rrs = rs_zone_rrs(c->zone);
+	const rs_rr_t *soa = rs_zone_soa(c->zone);
+	c->soa_ttl = soa->ttl;
+	uint32_t minimum = rs_get32(soa->rdata + soa->rdlen - 4);
+	c->nsec_ttl = minimum < soa->ttl ? minimum : soa->ttl; /* RFC 9077 */
+	int ret;
+	if (c->opts->nsec3) {
+		ret = rs_nsec3_build(c->zone, &c->opts->nsec3_params, &c->chain, diag);
+		if (ret != RS_EOK)
+			return ret;
+		c->nsec3param_len = rs_nsec3param_rdata(&c->opts->nsec3_params, c->nsec3param);
+	} else if ((ret = rs_nsec_chain(c->zone, &c->nsec_next)) != RS_EOK) {
+		return rs_diag(diag, ret, "out of memory");
+	}
+	if ((ret = build_entries(c)) != RS_EOK)
+		return rs_diag(diag, ret, "out of memory");
+	c->nchunks = (c->nentries + CHUNK_NAMES - 1) / CHUNK_NAMES;
+	c->bufs = calloc(c->nchunks + 1, sizeof(rs_buf_t));
+	c->done = calloc(c->nchunks + 1, sizeof(bool));
+	if (c->bufs == NULL || c->done == NULL)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < c->nchunks; i++)
+		rs_buf_init(&c->bufs[i], CHUNK_BUF_MAX);
+	return RS_EOK;
+}
+
+static void add_stats(rs_sign_stats_t *to, const rs_sign_stats_t *from)
+{
+	to->signatures += from->signatures;
+	to->nsec += from->nsec;
+	to->records += from->records;
+	to->names += from->names;
+}
+
+int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
+		 const rs_sign_opts_t *opts, FILE *out, rs_sign_stats_t *stats, rs_diag_t *diag)
+{
+	ctx_t c = { .zone = zone, .opts = opts };
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	unsigned threads = opts->threads ? opts->threads : rs_cpu_count();
+	if (threads > 64)
+		threads = 64;
+	worker_t *w = calloc(threads, sizeof(*w));
+	pthread_t *tid = calloc(threads, sizeof(*tid));
+	unsigned started = 0;
+	int ret = w != NULL && tid != NULL ? setup(&c, keys, nkeys, diag)
+					   : rs_diag(diag, RS_ENOMEM, "out of memory");
+	c.window = 4 * (size_t)threads + 4;
+	for (unsigned t = 0; ret == RS_EOK && t < threads; t++) {
+		w[t].c = &c;
+		rs_buf_init(&w[t].data, (size_t)1 << 28);
+		for (size_t k = 0; k < nkeys && ret == RS_EOK; k++) {
+			ret = rs_signer_new(keys[k], &w[t].signer[k]);
+			if (ret != RS_EOK)
+				rs_diag(diag, ret, "cannot use key %u: %s", rs_key_tag(keys[k]), rs_strerror(ret));
+		}
+	}
+	for (unsigned t = 0; ret == RS_EOK && t < threads; t++) {
+		if (pthread_create(&tid[t], NULL, work, &w[t]) != 0) {
+			fail(&c, RS_ENOMEM, diag);
+			break;
+		}
+		started++;
+	}
+
+	/* Write finished chunks in order while the workers run ahead. */
+	for (size_t i = 0; ret == RS_EOK && started > 0 && i < c.nchunks; i++) {
+		pthread_mutex_lock(&c.lock);
+		while (!c.done[i] && c.error == RS_EOK)
+			pthread_cond_wait(&c.cond, &c.lock);
+		pthread_mutex_unlock(&c.lock);
+		if (c.error != RS_EOK)
+			break;
+		if (fwrite(c.bufs[i].data, 1, c.bufs[i].len, out) != c.bufs[i].len) {
+			rs_diag_t d;
+			rs_diag(&d, RS_EIO, "cannot write the signed zone: %s", strerror(errno));
+			fail(&c, RS_EIO, &d);
+			break;
+		}
+		rs_buf_clear(&c.bufs[i]);
+		pthread_mutex_lock(&c.lock);
+		c.written = i + 1;
+		pthread_cond_broadcast(&c.cond);
+		pthread_mutex_unlock(&c.lock);
+		if (opts->progress != NULL)
+			opts->progress(opts->progress_arg, i + 1, c.nchunks);
+	}
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	if (ret == RS_EOK && c.error != RS_EOK) {
+		ret = c.error;
+		if (diag != NULL)
+			*diag = c.diag;
+	}
+	rs_sign_stats_t total = { 0 };
+	for (unsigned t = 0; w != NULL && t < threads; t++) {
+		add_stats(&total, &w[t].stats);
+		for (size_t k = 0; k < nkeys; k++)
+			rs_signer_free(w[t].signer[k]);
+		rs_buf_clear(&w[t].data);
+	}
+	if (ret == RS_EOK && stats != NULL)
+		*stats = total;
+	for (size_t i = 0; c.bufs != NULL && i < c.nchunks; i++)
+		rs_buf_clear(&c.bufs[i]);
+	free(c.bufs);
+	free(c.done);
+	free(c.entries);
+	free(c.nsec_next);
+	rs_nsec3_chain_clear(&c.chain);
+	free(w);
+	free(tid);
+	pthread_mutex_destroy(&c.lock);
+	pthread_cond_destroy(&c.cond);
+	return ret;
+}

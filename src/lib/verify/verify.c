@@ -1,0 +1,450 @@
+/* Signed-zone verifier: signatures, key coverage, NSEC and NSEC3 chains. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regsign/crypto.h"
+#include "regsign/nsec.h"
+#include "regsign/signer.h"
+#include "regsign/verify.h"
+
+#define MAX_KEYS 64
+
+typedef struct {
+	const rs_zone_t *zone;
+	const rs_node_t *nodes;
+	size_t nnodes;
+	const rs_rr_t *rrs;
+	const rs_verify_opts_t *opts;
+	rs_key_t *keys[MAX_KEYS];
+	size_t nkeys;
+	uint8_t algs[MAX_KEYS]; /* algorithms of zone keys: each must sign every RRset */
+	size_t nalgs;
+} vctx_t;
+
+typedef struct {
+	vctx_t *c;
+	size_t begin, end;
+	rs_buf_t report;
+	rs_buf_t data;
+	rs_verify_result_t res;
+} vpart_t;
+
+static void problem(vpart_t *p, const uint8_t *owner, uint16_t type, const char *fmt, ...)
+	RS_PRINTF(4, 5);
+
+static void problem(vpart_t *p, const uint8_t *owner, uint16_t type, const char *fmt, ...)
+{
+	char name[1024], tname[32], msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rs_dname_to_str(owner, name, sizeof(name));
+	rs_type_to_str(type, tname, sizeof(tname));
+	p->res.problems++;
+	rs_buf_printf(&p->report, "%s %s: %s\n", name, tname, msg);
+}
+
+/* Check the signatures over the RRset rrs[0..count) of type at node. */
+static void check_rrset(vpart_t *p, const rs_node_t *node, uint16_t type, const rs_rr_t *rrs,
+			size_t count, uint32_t sig_begin, uint32_t sig_end)
+{
+	vctx_t *c = p->c;
+	const uint8_t *owner = rs_name_wire(node->name);
+	const rs_name_t *origin = rs_zone_origin(c->zone);
+	bool keyset = type == RS_TYPE_DNSKEY;
+	bool seen_alg[256] = { false };
+	bool sep_signed = false;
+	size_t nsigs = 0;
+	p->res.rrsets++;
+	for (uint32_t s = sig_begin; s < sig_end; s++) {
+		const rs_rr_t *sig = &c->rrs[s];
+		if (sig->rdlen < 19 || rs_get16(sig->rdata) != type)
+			continue;
+		nsigs++;
+		const uint8_t *rd = sig->rdata;
+		uint8_t alg = rd[2], labels = rd[3];
+		uint32_t orig_ttl = rs_get32(rd + 4);
+		int64_t exp = rs_get32(rd + 8), inc = rs_get32(rd + 12);
+		uint16_t tag = rs_get16(rd + 16);
+		size_t slen = rs_dname_len(rd + 18, sig->rdlen - 18);
+		if (slen == 0 || slen != origin->wire_len || memcmp(rd + 18, rs_name_wire(origin), slen) != 0) {
+			problem(p, owner, type, "RRSIG by key %u has a signer name other than the apex", tag);
+			continue;
+		}
+		if (labels > node->name->labels) {
+			problem(p, owner, type, "RRSIG by key %u has %u labels, more than its owner", tag, labels);
+			continue;
+		}
+		if (orig_ttl != rrs[0].ttl)
+			problem(p, owner, type, "RRSIG by key %u has original TTL %u, the RRset has %u", tag,
+				orig_ttl, rrs[0].ttl);
+		/* Serial number arithmetic on 32-bit times (RFC 4034 3.1.5). */
+		uint32_t now32 = (uint32_t)c->opts->now;
+		if ((int32_t)(now32 - (uint32_t)inc) < 0) {
+			char t[15];
+			rs_time_format(inc, t);
+			problem(p, owner, type, "RRSIG by key %u is not valid before %s", tag, t);
+			continue;
+		}
+		if ((int32_t)((uint32_t)exp - now32) < 0) {
+			char t[15];
+			rs_time_format(exp, t);
+			problem(p, owner, type, "RRSIG by key %u expired at %s", tag, t);
+			continue;
+		}
+		const rs_key_t *key = NULL;
+		bool valid = false;
+		for (size_t k = 0; k < c->nkeys && !valid; k++) {
+			if (rs_key_tag(c->keys[k]) != tag || rs_key_alg(c->keys[k]) != alg)
+				continue;
+			key = c->keys[k];
+			p->data.len = 0;
+			if (rs_sign_data(&p->data, rd, 18 + slen, owner, type, orig_ttl, rrs, count) != RS_EOK)
+				break;
+			p->res.signatures++;
+			valid = rs_key_verify(key, p->data.data, p->data.len, rd + 18 + slen,
+					      sig->rdlen - 18 - slen) == RS_EOK;
+			if (valid && keyset && (rs_key_flags(key) & RS_DNSKEY_SEP))
+				sep_signed = true;
+			if (!valid)
+				key = c->keys[k];
+		}
+		if (key == NULL) {
+			problem(p, owner, type, "RRSIG by key %u (algorithm %u) has no matching DNSKEY", tag, alg);
+			continue;
+		}
+		if (!valid) {
+			problem(p, owner, type, "RRSIG by key %u does not verify", tag);
+			continue;
+		}
+		seen_alg[alg] = true;
+	}
+	if (nsigs == 0) {
+		problem(p, owner, type, "no RRSIG");
+		return;
+	}
+	for (size_t a = 0; a < c->nalgs; a++)
+		if (!seen_alg[c->algs[a]])
+			problem(p, owner, type, "no valid RRSIG of algorithm %u, which the DNSKEY RRset has",
+				c->algs[a]);
+	if (keyset && !sep_signed)
+		problem(p, owner, type, "DNSKEY RRset is not signed by a key with the SEP flag");
+}
+
+static void check_node(vpart_t *p, size_t index)
+{
+	vctx_t *c = p->c;
+	const rs_node_t *node = &c->nodes[index];
+	const rs_rr_t *rr = c->rrs + node->first;
+	const uint8_t *owner = rs_name_wire(node->name);
+	uint32_t sb = 0, se = 0;
+	bool has_sigs = rs_node_rrset(c->zone, node, RS_TYPE_RRSIG, &sb, &se);
+	if (node->flags & RS_NODE_NONAUTH) {
+		if (has_sigs)
+			problem(p, owner, RS_TYPE_RRSIG, "signature at a name below a zone cut");
+		return;
+	}
+	uint32_t i = 0;
+	while (i < node->count) {
+		uint32_t j = i + 1;
+		while (j < node->count && rr[j].type == rr[i].type)
+			j++;
+		uint16_t type = rr[i].type;
+		if (type != RS_TYPE_RRSIG && rs_rrset_is_signed(node, type))
+			check_rrset(p, node, type, rr + i, j - i, sb, se);
+		i = j;
+	}
+	/* Signatures over RRsets that are absent, or that must not be signed. */
+	for (uint32_t s = sb; s < se; s++) {
+		const rs_rr_t *sig = &c->rrs[s];
+		uint16_t covered = sig->rdlen >= 2 ? rs_get16(sig->rdata) : 0;
+		uint32_t b, e;
+		if (!rs_node_rrset(c->zone, node, covered, &b, &e))
+			problem(p, owner, covered, "RRSIG covers an RRset that is not there");
+		else if (!rs_rrset_is_signed(node, covered))
+			problem(p, owner, covered, "RRSIG over an RRset that must not be signed");
+	}
+}
+
+static void *run_part(void *arg)
+{
+	vpart_t *p = arg;
+	for (size_t i = p->begin; i < p->end; i++)
+		check_node(p, i);
+	return NULL;
+}
+
+/* ---- denial of existence ---------------------------------------------------- */
+
+static bool is_nsec3_node(const rs_zone_t *zone, const rs_node_t *node)
+{
+	uint32_t b, e;
+	return rs_node_rrset(zone, node, RS_TYPE_NSEC3, &b, &e);
+}
+
+static void check_bitmap(vpart_t *p, const uint8_t *owner, uint16_t type, const uint8_t *bitmap,
+			 size_t len, const uint16_t *types, size_t nt)
+{
+	uint8_t expect[8704];
+	size_t elen = rs_bitmap_write(types, nt, expect);
+	if (!rs_bitmap_valid(bitmap, len)) {
+		problem(p, owner, type, "malformed type bitmap");
+	} else if (elen != len || memcmp(expect, bitmap, len) != 0) {
+		char list[2048] = "";
+		size_t pos = 0;
+		for (size_t i = 0; i < nt && pos < sizeof(list) - 32; i++) {
+			char t[32];
+			rs_type_to_str(types[i], t, sizeof(t));
+			pos += (size_t)snprintf(list + pos, sizeof(list) - pos, "%s%s", i ? " " : "", t);
+		}
+		problem(p, owner, type, "type bitmap differs from the types present (%s)", list);
+	}
+}
+
+static void check_nsec(vctx_t *c, vpart_t *p)
+{
+	uint32_t *next;
+	if (rs_nsec_chain(c->zone, &next) != RS_EOK) {
+		problem(p, rs_name_wire(rs_zone_origin(c->zone)), RS_TYPE_NSEC, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const rs_node_t *node = &c->nodes[i];
+		const uint8_t *owner = rs_name_wire(node->name);
+		uint32_t b, e;
+		bool has = rs_node_rrset(c->zone, node, RS_TYPE_NSEC, &b, &e);
+		if (next[i] == RS_NO_NODE) {
+			if (has)
+				problem(p, owner, RS_TYPE_NSEC, "NSEC at a name below a zone cut");
+			continue;
+		}
+		if (!has) {
+			problem(p, owner, RS_TYPE_NSEC, "missing NSEC");
+			continue;
+		}
+		if (e - b > 1)
+			problem(p, owner, RS_TYPE_NSEC, "more than one NSEC record");
+		const rs_rr_t *nsec = &c->rrs[b];
+		size_t nlen = rs_dname_len(nsec->rdata, nsec->rdlen);
+		const rs_name_t *want = c->nodes[next[i]].name;
+		uint8_t lower[RS_NAME_MAX];
+		if (nlen == 0) {
+			problem(p, owner, RS_TYPE_NSEC, "malformed next name");
+			continue;
+		}
+		memcpy(lower, nsec->rdata, nlen);
+		rs_dname_lower(lower);
+		if (nlen != want->wire_len || memcmp(lower, rs_name_wire(want), nlen) != 0) {
+			char w[1024];
+			rs_dname_to_str(rs_name_wire(want), w, sizeof(w));
+			problem(p, owner, RS_TYPE_NSEC, "next name should be %s", w);
+		}
+		uint16_t types[512];
+		size_t nt = rs_node_types(c->zone, node, false, 0, types);
+		check_bitmap(p, owner, RS_TYPE_NSEC, nsec->rdata + nlen, nsec->rdlen - nlen, types, nt);
+	}
+	free(next);
+}
+
+static void check_nsec3(vctx_t *c, vpart_t *p, const rs_rr_t *param)
+{
+	const uint8_t *apex = rs_name_wire(rs_zone_origin(c->zone));
+	rs_nsec3_params_t params = { 0 };
+	if (param == NULL || param->rdlen < 5 || param->rdata[0] != 1 || 5 + param->rdata[4] != param->rdlen) {
+		problem(p, apex, RS_TYPE_NSEC3PARAM, "missing or malformed NSEC3PARAM");
+		return;
+	}
+	params.iterations = rs_get16(param->rdata + 2);
+	params.salt_len = param->rdata[4];
+	memcpy(params.salt, param->rdata + 5, params.salt_len);
+	/* Opt-out is a property of the NSEC3 records, not of NSEC3PARAM. */
+	for (size_t i = 0; i < c->nnodes; i++) {
+		uint32_t b, e;
+		if (rs_node_rrset(c->zone, &c->nodes[i], RS_TYPE_NSEC3, &b, &e) && c->rrs[b].rdlen > 1 &&
+		    (c->rrs[b].rdata[1] & 1)) {
+			params.opt_out = true;
+			break;
+		}
+	}
+	rs_nsec3_chain_t chain;
+	rs_diag_t d;
+	if (rs_nsec3_build(c->zone, &params, &chain, &d) != RS_EOK) {
+		problem(p, apex, RS_TYPE_NSEC3, "%s", d.text);
+		return;
+	}
+	/* NSEC3 names are children of the apex in hash order, as the chain is. */
+	size_t k = 0;
+	const rs_name_t *origin = rs_zone_origin(c->zone);
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const rs_node_t *node = &c->nodes[i];
+		if (!is_nsec3_node(c->zone, node))
+			continue;
+		const uint8_t *owner = rs_name_wire(node->name);
+		uint8_t hash[20];
+		if (node->name->labels != origin->labels + 1 || owner[0] != 32 ||
+		    rs_base32hex_decode((const char *)owner + 1, 32, hash, 20) != 20) {
+			problem(p, owner, RS_TYPE_NSEC3, "owner is not a base32hex SHA-1 hash");
+			continue;
+		}
+		while (k < chain.count && memcmp(chain.entries[k].hash, hash, 20) < 0) {
+			uint8_t want[RS_NAME_MAX];
+			rs_nsec3_owner(chain.entries[k].hash, origin, want);
+			problem(p, want, RS_TYPE_NSEC3, "missing NSEC3");
+			k++;
+		}
+		if (k == chain.count || memcmp(chain.entries[k].hash, hash, 20) != 0) {
+			problem(p, owner, RS_TYPE_NSEC3, "NSEC3 matches no name of the zone");
+			continue;
+		}
+		uint32_t b, e;
+		rs_node_rrset(c->zone, node, RS_TYPE_NSEC3, &b, &e);
+		const rs_rr_t *n3 = &c->rrs[b];
+		const uint8_t *rd = n3->rdata;
+		size_t pos = 5 + (size_t)(n3->rdlen > 4 ? rd[4] : 0);
+		if (n3->rdlen < 5 || pos + 21 > n3->rdlen || rd[pos] != 20 || rd[0] != 1 ||
+		    rs_get16(rd + 2) != params.iterations || rd[4] != params.salt_len ||
+		    memcmp(rd + 5, params.salt, params.salt_len) != 0) {
+			problem(p, owner, RS_TYPE_NSEC3, "parameters differ from NSEC3PARAM");
+			k++;
+			continue;
+		}
+		const uint8_t *want_next = chain.entries[(k + 1) % chain.count].hash;
+		if (memcmp(rd + pos + 1, want_next, 20) != 0)
+			problem(p, owner, RS_TYPE_NSEC3, "next hashed owner is not the next name in the chain");
+		uint16_t types[512];
+		size_t nt = 0;
+		if (chain.entries[k].node != RS_NO_NODE) {
+			const rs_node_t *named = &c->nodes[chain.entries[k].node];
+			nt = rs_node_types(c->zone, named, true,
+					   (named->flags & RS_NODE_APEX) ? RS_TYPE_NSEC3PARAM : 0, types);
+		}
+		check_bitmap(p, owner, RS_TYPE_NSEC3, rd + pos + 21, n3->rdlen - pos - 21, types, nt);
+		k++;
+	}
+	for (; k < chain.count; k++) {
+		uint8_t want[RS_NAME_MAX];
+		rs_nsec3_owner(chain.entries[k].hash, origin, want);
+		problem(p, want, RS_TYPE_NSEC3, "missing NSEC3");
+	}
+	rs_nsec3_chain_clear(&chain);
+}
+
+int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t *report,
+		   rs_verify_result_t *result, rs_diag_t *diag)
+{
+	vctx_t c = { .zone = zone, .opts = opts };
+	c.nodes = rs_zone_nodes(zone, &c.nnodes);
+	c.rrs = rs_zone_rrs(zone);
+	const rs_node_t *apex = &c.nodes[0];
+	const uint8_t *apex_name = rs_name_wire(apex->name);
+	uint32_t b, e;
+	vpart_t head = { .c = &c };
+	rs_buf_init(&head.report, (size_t)1 << 30);
+	rs_buf_init(&head.data, (size_t)1 << 28);
+	if (rs_node_rrset(zone, apex, RS_TYPE_DNSKEY, &b, &e)) {
+		for (uint32_t i = b; i < e && c.nkeys < MAX_KEYS; i++) {
+			rs_key_t *key;
+			uint16_t flags = c.rrs[i].rdlen >= 2 ? rs_get16(c.rrs[i].rdata) : 0;
+			if (!(flags & RS_DNSKEY_ZONE))
+				continue;
+			if (rs_key_from_dnskey(apex_name, c.rrs[i].rdata, c.rrs[i].rdlen, &key) != RS_EOK) {
+				if (c.rrs[i].rdlen >= 4 && !rs_alg_supported(c.rrs[i].rdata[3]))
+					continue; /* unknown algorithms are treated as absent (RFC 4035 5.2) */
+				problem(&head, apex_name, RS_TYPE_DNSKEY, "malformed DNSKEY");
+				continue;
+			}
+			c.keys[c.nkeys++] = key;
+			uint8_t alg = (uint8_t)rs_key_alg(key);
+			bool have = false;
+			for (size_t a = 0; a < c.nalgs; a++)
+				have |= c.algs[a] == alg;
+			if (!have && !(flags & RS_DNSKEY_REVOKE))
+				c.algs[c.nalgs++] = alg;
+		}
+	}
+	if (c.nkeys == 0)
+		problem(&head, apex_name, RS_TYPE_DNSKEY, "no usable DNSKEY at the apex");
+
+	unsigned threads = opts->threads ? opts->threads : rs_cpu_count();
+	if (threads > 64)
+		threads = 64;
+	vpart_t *parts = calloc(threads, sizeof(*parts));
+	pthread_t *tid = calloc(threads, sizeof(*tid));
+	if (parts == NULL || tid == NULL) {
+		free(parts);
+		free(tid);
+		for (size_t k = 0; k < c.nkeys; k++)
+			rs_key_free(c.keys[k]);
+		rs_buf_clear(&head.report);
+		rs_buf_clear(&head.data);
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	}
+	for (unsigned t = 0; t < threads; t++) {
+		parts[t] = (vpart_t){ .c = &c, .begin = c.nnodes * t / threads,
+				      .end = c.nnodes * (t + 1) / threads };
+		rs_buf_init(&parts[t].report, (size_t)1 << 30);
+		rs_buf_init(&parts[t].data, (size_t)1 << 28);
+	}
+	unsigned started = 0;
+	for (unsigned t = 1; t < threads; t++)
+		if (pthread_create(&tid[t], NULL, run_part, &parts[t]) == 0)
+			started = t;
+		else
+			break;
+	/* Parts whose thread could not start run here. */
+	run_part(&parts[0]);
+	for (unsigned t = started + 1; t < threads; t++)
+		run_part(&parts[t]);
+	for (unsigned t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+
+	bool nsec3 = rs_node_rrset(zone, apex, RS_TYPE_NSEC3PARAM, &b, &e);
+	if (nsec3)
+		check_nsec3(&c, &head, &c.rrs[b]);
+	else
+		check_nsec(&c, &head);
+
+	rs_verify_result_t res = head.res;
+	res.nsec3 = nsec3;
+	int ret = RS_EOK;
+	for (unsigned t = 0; t < threads; t++) {
+		res.rrsets += parts[t].res.rrsets;
+		res.signatures += parts[t].res.signatures;
+		res.problems += parts[t].res.problems;
+	}
+	/* Report in zone order, then the apex key and chain problems. */
+	size_t limit = opts->max_problems ? opts->max_problems : 1000;
+	size_t listed = 0;
+	rs_buf_t *bufs[66];
+	size_t nb = 0;
+	for (unsigned t = 0; t < threads; t++)
+		bufs[nb++] = &parts[t].report;
+	bufs[nb++] = &head.report;
+	for (size_t i = 0; i < nb && ret == RS_EOK; i++) {
+		const char *s = (const char *)bufs[i]->data;
+		size_t pos = 0;
+		while (pos < bufs[i]->len && listed < limit) {
+			const char *nl = memchr(s + pos, '\n', bufs[i]->len - pos);
+			size_t len = (size_t)(nl - (s + pos)) + 1;
+			ret = rs_buf_append(report, s + pos, len);
+			pos += len;
+			listed++;
+		}
+	}
+	for (unsigned t = 0; t < threads; t++) {
+		rs_buf_clear(&parts[t].report);
+		rs_buf_clear(&parts[t].data);
+	}
+	rs_buf_clear(&head.report);
+	rs_buf_clear(&head.data);
+	free(parts);
+	free(tid);
+	for (size_t k = 0; k < c.nkeys; k++)
+		rs_key_free(c.keys[k]);
+	if (ret != RS_EOK)
+		return rs_diag(diag, ret, "cannot build the report: %s", rs_strerror(ret));
+	*result = res;
+	return RS_EOK;
+}

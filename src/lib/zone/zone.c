@@ -1,0 +1,392 @@
+/* The zone store: records, canonical sort, nodes, zone rules and cuts. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int rs_zone_new(const uint8_t *origin, const rs_zone_opts_t *opts, rs_zone_t **out)
+{
+	rs_zone_t *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return RS_ENOMEM;
+	z->arena = rs_arena_new(4 << 20);
+	uint8_t lower[RS_NAME_MAX];
+	memcpy(lower, origin, rs_dname_len(origin, RS_NAME_MAX));
+	rs_dname_lower(lower);
+	if (z->arena == NULL || (z->origin = rs_name_new(z->arena, lower)) == NULL) {
+		rs_zone_free(z);
+		return RS_ENOMEM;
+	}
+	if (opts != NULL)
+		z->opts = *opts;
+	if (z->opts.include_depth == 0)
+		z->opts.include_depth = 16;
+	if (z->opts.threads == 0)
+		z->opts.threads = rs_cpu_count();
+	*out = z;
+	return RS_EOK;
+}
+
+void rs_zone_free(rs_zone_t *zone)
+{
+	if (zone == NULL)
+		return;
+	for (size_t i = 0; i < zone->nfiles; i++)
+		free(zone->files[i]);
+	free(zone->files);
+	free(zone->rrs);
+	free(zone->nodes);
+	rs_arena_free(zone->arena);
+	free(zone);
+}
+
+const rs_name_t *rs_zone_origin(const rs_zone_t *zone) { return zone->origin; }
+const rs_rr_t *rs_zone_rrs(const rs_zone_t *zone) { return zone->rrs; }
+rs_arena_t *rs_zone_arena(rs_zone_t *zone) { return zone->arena; }
+size_t rs_zone_ttl_fixes(const rs_zone_t *zone) { return zone->ttl_fixes; }
+
+const rs_node_t *rs_zone_nodes(const rs_zone_t *zone, size_t *count)
+{
+	*count = zone->nnodes;
+	return zone->nodes;
+}
+
+const rs_rr_t *rs_zone_soa(const rs_zone_t *zone)
+{
+	return &zone->rrs[zone->soa];
+}
+
+size_t rs_zone_memory(const rs_zone_t *zone)
+{
+	return rs_arena_size(zone->arena) + zone->cap * sizeof(rs_rr_t) +
+	       zone->nnodes * sizeof(rs_node_t);
+}
+
+const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index)
+{
+	return index < zone->nfiles ? zone->files[index] : "(added)";
+}
+
+void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial)
+{
+	rs_rr_t *soa = &zone->rrs[zone->soa];
+	size_t pos = rs_dname_len(soa->rdata, soa->rdlen);
+	pos += rs_dname_len(soa->rdata + pos, soa->rdlen - pos);
+	rs_put32(soa->rdata + pos, serial);
+}
+
+int zone_file_index(rs_zone_t *zone, const char *name, uint32_t *index)
+{
+	char **files = realloc(zone->files, (zone->nfiles + 1) * sizeof(*files));
+	if (files == NULL)
+		return RS_ENOMEM;
+	zone->files = files;
+	if ((files[zone->nfiles] = strdup(name)) == NULL)
+		return RS_ENOMEM;
+	*index = (uint32_t)zone->nfiles++;
+	return RS_EOK;
+}
+
+int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t ttl,
+		const uint8_t *rdata, size_t len, uint32_t file, uint32_t line)
+{
+	if (len > 65535)
+		return RS_ELIMIT;
+	if (zone->nrr == zone->cap) {
+		size_t cap = zone->cap ? zone->cap * 2 : 4096;
+		rs_rr_t *rrs = realloc(zone->rrs, cap * sizeof(*rrs));
+		if (rrs == NULL)
+			return RS_ENOMEM;
+		zone->rrs = rrs;
+		zone->cap = cap;
+	}
+	uint8_t *copy = rs_arena_alloc(zone->arena, len ? len : 1);
+	if (copy == NULL)
+		return RS_ENOMEM;
+	memcpy(copy, rdata, len);
+	if (rs_rdata_canonicalize(type, copy, len) != RS_EOK || rs_rdata_check(type, copy, len) != RS_EOK)
+		return RS_ESYNTAX;
+	zone->rrs[zone->nrr++] = (rs_rr_t){
+		.owner = owner, .rdata = copy, .ttl = ttl, .type = type,
+		.rdlen = (uint16_t)len, .line = line, .file = file,
+	};
+	return RS_EOK;
+}
+
+int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t ttl,
+		const uint8_t *rdata, size_t len)
+{
+	uint8_t lower[RS_NAME_MAX];
+	size_t olen = rs_dname_len(owner, RS_NAME_MAX);
+	if (olen == 0 || zone->finished)
+		return RS_EINVAL;
+	memcpy(lower, owner, olen);
+	rs_dname_lower(lower);
+	rs_name_t *name = rs_name_new(zone->arena, lower);
+	if (name == NULL)
+		return RS_ENOMEM;
+	if (!rs_name_is_sub(name, zone->origin))
+		return RS_EZONE;
+	return zone_append(zone, name, type, ttl, rdata, len, UINT32_MAX, 0);
+}
+
+/* ---- canonical sort ------------------------------------------------------ */
+
+static int rr_cmp(const void *a, const void *b)
+{
+	const rs_rr_t *x = a, *y = b;
+	if (x->owner != y->owner) {
+		int r = rs_name_cmp(x->owner, y->owner);
+		if (r != 0)
+			return r;
+	}
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return rs_rdata_cmp(x->rdata, x->rdlen, y->rdata, y->rdlen);
+}
+
+struct sort_part {
+	rs_rr_t *base;
+	size_t count;
+};
+
+static void *sort_part(void *arg)
+{
+	struct sort_part *p = arg;
+	qsort(p->base, p->count, sizeof(rs_rr_t), rr_cmp);
+	return NULL;
+}
+
+/* Sort in parallel parts, then merge them pairwise. */
+static int sort_records(rs_zone_t *zone)
+{
+	size_t n = zone->nrr;
+	unsigned parts = zone->opts.threads;
+	if (n < 65536 || parts < 2) {
+		qsort(zone->rrs, n, sizeof(rs_rr_t), rr_cmp);
+		return RS_EOK;
+	}
+	if (parts > 16)
+		parts = 16;
+	struct sort_part part[16];
+	pthread_t tid[16];
+	size_t bounds[17];
+	for (unsigned i = 0; i <= parts; i++)
+		bounds[i] = n * i / parts;
+	for (unsigned i = 0; i < parts; i++) {
+		part[i] = (struct sort_part){ zone->rrs + bounds[i], bounds[i + 1] - bounds[i] };
+		if (pthread_create(&tid[i], NULL, sort_part, &part[i]) != 0) {
+			qsort(zone->rrs, n, sizeof(rs_rr_t), rr_cmp);
+			for (unsigned k = 0; k < i; k++)
+				pthread_join(tid[k], NULL);
+			return RS_EOK;
+		}
+	}
+	for (unsigned i = 0; i < parts; i++)
+		pthread_join(tid[i], NULL);
+	rs_rr_t *tmp = malloc(n * sizeof(rs_rr_t));
+	if (tmp == NULL)
+		return RS_ENOMEM;
+	rs_rr_t *src = zone->rrs, *dst = tmp;
+	for (unsigned width = 1; width < parts; width *= 2) {
+		for (unsigned i = 0; i < parts; i += 2 * width) {
+			size_t lo = bounds[i];
+			size_t mid = bounds[i + width < parts ? i + width : parts];
+			size_t hi = bounds[i + 2 * width < parts ? i + 2 * width : parts];
+			size_t a = lo, b = mid, o = lo;
+			while (a < mid && b < hi)
+				dst[o++] = rr_cmp(&src[a], &src[b]) <= 0 ? src[a++] : src[b++];
+			while (a < mid)
+				dst[o++] = src[a++];
+			while (b < hi)
+				dst[o++] = src[b++];
+		}
+		rs_rr_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != zone->rrs) {
+		free(zone->rrs);
+		zone->rrs = src;
+	} else {
+		free(tmp);
+	}
+	zone->cap = n;
+	return RS_EOK;
+}
+
+/* ---- nodes and zone rules ------------------------------------------------ */
+
+static int where(const rs_zone_t *zone, const rs_rr_t *rr, rs_diag_t *diag, int code, const char *what,
+		 const char *owner)
+{
+	if (rr->line > 0)
+		return rs_diag(diag, code, "%s:%u: %s '%s'", rs_zone_file_name(zone, rr->file), rr->line,
+			       what, owner);
+	return rs_diag(diag, code, "%s '%s'", what, owner);
+}
+
+/* Check one node's RRsets: SOA only at the apex, CNAME alone. */
+static int check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
+{
+	const rs_rr_t *rr = zone->rrs + node->first;
+	char owner[1024];
+	const rs_rr_t *cname = NULL;
+	size_t others = 0, soas = 0;
+	for (uint32_t i = 0; i < node->count; i++) {
+		switch (rr[i].type) {
+		case RS_TYPE_CNAME:
+			if (cname != NULL) {
+				rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
+				return where(zone, &rr[i], diag, RS_EZONE, "more than one CNAME record at", owner);
+			}
+			cname = &rr[i];
+			break;
+		case RS_TYPE_SOA:
+			if (!(node->flags & RS_NODE_APEX)) {
+				rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
+				return where(zone, &rr[i], diag, RS_EZONE, "SOA record not at the zone apex, at", owner);
+			}
+			if (++soas > 1) {
+				rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
+				return where(zone, &rr[i], diag, RS_EZONE, "duplicate SOA record for", owner);
+			}
+			zone->soa = node->first + i;
+			others++;
+			break;
+		case RS_TYPE_RRSIG: case RS_TYPE_NSEC:
+			break; /* may sit beside a CNAME (RFC 4035 2.5) */
+		default:
+			others++;
+		}
+	}
+	if (cname != NULL && others > 0) {
+		rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
+		return where(zone, cname, diag, RS_EZONE, "CNAME beside other data at", owner);
+	}
+	return RS_EOK;
+}
+
+/* Lowest TTL for every RRset (RFC 2181 5.2); RRSIGs keep their own. */
+static void unify_ttls(rs_zone_t *zone, rs_node_t *node)
+{
+	rs_rr_t *rr = zone->rrs + node->first;
+	uint32_t i = 0;
+	while (i < node->count) {
+		uint32_t j = i + 1, min = rr[i].ttl;
+		while (j < node->count && rr[j].type == rr[i].type) {
+			if (rr[j].ttl < min)
+				min = rr[j].ttl;
+			j++;
+		}
+		if (rr[i].type != RS_TYPE_RRSIG) {
+			for (uint32_t k = i; k < j; k++) {
+				if (rr[k].ttl != min) {
+					rr[k].ttl = min;
+					zone->ttl_fixes++;
+				}
+			}
+		}
+		i = j;
+	}
+}
+
+bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
+		   uint32_t *end)
+{
+	const rs_rr_t *rr = zone->rrs;
+	uint32_t i = node->first, last = node->first + node->count;
+	while (i < last && rr[i].type < type)
+		i++;
+	if (i == last || rr[i].type != type)
+		return false;
+	uint32_t j = i;
+	while (j < last && rr[j].type == type)
+		j++;
+	*begin = i;
+	*end = j;
+	return true;
+}
+
+int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
+{
+	char origin[1024];
+	rs_dname_to_str(rs_name_wire(zone->origin), origin, sizeof(origin));
+	const char *file = zone->nfiles > 0 ? zone->files[0] : "zone";
+	if (zone->nrr == 0)
+		return rs_diag(diag, RS_EZONE, "%s: no SOA record at the zone apex '%s'", file, origin);
+	int ret = sort_records(zone);
+	if (ret != RS_EOK)
+		return rs_diag(diag, ret, "out of memory");
+
+	/* Drop duplicates and count nodes in one pass. */
+	size_t out = 0, nodes = 0;
+	for (size_t i = 0; i < zone->nrr; i++) {
+		rs_rr_t *cur = &zone->rrs[i];
+		if (out > 0) {
+			rs_rr_t *prev = &zone->rrs[out - 1];
+			if (prev->owner == cur->owner || rs_name_cmp(prev->owner, cur->owner) == 0) {
+				cur->owner = prev->owner; /* one name object per node */
+				if (prev->type == cur->type &&
+				    rs_rdata_cmp(prev->rdata, prev->rdlen, cur->rdata, cur->rdlen) == 0) {
+					if (cur->ttl < prev->ttl)
+						prev->ttl = cur->ttl;
+					continue;
+				}
+				zone->rrs[out++] = *cur;
+				continue;
+			}
+		}
+		nodes++;
+		zone->rrs[out++] = *cur;
+	}
+	zone->nrr = out;
+	zone->nodes = malloc(nodes * sizeof(rs_node_t));
+	if (zone->nodes == NULL)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	size_t n = 0;
+	for (size_t i = 0; i < zone->nrr; i++) {
+		if (i == 0 || zone->rrs[i].owner != zone->rrs[i - 1].owner)
+			zone->nodes[n++] = (rs_node_t){ .name = zone->rrs[i].owner, .first = (uint32_t)i };
+		zone->nodes[n - 1].count++;
+	}
+	zone->nnodes = n;
+
+	rs_node_t *apex = &zone->nodes[0];
+	if (rs_name_cmp(apex->name, zone->origin) != 0)
+		return rs_diag(diag, RS_EZONE, "%s: no SOA record at the zone apex '%s'", file, origin);
+	apex->flags |= RS_NODE_APEX;
+	zone->soa = UINT32_MAX;
+
+	/* Canonical order visits a cut before everything below it. */
+	const rs_name_t *cut = NULL;
+	for (size_t i = 0; i < n; i++) {
+		rs_node_t *node = &zone->nodes[i];
+		unify_ttls(zone, node);
+		if (cut != NULL && rs_name_is_sub(node->name, cut)) {
+			node->flags |= RS_NODE_NONAUTH;
+		} else {
+			cut = NULL;
+			uint32_t b, e;
+			if (!(node->flags & RS_NODE_APEX) && rs_node_rrset(zone, node, RS_TYPE_NS, &b, &e)) {
+				node->flags |= RS_NODE_DELEG;
+				if (rs_node_rrset(zone, node, RS_TYPE_DS, &b, &e))
+					node->flags |= RS_NODE_DS;
+				cut = node->name;
+			}
+			if (rs_node_rrset(zone, node, RS_TYPE_DNAME, &b, &e)) {
+				node->flags |= RS_NODE_DNAME;
+				if (cut == NULL)
+					cut = node->name;
+			}
+		}
+		ret = check_node(zone, node, diag);
+		if (ret != RS_EOK)
+			return ret;
+	}
+	if (zone->soa == UINT32_MAX)
+		return rs_diag(diag, RS_EZONE, "%s: no SOA record at the zone apex '%s'", file, origin);
+	zone->finished = true;
+	return RS_EOK;
+}
