@@ -100,3 +100,7 @@ bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, 
  */
 int rs_rr_format(rs_buf_t *buf, const char *owner_text, const uint8_t *owner_wire, uint32_t ttl,
 		 uint16_t type, const uint8_t *rdata, size_t len);
+
+/* Presentation form of a wire name (escaped, trailing dot) into out, which holds
+ * at least 4 * RS_NAME_MAX + 2 octets. Returns the length. */
+int rs_name_format(const uint8_t *wire, char *out, size_t max);

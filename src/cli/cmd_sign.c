@@ -242,8 +242,13 @@ int cmd_sign(int argc, char **argv)
 		if (ret != RS_EOK)
 			rs_diag(&diag, ret, "cannot add key %u: %s", rs_key_tag(keys[i]), rs_strerror(ret));
 	}
+	struct timespec tl;
+	clock_gettime(CLOCK_MONOTONIC, &tl);
+	if (getenv("RS_T")) fprintf(stderr, "loaded %ld.%03ld\n", (long)tl.tv_sec, tl.tv_nsec/1000000);
 	if (ret == RS_EOK)
 		ret = rs_zone_finish(zone, &diag);
+	clock_gettime(CLOCK_MONOTONIC, &tl);
+	if (getenv("RS_T")) fprintf(stderr, "finished %ld.%03ld\n", (long)tl.tv_sec, tl.tv_nsec/1000000);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
 		code = cli_exit_code(ret);

@@ -79,11 +79,10 @@ static int key_order(const void *a, const void *b)
 
 int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_key_t **keys, int max)
 {
+	/* BIND names key files with the trailing dot ("Kexample.+..."); accept it missing too. */
 	char otext[1024];
 	rs_dname_to_str(origin, otext, sizeof(otext));
 	size_t olen = strlen(otext);
-	if (olen > 1)
-		olen--; /* file names carry no trailing dot, except for the root */
 	DIR *d = opendir(dir);
 	if (d == NULL) {
 		cli_error("cannot open key directory '%s': %s", dir, strerror(errno));
@@ -94,9 +93,14 @@ int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_
 	while ((de = readdir(d)) != NULL) {
 		const char *f = de->d_name;
 		size_t len = strlen(f);
-		if (len < olen + 15 || f[0] != 'K' || strncasecmp(f + 1, otext, olen) != 0 ||
-		    f[1 + olen] != '+' || strcmp(f + len - 4, ".key") != 0)
+		size_t match = olen;
+		if (len < olen + 14 || f[0] != 'K' || strcmp(f + len - 4, ".key") != 0)
 			continue;
+		if (strncasecmp(f + 1, otext, olen) != 0 || f[1 + olen] != '+') {
+			match = olen > 1 ? olen - 1 : olen;
+			if (strncasecmp(f + 1, otext, match) != 0 || f[1 + match] != '+')
+				continue;
+		}
 		if (n == max) {
 			cli_error("more than %d keys in '%s'", max, dir);
 			break;

@@ -777,11 +777,8 @@ int rs_key_save(const rs_key_t *key, const char *dir, int64_t now, uint32_t ttl,
 	char owner[1024], path[4200], stamp[15];
 	rs_dname_to_str(key->owner, owner, sizeof(owner));
 	rs_time_format(now, stamp);
-	const char *name_part = strcmp(owner, ".") == 0 ? "." : owner;
-	size_t olen = strlen(name_part);
-	if (olen > 1 && name_part[olen - 1] == '.')
-		olen--;
-	int n = snprintf(basename, basename_max, "K%.*s+%03d+%05u", (int)olen, name_part, key->alg, key->tag);
+	/* BIND's naming: the owner with its trailing dot, "Kexample.+013+12345". */
+	int n = snprintf(basename, basename_max, "K%s+%03d+%05u", owner, key->alg, key->tag);
 	if (n < 0 || (size_t)n >= basename_max)
 		return rs_diag(diag, RS_ELIMIT, "key file name too long");
 

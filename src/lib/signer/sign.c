@@ -153,7 +153,7 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 	const rs_node_t *node = &c->nodes[index];
 	const uint8_t *owner = rs_name_wire(node->name);
 	unsigned labels = node->name->labels - (rs_name_is_wildcard(node->name) ? 1 : 0);
-	if (rs_dname_to_str(owner, w->owner_text, sizeof(w->owner_text)) < 0)
+	if (rs_name_format(owner, w->owner_text, sizeof(w->owner_text)) < 0)
 		return RS_EINVAL;
 	w->stats.names++;
 
@@ -211,7 +211,7 @@ static int do_nsec3(worker_t *w, rs_buf_t *out, uint32_t index)
 	int olen = rs_nsec3_owner(e->hash, rs_zone_origin(c->zone), owner);
 	if (olen < 0)
 		return olen;
-	if (rs_dname_to_str(owner, w->owner_text, sizeof(w->owner_text)) < 0)
+	if (rs_name_format(owner, w->owner_text, sizeof(w->owner_text)) < 0)
 		return RS_EINVAL;
 
 	uint8_t rdata[300 + 8704];
@@ -264,7 +264,9 @@ static void *work(void *arg)
 		size_t chunk = c->next++;
 		pthread_mutex_unlock(&c->lock);
 
-		rs_buf_t *out = &c->bufs[chunk];
+		/* Slot chunk % window was written out before this chunk could be claimed. */
+		rs_buf_t *out = &c->bufs[chunk % c->window];
+		out->len = 0;
 		size_t end = (chunk + 1) * CHUNK_NAMES;
 		if (end > c->nentries)
 			end = c->nentries;
@@ -348,11 +350,11 @@ static int setup(ctx_t *c, rs_key_t *const *keys, size_t nkeys, rs_diag_t *diag)
 	if ((ret = build_entries(c)) != RS_EOK)
 		return rs_diag(diag, ret, "out of memory");
 	c->nchunks = (c->nentries + CHUNK_NAMES - 1) / CHUNK_NAMES;
-	c->bufs = calloc(c->nchunks + 1, sizeof(rs_buf_t));
+	c->bufs = calloc(c->window, sizeof(rs_buf_t));
 	c->done = calloc(c->nchunks + 1, sizeof(bool));
 	if (c->bufs == NULL || c->done == NULL)
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
-	for (size_t i = 0; i < c->nchunks; i++)
+	for (size_t i = 0; i < c->window; i++)
 		rs_buf_init(&c->bufs[i], CHUNK_BUF_MAX);
 	return RS_EOK;
 }
@@ -377,9 +379,9 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 	worker_t *w = calloc(threads, sizeof(*w));
 	pthread_t *tid = calloc(threads, sizeof(*tid));
 	unsigned started = 0;
+	c.window = 4 * (size_t)threads + 4;
 	int ret = w != NULL && tid != NULL ? setup(&c, keys, nkeys, diag)
 					   : rs_diag(diag, RS_ENOMEM, "out of memory");
-	c.window = 4 * (size_t)threads + 4;
 	for (unsigned t = 0; ret == RS_EOK && t < threads; t++) {
 		w[t].c = &c;
 		rs_buf_init(&w[t].data, (size_t)1 << 28);
@@ -405,13 +407,13 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 		pthread_mutex_unlock(&c.lock);
 		if (c.error != RS_EOK)
 			break;
-		if (fwrite(c.bufs[i].data, 1, c.bufs[i].len, out) != c.bufs[i].len) {
+		rs_buf_t *buf = &c.bufs[i % c.window];
+		if (fwrite(buf->data, 1, buf->len, out) != buf->len) {
 			rs_diag_t d;
 			rs_diag(&d, RS_EIO, "cannot write the signed zone: %s", strerror(errno));
 			fail(&c, RS_EIO, &d);
 			break;
 		}
-		rs_buf_clear(&c.bufs[i]);
 		pthread_mutex_lock(&c.lock);
 		c.written = i + 1;
 		pthread_cond_broadcast(&c.cond);
@@ -435,7 +437,7 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 	}
 	if (ret == RS_EOK && stats != NULL)
 		*stats = total;
-	for (size_t i = 0; c.bufs != NULL && i < c.nchunks; i++)
+	for (size_t i = 0; c.bufs != NULL && i < c.window; i++)
 		rs_buf_clear(&c.bufs[i]);
 	free(c.bufs);
 	free(c.done);

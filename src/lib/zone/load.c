@@ -16,6 +16,7 @@ struct reader {
 	rs_diag_t *diag;
 	unsigned depth;
 	char *open[64]; /* real paths of the files being read, outermost first */
+	const char *dir[64]; /* their paths as given, for relative $INCLUDEs */
 	const rs_name_t *last; /* owner of the previous record, reused while it repeats */
 };
 
@@ -68,6 +69,64 @@ static int add_record(struct reader *r, zs_scanner_t *s, const char *file, uint3
 static int read_file(struct reader *r, const char *path, const char *origin, uint32_t ttl,
 		     const char *from, uint64_t from_line);
 
+/*
+ * libzscanner refuses CRLF line ends. A file that has CR LF is read into
+ * memory with each CR LF turned into LF (*text set); otherwise *text stays
+ * NULL and the scanner maps the file itself.
+ */
+static int read_crlf(const char *path, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -errno;
+	char *chunk = malloc(1 << 16);
+	bool crlf = false;
+	size_t n;
+	while (chunk != NULL && !crlf && (n = fread(chunk, 1, 1 << 16, f)) > 0)
+		crlf = memchr(chunk, '\r', n) != NULL;
+	free(chunk);
+	if (!crlf) {
+		fclose(f);
+		return RS_EOK;
+	}
+	if (fseek(f, 0, SEEK_END) != 0) {
+		fclose(f);
+		return -errno;
+	}
+	long size = ftell(f);
+	rewind(f);
+	char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+	if (buf == NULL) {
+		fclose(f);
+		return RS_ENOMEM;
+	}
+	size_t got = fread(buf, 1, (size_t)size, f);
+	fclose(f);
+	size_t out = 0;
+	for (size_t i = 0; i < got; i++)
+		if (!(buf[i] == '\r' && i + 1 < got && buf[i + 1] == '\n'))
+			buf[out++] = buf[i];
+	*text = buf;
+	*len = out;
+	return RS_EOK;
+}
+
+/*
+ * An $INCLUDE path relative to the including file's directory (RFC 1035
+ * leaves it open; BIND and Knot do this). False if it does not fit.
+ */
+static bool include_path(const struct reader *r, const char *name, char *out, size_t max)
+{
+	const char *parent = r->depth > 0 ? r->dir[r->depth - 1] : NULL;
+	const char *slash = parent != NULL ? strrchr(parent, '/') : NULL;
+	int n;
+	if (name[0] == '/' || slash == NULL)
+		n = snprintf(out, max, "%s", name);
+	else
+		n = snprintf(out, max, "%.*s/%s", (int)(slash - parent), parent, name);
+	return n >= 0 && (size_t)n < max;
+}
+
 static int run_scanner(struct reader *r, zs_scanner_t *s, const char *file)
 {
 	uint32_t file_idx;
@@ -83,11 +142,15 @@ static int run_scanner(struct reader *r, zs_scanner_t *s, const char *file)
 		case ZS_STATE_ERROR:
 			return rs_diag(r->diag, RS_ESYNTAX, "%s:%llu: %s", file,
 				       (unsigned long long)s->line_counter, zs_strerror(s->error.code));
-		case ZS_STATE_INCLUDE:
-			ret = read_file(r, s->include_filename, (const char *)s->buffer, s->default_ttl, file,
-					s->line_counter);
+		case ZS_STATE_INCLUDE: {
+			char path[PATH_MAX + 256];
+			if (!include_path(r, s->include_filename, path, sizeof(path)))
+				return rs_diag(r->diag, RS_ELIMIT, "%s:%llu: $INCLUDE path too long", file,
+					       (unsigned long long)s->line_counter);
+			ret = read_file(r, path, (const char *)s->buffer, s->default_ttl, file, s->line_counter);
 			r->last = NULL;
 			break;
+		}
 		default:
 			return RS_EOK;
 		}
@@ -116,24 +179,36 @@ static int read_file(struct reader *r, const char *path, const char *origin, uin
 	} else {
 		strcpy(real, "/dev/stdin");
 	}
+	char *text = NULL;
+	size_t text_len = 0;
+	int ret = strcmp(path, "-") == 0 ? RS_EOK : read_crlf(path, &text, &text_len);
+	if (ret != RS_EOK)
+		return rs_diag(r->diag, ret, "%scannot read '%s': %s", where, path, strerror(-ret));
 	zs_scanner_t *s = malloc(sizeof(*s));
-	if (s == NULL)
+	if (s == NULL) {
+		free(text);
 		return rs_diag(r->diag, RS_ENOMEM, "out of memory");
-	int ret;
+	}
 	if (zs_init(s, origin, RS_CLASS_IN, ttl) != 0) {
 		free(s);
+		free(text);
 		return rs_diag(r->diag, RS_ESYNTAX, "%sbad origin '%s'", where, origin);
 	}
-	if (zs_set_input_file(s, strcmp(path, "-") == 0 ? "/dev/stdin" : path) != 0) {
+	int set = text != NULL ? zs_set_input_string(s, text, text_len)
+			       : zs_set_input_file(s, strcmp(path, "-") == 0 ? "/dev/stdin" : path);
+	if (set != 0) {
 		ret = rs_diag(r->diag, RS_EIO, "%scannot read '%s': %s", where, path,
 			      zs_strerror(s->error.code));
 	} else {
-		r->open[r->depth++] = real;
+		r->open[r->depth] = real;
+		r->dir[r->depth] = path;
+		r->depth++;
 		ret = run_scanner(r, s, path);
 		r->depth--;
 	}
 	zs_deinit(s);
 	free(s);
+	free(text);
 	return ret;
 }
 

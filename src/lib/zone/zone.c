@@ -133,62 +133,78 @@ int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t t
 
 /* ---- canonical sort ------------------------------------------------------ */
 
+/*
+ * Records arrive grouped by owner, mostly. The sort therefore orders runs of
+ * records with one owner, by a 64-bit prefix of the owner's key below the
+ * origin (all keys share the origin's) and then the whole key; records
+ * within a name are ordered by type and RDATA afterwards. Two runs of one
+ * name meet in that second step.
+ */
+typedef struct {
+	uint64_t prefix;
+	const rs_name_t *name;
+	uint32_t first;
+	uint32_t count;
+} run_t;
+
+static int run_cmp(const void *a, const void *b)
+{
+	const run_t *x = a, *y = b;
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return rs_name_cmp(x->name, y->name);
+}
+
 static int rr_cmp(const void *a, const void *b)
 {
 	const rs_rr_t *x = a, *y = b;
-	if (x->owner != y->owner) {
-		int r = rs_name_cmp(x->owner, y->owner);
-		if (r != 0)
-			return r;
-	}
 	if (x->type != y->type)
 		return x->type < y->type ? -1 : 1;
 	return rs_rdata_cmp(x->rdata, x->rdlen, y->rdata, y->rdlen);
 }
 
 struct sort_part {
-	rs_rr_t *base;
+	void *base;
 	size_t count;
 };
 
 static void *sort_part(void *arg)
 {
 	struct sort_part *p = arg;
-	qsort(p->base, p->count, sizeof(rs_rr_t), rr_cmp);
+	qsort(p->base, p->count, sizeof(run_t), run_cmp);
 	return NULL;
 }
 
-/* Sort in parallel parts, then merge them pairwise. */
-static int sort_records(rs_zone_t *zone)
+/* Sort runs in parallel parts, then merge the parts pairwise. Returns the sorted array. */
+static run_t *sort_runs(run_t *runs, size_t n, unsigned parts)
 {
-	size_t n = zone->nrr;
-	unsigned parts = zone->opts.threads;
 	if (n < 65536 || parts < 2) {
-		qsort(zone->rrs, n, sizeof(rs_rr_t), rr_cmp);
-		return RS_EOK;
+		qsort(runs, n, sizeof(run_t), run_cmp);
+		return runs;
 	}
 	if (parts > 16)
 		parts = 16;
 	struct sort_part part[16];
 	pthread_t tid[16];
+	bool started[16] = { false };
 	size_t bounds[17];
 	for (unsigned i = 0; i <= parts; i++)
 		bounds[i] = n * i / parts;
 	for (unsigned i = 0; i < parts; i++) {
-		part[i] = (struct sort_part){ zone->rrs + bounds[i], bounds[i + 1] - bounds[i] };
-		if (pthread_create(&tid[i], NULL, sort_part, &part[i]) != 0) {
-			qsort(zone->rrs, n, sizeof(rs_rr_t), rr_cmp);
-			for (unsigned k = 0; k < i; k++)
-				pthread_join(tid[k], NULL);
-			return RS_EOK;
-		}
+		part[i] = (struct sort_part){ runs + bounds[i], bounds[i + 1] - bounds[i] };
+		started[i] = pthread_create(&tid[i], NULL, sort_part, &part[i]) == 0;
+		if (!started[i])
+			sort_part(&part[i]);
 	}
 	for (unsigned i = 0; i < parts; i++)
-		pthread_join(tid[i], NULL);
-	rs_rr_t *tmp = malloc(n * sizeof(rs_rr_t));
-	if (tmp == NULL)
-		return RS_ENOMEM;
-	rs_rr_t *src = zone->rrs, *dst = tmp;
+		if (started[i])
+			pthread_join(tid[i], NULL);
+	run_t *tmp = malloc(n * sizeof(run_t));
+	if (tmp == NULL) {
+		qsort(runs, n, sizeof(run_t), run_cmp);
+		return runs;
+	}
+	run_t *src = runs, *dst = tmp;
 	for (unsigned width = 1; width < parts; width *= 2) {
 		for (unsigned i = 0; i < parts; i += 2 * width) {
 			size_t lo = bounds[i];
@@ -196,23 +212,86 @@ static int sort_records(rs_zone_t *zone)
 			size_t hi = bounds[i + 2 * width < parts ? i + 2 * width : parts];
 			size_t a = lo, b = mid, o = lo;
 			while (a < mid && b < hi)
-				dst[o++] = rr_cmp(&src[a], &src[b]) <= 0 ? src[a++] : src[b++];
+				dst[o++] = run_cmp(&src[a], &src[b]) <= 0 ? src[a++] : src[b++];
 			while (a < mid)
 				dst[o++] = src[a++];
 			while (b < hi)
 				dst[o++] = src[b++];
 		}
-		rs_rr_t *t = src;
+		run_t *t = src;
 		src = dst;
 		dst = t;
 	}
-	if (src != zone->rrs) {
-		free(zone->rrs);
-		zone->rrs = src;
-	} else {
-		free(tmp);
+	free(dst);
+	return src;
+}
+
+static uint64_t key_prefix(const rs_name_t *name, size_t skip)
+{
+	const uint8_t *key = rs_name_key(name);
+	uint64_t v = 0;
+	for (size_t i = 0; i < 8; i++)
+		v = v << 8 | (skip + i < name->key_len ? key[skip + i] : 0);
+	return v;
+}
+
+/* Order rr[0..n) by type and RDATA: insertion sort for the usual handful. */
+static void sort_name(rs_rr_t *rr, size_t n)
+{
+	if (n > 16) {
+		qsort(rr, n, sizeof(*rr), rr_cmp);
+		return;
 	}
-	zone->cap = n;
+	for (size_t i = 1; i < n; i++) {
+		rs_rr_t t = rr[i];
+		size_t j = i;
+		while (j > 0 && rr_cmp(&rr[j - 1], &t) > 0) {
+			rr[j] = rr[j - 1];
+			j--;
+		}
+		rr[j] = t;
+	}
+}
+
+static int sort_records(rs_zone_t *zone)
+{
+	size_t nruns = 0;
+	for (size_t i = 0; i < zone->nrr; i++)
+		if (i == 0 || zone->rrs[i].owner != zone->rrs[i - 1].owner)
+			nruns++;
+	run_t *runs = malloc(nruns * sizeof(run_t));
+	rs_rr_t *sorted = malloc(zone->nrr * sizeof(rs_rr_t));
+	if (runs == NULL || sorted == NULL) {
+		free(runs);
+		free(sorted);
+		return RS_ENOMEM;
+	}
+	size_t skip = zone->origin->key_len, r = 0;
+	for (size_t i = 0; i < zone->nrr; i++) {
+		const rs_name_t *owner = zone->rrs[i].owner;
+		if (i == 0 || owner != zone->rrs[i - 1].owner)
+			runs[r++] = (run_t){ key_prefix(owner, skip), owner, (uint32_t)i, 0 };
+		runs[r - 1].count++;
+	}
+	run_t *order = sort_runs(runs, nruns, zone->opts.threads);
+	size_t out = 0;
+	for (size_t i = 0; i < nruns;) {
+		size_t start = out, j = i;
+		/* Runs of one name, now adjacent, become one node. */
+		while (j < nruns && (j == i || run_cmp(&order[j], &order[i]) == 0)) {
+			memcpy(sorted + out, zone->rrs + order[j].first, order[j].count * sizeof(rs_rr_t));
+			for (uint32_t k = 0; k < order[j].count; k++)
+				sorted[out + k].owner = order[i].name;
+			out += order[j].count;
+			j++;
+		}
+		sort_name(sorted + start, out - start);
+		i = j;
+	}
+	free(order);
+	free(zone->rrs);
+	zone->rrs = sorted;
+	zone->cap = zone->nrr;
 	return RS_EOK;
 }
 
@@ -326,8 +405,7 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 		rs_rr_t *cur = &zone->rrs[i];
 		if (out > 0) {
 			rs_rr_t *prev = &zone->rrs[out - 1];
-			if (prev->owner == cur->owner || rs_name_cmp(prev->owner, cur->owner) == 0) {
-				cur->owner = prev->owner; /* one name object per node */
+			if (prev->owner == cur->owner) {
 				if (prev->type == cur->type &&
 				    rs_rdata_cmp(prev->rdata, prev->rdlen, cur->rdata, cur->rdlen) == 0) {
 					if (cur->ttl < prev->ttl)
