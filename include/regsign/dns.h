@@ -46,19 +46,34 @@ enum {
 /* Longest key: every octet escaped plus a terminator per label. */
 #define RS_KEY_MAX 512
 
-/* An immutable, interned owner name: lowercase wire form followed by its key. */
+/*
+ * An immutable, interned owner name: lowercase wire form, its key, and the
+ * name as first written when that differs in case. The written case is kept
+ * for output and for NSEC next names, whose case is signed as it stands
+ * (RFC 6840 5.1); everything that compares or hashes uses the lowercase form.
+ */
 typedef struct {
 	uint8_t wire_len;
-	uint16_t key_len;
 	uint8_t labels; /* not counting the root */
-	uint8_t data[]; /* wire_len octets of wire, then key_len octets of key */
+	uint8_t mixed_case;
+	uint16_t key_len;
+	uint8_t data[]; /* wire, key, then (if mixed_case) the written wire */
 } rs_name_t;
 
 static inline const uint8_t *rs_name_wire(const rs_name_t *n) { return n->data; }
 static inline const uint8_t *rs_name_key(const rs_name_t *n) { return n->data + n->wire_len; }
+static inline const uint8_t *rs_name_written(const rs_name_t *n)
+{
+	return n->mixed_case ? n->data + n->wire_len + n->key_len : n->data;
+}
 
-/* Allocate an rs_name_t for a lowercase wire name from arena; NULL on allocation failure. */
+/*
+ * Allocate an rs_name_t from arena for a wire name; written is the same name
+ * in the case it was written (NULL if wire is already that). The name is
+ * lowercased. NULL on allocation failure.
+ */
 rs_name_t *rs_name_new(rs_arena_t *arena, const uint8_t *wire);
+rs_name_t *rs_name_new_written(rs_arena_t *arena, const uint8_t *written);
 /* Canonical order of two interned names: <0, 0, >0. */
 int rs_name_cmp(const rs_name_t *a, const rs_name_t *b);
 /* True if name equals ancestor or lies below it. */

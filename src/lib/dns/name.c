@@ -69,20 +69,31 @@ size_t rs_dname_key(const uint8_t *wire, uint8_t *key)
 	return pos;
 }
 
-rs_name_t *rs_name_new(rs_arena_t *arena, const uint8_t *wire)
+rs_name_t *rs_name_new_written(rs_arena_t *arena, const uint8_t *written)
 {
-	uint8_t key[RS_KEY_MAX];
-	size_t wire_len = rs_dname_len(wire, RS_NAME_MAX);
-	size_t key_len = rs_dname_key(wire, key);
-	rs_name_t *n = rs_arena_alloc(arena, sizeof(*n) + wire_len + key_len);
+	uint8_t lower[RS_NAME_MAX], key[RS_KEY_MAX];
+	size_t wire_len = rs_dname_len(written, RS_NAME_MAX);
+	memcpy(lower, written, wire_len);
+	rs_dname_lower(lower);
+	bool mixed = memcmp(lower, written, wire_len) != 0;
+	size_t key_len = rs_dname_key(lower, key);
+	rs_name_t *n = rs_arena_alloc(arena, sizeof(*n) + wire_len * (mixed ? 2 : 1) + key_len);
 	if (n == NULL)
 		return NULL;
 	n->wire_len = (uint8_t)wire_len;
 	n->key_len = (uint16_t)key_len;
-	n->labels = (uint8_t)rs_dname_labels(wire);
-	memcpy(n->data, wire, wire_len);
+	n->labels = (uint8_t)rs_dname_labels(lower);
+	n->mixed_case = mixed;
+	memcpy(n->data, lower, wire_len);
 	memcpy(n->data + wire_len, key, key_len);
+	if (mixed)
+		memcpy(n->data + wire_len + key_len, written, wire_len);
 	return n;
+}
+
+rs_name_t *rs_name_new(rs_arena_t *arena, const uint8_t *wire)
+{
+	return rs_name_new_written(arena, wire);
 }
 
 int rs_name_cmp(const rs_name_t *a, const rs_name_t *b)

@@ -153,7 +153,7 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 	const rs_node_t *node = &c->nodes[index];
 	const uint8_t *owner = rs_name_wire(node->name);
 	unsigned labels = node->name->labels - (rs_name_is_wildcard(node->name) ? 1 : 0);
-	if (rs_name_format(owner, w->owner_text, sizeof(w->owner_text)) < 0)
+	if (rs_name_format(rs_name_written(node->name), w->owner_text, sizeof(w->owner_text)) < 0)
 		return RS_EINVAL;
 	w->stats.names++;
 
@@ -165,7 +165,7 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 		const rs_node_t *next = &c->nodes[c->nsec_next[index]];
 		uint16_t types[512];
 		size_t nt = rs_node_types(c->zone, node, false, 0, types);
-		memcpy(synth_rdata, rs_name_wire(next->name), next->name->wire_len);
+		memcpy(synth_rdata, rs_name_written(next->name), next->name->wire_len);
 		size_t bl = rs_bitmap_write(types, nt, synth_rdata + next->name->wire_len);
 		synth.rdlen = (uint16_t)(next->name->wire_len + bl);
 		synth_type = RS_TYPE_NSEC;

@@ -38,18 +38,16 @@ static int add_record(struct reader *r, zs_scanner_t *s, const char *file, uint3
 			       s->r_class);
 	if (skipped_type(r, s->r_type))
 		return RS_EOK;
-	uint8_t owner[RS_NAME_MAX];
-	memcpy(owner, s->r_owner, s->r_owner_length);
-	rs_dname_lower(owner);
+	/* Consecutive records usually share an owner: reuse the name while it repeats. */
 	const rs_name_t *name = r->last;
 	if (name == NULL || name->wire_len != s->r_owner_length ||
-	    memcmp(rs_name_wire(name), owner, name->wire_len) != 0) {
-		rs_name_t *n = rs_name_new(z->arena, owner);
+	    memcmp(rs_name_written(name), s->r_owner, name->wire_len) != 0) {
+		rs_name_t *n = rs_name_new_written(z->arena, s->r_owner);
 		if (n == NULL)
 			return rs_diag(r->diag, RS_ENOMEM, "out of memory");
 		if (!rs_name_is_sub(n, z->origin)) {
 			char text[1024], origin[1024];
-			rs_dname_to_str(owner, text, sizeof(text));
+			rs_dname_to_str(s->r_owner, text, sizeof(text));
 			rs_dname_to_str(rs_name_wire(z->origin), origin, sizeof(origin));
 			return rs_diag(r->diag, RS_EZONE, "%s:%u: '%s' is outside the zone '%s'", file, line,
 				       text, origin);

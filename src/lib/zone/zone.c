@@ -277,14 +277,20 @@ static int sort_records(rs_zone_t *zone)
 	size_t out = 0;
 	for (size_t i = 0; i < nruns;) {
 		size_t start = out, j = i;
-		/* Runs of one name, now adjacent, become one node. */
+		/* Runs of one name, now adjacent, become one node named as first written. */
+		const rs_name_t *name = order[i].name;
+		uint32_t earliest = order[i].first;
 		while (j < nruns && (j == i || run_cmp(&order[j], &order[i]) == 0)) {
 			memcpy(sorted + out, zone->rrs + order[j].first, order[j].count * sizeof(rs_rr_t));
-			for (uint32_t k = 0; k < order[j].count; k++)
-				sorted[out + k].owner = order[i].name;
+			if (order[j].first < earliest) {
+				earliest = order[j].first;
+				name = order[j].name;
+			}
 			out += order[j].count;
 			j++;
 		}
+		for (size_t k = start; k < out; k++)
+			sorted[k].owner = name;
 		sort_name(sorted + start, out - start);
 		i = j;
 	}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Every signed output validates with regsign verify, ldns-verify-zone,
+# dnssec-verify and kzonecheck; tampered zones are rejected by regsign verify.
+. "$(dirname "$0")/lib.sh"
+
+ZONE=$DATA/zones/example.zone
+
+keys() { # DIR ALG [--combined]
+	mkdir -p "$1"
+	"$R" keygen --origin example. --algorithm "$2" --ksk --keys "$1" --quiet
+	[ "${3:-}" = --combined ] || "$R" keygen --origin example. --algorithm "$2" --keys "$1" --quiet
+}
+
+for alg in RSASHA256 RSASHA512 ECDSAP256SHA256 ECDSAP384SHA384 ED25519 ED448; do
+	keys "k-$alg" $alg
+done
+keys k-combined ECDSAP256SHA256 --combined
+
+for alg in RSASHA256 RSASHA512 ECDSAP256SHA256 ECDSAP384SHA384 ED25519 ED448 combined; do
+	for mode in nsec nsec3 optout salted; do
+		opt=()
+		case $mode in
+		nsec3) opt=(--nsec3) ;;
+		optout) opt=(--nsec3 --opt-out) ;;
+		salted) opt=(--nsec3 --nsec3-iterations 5 --nsec3-salt cafe0123) ;;
+		esac
+		# Keep the matrix quick: every algorithm with NSEC, the NSEC3 variants with two.
+		case "$alg:$mode" in *:nsec | ECDSAP256SHA256:* | ED25519:*) ;; *) continue ;; esac
+		out="s-$alg-$mode"
+		check "$alg $mode: sign" "$R" sign "$ZONE" --origin example. --keys "k-$alg" --out "$out" \
+			"${opt[@]}" --quiet
+		# A combined signing key has no ZSK; dnssec-verify needs -z to accept that.
+		DV_OPTS=$([ $alg = combined ] && echo -z) validate "$alg $mode" "$out" example.
+	done
+done
+
+# The KSK signs only the DNSKEY RRset; the ZSK everything else.
+ksk=$(awk '/DNSKEY/ && $5 == 257 {print; exit}' k-ECDSAP256SHA256/*.key | head -1)
+ksktag=$(basename "$(grep -l ' 257 ' k-ECDSAP256SHA256/*.key)" .key | sed 's/.*+0*//')
+signed_by_ksk=$(awk -v t="$ksktag" '$4 == "RRSIG" && $11 == t {print $5}' s-ECDSAP256SHA256-nsec | sort -u)
+check_match "KSK signs the DNSKEY RRset only" '^DNSKEY$' "$signed_by_ksk"
+check_match "combined key signs SOA" 'RRSIG	SOA' "$(cat s-combined-nsec)"
+
+# Multiple algorithms at once (as in an algorithm rollover): both sign everything.
+mkdir -p k-two && cp k-RSASHA256/* k-ECDSAP256SHA256/* k-two/
+check "two algorithms: sign" "$R" sign "$ZONE" --origin example. --keys k-two --out s-two --quiet
+validate "two algorithms" s-two example.
+check_match "two algorithms: SOA signed by both" '^2$' "$(awk '$4 == "RRSIG" && $5 == "SOA"' s-two | wc -l)"
+
+# TTL rules: DNSKEY = SOA TTL, NSEC = min(SOA TTL, minimum), RRSIG = covered TTL.
+check_match "DNSKEY TTL is the SOA TTL" '^3600$' "$(awk '$4 == "DNSKEY" {print $2}' s-ED25519-nsec | sort -u)"
+check_match "NSEC TTL is the SOA minimum here" '^300$' "$(awk '$4 == "NSEC" {print $2}' s-ED25519-nsec | sort -u)"
+check_match "NSEC3 TTL is the SOA minimum here" '^300$' "$(awk '$4 == "NSEC3" {print $2}' s-ED25519-nsec3 | sort -u)"
+check_match "RRSIG over NSEC has the NSEC TTL" '^300 300$' \
+	"$(awk '$4 == "RRSIG" && $5 == "NSEC" {print $2, $8}' s-ED25519-nsec | sort -u)"
+
+# Zone cuts: NS at a cut and glue are not signed, DS is; occluded names are not in the chain.
+s=s-ED25519-nsec
+check_match "delegation NS is not signed" '^$' "$(awk '$1 == "sub.example." && $4 == "RRSIG" && $5 == "NS"' $s)"
+check_match "DS at the cut is signed" 'RRSIG	DS' "$(awk '$1 == "sub.example."' $s)"
+check_match "glue is not signed and has no NSEC" '^ns.sub.example.	3600	IN	A	192.0.2.6$' "$(awk '$1 == "ns.sub.example."' $s)"
+check_match "occluded name is kept but not signed" '^deep.below.sub.example.	3600	IN	A' "$(awk '$1 == "deep.below.sub.example."' $s)"
+check_match "NSEC at a secure cut lists NS DS RRSIG NSEC" 'NSEC	[^ ]+ NS DS RRSIG NSEC$' "$(awk '$1 == "sub.example." && $4 == "NSEC"' $s)"
+check_match "NSEC at an insecure cut lists NS RRSIG NSEC" 'NSEC	[^ ]+ NS RRSIG NSEC$' "$(awk '$1 == "insecure.example." && $4 == "NSEC"' $s)"
+check_match "wildcard RRSIG has labels 2" 'RRSIG	TXT 15 2 ' "$(awk '$1 == "*.wild.example."' $s)"
+check_match "NSEC next name keeps the written case (RFC 6840 5.1)" 'NSEC	WWW.example.' "$(cat $s)"
+check_match "opt-out skips insecure delegations" '^0$' \
+	"$(grep -c "NSEC3.* NS$" s-ED25519-optout)"
+
+# Data below a DNAME is occluded: not signed, not in the chain (BIND and ldns agree).
+cat > dname.zone <<'Z'
+$TTL 3600
+example. IN SOA ns hostmaster 1 7200 3600 1209600 300
+example. NS ns
+ns A 192.0.2.1
+redirect DNAME other.example.net.
+x.redirect A 192.0.2.99
+Z
+check "DNAME zone: sign" "$R" sign dname.zone --origin example. --keys k-ED25519 --out s-dname --quiet
+check "DNAME zone: regsign verify" "$R" verify s-dname --origin example. --quiet
+check "DNAME zone: ldns-verify-zone" ldns-verify-zone s-dname
+check "DNAME zone: dnssec-verify" dnssec-verify -q -o example. s-dname
+check_match "name below DNAME is not signed" '^x.redirect.example.	3600	IN	A	192.0.2.99$' "$(awk '$1 == "x.redirect.example."' s-dname)"
+
+# $INCLUDE and CRLF zone files sign and validate.
+check "CRLF + \$INCLUDE zone: sign" "$R" sign "$DATA/include/main.zone" --origin example. --keys k-ED25519 --out s-inc --quiet
+validate "CRLF + \$INCLUDE zone" s-inc example.
+check_match "included records are present" 'x.sub.example.	3600	IN	A	192.0.2.3' "$(cat s-inc)"
+
+# Tampering: each change must be reported with owner and type, exit status 1.
+base=s-ED25519-nsec
+tamper() { # DESC REGEX-IN-REPORT SED-EXPR [FILE]
+	sed -E "$3" "${4:-$base}" > tampered
+	local out rc
+	out=$("$R" verify tampered --origin example. 2>&1)
+	rc=$?
+	if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -Eq -- "$2"; then pass "tampered: $1"; else
+		fail "tampered: $1 (exit $rc)"; note "$out"; fi
+}
+tamper "changed A record" '^www.example. A: RRSIG by key [0-9]+ does not verify' 's/192\.0\.2\.2$/192.0.2.222/'
+tamper "dropped NSEC" 'mail.example. NSEC: missing NSEC' '/^mail\.example\.	300	IN	NSEC	/d'
+tamper "dropped RRSIG" 'ns1.example. AAAA: no RRSIG' '/^ns1\.example\.	3600	IN	RRSIG	AAAA/d'
+tamper "NSEC bitmap lies" 'type bitmap differs' 's/^(WWW\.example\.	300	IN	NSEC	[^ ]+) A AAAA/\1 AAAA/'
+tamper "NSEC chain skips a name" 'next name should be' 's/^(mail\.example\.	300	IN	NSEC	)[^ ]+/\1zzz.example./'
+tamper "record added without signature" 'new.example. A: no RRSIG' '$ a new.example.	3600	IN	A	192.0.2.77'
+tamper "dropped NSEC3" 'NSEC3: missing NSEC3' '0,/^[0-9a-v]{32}\.example\.	300	IN	NSEC3	/{//d}' s-ED25519-nsec3
+check_exit 1 "expired signatures are bogus" "$R" verify $base --origin example. --time 20990101000000
+check_exit 1 "signatures not yet valid are bogus" "$R" verify $base --origin example. --time 20000101000000
+check_exit 2 "unreadable input is not bogus but an input error" "$R" verify /nonexistent --origin example.
+finish
