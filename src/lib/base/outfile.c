@@ -30,7 +30,7 @@ int rs_outfile_open(const char *path, unsigned mode, rs_outfile_t **out, rs_diag
 	int fd = mkstemp(f->tmp);
 	if (fd < 0) {
 		int err = -errno;
-		rs_diag(diag, err, "cannot create '%s': %s", f->tmp, strerror(errno));
+		rs_diag(diag, err, "cannot create '%s': %s", path, strerror(errno));
 		free(f->tmp);
 		free(f->path);
 		free(f);

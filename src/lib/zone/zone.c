@@ -400,7 +400,7 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 	rs_dname_to_str(rs_name_wire(zone->origin), origin, sizeof(origin));
 	const char *file = zone->nfiles > 0 ? zone->files[0] : "zone";
 	if (zone->nrr == 0)
-		return rs_diag(diag, RS_EZONE, "%s: no SOA record at the zone apex '%s'", file, origin);
+		return rs_diag(diag, RS_EZONE, "%s:1: no SOA record at the zone apex '%s'", file, origin);
 	int ret = sort_records(zone);
 	if (ret != RS_EOK)
 		return rs_diag(diag, ret, "out of memory");
@@ -439,7 +439,7 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 
 	rs_node_t *apex = &zone->nodes[0];
 	if (rs_name_cmp(apex->name, zone->origin) != 0)
-		return rs_diag(diag, RS_EZONE, "%s: no SOA record at the zone apex '%s'", file, origin);
+		return rs_diag(diag, RS_EZONE, "%s:1: no SOA record at the zone apex '%s'", file, origin);
 	apex->flags |= RS_NODE_APEX;
 	zone->soa = UINT32_MAX;
 
@@ -470,7 +470,7 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 			return ret;
 	}
 	if (zone->soa == UINT32_MAX)
-		return rs_diag(diag, RS_EZONE, "%s: no SOA record at the zone apex '%s'", file, origin);
+		return rs_diag(diag, RS_EZONE, "%s:1: no SOA record at the zone apex '%s'", file, origin);
 	zone->finished = true;
 	return RS_EOK;
 }
