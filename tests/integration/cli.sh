@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The command line contract: help with examples, exit codes, ds, serial modes,
+# validity, progress only on a terminal, determinism across thread counts.
+. "$(dirname "$0")/lib.sh"
+
+for c in keygen sign verify ds; do
+	out=$("$R" $c --help 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q '^example:' && printf '%s\n' "$out" | grep -q "regsign $c"; then
+		pass "$c --help shows usage and an example"
+	else
+		fail "$c --help"
+		note "$out"
+	fi
+done
+check_exit 0 "regsign --help" "$R" --help
+check_exit 2 "no command is a usage error" "$R"
+check_exit 2 "unknown command is a usage error" "$R" frobnicate
+check_exit 2 "sign without --origin is a usage error" "$R" sign "$DATA/zones/minimal.zone" --keys . --out x
+
+mkdir -p keys
+ksk=$("$R" keygen --origin example. --algorithm ECDSAP256SHA256 --ksk --keys keys)
+"$R" keygen --origin example. --algorithm ECDSAP256SHA256 --keys keys --quiet
+check_match "keygen prints the key's base name" '^Kexample\.\+013\+[0-9]{5}$' "$ksk"
+
+# DS of the KSK only, as dnssec-dsfromkey makes it.
+for d in sha256:SHA-256 sha384:SHA-384; do
+	ours=$("$R" ds --keys keys --origin example. --digest ${d%:*} | awk '{print $(NF-3), $(NF-2), $(NF-1), $NF}')
+	bind=$(dnssec-dsfromkey -a ${d#*:} "keys/$ksk.key" | awk '{print $(NF-3), $(NF-2), $(NF-1), $NF}')
+	if [ -n "$ours" ] && [ "$ours" = "$bind" ]; then pass "ds ${d%:*} equals dnssec-dsfromkey"; else
+		fail "ds ${d%:*}"; note "ours: $ours" "bind: $bind"; fi
+done
+check_match "ds prints one record per KSK" '^1$' "$("$R" ds --keys keys --origin example. | wc -l)"
+
+# Serial modes and validity with an injected clock (2026-11-23 12:00:00 UTC).
+export REGSIGN_NOW=20261123120000
+serial() { "$R" sign "$DATA/zones/minimal.zone" --origin example. --keys keys --out s.signed --quiet "$@" &&
+	awk '$4 == "SOA" {print $7}' s.signed; }
+check_match "serial keep" '^1$' "$(serial --serial keep)"
+check_match "serial increment" '^2$' "$(serial --serial increment)"
+check_match "serial unixtime" '^1795435200$' "$(serial --serial unixtime)"
+check_match "serial dateserial" '^2026112300$' "$(serial --serial dateserial)"
+check_exit 2 "unknown serial mode refused" "$R" sign "$DATA/zones/minimal.zone" --origin example. --keys keys --out s.signed --serial random
+"$R" sign "$DATA/zones/minimal.zone" --origin example. --keys keys --out v.signed --validity 14d --quiet
+check_match "--validity: expiration now + 14 days, inception an hour ago" '^20261207120000 20261123110000$' \
+	"$(awk '$4 == "RRSIG" {print $9, $10}' v.signed | sort -u)"
+check_exit 2 "expiration before inception refused" "$R" sign "$DATA/zones/minimal.zone" --origin example. \
+	--keys keys --out s.signed --inception 20261201000000 --expiration 20261101000000
+check_exit 2 "--validity with --inception refused" "$R" sign "$DATA/zones/minimal.zone" --origin example. \
+	--keys keys --out s.signed --inception 20261201000000 --validity 3d
+unset REGSIGN_NOW
+
+# Progress goes to a terminal only; --quiet prints nothing.
+err=$("$R" sign "$DATA/zones/example.zone" --origin example. --keys keys --out p.signed 2>&1 >/dev/null)
+check_match "no progress when stderr is not a terminal" '^signed example\.: [0-9]+ names' "$err"
+err=$("$R" sign "$DATA/zones/example.zone" --origin example. --keys keys --out p.signed --quiet 2>&1)
+check_match "--quiet prints nothing" '^$' "$err"
+tty=$(script -qec "$R sign $DATA/zones/example.zone --origin example. --keys keys --out p.signed" /dev/null 2>&1)
+check_match "progress shown on a terminal" 'signing: 100%' "$tty"
+
+# Same keys, same times: the same bytes whatever the thread count (Ed25519 is deterministic).
+mkdir -p ed && "$R" keygen --origin example. --algorithm ED25519 --ksk --keys ed --quiet &&
+	"$R" keygen --origin example. --algorithm ED25519 --keys ed --quiet
+"$GEN_TLD_ZONE" example. 3000 --seed 7 -o big.zone
+for t in 1 2 5; do
+	"$R" sign big.zone --origin example. --keys ed --out t$t.signed --threads $t --quiet \
+		--inception 20261101000000 --expiration 20261201000000
+done
+check "threads 1 and 2 give identical output" cmp t1.signed t2.signed
+check "threads 1 and 5 give identical output" cmp t1.signed t5.signed
+check "generated registry zone validates" ldns-verify-zone t2.signed
+
+# Zone text from standard input.
+check "zone from standard input" sh -c "'$R' sign - --origin example. --keys keys --out stdin.signed --quiet < '$DATA/zones/minimal.zone'"
+check "verify reports secure" "$R" verify stdin.signed --origin example. --quiet
+finish
