@@ -52,8 +52,9 @@ int rs_diag(rs_diag_t *diag, int code, const char *fmt, ...) RS_PRINTF(3, 4);
  */
 typedef struct rs_arena rs_arena_t;
 
-/* New arena; NULL on allocation failure. Caller frees with rs_arena_free(). */
-rs_arena_t *rs_arena_new(size_t block_size);
+/* New arena whose blocks grow from 64 KiB up to max_block; NULL on allocation failure.
+ * Caller frees with rs_arena_free(). */
+rs_arena_t *rs_arena_new(size_t max_block);
 /* Allocate len bytes aligned to 8; NULL on allocation failure. Borrowed until the arena is freed. */
 void *rs_arena_alloc(rs_arena_t *arena, size_t len);
 /* Bytes allocated from the system so far. */

@@ -82,7 +82,8 @@ int cmd_verify(int argc, char **argv)
 		rs_buf_clear(&report);
 		return EXIT_INTERNAL;
 	}
-	fwrite(report.data, 1, report.len, stdout);
+	if (report.len > 0)
+		fwrite(report.data, 1, report.len, stdout);
 	rs_buf_clear(&report);
 	if (!quiet || res.problems > 0)
 		fprintf(stderr, "%s: %llu RRsets, %llu signatures checked, %s chain: %s (%llu problems)\n",

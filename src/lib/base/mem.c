@@ -13,15 +13,18 @@ struct block {
 
 struct rs_arena {
 	struct block *head;
-	size_t block_size;
+	size_t block_size; /* doubles per block up to max_block: small work stays small */
+	size_t max_block;
 	size_t total;
 };
 
 rs_arena_t *rs_arena_new(size_t block_size)
 {
 	rs_arena_t *arena = calloc(1, sizeof(*arena));
-	if (arena != NULL)
-		arena->block_size = block_size < 4096 ? 4096 : block_size;
+	if (arena != NULL) {
+		arena->max_block = block_size < 65536 ? 65536 : block_size;
+		arena->block_size = 65536;
+	}
 	return arena;
 }
 
@@ -31,6 +34,8 @@ void *rs_arena_alloc(rs_arena_t *arena, size_t len)
 	struct block *b = arena->head;
 	if (b == NULL || b->size - b->used < len) {
 		size_t size = len > arena->block_size ? len : arena->block_size;
+		if (arena->block_size < arena->max_block)
+			arena->block_size *= 2;
 		b = malloc(sizeof(*b) + size);
 		if (b == NULL)
 			return NULL;
@@ -89,6 +94,8 @@ int rs_buf_reserve(rs_buf_t *buf, size_t extra)
 
 int rs_buf_append(rs_buf_t *buf, const void *data, size_t len)
 {
+	if (len == 0)
+		return RS_EOK;
 	int ret = rs_buf_reserve(buf, len);
 	if (ret != RS_EOK)
 		return ret;

@@ -155,7 +155,7 @@ static char *put_rdata(char *p, uint16_t type, const uint8_t *rd, size_t len)
 			return NULL;
 		return p + strlen(p);
 	case RS_TYPE_NS: case RS_TYPE_CNAME:
-		if (rs_dname_len(rd, len) != len)
+		if (len == 0 || rs_dname_len(rd, len) != len)
 			return NULL;
 		return put_name(p, rd);
 	case RS_TYPE_DS: case RS_TYPE_CDS:
@@ -240,7 +240,14 @@ int rs_rr_format(rs_buf_t *buf, const char *owner_text, const uint8_t *owner_wir
 		 uint16_t type, const uint8_t *rdata, size_t len)
 {
 	size_t olen = owner_text != NULL ? strlen(owner_text) : 4 * RS_NAME_MAX;
-	size_t need = olen + 64 + len * 5 + 512;
+	/*
+	 * Room for the worst case: most RDATA prints in at most 5 characters
+	 * per octet (\DDD and a space), but a type bitmap can name 8 types per
+	 * octet, "TYPE65535 " each.
+	 */
+	bool plain = type == RS_TYPE_A || type == RS_TYPE_AAAA || type == RS_TYPE_NS ||
+		     type == RS_TYPE_DS || type == RS_TYPE_RRSIG || type == RS_TYPE_DNSKEY;
+	size_t need = olen + 1024 + len * (plain ? 5 : 88);
 	int ret = rs_buf_reserve(buf, need);
 	if (ret != RS_EOK)
 		return ret;

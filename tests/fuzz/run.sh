@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets with clang (ASan + UBSan) and run each for a bounded
+# time on the seed corpus; TAP output. FUZZ_SECONDS sets the time (default 60).
+set -u
+SRC=${SRCDIR:?}
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+OUT=$(mktemp -d /tmp/regsign-fuzz.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+n=0
+failed=0
+if ! command -v clang >/dev/null; then
+	echo "1..0 # SKIP clang is not installed"
+	exit 0
+fi
+for target in "$SRC"/tests/fuzz/fuzz_*.c; do
+	name=$(basename "$target" .c)
+	n=$((n + 1))
+	if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -DREGSIGN_VERSION='"fuzz"' -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -I"$SRC/include" "$target" \
+		$(find "$SRC/src/lib" -name '*.c') \
+		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium) -lpthread \
+		-o "$OUT/$name" 2> "$OUT/$name.build"; then
+		echo "not ok $n - $name builds"
+		sed 's/^/# /' "$OUT/$name.build" | head -20
+		failed=$((failed + 1))
+		continue
+	fi
+	mkdir -p "$OUT/corpus-$name"
+	cp "$SRC"/tests/fuzz/corpus/* "$SRC"/tests/data/zones/*.zone "$SRC"/tests/data/bad/*.zone "$OUT/corpus-$name/" 2>/dev/null
+	if "$OUT/$name" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+		-artifact_prefix="$OUT/" "$OUT/corpus-$name" > "$OUT/$name.log" 2>&1; then
+		runs=$(grep -o 'Done [0-9]* runs' "$OUT/$name.log" | tail -1)
+		echo "ok $n - $name: no crash in ${SECONDS_EACH}s ($runs)"
+	else
+		echo "not ok $n - $name found a crash"
+		grep -E 'ERROR|SUMMARY|runtime error' "$OUT/$name.log" | head -10 | sed 's/^/# /'
+		for a in "$OUT"/crash-* "$OUT"/leak-* "$OUT"/timeout-*; do
+			[ -e "$a" ] && echo "# input: $(base64 -w0 < "$a" | head -c 600)"
+		done
+		failed=$((failed + 1))
+	fi
+done
+echo "1..$n"
+[ $failed -eq 0 ]
