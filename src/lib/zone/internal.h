@@ -3,6 +3,14 @@
 
 #include "regsign/zone.h"
 
+/* Consecutive records of one owner, as read; the unit the canonical sort orders. */
+typedef struct {
+	uint64_t prefix; /* first octets of the owner's key below the origin */
+	const rs_name_t *name;
+	uint32_t first;
+	uint32_t count;
+} run_t;
+
 struct rs_zone {
 	rs_arena_t *arena;
 	rs_name_t *origin;
@@ -12,6 +20,9 @@ struct rs_zone {
 	size_t cap;
 	rs_node_t *nodes;
 	size_t nnodes;
+	run_t *runs;
+	size_t nruns;
+	size_t runs_cap;
 	char **files;
 	size_t nfiles;
 	uint32_t soa;

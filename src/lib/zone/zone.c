@@ -37,6 +37,7 @@ void rs_zone_free(rs_zone_t *zone)
 	free(zone->files);
 	free(zone->rrs);
 	free(zone->nodes);
+	free(zone->runs);
 	rs_arena_free(zone->arena);
 	free(zone);
 }
@@ -76,6 +77,16 @@ void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial)
 	rs_put32(soa->rdata + pos, serial);
 }
 
+/* The first 8 octets of a name's key past the origin's, zero-padded, big-endian. */
+static uint64_t key_prefix(const rs_name_t *name, size_t skip)
+{
+	const uint8_t *key = rs_name_key(name);
+	uint64_t v = 0;
+	for (size_t i = 0; i < 8; i++)
+		v = v << 8 | (skip + i < name->key_len ? key[skip + i] : 0);
+	return v;
+}
+
 int zone_file_index(rs_zone_t *zone, const char *name, uint32_t *index)
 {
 	char **files = realloc(zone->files, (zone->nfiles + 1) * sizeof(*files));
@@ -107,6 +118,19 @@ int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t
 	memcpy(copy, rdata, len);
 	if (rs_rdata_canonicalize(type, copy, len) != RS_EOK || rs_rdata_check(type, copy, len) != RS_EOK)
 		return RS_ESYNTAX;
+	if (zone->nrr == 0 || zone->rrs[zone->nrr - 1].owner != owner) {
+		if (zone->nruns == zone->runs_cap) {
+			size_t cap = zone->runs_cap ? zone->runs_cap * 2 : 4096;
+			run_t *runs = realloc(zone->runs, cap * sizeof(*runs));
+			if (runs == NULL)
+				return RS_ENOMEM;
+			zone->runs = runs;
+			zone->runs_cap = cap;
+		}
+		zone->runs[zone->nruns++] = (run_t){ key_prefix(owner, zone->origin->key_len), owner,
+						     (uint32_t)zone->nrr, 0 };
+	}
+	zone->runs[zone->nruns - 1].count++;
 	zone->rrs[zone->nrr++] = (rs_rr_t){
 		.owner = owner, .rdata = copy, .ttl = ttl, .type = type,
 		.rdlen = (uint16_t)len, .line = line, .file = file,
@@ -140,13 +164,6 @@ int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t t
  * within a name are ordered by type and RDATA afterwards. Two runs of one
  * name meet in that second step.
  */
-typedef struct {
-	uint64_t prefix;
-	const rs_name_t *name;
-	uint32_t first;
-	uint32_t count;
-} run_t;
-
 static int run_cmp(const void *a, const void *b)
 {
 	const run_t *x = a, *y = b;
@@ -226,15 +243,6 @@ static run_t *sort_runs(run_t *runs, size_t n, unsigned parts)
 	return src;
 }
 
-static uint64_t key_prefix(const rs_name_t *name, size_t skip)
-{
-	const uint8_t *key = rs_name_key(name);
-	uint64_t v = 0;
-	for (size_t i = 0; i < 8; i++)
-		v = v << 8 | (skip + i < name->key_len ? key[skip + i] : 0);
-	return v;
-}
-
 /* Order rr[0..n) by type and RDATA: insertion sort for the usual handful. */
 static void sort_name(rs_rr_t *rr, size_t n)
 {
@@ -253,51 +261,146 @@ static void sort_name(rs_rr_t *rr, size_t n)
 	}
 }
 
-static int sort_records(rs_zone_t *zone)
+/* Lowest TTL for every RRset (RFC 2181 5.2); RRSIGs keep their own. Returns records changed. */
+static size_t unify_ttls(rs_rr_t *rr, size_t count)
 {
-	size_t nruns = 0;
-	for (size_t i = 0; i < zone->nrr; i++)
-		if (i == 0 || zone->rrs[i].owner != zone->rrs[i - 1].owner)
-			nruns++;
-	run_t *runs = malloc(nruns * sizeof(run_t));
-	rs_rr_t *sorted = malloc(zone->nrr * sizeof(rs_rr_t));
-	if (runs == NULL || sorted == NULL) {
-		free(runs);
-		free(sorted);
-		return RS_ENOMEM;
+	size_t fixes = 0, i = 0;
+	while (i < count) {
+		size_t j = i + 1;
+		uint32_t min = rr[i].ttl;
+		while (j < count && rr[j].type == rr[i].type) {
+			if (rr[j].ttl < min)
+				min = rr[j].ttl;
+			j++;
+		}
+		for (size_t k = i; k < j && rr[i].type != RS_TYPE_RRSIG; k++) {
+			fixes += rr[k].ttl != min;
+			rr[k].ttl = min;
+		}
+		i = j;
 	}
-	size_t skip = zone->origin->key_len, r = 0;
-	for (size_t i = 0; i < zone->nrr; i++) {
-		const rs_name_t *owner = zone->rrs[i].owner;
-		if (i == 0 || owner != zone->rrs[i - 1].owner)
-			runs[r++] = (run_t){ key_prefix(owner, skip), owner, (uint32_t)i, 0 };
-		runs[r - 1].count++;
-	}
-	run_t *order = sort_runs(runs, nruns, zone->opts.threads);
-	size_t out = 0;
-	for (size_t i = 0; i < nruns;) {
-		size_t start = out, j = i;
+	return fixes;
+}
+
+/*
+ * One slice of the sorted runs, made into nodes by one thread: records
+ * gathered into place, ordered, duplicates dropped, TTLs unified. A slice
+ * starts at a name boundary and owns out[base .. base + reserved).
+ */
+struct slice {
+	const rs_zone_t *zone;
+	const run_t *order;
+	size_t begin, end; /* runs */
+	rs_rr_t *out;
+	size_t base, len;  /* records kept, from base */
+	rs_node_t *nodes;
+	size_t nnodes;
+	size_t ttl_fixes;
+};
+
+static void *build_slice(void *arg)
+{
+	struct slice *sl = arg;
+	const run_t *order = sl->order;
+	rs_rr_t *out = sl->out + sl->base;
+	size_t len = 0;
+	for (size_t i = sl->begin; i < sl->end;) {
+		size_t start = len, j = i;
 		/* Runs of one name, now adjacent, become one node named as first written. */
 		const rs_name_t *name = order[i].name;
 		uint32_t earliest = order[i].first;
-		while (j < nruns && (j == i || run_cmp(&order[j], &order[i]) == 0)) {
-			memcpy(sorted + out, zone->rrs + order[j].first, order[j].count * sizeof(rs_rr_t));
+		while (j < sl->end && (j == i || run_cmp(&order[j], &order[i]) == 0)) {
+			memcpy(out + len, sl->zone->rrs + order[j].first, order[j].count * sizeof(rs_rr_t));
 			if (order[j].first < earliest) {
 				earliest = order[j].first;
 				name = order[j].name;
 			}
-			out += order[j].count;
+			len += order[j].count;
 			j++;
 		}
-		for (size_t k = start; k < out; k++)
-			sorted[k].owner = name;
-		sort_name(sorted + start, out - start);
+		sort_name(out + start, len - start);
+		size_t kept = start;
+		for (size_t k = start; k < len; k++) {
+			out[k].owner = name;
+			rs_rr_t *prev = kept > start ? &out[kept - 1] : NULL;
+			if (prev != NULL && prev->type == out[k].type &&
+			    rs_rdata_cmp(prev->rdata, prev->rdlen, out[k].rdata, out[k].rdlen) == 0) {
+				if (out[k].ttl < prev->ttl)
+					prev->ttl = out[k].ttl;
+				continue; /* an exact duplicate */
+			}
+			out[kept++] = out[k];
+		}
+		len = kept;
+		sl->ttl_fixes += unify_ttls(out + start, len - start);
+		sl->nodes[sl->nnodes++] = (rs_node_t){ .name = name, .first = (uint32_t)(sl->base + start),
+						       .count = (uint32_t)(len - start) };
 		i = j;
 	}
+	sl->len = len;
+	return NULL;
+}
+
+/* Sort, then build nodes in parallel slices and join them. */
+static int build_nodes(rs_zone_t *zone)
+{
+	size_t nruns = zone->nruns;
+	run_t *order = sort_runs(zone->runs, nruns, zone->opts.threads);
+	zone->runs = NULL;
+	zone->nruns = zone->runs_cap = 0;
+	rs_rr_t *sorted = malloc(zone->nrr * sizeof(rs_rr_t));
+	rs_node_t *nodes = malloc(nruns * sizeof(rs_node_t));
+	unsigned parts = zone->nrr < 65536 ? 1 : zone->opts.threads > 16 ? 16 : zone->opts.threads;
+	struct slice sl[16];
+	size_t bounds[17] = { 0 }, base = 0;
+	for (unsigned p = 1; p < parts; p++) {
+		/* Split where a name ends, so no node straddles two slices. */
+		size_t b = nruns * p / parts;
+		if (b < bounds[p - 1])
+			b = bounds[p - 1];
+		while (b > 0 && b < nruns && run_cmp(&order[b], &order[b - 1]) == 0)
+			b++;
+		bounds[p] = b;
+	}
+	bounds[parts] = nruns;
+	pthread_t tid[16];
+	bool started[16] = { false };
+	for (unsigned p = 0; sorted != NULL && nodes != NULL && p < parts; p++) {
+		sl[p] = (struct slice){ .zone = zone, .order = order, .begin = bounds[p], .end = bounds[p + 1],
+					.out = sorted, .base = base, .nodes = nodes + bounds[p] };
+		for (size_t r = bounds[p]; r < bounds[p + 1]; r++)
+			base += order[r].count;
+		started[p] = p > 0 && pthread_create(&tid[p], NULL, build_slice, &sl[p]) == 0;
+	}
+	for (unsigned p = 0; sorted != NULL && nodes != NULL && p < parts; p++)
+		if (!started[p])
+			build_slice(&sl[p]);
+	for (unsigned p = 0; p < parts; p++)
+		if (started[p])
+			pthread_join(tid[p], NULL);
 	free(order);
+	if (sorted == NULL || nodes == NULL) {
+		free(sorted);
+		free(nodes);
+		return RS_ENOMEM;
+	}
+	/* Close the gaps dropped duplicates left between slices. */
+	size_t nrr = 0, nn = 0;
+	for (unsigned p = 0; p < parts; p++) {
+		size_t shift = sl[p].base - nrr;
+		memmove(sorted + nrr, sorted + sl[p].base, sl[p].len * sizeof(rs_rr_t));
+		for (size_t k = 0; k < sl[p].nnodes; k++) {
+			nodes[nn] = sl[p].nodes[k];
+			nodes[nn++].first -= (uint32_t)shift;
+		}
+		nrr += sl[p].len;
+		zone->ttl_fixes += sl[p].ttl_fixes;
+	}
 	free(zone->rrs);
 	zone->rrs = sorted;
-	zone->cap = zone->nrr;
+	zone->nrr = zone->cap = nrr;
+	zone->nodes = nodes;
+	zone->nnodes = nn;
 	return RS_EOK;
 }
 
@@ -353,30 +456,6 @@ static int check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
 	return RS_EOK;
 }
 
-/* Lowest TTL for every RRset (RFC 2181 5.2); RRSIGs keep their own. */
-static void unify_ttls(rs_zone_t *zone, rs_node_t *node)
-{
-	rs_rr_t *rr = zone->rrs + node->first;
-	uint32_t i = 0;
-	while (i < node->count) {
-		uint32_t j = i + 1, min = rr[i].ttl;
-		while (j < node->count && rr[j].type == rr[i].type) {
-			if (rr[j].ttl < min)
-				min = rr[j].ttl;
-			j++;
-		}
-		if (rr[i].type != RS_TYPE_RRSIG) {
-			for (uint32_t k = i; k < j; k++) {
-				if (rr[k].ttl != min) {
-					rr[k].ttl = min;
-					zone->ttl_fixes++;
-				}
-			}
-		}
-		i = j;
-	}
-}
-
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
 		   uint32_t *end)
 {
@@ -401,41 +480,10 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 	const char *file = zone->nfiles > 0 ? zone->files[0] : "zone";
 	if (zone->nrr == 0)
 		return rs_diag(diag, RS_EZONE, "%s:1: no SOA record at the zone apex '%s'", file, origin);
-	int ret = sort_records(zone);
+	int ret = build_nodes(zone);
 	if (ret != RS_EOK)
 		return rs_diag(diag, ret, "out of memory");
-
-	/* Drop duplicates and count nodes in one pass. */
-	size_t out = 0, nodes = 0;
-	for (size_t i = 0; i < zone->nrr; i++) {
-		rs_rr_t *cur = &zone->rrs[i];
-		if (out > 0) {
-			rs_rr_t *prev = &zone->rrs[out - 1];
-			if (prev->owner == cur->owner) {
-				if (prev->type == cur->type &&
-				    rs_rdata_cmp(prev->rdata, prev->rdlen, cur->rdata, cur->rdlen) == 0) {
-					if (cur->ttl < prev->ttl)
-						prev->ttl = cur->ttl;
-					continue;
-				}
-				zone->rrs[out++] = *cur;
-				continue;
-			}
-		}
-		nodes++;
-		zone->rrs[out++] = *cur;
-	}
-	zone->nrr = out;
-	zone->nodes = malloc(nodes * sizeof(rs_node_t));
-	if (zone->nodes == NULL)
-		return rs_diag(diag, RS_ENOMEM, "out of memory");
-	size_t n = 0;
-	for (size_t i = 0; i < zone->nrr; i++) {
-		if (i == 0 || zone->rrs[i].owner != zone->rrs[i - 1].owner)
-			zone->nodes[n++] = (rs_node_t){ .name = zone->rrs[i].owner, .first = (uint32_t)i };
-		zone->nodes[n - 1].count++;
-	}
-	zone->nnodes = n;
+	size_t n = zone->nnodes;
 
 	rs_node_t *apex = &zone->nodes[0];
 	if (rs_name_cmp(apex->name, zone->origin) != 0)
@@ -447,7 +495,6 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 	const rs_name_t *cut = NULL;
 	for (size_t i = 0; i < n; i++) {
 		rs_node_t *node = &zone->nodes[i];
-		unify_ttls(zone, node);
 		if (cut != NULL && rs_name_is_sub(node->name, cut)) {
 			node->flags |= RS_NODE_NONAUTH;
 		} else {
