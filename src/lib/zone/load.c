@@ -4,6 +4,7 @@
  */
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,57 +12,164 @@
 
 #include "internal.h"
 
+/* One record as the scanner gave it, before it is checked and stored. */
+struct rec {
+	const char *file;
+	uint32_t file_idx;
+	uint32_t line;
+	uint32_t ttl;
+	uint32_t rdlen;
+	uint16_t type;
+	uint16_t rclass;
+	uint8_t owner_len;
+	const uint8_t *owner;
+	const uint8_t *rdata;
+};
+
+/* Where records go: checked, interned and appended to the zone. */
+struct sink {
+	rs_zone_t *zone;
+	rs_diag_t *diag;
+	const rs_name_t *last; /* owner of the previous record, reused while it repeats */
+};
+
+/*
+ * Records pass from the scanning thread to the storing thread in batches, so
+ * that libzscanner's parsing and our checking, interning and copying run on
+ * two cores: reading a large zone was otherwise a single-core phase.
+ */
+#define PIPE_SLOTS 4
+#define BATCH_SIZE (1 << 20)
+
+struct batch {
+	uint8_t *data;
+	size_t len;
+	bool last;     /* the scanner is done; status and diag hold its outcome */
+	int status;
+	rs_diag_t diag;
+};
+
+struct pipe {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct batch slot[PIPE_SLOTS];
+	size_t produced; /* slots filled so far */
+	size_t consumed; /* slots emptied so far */
+	bool stop;       /* the storing side failed: scanning may end early */
+};
+
 struct reader {
 	rs_zone_t *zone;
 	rs_diag_t *diag;
 	unsigned depth;
 	char *open[64]; /* real paths of the files being read, outermost first */
 	const char *dir[64]; /* their paths as given, for relative $INCLUDEs */
-	const rs_name_t *last; /* owner of the previous record, reused while it repeats */
+	struct sink *sink; /* records stored right away, or */
+	struct pipe *pipe; /* passed on in batches */
 };
 
-static bool skipped_type(const struct reader *r, uint16_t type)
+static bool skipped_type(const rs_zone_t *zone, uint16_t type)
 {
-	if (r->zone->opts.keep_dnssec)
+	if (zone->opts.keep_dnssec)
 		return false;
 	return type == RS_TYPE_RRSIG || type == RS_TYPE_NSEC || type == RS_TYPE_NSEC3 ||
 	       type == RS_TYPE_NSEC3PARAM;
 }
 
-static int add_record(struct reader *r, zs_scanner_t *s, const char *file, uint32_t file_idx)
+static int add_record(struct sink *k, const struct rec *rec)
 {
-	rs_zone_t *z = r->zone;
-	uint32_t line = (uint32_t)s->line_counter;
+	rs_zone_t *z = k->zone;
 	char tname[32];
-	if (s->r_class != RS_CLASS_IN)
-		return rs_diag(r->diag, RS_EZONE, "%s:%u: class %u is not supported, only IN", file, line,
-			       s->r_class);
-	if (skipped_type(r, s->r_type))
+	if (rec->rclass != RS_CLASS_IN)
+		return rs_diag(k->diag, RS_EZONE, "%s:%u: class %u is not supported, only IN", rec->file,
+			       rec->line, rec->rclass);
+	if (skipped_type(z, rec->type))
 		return RS_EOK;
 	/* Consecutive records usually share an owner: reuse the name while it repeats. */
-	const rs_name_t *name = r->last;
-	if (name == NULL || name->wire_len != s->r_owner_length ||
-	    memcmp(rs_name_written(name), s->r_owner, name->wire_len) != 0) {
-		rs_name_t *n = rs_name_new_written(z->arena, s->r_owner);
+	const rs_name_t *name = k->last;
+	if (name == NULL || name->wire_len != rec->owner_len ||
+	    memcmp(rs_name_written(name), rec->owner, name->wire_len) != 0) {
+		rs_name_t *n = rs_name_new_written(z->arena, rec->owner);
 		if (n == NULL)
-			return rs_diag(r->diag, RS_ENOMEM, "out of memory");
+			return rs_diag(k->diag, RS_ENOMEM, "out of memory");
 		if (!rs_name_is_sub(n, z->origin)) {
 			char text[1024], origin[1024];
-			rs_dname_to_str(s->r_owner, text, sizeof(text));
+			rs_dname_to_str(rec->owner, text, sizeof(text));
 			rs_dname_to_str(rs_name_wire(z->origin), origin, sizeof(origin));
-			return rs_diag(r->diag, RS_EZONE, "%s:%u: '%s' is outside the zone '%s'", file, line,
-				       text, origin);
+			return rs_diag(k->diag, RS_EZONE, "%s:%u: '%s' is outside the zone '%s'", rec->file,
+				       rec->line, text, origin);
 		}
-		r->last = name = n;
+		k->last = name = n;
 	}
-	int ret = zone_append(z, name, s->r_type, s->r_ttl, s->r_data, s->r_data_length, file_idx, line);
+	int ret = zone_append(z, name, rec->type, rec->ttl, rec->rdata, rec->rdlen, rec->file_idx,
+			      rec->line);
 	if (ret == RS_ESYNTAX) {
-		rs_type_to_str(s->r_type, tname, sizeof(tname));
-		return rs_diag(r->diag, ret, "%s:%u: malformed %s record data", file, line, tname);
+		rs_type_to_str(rec->type, tname, sizeof(tname));
+		return rs_diag(k->diag, ret, "%s:%u: malformed %s record data", rec->file, rec->line, tname);
 	}
 	if (ret != RS_EOK)
-		return rs_diag(r->diag, ret, "%s:%u: %s", file, line, rs_strerror(ret));
+		return rs_diag(k->diag, ret, "%s:%u: %s", rec->file, rec->line, rs_strerror(ret));
 	return RS_EOK;
+}
+
+/* ---- the batch pipe ------------------------------------------------------ */
+
+/* Packed form of a record in a batch: this header, the owner, the RDATA, padding to 8. */
+struct packed {
+	struct rec rec;
+};
+
+static size_t packed_size(size_t owner_len, size_t rdlen)
+{
+	return (sizeof(struct packed) + owner_len + rdlen + 7) & ~(size_t)7;
+}
+
+/* Publish the filling slot and wait for the next one to be free. False if told to stop. */
+static bool pipe_publish(struct pipe *p, bool last, int status, const rs_diag_t *diag)
+{
+	pthread_mutex_lock(&p->lock);
+	struct batch *b = &p->slot[p->produced % PIPE_SLOTS];
+	b->last = last;
+	b->status = status;
+	if (diag != NULL)
+		b->diag = *diag;
+	p->produced++;
+	pthread_cond_broadcast(&p->cond);
+	while (!last && p->produced - p->consumed >= PIPE_SLOTS)
+		pthread_cond_wait(&p->cond, &p->lock);
+	bool go_on = !p->stop;
+	if (!last)
+		p->slot[p->produced % PIPE_SLOTS].len = 0;
+	pthread_mutex_unlock(&p->lock);
+	return go_on;
+}
+
+static int pipe_put(struct pipe *p, const struct rec *rec)
+{
+	struct batch *b = &p->slot[p->produced % PIPE_SLOTS];
+	size_t need = packed_size(rec->owner_len, rec->rdlen);
+	if (b->len + need > BATCH_SIZE) {
+		if (!pipe_publish(p, false, RS_EOK, NULL))
+			return RS_EINVAL; /* the storing side failed and will report why */
+		b = &p->slot[p->produced % PIPE_SLOTS];
+	}
+	struct packed *pk = (struct packed *)(b->data + b->len);
+	uint8_t *bytes = (uint8_t *)(pk + 1);
+	pk->rec = *rec;
+	memcpy(bytes, rec->owner, rec->owner_len);
+	memcpy(bytes + rec->owner_len, rec->rdata, rec->rdlen);
+	b->len += need;
+	return RS_EOK;
+}
+
+static int emit(struct reader *r, zs_scanner_t *s, const char *file, uint32_t file_idx)
+{
+	struct rec rec = {
+		.file = file, .file_idx = file_idx, .line = (uint32_t)s->line_counter,
+		.ttl = s->r_ttl, .rdlen = s->r_data_length, .type = s->r_type, .rclass = s->r_class,
+		.owner_len = (uint8_t)s->r_owner_length, .owner = s->r_owner, .rdata = s->r_data,
+	};
+	return r->pipe != NULL ? pipe_put(r->pipe, &rec) : add_record(r->sink, &rec);
 }
 
 static int read_file(struct reader *r, const char *path, const char *origin, uint32_t ttl,
@@ -135,7 +243,7 @@ static int run_scanner(struct reader *r, zs_scanner_t *s, const char *file)
 		zs_parse_record(s);
 		switch (s->state) {
 		case ZS_STATE_DATA:
-			ret = add_record(r, s, file, file_idx);
+			ret = emit(r, s, file, file_idx);
 			break;
 		case ZS_STATE_ERROR:
 			return rs_diag(r->diag, RS_ESYNTAX, "%s:%llu: %s", file,
@@ -146,7 +254,6 @@ static int run_scanner(struct reader *r, zs_scanner_t *s, const char *file)
 				return rs_diag(r->diag, RS_ELIMIT, "%s:%llu: $INCLUDE path too long", file,
 					       (unsigned long long)s->line_counter);
 			ret = read_file(r, path, (const char *)s->buffer, s->default_ttl, file, s->line_counter);
-			r->last = NULL;
 			break;
 		}
 		default:
@@ -215,18 +322,88 @@ static void origin_text(const rs_zone_t *zone, char *out, size_t max)
 	rs_dname_to_str(rs_name_wire(zone->origin), out, max);
 }
 
+struct scan_job {
+	struct reader *r;
+	const char *path;
+	const char *origin;
+};
+
+static void *scan_thread(void *arg)
+{
+	struct scan_job *job = arg;
+	rs_diag_t diag = { "" };
+	job->r->diag = &diag;
+	int ret = read_file(job->r, job->path, job->origin, 3600, NULL, 0);
+	pipe_publish(job->r->pipe, true, ret, &diag);
+	return NULL;
+}
+
 int rs_zone_read(rs_zone_t *zone, const char *path, rs_diag_t *diag)
 {
-	struct reader r = { .zone = zone, .diag = diag };
 	char origin[1024];
 	origin_text(zone, origin, sizeof(origin));
-	return read_file(&r, path, origin, 3600, NULL, 0);
+	struct sink sink = { .zone = zone, .diag = diag };
+	struct pipe pipe = { .produced = 0 };
+	struct reader r = { .zone = zone, .pipe = &pipe };
+	bool ok = true;
+	for (int i = 0; i < PIPE_SLOTS; i++)
+		ok &= (pipe.slot[i].data = malloc(BATCH_SIZE)) != NULL;
+	pthread_t tid;
+	struct scan_job job = { &r, path, origin };
+	pthread_mutex_init(&pipe.lock, NULL);
+	pthread_cond_init(&pipe.cond, NULL);
+	if (!ok || pthread_create(&tid, NULL, scan_thread, &job) != 0) {
+		/* No second thread: read and store in this one. */
+		for (int i = 0; i < PIPE_SLOTS; i++)
+			free(pipe.slot[i].data);
+		pthread_mutex_destroy(&pipe.lock);
+		pthread_cond_destroy(&pipe.cond);
+		struct reader direct = { .zone = zone, .diag = diag, .sink = &sink };
+		return read_file(&direct, path, origin, 3600, NULL, 0);
+	}
+	/* Store records batch by batch; the first error in file order wins. */
+	int ret = RS_EOK;
+	for (;;) {
+		pthread_mutex_lock(&pipe.lock);
+		while (pipe.produced == pipe.consumed)
+			pthread_cond_wait(&pipe.cond, &pipe.lock);
+		pthread_mutex_unlock(&pipe.lock);
+		struct batch *b = &pipe.slot[pipe.consumed % PIPE_SLOTS];
+		for (size_t pos = 0; ret == RS_EOK && pos < b->len;) {
+			struct packed *pk = (struct packed *)(b->data + pos);
+			struct rec rec = pk->rec;
+			rec.owner = (const uint8_t *)(pk + 1);
+			rec.rdata = rec.owner + rec.owner_len;
+			ret = add_record(&sink, &rec);
+			pos += packed_size(rec.owner_len, rec.rdlen);
+		}
+		bool last = b->last;
+		if (last && ret == RS_EOK && b->status != RS_EOK) {
+			ret = b->status;
+			*diag = b->diag;
+		}
+		pthread_mutex_lock(&pipe.lock);
+		pipe.consumed++;
+		if (ret != RS_EOK)
+			pipe.stop = true;
+		pthread_cond_broadcast(&pipe.cond);
+		pthread_mutex_unlock(&pipe.lock);
+		if (last)
+			break;
+	}
+	pthread_join(tid, NULL);
+	for (int i = 0; i < PIPE_SLOTS; i++)
+		free(pipe.slot[i].data);
+	pthread_mutex_destroy(&pipe.lock);
+	pthread_cond_destroy(&pipe.cond);
+	return ret;
 }
 
 int rs_zone_read_string(rs_zone_t *zone, const char *text, size_t len, const char *label,
 			rs_diag_t *diag)
 {
-	struct reader r = { .zone = zone, .diag = diag };
+	struct sink sink = { .zone = zone, .diag = diag };
+	struct reader r = { .zone = zone, .diag = diag, .sink = &sink };
 	char origin[1024];
 	origin_text(zone, origin, sizeof(origin));
 	zs_scanner_t *s = malloc(sizeof(*s));
