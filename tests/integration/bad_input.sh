@@ -51,42 +51,27 @@ if [ $rc -eq 2 ]; then pass "random bytes refused without a crash"; else fail "r
 # Key files.
 good=$DATA/zones/minimal.zone
 newkeys() { rm -rf kk && mkdir kk && "$R" keygen --origin example. --algorithm "$1" --ksk --keys kk --quiet; }
-newkeys ECDSAP256SHA256
-k=$(ls kk/*.private)
 mkdir -p other && "$R" keygen --origin example. --algorithm ECDSAP256SHA256 --keys other --quiet
-cp other/*.private "$k"
-expect_refused "refused: private key of another key pair" 'does not match the public key' \
-	"$R" sign "$good" --origin example. --keys kk --out kept.signed
-
-newkeys ECDSAP256SHA256
-k=$(ls kk/*.private)
-sed -i 's/^Algorithm: 13.*/Algorithm: 8 (RSASHA256)/' "$k"
-expect_refused "refused: algorithm disagrees between .key and .private" '\.private:2: algorithm 8 disagrees' \
-	"$R" sign "$good" --origin example. --keys kk --out kept.signed
-
-newkeys ECDSAP256SHA256
-k=$(ls kk/*.private)
-sed -i 's/^PrivateKey: .*/PrivateKey: not*base64/' "$k"
-expect_refused "refused: private key field not base64" "\\.private:3: field 'PrivateKey' is not valid base64" \
-	"$R" sign "$good" --origin example. --keys kk --out kept.signed
-
-newkeys RSASHA256
-k=$(ls kk/*.private)
-sed -i '/^Prime2:/d' "$k"
-expect_refused "refused: RSA private key missing a field" "missing field 'Prime2'" \
-	"$R" sign "$good" --origin example. --keys kk --out kept.signed
-
-newkeys ED25519
-k=$(ls kk/*.key)
-sed -i 's/DNSKEY 257 3 15 .*/DNSKEY 257 3 15 ###/' "$k"
-expect_refused "refused: public key not base64" '\.key:5: public key is not valid base64' \
-	"$R" sign "$good" --origin example. --keys kk --out kept.signed
-
-newkeys ED25519
-k=$(ls kk/*.key)
-sed -i 's/DNSKEY 257 3 15/DNSKEY 257 3 3/' "$k"
-expect_refused "refused: DSA key (algorithm 3)" 'algorithm 3 is not supported' \
-	"$R" sign "$good" --origin example. --keys kk --out kept.signed
+# key_defect DESC REGEX ALG SUFFIX COMMAND: fresh keys, COMMAND run on the .SUFFIX file, then sign.
+key_defect() {
+	newkeys "$3"
+	local f
+	f=$(ls kk/*."$4")
+	eval "$5"
+	expect_refused "refused: $1" "$2" "$R" sign "$good" --origin example. --keys kk --out kept.signed
+}
+key_defect "private key of another key pair" 'does not match the public key' ECDSAP256SHA256 private \
+	'cp other/*.private "$f"'
+key_defect "algorithm disagrees between .key and .private" '\.private:2: algorithm 8 disagrees' \
+	ECDSAP256SHA256 private 'sed -i "s/^Algorithm: 13.*/Algorithm: 8 (RSASHA256)/" "$f"'
+key_defect "private key field not base64" "\\.private:3: field 'PrivateKey' is not valid base64" \
+	ECDSAP256SHA256 private 'sed -i "s/^PrivateKey: .*/PrivateKey: not*base64/" "$f"'
+key_defect "RSA private key missing a field" "missing field 'Prime2'" RSASHA256 private \
+	'sed -i "/^Prime2:/d" "$f"'
+key_defect "public key not base64" '\.key:5: public key is not valid base64' ED25519 key \
+	'sed -i "s/DNSKEY 257 3 15 .*/DNSKEY 257 3 15 ###/" "$f"'
+key_defect "DSA key (algorithm 3)" 'algorithm 3 is not supported' ED25519 key \
+	'sed -i "s/DNSKEY 257 3 15/DNSKEY 257 3 3/" "$f"'
 
 rm -rf kk && mkdir kk
 expect_refused "refused: empty key directory" "no keys for 'example.' in 'kk'" \

@@ -137,6 +137,18 @@ static char *put_bitmap(char *p, const uint8_t *bm, size_t len)
 	return p;
 }
 
+/* The "16-bit 8-bit 8-bit " head that DS and DNSKEY share (key tag or flags, ...). */
+static char *put_16_8_8(char *p, const uint8_t *rd)
+{
+	p = put_u32(p, rs_get16(rd));
+	*p++ = ' ';
+	p = put_u32(p, rd[2]);
+	*p++ = ' ';
+	p = put_u32(p, rd[3]);
+	*p++ = ' ';
+	return p;
+}
+
 /* Fast path for the common types; NULL if this RDATA is left to libknot. */
 static char *put_rdata(char *p, uint16_t type, const uint8_t *rd, size_t len)
 {
@@ -161,22 +173,11 @@ static char *put_rdata(char *p, uint16_t type, const uint8_t *rd, size_t len)
 	case RS_TYPE_DS: case RS_TYPE_CDS:
 		if (len < 5)
 			return NULL;
-		p = put_u32(p, rs_get16(rd));
-		*p++ = ' ';
-		p = put_u32(p, rd[2]);
-		*p++ = ' ';
-		p = put_u32(p, rd[3]);
-		*p++ = ' ';
-		return put_hex(p, rd + 4, len - 4);
+		return put_hex(put_16_8_8(p, rd), rd + 4, len - 4);
 	case RS_TYPE_DNSKEY: case RS_TYPE_CDNSKEY:
 		if (len < 5)
 			return NULL;
-		p = put_u32(p, rs_get16(rd));
-		*p++ = ' ';
-		p = put_u32(p, rd[2]);
-		*p++ = ' ';
-		p = put_u32(p, rd[3]);
-		*p++ = ' ';
+		p = put_16_8_8(p, rd);
 		return p + rs_base64_encode(rd + 4, len - 4, p);
 	case RS_TYPE_RRSIG: {
 		size_t nl = len > 18 ? rs_dname_len(rd + 18, len - 18) : 0;

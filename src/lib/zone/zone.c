@@ -99,19 +99,25 @@ int zone_file_index(rs_zone_t *zone, const char *name, uint32_t *index)
 	return RS_EOK;
 }
 
+/* Double the capacity of an array (at least 4096 elements); *arr and *cap change only on success. */
+static int grow(void **arr, size_t *cap, size_t elem)
+{
+	size_t n = *cap ? *cap * 2 : 4096;
+	void *p = realloc(*arr, n * elem);
+	if (p == NULL)
+		return RS_ENOMEM;
+	*arr = p;
+	*cap = n;
+	return RS_EOK;
+}
+
 int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t ttl,
 		const uint8_t *rdata, size_t len, uint32_t file, uint32_t line)
 {
 	if (len > 65535)
 		return RS_ELIMIT;
-	if (zone->nrr == zone->cap) {
-		size_t cap = zone->cap ? zone->cap * 2 : 4096;
-		rs_rr_t *rrs = realloc(zone->rrs, cap * sizeof(*rrs));
-		if (rrs == NULL)
-			return RS_ENOMEM;
-		zone->rrs = rrs;
-		zone->cap = cap;
-	}
+	if (zone->nrr == zone->cap && grow((void **)&zone->rrs, &zone->cap, sizeof(rs_rr_t)) != RS_EOK)
+		return RS_ENOMEM;
 	uint8_t *copy = rs_arena_alloc(zone->arena, len ? len : 1);
 	if (copy == NULL)
 		return RS_ENOMEM;
@@ -119,14 +125,9 @@ int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t
 	if (rs_rdata_canonicalize(type, copy, len) != RS_EOK || rs_rdata_check(type, copy, len) != RS_EOK)
 		return RS_ESYNTAX;
 	if (zone->nrr == 0 || zone->rrs[zone->nrr - 1].owner != owner) {
-		if (zone->nruns == zone->runs_cap) {
-			size_t cap = zone->runs_cap ? zone->runs_cap * 2 : 4096;
-			run_t *runs = realloc(zone->runs, cap * sizeof(*runs));
-			if (runs == NULL)
-				return RS_ENOMEM;
-			zone->runs = runs;
-			zone->runs_cap = cap;
-		}
+		if (zone->nruns == zone->runs_cap &&
+		    grow((void **)&zone->runs, &zone->runs_cap, sizeof(run_t)) != RS_EOK)
+			return RS_ENOMEM;
 		zone->runs[zone->nruns++] = (run_t){ key_prefix(owner, zone->origin->key_len), owner,
 						     (uint32_t)zone->nrr, 0 };
 	}
