@@ -195,9 +195,11 @@ int cmd_sign(int argc, char **argv)
 		}
 		so.expiration = now + d;
 	}
-	if ((inc_text != NULL && rs_time_parse(inc_text, &so.inception) != RS_EOK) ||
-	    (exp_text != NULL && rs_time_parse(exp_text, &so.expiration) != RS_EOK)) {
-		cli_error("invalid time '%s' (use YYYYMMDDHHMMSS)", inc_text && rs_time_parse(inc_text, &so.inception) ? inc_text : exp_text);
+	const char *bad_time = inc_text != NULL && rs_time_parse(inc_text, &so.inception) != RS_EOK ? inc_text
+			       : exp_text != NULL && rs_time_parse(exp_text, &so.expiration) != RS_EOK ? exp_text
+												       : NULL;
+	if (bad_time != NULL) {
+		cli_error("invalid time '%s' (use YYYYMMDDHHMMSS)", bad_time);
 		return EXIT_INPUT;
 	}
 	if (so.expiration <= so.inception) {

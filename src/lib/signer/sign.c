@@ -393,7 +393,9 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 	}
 	for (unsigned t = 0; ret == RS_EOK && t < threads; t++) {
 		if (pthread_create(&tid[t], NULL, work, &w[t]) != 0) {
-			fail(&c, RS_ENOMEM, diag);
+			if (started > 0)
+				break; /* fewer threads than asked for still finish the work */
+			ret = rs_diag(diag, RS_ENOMEM, "cannot start a signing thread");
 			break;
 		}
 		started++;

@@ -108,8 +108,6 @@ static void check_rrset(vpart_t *p, const rs_node_t *node, uint16_t type, const 
 					      sig->rdlen - 18 - slen) == RS_EOK;
 			if (valid && keyset && (rs_key_flags(key) & RS_DNSKEY_SEP))
 				sep_signed = true;
-			if (!valid)
-				key = c->keys[k];
 		}
 		if (key == NULL) {
 			problem(p, owner, type, "RRSIG by key %u (algorithm %u) has no matching DNSKEY", tag, alg);
