@@ -91,6 +91,8 @@ int rs_duration_parse(const char *text, int64_t *out);
  * Atomic output file: data goes to a temporary file in the target's
  * directory; rs_outfile_commit() flushes, fsyncs and renames it into place,
  * rs_outfile_abort() removes it. The target is never seen half-written.
+ * "-" (standard output) and existing non-regular files (pipes, devices) are
+ * written directly, without that guarantee.
  */
 typedef struct rs_outfile rs_outfile_t;
 

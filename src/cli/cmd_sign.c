@@ -22,6 +22,7 @@ static void help(FILE *f)
 		"in canonical order, atomically to SIGNED. KSKs (flag 257) sign the DNSKEY, CDS and\n"
 		"CDNSKEY RRsets, ZSKs the rest; without a ZSK the KSK signs everything. Denial of\n"
 		"existence is NSEC unless --nsec3 (RFC 9276 defaults: 0 iterations, no salt).\n"
+		"ZONEFILE may be - for standard input, SIGNED - for standard output.\n"
 		"T is YYYYMMDDHHMMSS (UTC) or seconds since the epoch; D is a duration such as 30d.\n"
 		"Defaults: inception one hour ago, expiration 30 days from now, serial kept,\n"
 		"threads = CPUs.\n"

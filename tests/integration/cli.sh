@@ -75,6 +75,16 @@ check "threads 1 and 2 give identical output" cmp t1.signed t2.signed
 check "threads 1 and 5 give identical output" cmp t1.signed t5.signed
 check "generated registry zone validates" ldns-verify-zone t2.signed
 
+# Output to standard output, and onto a pipe that must stay a pipe (never renamed over).
+check_match "--out - writes the signed zone to standard output" '	RRSIG	SOA ' \
+	"$("$R" sign "$DATA/zones/minimal.zone" --origin example. --keys keys --out - --quiet)"
+mkfifo fifo
+cat fifo > from-fifo &
+check "--out onto a FIFO" "$R" sign "$DATA/zones/minimal.zone" --origin example. --keys keys --out fifo --quiet
+wait
+check "the FIFO is still a FIFO" test -p fifo
+check_match "the zone came through the FIFO" '	RRSIG	SOA ' "$(cat from-fifo)"
+
 # Zone text from standard input.
 check "zone from standard input" sh -c "'$R' sign - --origin example. --keys keys --out stdin.signed --quiet < '$DATA/zones/minimal.zone'"
 check "verify reports secure" "$R" verify stdin.signed --origin example. --quiet
