@@ -74,6 +74,12 @@ done
 check "threads 1 and 2 give identical output" cmp t1.signed t2.signed
 check "threads 1 and 5 give identical output" cmp t1.signed t5.signed
 check "generated registry zone validates" ldns-verify-zone t2.signed
+for t in 1 2; do
+	"$R" sign big.zone --origin example. --keys ed --out n$t.signed --threads $t --quiet --nsec3 \
+		--inception 20261101000000 --expiration 20261201000000
+done
+check "NSEC3: threads 1 and 2 give identical output" cmp n1.signed n2.signed
+check "NSEC3: generated registry zone validates" ldns-verify-zone n2.signed
 
 # Output to standard output, and onto a pipe that must stay a pipe (never renamed over).
 check_match "--out - writes the signed zone to standard output" '	RRSIG	SOA ' \

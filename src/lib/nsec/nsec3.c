@@ -1,4 +1,5 @@
 /* NSEC3 chain (RFC 5155 7.1): hashed names, empty non-terminals, opt-out. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,77 @@ static bool nsec3_only(const rs_zone_t *zone, const rs_node_t *node)
 static int hash_cmp(const void *a, const void *b)
 {
 	return memcmp(((const rs_nsec3_entry_t *)a)->hash, ((const rs_nsec3_entry_t *)b)->hash, 20);
+}
+
+/* Hash names[lo..hi) into entries and sort that slice: one thread's share. */
+struct hash_part {
+	rs_nsec3_entry_t *entries;
+	const uint8_t **wires;
+	size_t lo, hi;
+	const rs_nsec3_params_t *params;
+};
+
+static void *hash_part(void *arg)
+{
+	struct hash_part *p = arg;
+	for (size_t k = p->lo; k < p->hi; k++)
+		rs_nsec3_hash(p->wires[k], rs_dname_len(p->wires[k], RS_NAME_MAX), p->params->salt,
+			      p->params->salt_len, p->params->iterations, p->entries[k].hash);
+	qsort(p->entries + p->lo, p->hi - p->lo, sizeof(*p->entries), hash_cmp);
+	return NULL;
+}
+
+/*
+ * Hash every name and sort by hash, in parallel parts merged pairwise: for a
+ * million names this was a single-core half second before signing could start.
+ * Returns the sorted array (entries or a new one; the other is freed), NULL on ENOMEM.
+ */
+static rs_nsec3_entry_t *hash_and_sort(rs_nsec3_entry_t *entries, const uint8_t **wires, size_t m,
+				       const rs_nsec3_params_t *params)
+{
+	unsigned parts = m < 1024 ? 1 : rs_cpu_count();
+	if (parts > 16)
+		parts = 16;
+	struct hash_part part[16];
+	pthread_t tid[16];
+	bool started[16] = { false };
+	size_t bounds[17];
+	for (unsigned i = 0; i <= parts; i++)
+		bounds[i] = m * i / parts;
+	for (unsigned i = 0; i < parts; i++) {
+		part[i] = (struct hash_part){ entries, wires, bounds[i], bounds[i + 1], params };
+		started[i] = i > 0 && pthread_create(&tid[i], NULL, hash_part, &part[i]) == 0;
+	}
+	for (unsigned i = 0; i < parts; i++)
+		if (!started[i])
+			hash_part(&part[i]);
+	for (unsigned i = 0; i < parts; i++)
+		if (started[i])
+			pthread_join(tid[i], NULL);
+	if (parts == 1)
+		return entries;
+	rs_nsec3_entry_t *tmp = malloc(m * sizeof(*tmp));
+	if (tmp == NULL)
+		return NULL;
+	rs_nsec3_entry_t *src = entries, *dst = tmp;
+	for (unsigned width = 1; width < parts; width *= 2) {
+		for (unsigned i = 0; i < parts; i += 2 * width) {
+			size_t a = bounds[i], o = bounds[i];
+			size_t mid = bounds[i + width < parts ? i + width : parts];
+			size_t hi = bounds[i + 2 * width < parts ? i + 2 * width : parts], b = mid;
+			while (a < mid && b < hi)
+				dst[o++] = memcmp(src[a].hash, src[b].hash, 20) <= 0 ? src[a++] : src[b++];
+			while (a < mid)
+				dst[o++] = src[a++];
+			while (b < hi)
+				dst[o++] = src[b++];
+		}
+		rs_nsec3_entry_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	free(dst);
+	return src;
 }
 
 int rs_nsec3_build(const rs_zone_t *zone, const rs_nsec3_params_t *params, rs_nsec3_chain_t *chain,
@@ -118,21 +190,28 @@ int rs_nsec3_build(const rs_zone_t *zone, const rs_nsec3_params_t *params, rs_ns
 	for (size_t k = 0; k < n; k++)
 		m += items[k].included;
 	rs_nsec3_entry_t *entries = malloc((m ? m : 1) * sizeof(*entries));
-	if (entries == NULL) {
+	const uint8_t **wires = malloc((m ? m : 1) * sizeof(*wires));
+	if (entries == NULL || wires == NULL) {
+		free(entries);
+		free(wires);
 		free(items);
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	}
 	m = 0;
 	for (size_t k = 0; k < n; k++) {
-		if (!items[k].included)
-			continue;
-		entries[m].node = items[k].node;
-		rs_nsec3_hash(items[k].wire, rs_dname_len(items[k].wire, RS_NAME_MAX), params->salt,
-			      params->salt_len, params->iterations, entries[m].hash);
-		m++;
+		if (items[k].included) {
+			entries[m].node = items[k].node;
+			wires[m++] = items[k].wire;
+		}
 	}
 	free(items);
-	qsort(entries, m, sizeof(*entries), hash_cmp);
+	rs_nsec3_entry_t *sorted = hash_and_sort(entries, wires, m, params);
+	free(wires);
+	if (sorted == NULL) {
+		free(entries);
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	}
+	entries = sorted;
 	for (size_t k = 1; k < m; k++) {
 		if (memcmp(entries[k - 1].hash, entries[k].hash, 20) == 0) {
 			free(entries);
