@@ -428,7 +428,8 @@ static int build_nodes(rs_zone_t *zone)
 	size_t nrr = 0, nn = 0;
 	for (unsigned p = 0; p < parts; p++) {
 		size_t shift = sl[p].base - nrr;
-		memmove(sorted + nrr, sorted + sl[p].base, sl[p].len * sizeof(rs_rr_t));
+		if (shift != 0)
+			memmove(sorted + nrr, sorted + sl[p].base, sl[p].len * sizeof(rs_rr_t));
 		for (size_t k = 0; k < sl[p].nnodes; k++) {
 			nodes[nn] = sl[p].nodes[k];
 			nodes[nn++].first -= (uint32_t)shift;
