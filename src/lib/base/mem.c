@@ -1,8 +1,18 @@
 /* Arena and bounded growing buffer. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "regsign/base.h"
+
+void rs_prefault(void *ptr, size_t len)
+{
+	const uintptr_t page = 4096;
+	uintptr_t start = ((uintptr_t)ptr + page - 1) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)ptr + len) & ~(page - 1);
+	if (ptr != NULL && end > start + (1 << 20))
+		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
 
 struct block {
 	struct block *next;
@@ -39,6 +49,7 @@ void *rs_arena_alloc(rs_arena_t *arena, size_t len)
 		b = malloc(sizeof(*b) + size);
 		if (b == NULL)
 			return NULL;
+		rs_prefault(b, sizeof(*b) + size);
 		b->size = size;
 		b->used = 0;
 		b->next = arena->head;

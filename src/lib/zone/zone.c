@@ -106,6 +106,7 @@ static int grow(void **arr, size_t *cap, size_t elem)
 	void *p = realloc(*arr, n * elem);
 	if (p == NULL)
 		return RS_ENOMEM;
+	rs_prefault((uint8_t *)p + *cap * elem, (n - *cap) * elem);
 	*arr = p;
 	*cap = n;
 	return RS_EOK;
@@ -246,6 +247,7 @@ static run_t *sort_runs(run_t *runs, size_t n, unsigned parts)
 	run_t *tmp = malloc((n ? n : 1) * sizeof(run_t));
 	if (tmp == NULL)
 		return NULL;
+	rs_prefault(tmp, n * sizeof(run_t));
 	if (n < 65536 || parts < 2)
 		parts = 1;
 	if (parts > 16)
@@ -390,6 +392,8 @@ static int build_nodes(rs_zone_t *zone)
 	zone->nruns = zone->runs_cap = 0;
 	rs_rr_t *sorted = malloc(zone->nrr * sizeof(rs_rr_t));
 	rs_node_t *nodes = malloc(nruns * sizeof(rs_node_t));
+	rs_prefault(sorted, zone->nrr * sizeof(rs_rr_t));
+	rs_prefault(nodes, nruns * sizeof(rs_node_t));
 	unsigned parts = zone->nrr < 65536 ? 1 : zone->opts.threads > 16 ? 16 : zone->opts.threads;
 	struct slice sl[16];
 	size_t bounds[17] = { 0 }, base = 0;
