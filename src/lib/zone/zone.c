@@ -106,7 +106,6 @@ static int grow(void **arr, size_t *cap, size_t elem)
 	void *p = realloc(*arr, n * elem);
 	if (p == NULL)
 		return RS_ENOMEM;
-	rs_prefault((uint8_t *)p + *cap * elem, (n - *cap) * elem);
 	*arr = p;
 	*cap = n;
 	return RS_EOK;
