@@ -90,7 +90,7 @@ static char *put_hex(char *p, const uint8_t *data, size_t len)
 }
 
 /* YYYYMMDDHHMMSS of a 32-bit DNSSEC time, without gmtime's locks. */
-static char *put_time(char *p, uint32_t t)
+static char *put_time_slow(char *p, uint32_t t)
 {
 	int64_t days = t / 86400;
 	uint32_t secs = t % 86400;
@@ -117,6 +117,32 @@ static char *put_time(char *p, uint32_t t)
 		p += 2;
 	}
 	return p;
+}
+
+/* A signing run prints the same two times over a million times: remember them. */
+static char *put_time(char *p, uint32_t t)
+{
+	static _Thread_local struct {
+		uint32_t t;
+		bool set;
+		char text[14];
+	} seen[2];
+	for (int i = 0; i < 2; i++) {
+		if (seen[i].set && seen[i].t == t) {
+			memcpy(p, seen[i].text, 14);
+			return p + 14;
+		}
+	}
+	int slot = seen[0].set ? 1 : 0;
+	if (seen[0].set && seen[1].set) {
+		seen[0] = seen[1]; /* keep the newer one */
+		slot = 1;
+	}
+	put_time_slow(seen[slot].text, t);
+	seen[slot].t = t;
+	seen[slot].set = true;
+	memcpy(p, seen[slot].text, 14);
+	return p + 14;
 }
 
 static char *put_bitmap(char *p, const uint8_t *bm, size_t len)
