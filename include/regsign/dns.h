@@ -91,10 +91,8 @@ void rs_dname_lower(uint8_t *wire);
 unsigned rs_dname_labels(const uint8_t *wire);
 /* Write the key of a wire name to key (RS_KEY_MAX); returns its length. */
 size_t rs_dname_key(const uint8_t *wire, uint8_t *key);
-/* Wire name of the parent, or NULL for the root. Borrowed from wire. */
-const uint8_t *rs_dname_parent(const uint8_t *wire);
 
-/* Parse presentation form (absolute, or relative to origin if origin is not NULL) into out. */
+/* Parse presentation form into out, lowercased; a missing final dot is implied. */
 int rs_dname_from_str(const char *text, uint8_t out[RS_NAME_MAX]);
 /* Presentation form with escapes, trailing dot included. Returns length or negative code. */
 int rs_dname_to_str(const uint8_t *wire, char *out, size_t max);

@@ -83,12 +83,8 @@ const rs_rr_t *rs_zone_soa(const rs_zone_t *zone);
 /* Replace the SOA serial. */
 void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial);
 const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index);
-/* Memory held by the zone's records, in bytes. */
-size_t rs_zone_memory(const rs_zone_t *zone);
 /* Number of records TTL-unified by rs_zone_finish (RRsets whose TTLs differed). */
 size_t rs_zone_ttl_fixes(const rs_zone_t *zone);
-/* Arena owned by the zone, for data that lives as long as it (borrowed). */
-rs_arena_t *rs_zone_arena(rs_zone_t *zone);
 
 /* Index range [*begin, *end) of the RRset of type at node; false if absent. */
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,

@@ -39,11 +39,6 @@ unsigned rs_dname_labels(const uint8_t *wire)
 	return n;
 }
 
-const uint8_t *rs_dname_parent(const uint8_t *wire)
-{
-	return *wire == 0 ? NULL : wire + *wire + 1;
-}
-
 size_t rs_dname_key(const uint8_t *wire, uint8_t *key)
 {
 	const uint8_t *label[128];

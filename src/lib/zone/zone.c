@@ -44,7 +44,6 @@ void rs_zone_free(rs_zone_t *zone)
 
 const rs_name_t *rs_zone_origin(const rs_zone_t *zone) { return zone->origin; }
 const rs_rr_t *rs_zone_rrs(const rs_zone_t *zone) { return zone->rrs; }
-rs_arena_t *rs_zone_arena(rs_zone_t *zone) { return zone->arena; }
 size_t rs_zone_ttl_fixes(const rs_zone_t *zone) { return zone->ttl_fixes; }
 
 const rs_node_t *rs_zone_nodes(const rs_zone_t *zone, size_t *count)
@@ -56,12 +55,6 @@ const rs_node_t *rs_zone_nodes(const rs_zone_t *zone, size_t *count)
 const rs_rr_t *rs_zone_soa(const rs_zone_t *zone)
 {
 	return &zone->rrs[zone->soa];
-}
-
-size_t rs_zone_memory(const rs_zone_t *zone)
-{
-	return rs_arena_size(zone->arena) + zone->cap * sizeof(rs_rr_t) +
-	       zone->nnodes * sizeof(rs_node_t);
 }
 
 const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index)
