@@ -112,5 +112,13 @@ void rs_outfile_abort(rs_outfile_t *file);
 /* Wipe memory that held secrets; the compiler may not drop it. */
 void rs_wipe(void *ptr, size_t len);
 
+/*
+ * Run fn on parts elements of the array args (each size octets): all but the
+ * first on new threads, the first (and any whose thread cannot start) on the
+ * calling thread. Returns when every part is done. At most RS_PARALLEL_MAX parts.
+ */
+#define RS_PARALLEL_MAX 64
+void rs_run_parallel(unsigned parts, void *(*fn)(void *), void *args, size_t size);
+
 /* Number of online CPUs, at least 1. */
 unsigned rs_cpu_count(void);

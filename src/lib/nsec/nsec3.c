@@ -1,5 +1,4 @@
 /* NSEC3 chain (RFC 5155 7.1): hashed names, empty non-terminals, opt-out. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,21 +77,12 @@ static rs_nsec3_entry_t *hash_and_sort(rs_nsec3_entry_t *entries, const uint8_t 
 	if (parts > 16)
 		parts = 16;
 	struct hash_part part[16];
-	pthread_t tid[16];
-	bool started[16] = { false };
 	size_t bounds[17];
 	for (unsigned i = 0; i <= parts; i++)
 		bounds[i] = m * i / parts;
-	for (unsigned i = 0; i < parts; i++) {
+	for (unsigned i = 0; i < parts; i++)
 		part[i] = (struct hash_part){ entries, wires, bounds[i], bounds[i + 1], params };
-		started[i] = i > 0 && pthread_create(&tid[i], NULL, hash_part, &part[i]) == 0;
-	}
-	for (unsigned i = 0; i < parts; i++)
-		if (!started[i])
-			hash_part(&part[i]);
-	for (unsigned i = 0; i < parts; i++)
-		if (started[i])
-			pthread_join(tid[i], NULL);
+	rs_run_parallel(parts, hash_part, part, sizeof(part[0]));
 	if (parts == 1)
 		return entries;
 	rs_nsec3_entry_t *tmp = malloc(m * sizeof(*tmp));

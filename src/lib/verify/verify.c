@@ -1,5 +1,4 @@
 /* Signed-zone verifier: signatures, key coverage, NSEC and NSEC3 chains. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -369,10 +368,7 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 	if (threads > 64)
 		threads = 64;
 	vpart_t *parts = calloc(threads, sizeof(*parts));
-	pthread_t *tid = calloc(threads, sizeof(*tid));
-	if (parts == NULL || tid == NULL) {
-		free(parts);
-		free(tid);
+	if (parts == NULL) {
 		for (size_t k = 0; k < c.nkeys; k++)
 			rs_key_free(c.keys[k]);
 		rs_buf_clear(&head.report);
@@ -385,18 +381,7 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 		rs_buf_init(&parts[t].report, (size_t)1 << 30);
 		rs_buf_init(&parts[t].data, (size_t)1 << 28);
 	}
-	unsigned started = 0;
-	for (unsigned t = 1; t < threads; t++)
-		if (pthread_create(&tid[t], NULL, run_part, &parts[t]) == 0)
-			started = t;
-		else
-			break;
-	/* Parts whose thread could not start run here. */
-	run_part(&parts[0]);
-	for (unsigned t = started + 1; t < threads; t++)
-		run_part(&parts[t]);
-	for (unsigned t = 1; t <= started; t++)
-		pthread_join(tid[t], NULL);
+	rs_run_parallel(threads, run_part, parts, sizeof(parts[0]));
 
 	bool nsec3 = rs_node_rrset(zone, apex, RS_TYPE_NSEC3PARAM, &b, &e);
 	if (nsec3)
@@ -438,7 +423,6 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 	rs_buf_clear(&head.report);
 	rs_buf_clear(&head.data);
 	free(parts);
-	free(tid);
 	for (size_t k = 0; k < c.nkeys; k++)
 		rs_key_free(c.keys[k]);
 	if (ret != RS_EOK)

@@ -1,5 +1,4 @@
 /* The zone store: records, canonical sort, nodes, zone rules and cuts. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,21 +244,12 @@ static run_t *sort_runs(run_t *runs, size_t n, unsigned parts)
 	if (parts > 16)
 		parts = 16;
 	struct sort_part part[16];
-	pthread_t tid[16];
-	bool started[16] = { false };
 	size_t bounds[17];
 	for (unsigned i = 0; i <= parts; i++)
 		bounds[i] = n * i / parts;
-	for (unsigned i = 0; i < parts; i++) {
+	for (unsigned i = 0; i < parts; i++)
 		part[i] = (struct sort_part){ runs + bounds[i], tmp + bounds[i], bounds[i + 1] - bounds[i] };
-		started[i] = i > 0 && pthread_create(&tid[i], NULL, sort_part, &part[i]) == 0;
-	}
-	for (unsigned i = 0; i < parts; i++)
-		if (!started[i])
-			sort_part(&part[i]);
-	for (unsigned i = 0; i < parts; i++)
-		if (started[i])
-			pthread_join(tid[i], NULL);
+	rs_run_parallel(parts, sort_part, part, sizeof(part[0]));
 	run_t *src = runs, *dst = tmp;
 	for (unsigned width = 1; width < parts; width *= 2) {
 		for (unsigned i = 0; i < parts; i += 2 * width) {
@@ -399,21 +389,14 @@ static int build_nodes(rs_zone_t *zone)
 		bounds[p] = b;
 	}
 	bounds[parts] = nruns;
-	pthread_t tid[16];
-	bool started[16] = { false };
 	for (unsigned p = 0; sorted != NULL && nodes != NULL && p < parts; p++) {
 		sl[p] = (struct slice){ .zone = zone, .order = order, .begin = bounds[p], .end = bounds[p + 1],
 					.out = sorted, .base = base, .nodes = nodes + bounds[p] };
 		for (size_t r = bounds[p]; r < bounds[p + 1]; r++)
 			base += order[r].count;
-		started[p] = p > 0 && pthread_create(&tid[p], NULL, build_slice, &sl[p]) == 0;
 	}
-	for (unsigned p = 0; sorted != NULL && nodes != NULL && p < parts; p++)
-		if (!started[p])
-			build_slice(&sl[p]);
-	for (unsigned p = 0; p < parts; p++)
-		if (started[p])
-			pthread_join(tid[p], NULL);
+	if (sorted != NULL && nodes != NULL)
+		rs_run_parallel(parts, build_slice, sl, sizeof(sl[0]));
 	free(order);
 	if (sorted == NULL || nodes == NULL) {
 		free(sorted);
