@@ -61,9 +61,12 @@ int cmd_ds(int argc, char **argv)
 	int n = cli_load_keys(dir, origin, false, keys, 64);
 	if (n < 0)
 		return EXIT_INPUT;
+	/* No TTL column unless --ttl, as dnssec-dsfromkey prints it. */
+	char owner[4 * 255 + 2], rdata[256], ttl_text[16] = "";
+	rs_name_format(origin, owner, sizeof(owner));
+	if (ttl >= 0)
+		snprintf(ttl_text, sizeof(ttl_text), "%u\t", (uint32_t)ttl);
 	int printed = 0;
-	rs_buf_t buf;
-	rs_buf_init(&buf, 1 << 20);
 	for (int i = 0; i < n; i++) {
 		if (!rs_key_is_ksk(keys[i]))
 			continue;
@@ -71,33 +74,16 @@ int cmd_ds(int argc, char **argv)
 		const uint8_t *dnskey = rs_key_dnskey(keys[i], &len);
 		uint8_t ds[64];
 		int dl = rs_ds_make(origin, dnskey, len, digest, ds, sizeof(ds));
-		if (dl > 0 && rs_rr_format(&buf, NULL, origin, ttl < 0 ? 0 : (uint32_t)ttl, RS_TYPE_DS, ds,
-					   (size_t)dl) == RS_EOK)
+		if (dl > 0 && rs_rdata_to_str(RS_TYPE_DS, ds, (size_t)dl, rdata, sizeof(rdata)) >= 0) {
+			printf("%s\t%sIN\tDS\t%s\n", owner, ttl_text, rdata);
 			printed++;
+		}
 	}
 	for (int i = 0; i < n; i++)
 		rs_key_free(keys[i]);
 	if (printed == 0) {
 		cli_error("no key-signing key for '%s' in '%s'", origin_text, dir);
-		rs_buf_clear(&buf);
 		return EXIT_INPUT;
 	}
-	/* Without --ttl, print no TTL column, like dnssec-dsfromkey. */
-	char *text = (char *)buf.data;
-	for (size_t i = 0, start = 0; i < buf.len; i++) {
-		if (text[i] != '\n')
-			continue;
-		text[i] = '\0';
-		char *line = text + start;
-		if (ttl < 0) {
-			char *tab = strchr(line, '\t');
-			char *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
-			if (tab && tab2)
-				memmove(tab + 1, tab2 + 1, strlen(tab2 + 1) + 1);
-		}
-		printf("%s\n", line);
-		start = i + 1;
-	}
-	rs_buf_clear(&buf);
 	return EXIT_OK;
 }

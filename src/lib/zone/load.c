@@ -322,6 +322,14 @@ static void origin_text(const rs_zone_t *zone, char *out, size_t max)
 	rs_dname_to_str(rs_name_wire(zone->origin), out, max);
 }
 
+static void pipe_clear(struct pipe *p)
+{
+	for (int i = 0; i < PIPE_SLOTS; i++)
+		free(p->slot[i].data);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+}
+
 struct scan_job {
 	struct reader *r;
 	const char *path;
@@ -354,10 +362,7 @@ int rs_zone_read(rs_zone_t *zone, const char *path, rs_diag_t *diag)
 	pthread_cond_init(&pipe.cond, NULL);
 	if (!ok || pthread_create(&tid, NULL, scan_thread, &job) != 0) {
 		/* No second thread: read and store in this one. */
-		for (int i = 0; i < PIPE_SLOTS; i++)
-			free(pipe.slot[i].data);
-		pthread_mutex_destroy(&pipe.lock);
-		pthread_cond_destroy(&pipe.cond);
+		pipe_clear(&pipe);
 		struct reader direct = { .zone = zone, .diag = diag, .sink = &sink };
 		return read_file(&direct, path, origin, 3600, NULL, 0);
 	}
@@ -392,10 +397,7 @@ int rs_zone_read(rs_zone_t *zone, const char *path, rs_diag_t *diag)
 			break;
 	}
 	pthread_join(tid, NULL);
-	for (int i = 0; i < PIPE_SLOTS; i++)
-		free(pipe.slot[i].data);
-	pthread_mutex_destroy(&pipe.lock);
-	pthread_cond_destroy(&pipe.cond);
+	pipe_clear(&pipe);
 	return ret;
 }
 
