@@ -91,7 +91,7 @@ void rs_buf_clear(rs_buf_t *buf);
 int rs_time_parse(const char *text, int64_t *out);
 /* Write YYYYMMDDHHMMSS (15 bytes with NUL) into out. */
 void rs_time_format(int64_t t, char out[15]);
-/* Parse a duration: N, Ns, Nm, Nh, Nd, Nw; RS_ESYNTAX if malformed. */
+/* Parse a duration: one or more N[s|m|h|d|w|y] parts ("90d", "1h30m"); RS_ESYNTAX if malformed. */
 int rs_duration_parse(const char *text, int64_t *out);
 
 /*

@@ -20,6 +20,11 @@ typedef struct {
 	bool nsec3;
 	rs_nsec3_params_t nsec3_params;
 	unsigned threads; /* 0: all CPUs */
+	/* Which key signs what, one entry per key; NULL: rs_sign_roles() decides from the flags. */
+	const struct rs_key_role *roles;
+	uint32_t dnskey_ttl; /* 0: the SOA TTL */
+	bool nsec_ttl_set;   /* else NSEC/NSEC3 TTL = lower of SOA TTL and SOA minimum (RFC 9077) */
+	uint32_t nsec_ttl;
 	/* Called by the writing thread after each chunk; may be NULL. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
@@ -37,7 +42,7 @@ typedef struct {
  * DNSKEY, CDS and CDNSKEY, ZSKs sign the rest; an algorithm with no ZSK signs
  * everything with its KSK, one with no KSK signs DNSKEY with its ZSK.
  */
-typedef struct {
+typedef struct rs_key_role {
 	const rs_key_t *key;
 	bool signs_keys;
 	bool signs_data;

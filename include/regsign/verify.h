@@ -16,6 +16,9 @@ typedef struct {
 	int64_t now;       /* signatures must be valid at this time */
 	unsigned threads;  /* 0: all CPUs */
 	size_t max_problems; /* stop listing after this many; 0: 1000 */
+	/* Accept RRSIGs by keys not in the DNSKEY RRset, as an algorithm rollover publishes them
+	 * before the new keys (RFC 6781 4.1.4); the other rules still need a valid signature. */
+	bool foreign_signatures;
 } rs_verify_opts_t;
 
 typedef struct {

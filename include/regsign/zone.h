@@ -82,6 +82,8 @@ const rs_rr_t *rs_zone_rrs(const rs_zone_t *zone);
 const rs_rr_t *rs_zone_soa(const rs_zone_t *zone);
 /* Replace the SOA serial. */
 void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial);
+/* Give each delegation's DS RRset the TTL of its NS RRset (after finish); returns records changed. */
+size_t rs_zone_ds_ttl_from_ns(rs_zone_t *zone);
 const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index);
 /* Number of records TTL-unified by rs_zone_finish (RRsets whose TTLs differed). */
 size_t rs_zone_ttl_fixes(const rs_zone_t *zone);

@@ -14,15 +14,38 @@ int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_ds(int argc, char **argv);
+int cmd_zone(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_enforce(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_rollover(int argc, char **argv);
+int cmd_ds_seen(int argc, char **argv);
+int cmd_ds_gone(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+/* regsign sign --zone: sign a managed zone (cmd_sign hands over). */
+int cli_sign_managed(const char *zone, const char *out_path, unsigned threads, bool force_clock,
+		     bool quiet);
 
 /* "regsign: message" on stderr. */
 void cli_error(const char *fmt, ...) RS_PRINTF(1, 2);
+/* New SOA serial by mode (keep, increment, unixtime, dateserial), always after old (RFC 1982). */
+int cli_new_serial(const char *mode, uint32_t old, int64_t now, uint32_t *out);
+
 /* Exit code for a library error code. */
 int cli_exit_code(int code);
 /* Parse an origin argument into wire form; prints the error. */
 bool cli_origin(const char *text, uint8_t out[255]);
-/* Current time, or REGSIGN_NOW (YYYYMMDDHHMMSS) when set, for reproducible runs. */
+/* Current time: --now when given, else REGSIGN_NOW (YYYYMMDDHHMMSS) when set, else the clock. */
 int64_t cli_now(void);
+/* Set the time from a --now argument; prints the error. */
+bool cli_set_now(const char *text);
+/* True when the time came from --now: an operator's explicit choice. */
+bool cli_now_given(void);
+
+#define CLI_STATE_DEFAULT "/var/lib/regsign"
+/* The state directory: --state, else $REGSIGN_STATE, else CLI_STATE_DEFAULT. */
+const char *cli_state_dir(void);
 
 /*
  * Load every key of origin from dir (BIND K<origin>+<alg>+<tag> files).

@@ -12,13 +12,20 @@
 static void help(FILE *f)
 {
 	fprintf(f,
-		"usage: regsign sign ZONEFILE --origin ORIGIN --keys KEYDIR --out SIGNED\n"
+		"usage: regsign [--state DIR] sign --zone ZONE --out SIGNED [--now T] [--force-clock]\n"
+		"       regsign sign ZONEFILE --origin ORIGIN --keys KEYDIR --out SIGNED\n"
 		"         [--inception T --expiration T | --validity D]\n"
 		"         [--nsec3 [--nsec3-iterations N] [--nsec3-salt HEX|-] [--opt-out]]\n"
 		"         [--threads N] [--serial keep|increment|unixtime|dateserial]\n"
 		"         [--legacy] [--quiet]\n"
 		"\n"
-		"Signs ZONEFILE with every key of ORIGIN in KEYDIR and writes the signed zone,\n"
+		"With --zone, signs a managed zone (see regsign zone add): first the key steps that\n"
+		"are due, then the zone's input with the keys and TTLs its policy and key states\n"
+		"give now; inception and expiration follow the policy. Refuses to sign when the\n"
+		"clock is behind the last run, or (without --now) jumped more than clock.max-jump\n"
+		"ahead; --force-clock overrides.\n"
+		"\n"
+		"Otherwise signs ZONEFILE with every key of ORIGIN in KEYDIR and writes the signed zone,\n"
 		"in canonical order, atomically to SIGNED. KSKs (flag 257) sign the DNSKEY, CDS and\n"
 		"CDNSKEY RRsets, ZSKs the rest; without a ZSK the KSK signs everything. Denial of\n"
 		"existence is NSEC unless --nsec3 (RFC 9276 defaults: 0 iterations, no salt).\n"
@@ -27,41 +34,14 @@ static void help(FILE *f)
 		"Defaults: inception one hour ago, expiration 30 days from now, serial kept,\n"
 		"threads = CPUs.\n"
 		"\n"
-		"example:\n"
+		"examples:\n"
+		"  regsign --state /var/lib/regsign sign --zone cloud. --out /var/lib/regsign/cloud.signed\n"
 		"  regsign sign cloud.zone --origin cloud. --keys keys/ --out cloud.zone.signed \\\n"
 		"      --validity 14d --serial unixtime\n");
 }
 
 enum { OPT_INCEPTION = 256, OPT_EXPIRATION, OPT_VALIDITY, OPT_NSEC3, OPT_ITER, OPT_SALT, OPT_OPTOUT,
-       OPT_THREADS, OPT_SERIAL, OPT_LEGACY };
-
-/* RFC 1982: is a newer than b? */
-static bool serial_gt(uint32_t a, uint32_t b)
-{
-	return a != b && (uint32_t)(a - b) < 0x80000000u;
-}
-
-static int new_serial(const char *mode, uint32_t old, int64_t now, uint32_t *out)
-{
-	uint32_t want;
-	if (strcmp(mode, "keep") == 0) {
-		*out = old;
-		return RS_EOK;
-	} else if (strcmp(mode, "increment") == 0) {
-		want = old + 1;
-	} else if (strcmp(mode, "unixtime") == 0) {
-		want = (uint32_t)now;
-	} else if (strcmp(mode, "dateserial") == 0) {
-		time_t t = (time_t)now;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		want = (uint32_t)((tm.tm_year + 1900) * 1000000 + (tm.tm_mon + 1) * 10000 + tm.tm_mday * 100);
-	} else {
-		return RS_EINVAL;
-	}
-	*out = serial_gt(want, old) ? want : old + 1;
-	return RS_EOK;
-}
+       OPT_THREADS, OPT_SERIAL, OPT_LEGACY, OPT_ZONE, OPT_NOW, OPT_FORCE_CLOCK };
 
 /* Seconds since start. */
 static double elapsed(const struct timespec *start)
@@ -118,13 +98,17 @@ int cmd_sign(int argc, char **argv)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "serial", required_argument, NULL, OPT_SERIAL },
 		{ "legacy", no_argument, NULL, OPT_LEGACY },
+		{ "zone", required_argument, NULL, OPT_ZONE },
+		{ "now", required_argument, NULL, OPT_NOW },
+		{ "force-clock", no_argument, NULL, OPT_FORCE_CLOCK },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *origin_text = NULL, *dir = NULL, *out_path = NULL, *serial_mode = "keep";
 	const char *inc_text = NULL, *exp_text = NULL, *validity_text = NULL;
-	bool quiet = false, legacy = false, nsec3_opts = false;
+	const char *managed = NULL;
+	bool quiet = false, legacy = false, nsec3_opts = false, force_clock = false;
 	rs_sign_opts_t so = { 0 };
 	int c;
 	optind = 1;
@@ -159,10 +143,26 @@ int cmd_sign(int argc, char **argv)
 		case OPT_THREADS: so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
 		case OPT_SERIAL: serial_mode = optarg; break;
 		case OPT_LEGACY: legacy = true; break;
+		case OPT_ZONE: managed = optarg; break;
+		case OPT_NOW: if (!cli_set_now(optarg)) return EXIT_INPUT; break;
+		case OPT_FORCE_CLOCK: force_clock = true; break;
 		case 'q': quiet = true; break;
 		case 'h': help(stdout); return EXIT_OK;
 		default: help(stderr); return EXIT_INPUT;
 		}
+	}
+	if (managed != NULL) {
+		if (optind != argc || origin_text || dir || inc_text || exp_text || validity_text || nsec3_opts ||
+		    so.nsec3) {
+			cli_error("with --zone, the zone's policy and state decide keys, times and denial; "
+				  "give only --out (and --now, --threads, --force-clock, --quiet)");
+			return EXIT_INPUT;
+		}
+		if (out_path == NULL) {
+			cli_error("--out SIGNED is required");
+			return EXIT_INPUT;
+		}
+		return cli_sign_managed(managed, out_path, so.threads, force_clock, quiet);
 	}
 	if (optind != argc - 1) {
 		cli_error(optind >= argc ? "ZONEFILE is required" : "only one ZONEFILE may be given");
@@ -208,7 +208,7 @@ int cmd_sign(int argc, char **argv)
 		return EXIT_INPUT;
 	}
 	uint32_t dummy;
-	if (new_serial(serial_mode, 0, now, &dummy) != RS_EOK) {
+	if (cli_new_serial(serial_mode, 0, now, &dummy) != RS_EOK) {
 		cli_error("unknown serial mode '%s' (keep, increment, unixtime, dateserial)", serial_mode);
 		return EXIT_INPUT;
 	}
@@ -266,7 +266,7 @@ int cmd_sign(int argc, char **argv)
 	}
 	const rs_rr_t *soa = rs_zone_soa(zone);
 	uint32_t old = rs_get32(soa->rdata + soa->rdlen - 20), serial;
-	new_serial(serial_mode, old, now, &serial);
+	cli_new_serial(serial_mode, old, now, &serial);
 	rs_zone_set_serial(zone, serial);
 
 	rs_outfile_t *out;

@@ -18,13 +18,25 @@ static const struct {
 	{ "sign", cmd_sign, "sign a zone file" },
 	{ "verify", cmd_verify, "check a signed zone completely" },
 	{ "ds", cmd_ds, "print the DS records of the key-signing keys" },
+	{ "zone", cmd_zone, "add, list, show, remove managed zones" },
+	{ "policy", cmd_policy, "list, show, check, import signing policies" },
+	{ "key", cmd_key, "list a zone's keys, their states and next events" },
+	{ "enforce", cmd_enforce, "take every key step that is due" },
+	{ "plan", cmd_plan, "show the key events of the coming days" },
+	{ "rollover", cmd_rollover, "start a KSK or ZSK rollover now (also emergency)" },
+	{ "ds-seen", cmd_ds_seen, "confirm that the parent publishes a key's DS" },
+	{ "ds-gone", cmd_ds_gone, "confirm that the parent removed a key's DS" },
+	{ "simulate", cmd_simulate, "run a policy over simulated years and check it" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: regsign COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(f, "usage: regsign [--state DIR] [--now T] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n--state DIR  state directory (default $REGSIGN_STATE, else %s)\n"
+		   "--now T      act as if the time were T (YYYYMMDDHHMMSS, UTC); every command takes it\n",
+		CLI_STATE_DEFAULT);
 	fprintf(f, "\n'regsign COMMAND --help' describes a command, with an example.\n");
 }
 
@@ -60,8 +72,37 @@ bool cli_origin(const char *text, uint8_t out[255])
 	return true;
 }
 
+static const char *state_dir;
+static int64_t forced_now = -1;
+
+const char *cli_state_dir(void)
+{
+	if (state_dir != NULL)
+		return state_dir;
+	const char *env = getenv("REGSIGN_STATE");
+	return env != NULL && *env != '\0' ? env : CLI_STATE_DEFAULT;
+}
+
+bool cli_set_now(const char *text)
+{
+	int64_t t;
+	if (rs_time_parse(text, &t) != RS_EOK) {
+		cli_error("invalid time '%s' for --now (use YYYYMMDDHHMMSS, UTC)", text);
+		return false;
+	}
+	forced_now = t;
+	return true;
+}
+
+bool cli_now_given(void)
+{
+	return forced_now >= 0;
+}
+
 int64_t cli_now(void)
 {
+	if (forced_now >= 0)
+		return forced_now;
 	const char *env = getenv("REGSIGN_NOW");
 	int64_t t;
 	if (env != NULL && rs_time_parse(env, &t) == RS_EOK)
@@ -139,6 +180,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return EXIT_OK;
+	}
+	/* Global options before the command. */
+	while (argc > 2 && (strcmp(argv[1], "--state") == 0 || strcmp(argv[1], "--now") == 0)) {
+		if (strcmp(argv[1], "--state") == 0)
+			state_dir = argv[2];
+		else if (!cli_set_now(argv[2]))
+			return EXIT_INPUT;
+		argc -= 2;
+		argv += 2;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("regsign %s\n", REGSIGN_VERSION);

@@ -56,24 +56,32 @@ void rs_time_format(int64_t t, char out[15])
 
 int rs_duration_parse(const char *text, int64_t *out)
 {
-	char *end;
-	if (!isdigit((unsigned char)*text))
+	/* One or more NUMBER[UNIT] parts ("90d", "1h30m"); a bare number is seconds. */
+	int64_t total = 0;
+	const char *p = text;
+	if (!isdigit((unsigned char)*p))
 		return RS_ESYNTAX;
-	long long n = strtoll(text, &end, 10);
-	int64_t unit = 1;
-	switch (*end) {
-	case '\0': case 's': break;
-	case 'm': unit = 60; break;
-	case 'h': unit = 3600; break;
-	case 'd': unit = 86400; break;
-	case 'w': unit = 7 * 86400; break;
-	default: return RS_ESYNTAX;
+	while (*p != '\0') {
+		char *end;
+		if (!isdigit((unsigned char)*p))
+			return RS_ESYNTAX;
+		long long n = strtoll(p, &end, 10);
+		int64_t unit = 1;
+		switch (*end) {
+		case '\0': case 's': break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		case 'w': unit = 7 * 86400; break;
+		case 'y': unit = 365 * 86400; break;
+		default: return RS_ESYNTAX;
+		}
+		if (n > (long long)((INT64_MAX - total) / unit))
+			return RS_ERANGE;
+		total += n * unit;
+		p = *end == '\0' ? end : end + 1;
 	}
-	if (*end != '\0' && end[1] != '\0')
-		return RS_ESYNTAX;
-	if (n > (long long)(INT64_MAX / unit))
-		return RS_ERANGE;
-	*out = n * unit;
+	*out = total;
 	return RS_EOK;
 }
 

@@ -75,7 +75,7 @@ typedef struct {
 	rs_nsec3_chain_t chain;
 	entry_t *entries;
 	size_t nentries;
-	uint32_t soa_ttl;
+	uint32_t dnskey_ttl;
 	uint32_t nsec_ttl;
 	uint8_t nsec3param[260];
 	size_t nsec3param_len;
@@ -192,7 +192,7 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 		while (j < node->count && rr[j].type == rr[i].type)
 			j++;
 		uint16_t type = rr[i].type;
-		uint32_t ttl = type == RS_TYPE_DNSKEY ? c->soa_ttl : rr[i].ttl;
+		uint32_t ttl = type == RS_TYPE_DNSKEY ? c->dnskey_ttl : rr[i].ttl;
 		int ret = put_rrset(w, out, owner, labels, type, ttl, rr + i, j - i,
 				    rs_rrset_is_signed(node, type));
 		if (ret != RS_EOK)
@@ -331,14 +331,18 @@ static int setup(ctx_t *c, rs_key_t *const *keys, size_t nkeys, rs_diag_t *diag)
 	if (nkeys > MAX_KEYS)
 		return rs_diag(diag, RS_ELIMIT, "more than %d keys", MAX_KEYS);
 	c->nkeys = nkeys;
-	rs_sign_roles(keys, nkeys, c->roles);
+	if (c->opts->roles != NULL)
+		memcpy(c->roles, c->opts->roles, nkeys * sizeof(c->roles[0]));
+	else
+		rs_sign_roles(keys, nkeys, c->roles);
 	size_t n;
 	c->nodes = rs_zone_nodes(c->zone, &n);
 	c->rrs = rs_zone_rrs(c->zone);
 	const rs_rr_t *soa = rs_zone_soa(c->zone);
-	c->soa_ttl = soa->ttl;
+	c->dnskey_ttl = c->opts->dnskey_ttl ? c->opts->dnskey_ttl : soa->ttl;
 	uint32_t minimum = rs_get32(soa->rdata + soa->rdlen - 4);
-	c->nsec_ttl = minimum < soa->ttl ? minimum : soa->ttl; /* RFC 9077 */
+	c->nsec_ttl = c->opts->nsec_ttl_set ? c->opts->nsec_ttl
+			: minimum < soa->ttl ? minimum : soa->ttl; /* RFC 9077 */
 	int ret;
 	if (c->opts->nsec3) {
 		ret = rs_nsec3_build(c->zone, &c->opts->nsec3_params, &c->chain, diag);

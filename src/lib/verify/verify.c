@@ -109,7 +109,9 @@ static void check_rrset(vpart_t *p, const rs_node_t *node, uint16_t type, const 
 				sep_signed = true;
 		}
 		if (key == NULL) {
-			problem(p, owner, type, "RRSIG by key %u (algorithm %u) has no matching DNSKEY", tag, alg);
+			if (!c->opts->foreign_signatures)
+				problem(p, owner, type, "RRSIG by key %u (algorithm %u) has no matching DNSKEY", tag,
+					alg);
 			continue;
 		}
 		if (!valid) {

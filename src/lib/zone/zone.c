@@ -69,6 +69,24 @@ void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial)
 	rs_put32(soa->rdata + pos, serial);
 }
 
+size_t rs_zone_ds_ttl_from_ns(rs_zone_t *zone)
+{
+	size_t changed = 0;
+	for (size_t n = 0; n < zone->nnodes; n++) {
+		const rs_node_t *node = &zone->nodes[n];
+		uint32_t ns, ns_end, ds, ds_end;
+		if (!(node->flags & RS_NODE_DS) || !rs_node_rrset(zone, node, RS_TYPE_NS, &ns, &ns_end) ||
+		    !rs_node_rrset(zone, node, RS_TYPE_DS, &ds, &ds_end))
+			continue;
+		for (uint32_t i = ds; i < ds_end; i++)
+			if (zone->rrs[i].ttl != zone->rrs[ns].ttl) {
+				zone->rrs[i].ttl = zone->rrs[ns].ttl;
+				changed++;
+			}
+	}
+	return changed;
+}
+
 /* The first 8 octets of a name's key past the origin's, zero-padded, big-endian. */
 static uint64_t key_prefix(const rs_name_t *name, size_t skip)
 {

@@ -1,0 +1,460 @@
+/* regsign key list, enforce, plan, rollover, ds-seen, ds-gone: the key state machine at work. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "managed.h"
+#include "regsign/crypto.h"
+
+typedef struct {
+	const char *zone;
+	uint16_t tag;
+	int role;
+	bool emergency;
+	bool force_clock;
+	bool quiet;
+	long days;
+} args_t;
+
+enum { OPT_NOW = 256, OPT_KSK, OPT_ZSK, OPT_CSK, OPT_EMERGENCY, OPT_FORCE_CLOCK, OPT_DAYS };
+
+/* The options every command here understands; returns false after printing an error. */
+static bool parse(int argc, char **argv, args_t *a, void (*help)(FILE *), int *code)
+{
+	static const struct option opts[] = {
+		{ "zone", required_argument, NULL, 'z' },   { "key", required_argument, NULL, 'k' },
+		{ "now", required_argument, NULL, OPT_NOW }, { "ksk", no_argument, NULL, OPT_KSK },
+		{ "zsk", no_argument, NULL, OPT_ZSK },       { "csk", no_argument, NULL, OPT_CSK },
+		{ "emergency", no_argument, NULL, OPT_EMERGENCY },
+		{ "force-clock", no_argument, NULL, OPT_FORCE_CLOCK },
+		{ "days", required_argument, NULL, OPT_DAYS }, { "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+	};
+	memset(a, 0, sizeof(*a));
+	a->days = 365;
+	*code = EXIT_INPUT;
+	int c;
+	char *end;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "z:k:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'z': a->zone = optarg; break;
+		case 'k': {
+			unsigned long tag = strtoul(optarg, &end, 10);
+			if (*end != '\0' || tag > 65535) {
+				cli_error("invalid key tag '%s'", optarg);
+				return false;
+			}
+			a->tag = (uint16_t)tag;
+			break;
+		}
+		case OPT_NOW: if (!cli_set_now(optarg)) return false; break;
+		case OPT_KSK: a->role = RS_ROLE_KSK; break;
+		case OPT_ZSK: a->role = RS_ROLE_ZSK; break;
+		case OPT_CSK: a->role = RS_ROLE_CSK; break;
+		case OPT_EMERGENCY: a->emergency = true; break;
+		case OPT_FORCE_CLOCK: a->force_clock = true; break;
+		case OPT_DAYS:
+			a->days = strtol(optarg, &end, 10);
+			if (*end != '\0' || a->days <= 0 || a->days > 36500) {
+				cli_error("invalid --days '%s'", optarg);
+				return false;
+			}
+			break;
+		case 'q': a->quiet = true; break;
+		case 'h': help(stdout); *code = EXIT_OK; return false;
+		default: help(stderr); return false;
+		}
+	}
+	if (optind != argc) {
+		cli_error("unexpected argument '%s'", argv[optind]);
+		return false;
+	}
+	return true;
+}
+
+static void time_text(int64_t t, char *out)
+{
+	char ts[15];
+	rs_time_format(t, ts);
+	snprintf(out, 24, "%.4s-%.2s-%.2s %.2s:%.2s", ts, ts + 4, ts + 6, ts + 8, ts + 10);
+}
+
+/* ---- looking ahead: the enforcer on a copy of the keys, with stand-in keys ---- */
+
+typedef struct {
+	const cli_zone_t *z;
+	bool print;          /* plan: print each event */
+	int64_t *first_at;   /* key list: first event time per key index */
+	char (*first_what)[96];
+	size_t known;        /* keys that exist now */
+	uint16_t next_fake;
+	rs_keyset_t *set;
+} ahead_t;
+
+static int fake_key(void *arg, const rs_keyset_t *set, rs_keystate_t *k)
+{
+	ahead_t *a = arg;
+	for (;;) {
+		uint16_t tag = a->next_fake--;
+		bool used = false;
+		for (size_t i = 0; i < set->count && !used; i++)
+			used = set->keys[i].tag == tag;
+		if (!used) {
+			k->tag = tag;
+			snprintf(k->locator, sizeof(k->locator), "planned");
+			return RS_EOK;
+		}
+	}
+}
+
+static void ahead_log(void *arg, int64_t when, const rs_keystate_t *k, const char *what)
+{
+	ahead_t *a = arg;
+	if (a->print) {
+		char t[24], tag[8];
+		time_text(when, t);
+		if (k != NULL && strcmp(k->locator, "planned") == 0)
+			snprintf(tag, sizeof(tag), "new");
+		else
+			snprintf(tag, sizeof(tag), "%u", k ? k->tag : 0);
+		if (k != NULL)
+			printf("%s  %s %5s %-16s %s\n", t, rs_role_name(k->role), tag, rs_alg_name(k->alg), what);
+		else
+			printf("%s  %s\n", t, what);
+	}
+	if (a->first_at == NULL || k == NULL)
+		return;
+	size_t i = (size_t)(k - a->set->keys);
+	if (i < a->known && a->first_at[i] == 0) {
+		a->first_at[i] = when;
+		snprintf(a->first_what[i], 96, "%s", what);
+	}
+}
+
+/* Run the state machine forward from z->now for days on a copy of the keys. */
+static int look_ahead(const cli_zone_t *z, long days, ahead_t *a)
+{
+	rs_policy_t p = z->policy;
+	p.ds_auto = true; /* the plan assumes the parent acts on each DS request at once */
+	rs_keyset_t copy = { 0 };
+	copy.soa_ttl = z->keys.soa_ttl;
+	copy.soa_minimum = z->keys.soa_minimum;
+	for (size_t i = 0; i < z->keys.count; i++)
+		if (rs_keyset_add(&copy, &z->keys.keys[i]) != RS_EOK) {
+			rs_keyset_clear(&copy);
+			return EXIT_INTERNAL;
+		}
+	/* Submissions already waiting for the operator count as confirmed now. */
+	for (size_t i = 0; i < copy.count; i++) {
+		if (copy.keys[i].ds == RS_DS_SUBMIT)
+			rs_enforce_ds_seen(&copy, copy.keys[i].tag, z->now, NULL);
+		else if (copy.keys[i].ds == RS_DS_WITHDRAW)
+			rs_enforce_ds_gone(&copy, copy.keys[i].tag, z->now, NULL);
+	}
+	a->z = z;
+	a->known = z->keys.count;
+	a->next_fake = 65535;
+	a->set = &copy;
+	rs_enforce_ctx_t ctx = { fake_key, a, ahead_log, a };
+	int64_t t = z->now, end = z->now + days * 86400;
+	int code = EXIT_OK;
+	for (int steps = 0; t <= end && steps < 10000; steps++) {
+		int64_t next;
+		rs_diag_t diag;
+		if (rs_enforce(&p, &copy, t, &ctx, &next, &diag) != RS_EOK) {
+			cli_error("%s", diag.text);
+			code = EXIT_INTERNAL;
+			break;
+		}
+		if (next == INT64_MAX)
+			break;
+		t = next;
+	}
+	rs_keyset_clear(&copy);
+	return code;
+}
+
+/* ---- commands ---- */
+
+static void key_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign [--state DIR] key list --zone ZONE [--now T]\n"
+		"\n"
+		"Lists the zone's keys: role, algorithm, what the key does now, the state of its\n"
+		"DNSKEY, its signatures over the DNSKEY RRset (KRRSIG) and over the zone (ZRRSIG), its\n"
+		"DS at the parent (hidden, rumoured, omnipresent, unretentive), and its next event\n"
+		"with the time it is due (assuming the parent acts on DS requests at once).\n"
+		"\n"
+		"example:\n"
+		"  regsign --state /var/lib/regsign key list --zone cloud.\n");
+}
+
+static const char *doing(const rs_keystate_t *k)
+{
+	if (k->goal == RS_GOAL_DEAD)
+		return "removed";
+	if (rs_keystate_signs_data(k) || rs_keystate_signs_keys(k))
+		return k->goal == RS_GOAL_ACTIVE ? "active" : "retiring";
+	if (rs_keystate_published(k))
+		return k->goal == RS_GOAL_ACTIVE ? "published" : "retired";
+	return k->goal == RS_GOAL_ACTIVE ? "created" : "retired";
+}
+
+static const char *ds_text(const rs_keystate_t *k)
+{
+	if (k->ds == RS_DS_SUBMIT)
+		return "submitted";
+	if (k->ds == RS_DS_WITHDRAW)
+		return "to-remove";
+	return rs_recstate_name(k->state[RS_REC_DS]);
+}
+
+int cmd_key(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "list") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+			key_help(stdout);
+			return EXIT_OK;
+		}
+		cli_error("unknown command 'key %s'", argc >= 2 ? argv[1] : "");
+		key_help(stderr);
+		return EXIT_INPUT;
+	}
+	args_t a;
+	int code;
+	if (!parse(argc - 1, argv + 1, &a, key_help, &code))
+		return code;
+	cli_zone_t z;
+	if ((code = cli_zone_open(&z, a.zone, true)) != EXIT_OK) {
+		cli_zone_close(&z);
+		return code;
+	}
+	int64_t *first_at = calloc(z.keys.count + 1, sizeof(*first_at));
+	char(*first_what)[96] = calloc(z.keys.count + 1, sizeof(*first_what));
+	ahead_t ah = { .first_at = first_at, .first_what = first_what };
+	if (first_at == NULL || first_what == NULL || look_ahead(&z, 5 * 366, &ah) != EXIT_OK)
+		code = EXIT_INTERNAL;
+	char now[24];
+	time_text(z.now, now);
+	printf("zone %s, policy %s, at %s\n", z.zone.name, z.zone.policy, now);
+	printf("%-5s %-4s %-16s %-9s %-11s %-11s %-11s %-11s %s\n", "tag", "role", "algorithm", "state",
+	       "DNSKEY", "KRRSIG", "ZRRSIG", "DS", "next event");
+	for (size_t i = 0; code == EXIT_OK && i < z.keys.count; i++) {
+		const rs_keystate_t *k = &z.keys.keys[i];
+		if (k->goal == RS_GOAL_DEAD)
+			continue;
+		char next[160] = "-";
+		if (k->ds == RS_DS_SUBMIT)
+			snprintf(next, sizeof(next), "waiting for the parent: confirm with ds-seen --key %u", k->tag);
+		else if (k->ds == RS_DS_WITHDRAW)
+			snprintf(next, sizeof(next), "waiting for the parent: confirm with ds-gone --key %u", k->tag);
+		else if (first_at[i] != 0) {
+			char t[24];
+			time_text(first_at[i], t);
+			snprintf(next, sizeof(next), "%s: %s", t, first_what[i]);
+		}
+		printf("%-5u %-4s %-16s %-9s %-11s %-11s %-11s %-11s %s\n", k->tag, rs_role_name(k->role),
+		       rs_alg_name(k->alg), doing(k), rs_recstate_name(k->state[RS_REC_DNSKEY]),
+		       rs_recstate_name(k->state[RS_REC_KRRSIG]), rs_recstate_name(k->state[RS_REC_ZRRSIG]),
+		       ds_text(k), next);
+	}
+	if (code == EXIT_OK && z.zone.next_event <= z.now)
+		printf("steps are due: run regsign enforce (sign also does)\n");
+	free(first_at);
+	free(first_what);
+	cli_zone_close(&z);
+	return code;
+}
+
+static void enforce_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign [--state DIR] enforce [--zone ZONE] [--now T] [--force-clock] [--quiet]\n"
+		"\n"
+		"Takes every key step that is due for ZONE (or every managed zone): new keys,\n"
+		"publication, activation, DS requests to the parent, retirement, removal. Prints each\n"
+		"step; all steps of a zone are one transaction. A step that waits for the parent's DS\n"
+		"change waits for 'regsign ds-seen' / 'ds-gone'. Refuses a time before the last run\n"
+		"unless --force-clock.\n"
+		"\n"
+		"example:\n"
+		"  regsign --state /var/lib/regsign enforce --now 20270101000000\n");
+}
+
+static int enforce_zone(const char *name, const args_t *a)
+{
+	cli_zone_t z;
+	int code = cli_zone_open(&z, name, a->quiet);
+	if (code == EXIT_OK)
+		code = cli_zone_enforce(&z, a->force_clock);
+	if (code == EXIT_OK)
+		code = cli_zone_commit(&z);
+	if (code == EXIT_OK && !a->quiet) {
+		char t[40] = "the operator (ds-seen/ds-gone)";
+		if (z.zone.next_event != INT64_MAX)
+			time_text(z.zone.next_event, t);
+		printf("%s: %zu step(s) taken; next event: %s\n", z.zone.name, z.steps, t);
+	}
+	cli_zone_close(&z);
+	return code;
+}
+
+int cmd_enforce(int argc, char **argv)
+{
+	args_t a;
+	int code;
+	if (!parse(argc, argv, &a, enforce_help, &code))
+		return code;
+	if (a.zone != NULL)
+		return enforce_zone(a.zone, &a);
+	rs_store_t *store;
+	if ((code = cli_store(&store)) != EXIT_OK)
+		return code;
+	rs_zone_rec_t *zones = NULL;
+	size_t n = 0;
+	if (rs_store_zone_list(store, &zones, &n) != RS_EOK)
+		code = EXIT_INTERNAL;
+	rs_store_close(store);
+	for (size_t i = 0; i < n; i++) {
+		int c = enforce_zone(zones[i].name, &a);
+		if (c != EXIT_OK)
+			code = c;
+	}
+	free(zones);
+	return code;
+}
+
+static void plan_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign [--state DIR] plan --zone ZONE [--days N] [--now T]\n"
+		"\n"
+		"A dry run: every key event of the next N days (default 365) with its date, as the\n"
+		"state machine will take them. DS changes at the parent are assumed to happen as\n"
+		"soon as they are requested. Nothing is stored.\n"
+		"\n"
+		"example:\n"
+		"  regsign plan --zone cloud. --days 730\n");
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	args_t a;
+	int code;
+	if (!parse(argc, argv, &a, plan_help, &code))
+		return code;
+	cli_zone_t z;
+	if ((code = cli_zone_open(&z, a.zone, true)) == EXIT_OK) {
+		printf("plan for %s (policy %s), %ld days%s:\n", z.zone.name, z.zone.policy, a.days,
+		       z.policy.ds_auto ? "" : "; DS changes assumed confirmed when requested");
+		ahead_t ah = { .print = true };
+		code = look_ahead(&z, a.days, &ah);
+	}
+	cli_zone_close(&z);
+	return code;
+}
+
+static void rollover_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign [--state DIR] rollover --zone ZONE --ksk|--zsk|--csk [--emergency] [--now T]\n"
+		"\n"
+		"Starts a rollover of the zone's KSK, ZSK (or CSK) now instead of when the policy's\n"
+		"lifetime ends. With --emergency (a key suspected compromised, statements 4.5) the\n"
+		"new key is used as soon as every cache has it and the old one is withdrawn as soon as\n"
+		"it is safe, ignoring the policy's longer intervals; it may exceed max-dnskeys.\n"
+		"\n"
+		"example:\n"
+		"  regsign rollover --zone cloud. --zsk --emergency\n");
+}
+
+int cmd_rollover(int argc, char **argv)
+{
+	args_t a;
+	int code;
+	if (!parse(argc, argv, &a, rollover_help, &code))
+		return code;
+	if (a.role == 0) {
+		cli_error("say which key to roll: --ksk, --zsk or --csk");
+		return EXIT_INPUT;
+	}
+	cli_zone_t z;
+	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK) {
+		rs_enforce_ctx_t ctx = cli_zone_ctx(&z);
+		rs_diag_t diag;
+		int ret = rs_enforce_rollover(&z.policy, &z.keys, a.role, a.emergency ? RS_ROLLOVER_EMERGENCY : 0,
+					      z.now, &ctx, &diag);
+		if (ret != RS_EOK) {
+			cli_error("%s: %s", z.zone.name, diag.text);
+			code = cli_exit_code(ret);
+		}
+	}
+	if (code == EXIT_OK)
+		code = cli_zone_enforce(&z, a.force_clock);
+	if (code == EXIT_OK)
+		code = cli_zone_commit(&z);
+	cli_zone_close(&z);
+	return code;
+}
+
+static void ds_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign [--state DIR] ds-seen --zone ZONE --key TAG [--now T]\n"
+		"       regsign [--state DIR] ds-gone --zone ZONE --key TAG [--now T]\n"
+		"\n"
+		"Tell regsign that the parent now publishes (ds-seen) or no longer publishes (ds-gone)\n"
+		"the DS of key TAG, as 'regsign key list' asks. The time counts from then: the\n"
+		"rollover goes on once the parent's DS TTL and propagation delay have passed.\n"
+		"\n"
+		"example:\n"
+		"  regsign ds-seen --zone cloud. --key 20326\n");
+}
+
+static int ds_event(int argc, char **argv, bool seen)
+{
+	args_t a;
+	int code;
+	if (!parse(argc, argv, &a, ds_help, &code))
+		return code;
+	if (a.tag == 0) {
+		cli_error("--key TAG is required");
+		return EXIT_INPUT;
+	}
+	cli_zone_t z;
+	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK) {
+		rs_diag_t diag;
+		int ret = seen ? rs_enforce_ds_seen(&z.keys, a.tag, z.now, &diag)
+			       : rs_enforce_ds_gone(&z.keys, a.tag, z.now, &diag);
+		if (ret != RS_EOK) {
+			cli_error("%s: %s", z.zone.name, diag.text);
+			code = EXIT_INPUT;
+		} else {
+			char line[96];
+			snprintf(line, sizeof(line), "DS of key %u %s at the parent (operator)", a.tag,
+				 seen ? "seen" : "gone");
+			rs_store_history_add(z.store, z.zone.name, z.now, a.tag, line);
+			if (!a.quiet)
+				printf("%s: %s\n", z.zone.name, line);
+		}
+	}
+	if (code == EXIT_OK)
+		code = cli_zone_enforce(&z, a.force_clock);
+	if (code == EXIT_OK)
+		code = cli_zone_commit(&z);
+	cli_zone_close(&z);
+	return code;
+}
+
+int cmd_ds_seen(int argc, char **argv)
+{
+	return ds_event(argc, argv, true);
+}
+
+int cmd_ds_gone(int argc, char **argv)
+{
+	return ds_event(argc, argv, false);
+}

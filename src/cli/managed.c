@@ -1,0 +1,321 @@
+/*
+ * Managed zones: the state directory, a zone's policy and keys, the enforcer
+ * run inside one transaction, and key files of the file back end in DIR/keys.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "managed.h"
+#include "regsign/dns.h"
+
+int cli_store(rs_store_t **out)
+{
+	rs_diag_t diag;
+	int ret = rs_store_open(cli_state_dir(), out, &diag);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		return cli_exit_code(ret);
+	}
+	return EXIT_OK;
+}
+
+int cli_policy_get(rs_store_t *store, const char *name, rs_policy_t *out, char **text_out)
+{
+	char *text = NULL;
+	const char *label = "stored policy";
+	int ret = store != NULL ? rs_store_policy_get(store, name, &text) : RS_ENOENT;
+	if (ret == RS_ENOENT) {
+		const char *builtin = rs_policy_builtin(name);
+		if (builtin == NULL) {
+			cli_error("no policy '%s' (see regsign policy list)", name);
+			return EXIT_INPUT;
+		}
+		text = strdup(builtin);
+		label = "shipped policy";
+		ret = text != NULL ? RS_EOK : RS_ENOMEM;
+	}
+	if (ret != RS_EOK) {
+		cli_error("cannot read policy '%s': %s", name, rs_strerror(ret));
+		return EXIT_INTERNAL;
+	}
+	char where[128];
+	snprintf(where, sizeof(where), "%s %s", label, name);
+	rs_diag_t diag;
+	ret = rs_policy_parse(text, strlen(text), where, out, &diag);
+	if (ret == RS_EOK && rs_policy_check(out, 0, &diag) != RS_EOK) {
+		cli_policy_refusal(where, text, diag.text);
+		free(text);
+		return EXIT_INPUT;
+	}
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		free(text);
+		return EXIT_INPUT;
+	}
+	if (text_out != NULL)
+		*text_out = text;
+	else
+		free(text);
+	return EXIT_OK;
+}
+
+void cli_policy_refusal(const char *label, const char *text, const char *reason)
+{
+	char path[96];
+	size_t n = strcspn(reason, " :");
+	snprintf(path, sizeof(path), "%.*s", (int)(n < sizeof(path) ? n : sizeof(path) - 1), reason);
+	size_t line = rs_policy_field_line(text, strlen(text), path);
+	if (line > 0)
+		cli_error("%s:%zu: %s", label, line, reason);
+	else
+		cli_error("%s: %s", label, reason);
+}
+
+bool cli_zone_name(const char *text, char out[256], uint8_t wire[255])
+{
+	if (text == NULL) {
+		cli_error("--zone is required");
+		return false;
+	}
+	if (rs_dname_from_str(text, wire) != RS_EOK) {
+		cli_error("invalid zone name '%s'", text);
+		return false;
+	}
+	rs_dname_to_str(wire, out, 256);
+	for (char *p = out; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return true;
+}
+
+void cli_key_path(const cli_zone_t *z, const char *locator, const char *suffix, char *out, size_t max)
+{
+	snprintf(out, max, "%s/keys/%s%s", rs_store_dir(z->store), locator, suffix);
+}
+
+/* Overwrite a file's bytes before unlinking it: a retired key must not be recoverable from the disk. */
+static void destroy_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_NOFOLLOW);
+	if (fd >= 0) {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			char zero[4096] = { 0 };
+			for (off_t done = 0; done < st.st_size; done += (off_t)sizeof(zero))
+				if (write(fd, zero, sizeof(zero)) < 0)
+					break;
+			fsync(fd);
+		}
+		close(fd);
+	}
+	unlink(path);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* Key files of removed keys, and files no key row names (left by a crash before a commit). */
+static void clean_key_files(cli_zone_t *z, bool orphans)
+{
+	char path[4400];
+	for (size_t i = 0; i < z->keys.count; i++) {
+		const rs_keystate_t *k = &z->keys.keys[i];
+		if (k->goal != RS_GOAL_DEAD || k->locator[0] == '\0')
+			continue;
+		cli_key_path(z, k->locator, ".private", path, sizeof(path));
+		if (exists(path))
+			destroy_file(path);
+		cli_key_path(z, k->locator, ".key", path, sizeof(path));
+		if (exists(path))
+			unlink(path);
+	}
+	if (!orphans)
+		return;
+	snprintf(path, sizeof(path), "%s/keys", rs_store_dir(z->store));
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return;
+	char prefix[300];
+	snprintf(prefix, sizeof(prefix), "K%s+", z->zone.name);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncasecmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		size_t base = strcspn(de->d_name + strlen(prefix), ".") + strlen(prefix);
+		bool known = false;
+		for (size_t i = 0; i < z->keys.count && !known; i++)
+			known = strlen(z->keys.keys[i].locator) == base &&
+				strncmp(z->keys.keys[i].locator, de->d_name, base) == 0;
+		if (!known) {
+			char file[4400];
+			snprintf(file, sizeof(file), "%s/keys/%s", rs_store_dir(z->store), de->d_name);
+			destroy_file(file);
+		}
+	}
+	closedir(d);
+}
+
+void cli_zone_destroy_keys(cli_zone_t *z)
+{
+	clean_key_files(z, false);
+}
+
+int cli_zone_open(cli_zone_t *z, const char *name, bool quiet)
+{
+	memset(z, 0, sizeof(*z));
+	z->quiet = quiet;
+	z->now = cli_now();
+	char canon[256];
+	if (!cli_zone_name(name, canon, z->origin))
+		return EXIT_INPUT;
+	int code = cli_store(&z->store);
+	if (code != EXIT_OK)
+		return code;
+	rs_diag_t diag;
+	if (rs_store_begin(z->store, &diag) != RS_EOK) {
+		cli_error("%s", diag.text);
+		return EXIT_INTERNAL;
+	}
+	z->in_tx = true;
+	int ret = rs_store_zone_get(z->store, canon, &z->zone);
+	if (ret == RS_ENOENT) {
+		cli_error("zone '%s' is not managed here (see regsign zone add)", canon);
+		return EXIT_INPUT;
+	}
+	if (ret == RS_EOK)
+		ret = rs_store_keys_load(z->store, canon, &z->keys);
+	if (ret != RS_EOK) {
+		cli_error("cannot read the state of '%s': %s", canon, rs_strerror(ret));
+		return EXIT_INTERNAL;
+	}
+	z->keys.soa_ttl = z->zone.soa_ttl;
+	z->keys.soa_minimum = z->zone.soa_minimum;
+	z->keys.old_max_zone_ttl = z->zone.old_max_ttl;
+	z->keys.old_max_until = z->zone.old_max_until;
+	code = cli_policy_get(z->store, z->zone.policy, &z->policy, NULL);
+	if (code != EXIT_OK)
+		return code;
+	clean_key_files(z, true);
+	return EXIT_OK;
+}
+
+static void report(void *arg, int64_t when, const rs_keystate_t *k, const char *what)
+{
+	cli_zone_t *z = arg;
+	char ts[15], line[400];
+	rs_time_format(when, ts);
+	if (k != NULL)
+		snprintf(line, sizeof(line), "%s %u %s: %s", rs_role_name(k->role), k->tag, rs_alg_name(k->alg), what);
+	else
+		snprintf(line, sizeof(line), "%s", what);
+	if (!z->quiet)
+		fprintf(z->log ? z->log : stdout, "%s %s %s\n", ts, z->zone.name, line);
+	if (rs_store_history_add(z->store, z->zone.name, when, k ? k->tag : 0, line) != RS_EOK)
+		z->history_failed = true;
+	z->steps++;
+}
+
+/* The file back end: a new key pair as BIND key files in DIR/keys (mode 0600). */
+static int make_key(void *arg, const rs_keyset_t *set, rs_keystate_t *ks)
+{
+	cli_zone_t *z = arg;
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/keys", rs_store_dir(z->store));
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	rs_key_t *key = NULL;
+	for (int attempt = 0; attempt < 32; attempt++) {
+		rs_diag_t diag;
+		int ret = rs_key_generate(z->origin, ks->alg, ks->bits, (ks->role & RS_ROLE_KSK) != 0, &key, &diag);
+		if (ret != RS_EOK)
+			return ret;
+		/* A tag names a key in its zone forever: never two keys with one tag, even years apart. */
+		bool used = false;
+		for (size_t i = 0; i < set->count && !used; i++)
+			used = set->keys[i].tag == rs_key_tag(key);
+		if (!used)
+			break;
+		rs_key_free(key);
+		key = NULL;
+	}
+	if (key == NULL)
+		return RS_ELIMIT;
+	rs_diag_t diag;
+	char base[sizeof(ks->locator)];
+	int ret = rs_key_save(key, dir, z->now, rs_policy_dnskey_ttl(&z->policy, z->zone.soa_ttl), base,
+			      sizeof(base), &diag);
+	if (ret == RS_EOK) {
+		ks->tag = rs_key_tag(key);
+		ks->bits = (uint16_t)rs_key_bits(key);
+		snprintf(ks->locator, sizeof(ks->locator), "%s", base);
+	}
+	rs_key_free(key);
+	return ret;
+}
+
+rs_enforce_ctx_t cli_zone_ctx(cli_zone_t *z)
+{
+	return (rs_enforce_ctx_t){ make_key, z, report, z };
+}
+
+int cli_zone_enforce(cli_zone_t *z, bool force_clock)
+{
+	if (z->now < z->zone.last_enforce && !force_clock) {
+		char ts[15];
+		rs_time_format(z->zone.last_enforce, ts);
+		cli_error("%s: the time is before the last enforcement (%s); refusing to go back in time "
+			  "(--force-clock overrides)", z->zone.name, ts);
+		return EXIT_INPUT;
+	}
+	rs_enforce_ctx_t ctx = cli_zone_ctx(z);
+	rs_diag_t diag;
+	int64_t next;
+	int ret = rs_enforce(&z->policy, &z->keys, z->now, &ctx, &next, &diag);
+	if (ret != RS_EOK) {
+		cli_error("%s: %s", z->zone.name, diag.text);
+		return cli_exit_code(ret);
+	}
+	if (z->now > z->zone.last_enforce)
+		z->zone.last_enforce = z->now;
+	z->zone.next_event = next;
+	return EXIT_OK;
+}
+
+int cli_zone_commit(cli_zone_t *z)
+{
+	rs_diag_t diag;
+	int ret = rs_store_keys_save(z->store, z->zone.name, &z->keys, &diag);
+	if (ret == RS_EOK)
+		ret = rs_store_zone_update(z->store, &z->zone, &diag);
+	if (ret == RS_EOK && z->history_failed)
+		ret = rs_diag(&diag, RS_EIO, "cannot record the history of '%s'", z->zone.name);
+	if (ret == RS_EOK)
+		ret = rs_store_commit(z->store, &diag);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		return cli_exit_code(ret);
+	}
+	z->in_tx = false;
+	/* Only now that no row can point back at them may removed keys' files go. */
+	cli_zone_destroy_keys(z);
+	return EXIT_OK;
+}
+
+void cli_zone_close(cli_zone_t *z)
+{
+	if (z->in_tx)
+		rs_store_rollback(z->store);
+	rs_store_close(z->store);
+	rs_keyset_clear(&z->keys);
+	z->store = NULL;
+}

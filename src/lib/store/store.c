@@ -1,0 +1,398 @@
+/* The SQLite state database: schema, migrations, and the rows of zones, policies, keys and history. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "regsign/store.h"
+
+struct rs_store {
+	sqlite3 *db;
+	char *dir;
+};
+
+/*
+ * Each migration takes the schema from version i to i + 1. Released
+ * migrations are never edited; a change is a new entry at the end.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE policy ("
+	"  name TEXT PRIMARY KEY, text TEXT NOT NULL, imported INTEGER NOT NULL);"
+	"CREATE TABLE zone ("
+	"  name TEXT PRIMARY KEY, policy TEXT NOT NULL, input TEXT NOT NULL,"
+	"  soa_ttl INTEGER NOT NULL, soa_minimum INTEGER NOT NULL, serial INTEGER NOT NULL,"
+	"  added INTEGER NOT NULL, last_enforce INTEGER NOT NULL, last_sign INTEGER NOT NULL,"
+	"  next_event INTEGER NOT NULL, old_max_ttl INTEGER NOT NULL, old_max_until INTEGER NOT NULL);"
+	"CREATE TABLE key ("
+	"  zone TEXT NOT NULL, tag INTEGER NOT NULL, alg INTEGER NOT NULL, role INTEGER NOT NULL,"
+	"  bits INTEGER NOT NULL, predecessor INTEGER NOT NULL, goal INTEGER NOT NULL,"
+	"  ds INTEGER NOT NULL, flags INTEGER NOT NULL,"
+	"  dnskey INTEGER NOT NULL, dnskey_since INTEGER NOT NULL,"
+	"  krrsig INTEGER NOT NULL, krrsig_since INTEGER NOT NULL,"
+	"  zrrsig INTEGER NOT NULL, zrrsig_since INTEGER NOT NULL,"
+	"  ds_state INTEGER NOT NULL, ds_since INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL, published INTEGER NOT NULL, active INTEGER NOT NULL,"
+	"  retired INTEGER NOT NULL, removed INTEGER NOT NULL, locator TEXT NOT NULL,"
+	"  PRIMARY KEY (zone, tag));"
+	"CREATE TABLE history ("
+	"  id INTEGER PRIMARY KEY, zone TEXT NOT NULL, time INTEGER NOT NULL, tag INTEGER NOT NULL,"
+	"  what TEXT NOT NULL);"
+	"CREATE INDEX history_zone ON history (zone, id);",
+};
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static int db_error(rs_store_t *s, rs_diag_t *diag, const char *doing)
+{
+	int code = sqlite3_errcode(s->db);
+	int ret = code == SQLITE_BUSY || code == SQLITE_LOCKED ? RS_ELIMIT
+		  : code == SQLITE_NOMEM			      ? RS_ENOMEM
+								      : RS_EIO;
+	return rs_diag(diag, ret, "%s/state.db: %s: %s", s->dir, doing, sqlite3_errmsg(s->db));
+}
+
+static int exec(rs_store_t *s, const char *sql, rs_diag_t *diag, const char *doing)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RS_EOK : db_error(s, diag, doing);
+}
+
+static int user_version(rs_store_t *s, int *out)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return RS_EIO;
+	int ret = sqlite3_step(st) == SQLITE_ROW ? RS_EOK : RS_EIO;
+	*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int migrate(rs_store_t *s, rs_diag_t *diag)
+{
+	int ret = exec(s, "BEGIN IMMEDIATE", diag, "cannot lock the database");
+	int version = 0;
+	if (ret == RS_EOK && user_version(s, &version) != RS_EOK)
+		ret = db_error(s, diag, "cannot read the schema version");
+	if (ret == RS_EOK && version > (int)NMIGRATIONS)
+		ret = rs_diag(diag, RS_EINVAL, "%s/state.db: schema version %d is newer than this regsign "
+			      "(%d); upgrade regsign", s->dir, version, (int)NMIGRATIONS);
+	for (int v = version; ret == RS_EOK && v < (int)NMIGRATIONS; v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		ret = exec(s, migrations[v], diag, "cannot migrate the schema");
+		if (ret == RS_EOK)
+			ret = exec(s, pragma, diag, "cannot migrate the schema");
+	}
+	if (ret == RS_EOK)
+		return exec(s, "COMMIT", diag, "cannot commit the schema");
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+int rs_store_open(const char *dir, rs_store_t **out, rs_diag_t *diag)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return rs_diag(diag, -errno, "cannot create state directory '%s': %s", dir, strerror(errno));
+	rs_store_t *s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+		free(s);
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	/* The database holds no secret, but nothing about the keys is anyone else's business. */
+	mode_t old = umask(077);
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	int ret = RS_EOK;
+	if (rc != SQLITE_OK)
+		ret = rs_diag(diag, RS_EIO, "cannot open '%s': %s", path,
+			      s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	if (ret == RS_EOK) {
+		sqlite3_busy_timeout(s->db, 30000);
+		sqlite3_extended_result_codes(s->db, 0);
+		ret = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+			   diag, "cannot set up the database");
+	}
+	if (ret == RS_EOK)
+		ret = migrate(s, diag);
+	umask(old);
+	if (ret != RS_EOK) {
+		rs_store_close(s);
+		return ret;
+	}
+	*out = s;
+	return RS_EOK;
+}
+
+void rs_store_close(rs_store_t *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_close(s->db);
+	free(s->dir);
+	free(s);
+}
+
+const char *rs_store_dir(const rs_store_t *s)
+{
+	return s->dir;
+}
+
+int rs_store_begin(rs_store_t *s, rs_diag_t *diag)
+{
+	return exec(s, "BEGIN IMMEDIATE", diag, "cannot start a transaction");
+}
+
+int rs_store_commit(rs_store_t *s, rs_diag_t *diag)
+{
+	return exec(s, "COMMIT", diag, "cannot commit");
+}
+
+void rs_store_rollback(rs_store_t *s)
+{
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Prepare sql and bind arguments described by fmt: 't' text, 'i' int64.
+ * Returns the statement or NULL.
+ */
+static sqlite3_stmt *prepare(rs_store_t *s, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	for (int i = 0; fmt[i] != '\0'; i++) {
+		int rc = fmt[i] == 't' ? sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT)
+				       : sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		if (rc != SQLITE_OK) {
+			sqlite3_finalize(st);
+			st = NULL;
+			break;
+		}
+	}
+	va_end(ap);
+	return st;
+}
+
+/* Run a statement that returns no rows, then free it. */
+static int run(rs_store_t *s, sqlite3_stmt *st, rs_diag_t *diag, const char *doing)
+{
+	if (st == NULL)
+		return db_error(s, diag, doing);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RS_EOK : db_error(s, diag, doing);
+}
+
+static void copy_text(char *dst, size_t max, const unsigned char *src)
+{
+	snprintf(dst, max, "%s", src ? (const char *)src : "");
+}
+
+#define ZONE_COLUMNS                                                                           \
+	"name, policy, input, soa_ttl, soa_minimum, serial, added, last_enforce, last_sign, next_event, " \
+	"old_max_ttl, old_max_until"
+
+static void zone_row(sqlite3_stmt *st, rs_zone_rec_t *z)
+{
+	memset(z, 0, sizeof(*z));
+	copy_text(z->name, sizeof(z->name), sqlite3_column_text(st, 0));
+	copy_text(z->policy, sizeof(z->policy), sqlite3_column_text(st, 1));
+	copy_text(z->input, sizeof(z->input), sqlite3_column_text(st, 2));
+	z->soa_ttl = (uint32_t)sqlite3_column_int64(st, 3);
+	z->soa_minimum = (uint32_t)sqlite3_column_int64(st, 4);
+	z->serial = (uint32_t)sqlite3_column_int64(st, 5);
+	z->added = sqlite3_column_int64(st, 6);
+	z->last_enforce = sqlite3_column_int64(st, 7);
+	z->last_sign = sqlite3_column_int64(st, 8);
+	z->next_event = sqlite3_column_int64(st, 9);
+	z->old_max_ttl = (uint32_t)sqlite3_column_int64(st, 10);
+	z->old_max_until = sqlite3_column_int64(st, 11);
+}
+
+int rs_store_zone_add(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
+{
+	rs_zone_rec_t old;
+	if (rs_store_zone_get(s, z->name, &old) == RS_EOK)
+		return rs_diag(diag, RS_EINVAL, "zone '%s' is already managed", z->name);
+	sqlite3_stmt *st = prepare(s, "INSERT INTO zone (" ZONE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+				   "tttiiiiiiiii", z->name, z->policy, z->input, (int64_t)z->soa_ttl,
+				   (int64_t)z->soa_minimum, (int64_t)z->serial, z->added, z->last_enforce,
+				   z->last_sign, z->next_event, (int64_t)z->old_max_ttl, z->old_max_until);
+	return run(s, st, diag, "cannot add the zone");
+}
+
+int rs_store_zone_get(rs_store_t *s, const char *name, rs_zone_rec_t *out)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " ZONE_COLUMNS " FROM zone WHERE name = ?", "t", name);
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		zone_row(st, out);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
+}
+
+int rs_store_zone_update(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
+{
+	sqlite3_stmt *st = prepare(s, "UPDATE zone SET policy = ?, input = ?, soa_ttl = ?, soa_minimum = ?, "
+				   "serial = ?, last_enforce = ?, last_sign = ?, next_event = ?, old_max_ttl = ?, "
+				   "old_max_until = ? WHERE name = ?",
+				   "ttiiiiiiiit", z->policy, z->input, (int64_t)z->soa_ttl, (int64_t)z->soa_minimum,
+				   (int64_t)z->serial, z->last_enforce, z->last_sign, z->next_event,
+				   (int64_t)z->old_max_ttl, z->old_max_until, z->name);
+	return run(s, st, diag, "cannot update the zone");
+}
+
+int rs_store_zone_remove(rs_store_t *s, const char *name, rs_diag_t *diag)
+{
+	int ret = run(s, prepare(s, "DELETE FROM key WHERE zone = ?", "t", name), diag, "cannot remove keys");
+	if (ret == RS_EOK)
+		ret = run(s, prepare(s, "DELETE FROM zone WHERE name = ?", "t", name), diag,
+			  "cannot remove the zone");
+	return ret;
+}
+
+int rs_store_zone_list(rs_store_t *s, rs_zone_rec_t **out, size_t *count)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " ZONE_COLUMNS " FROM zone ORDER BY name", "");
+	if (st == NULL)
+		return RS_EIO;
+	rs_zone_rec_t *v = NULL;
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rs_zone_rec_t *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (nv == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		v = nv;
+		zone_row(st, &v[n++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return rc == SQLITE_NOMEM ? RS_ENOMEM : RS_EIO;
+	}
+	*out = v;
+	*count = n;
+	return RS_EOK;
+}
+
+int rs_store_policy_get(rs_store_t *s, const char *name, char **text)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT text FROM policy WHERE name = ?", "t", name);
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st), ret = rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
+	if (ret == RS_EOK && (*text = strdup((const char *)sqlite3_column_text(st, 0))) == NULL)
+		ret = RS_ENOMEM;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int rs_store_policy_put(rs_store_t *s, const char *name, const char *text, int64_t now, rs_diag_t *diag)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO policy (name, text, imported) VALUES (?,?,?)",
+				   "tti", name, text, now);
+	return run(s, st, diag, "cannot store the policy");
+}
+
+int rs_store_policy_name(rs_store_t *s, size_t i, char name[64])
+{
+	sqlite3_stmt *st = prepare(s, "SELECT name FROM policy ORDER BY name LIMIT 1 OFFSET ?", "i", (int64_t)i);
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		copy_text(name, 64, sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
+}
+
+#define KEY_COLUMNS                                                                              \
+	"tag, alg, role, bits, predecessor, goal, ds, flags, dnskey, dnskey_since, krrsig, "     \
+	"krrsig_since, zrrsig, zrrsig_since, ds_state, ds_since, created, published, active, " \
+	"retired, removed, locator"
+
+int rs_store_keys_load(rs_store_t *s, const char *zone, rs_keyset_t *set)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " KEY_COLUMNS " FROM key WHERE zone = ? ORDER BY created, tag",
+				   "t", zone);
+	if (st == NULL)
+		return RS_EIO;
+	int rc, ret = RS_EOK;
+	while (ret == RS_EOK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rs_keystate_t k = { 0 };
+		int c = 0;
+		k.tag = (uint16_t)sqlite3_column_int(st, c++);
+		k.alg = (uint8_t)sqlite3_column_int(st, c++);
+		k.role = (uint8_t)sqlite3_column_int(st, c++);
+		k.bits = (uint16_t)sqlite3_column_int(st, c++);
+		k.predecessor = (uint16_t)sqlite3_column_int(st, c++);
+		k.goal = (uint8_t)sqlite3_column_int(st, c++);
+		k.ds = (uint8_t)sqlite3_column_int(st, c++);
+		k.flags = (uint8_t)sqlite3_column_int(st, c++);
+		for (int r = 0; r < RS_REC_COUNT; r++) {
+			k.state[r] = (uint8_t)sqlite3_column_int(st, c++);
+			k.since[r] = sqlite3_column_int64(st, c++);
+		}
+		int64_t *times[5] = { &k.created, &k.published, &k.active, &k.retired, &k.removed };
+		for (int i = 0; i < 5; i++)
+			*times[i] = sqlite3_column_int64(st, c++);
+		copy_text(k.locator, sizeof(k.locator), sqlite3_column_text(st, c++));
+		ret = rs_keyset_add(set, &k);
+	}
+	if (ret == RS_EOK && rc != SQLITE_DONE)
+		ret = RS_EIO;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int rs_store_keys_save(rs_store_t *s, const char *zone, const rs_keyset_t *set, rs_diag_t *diag)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		const rs_keystate_t *k = &set->keys[i];
+		sqlite3_stmt *st = prepare(
+			s, "INSERT OR REPLACE INTO key (zone, " KEY_COLUMNS ") VALUES "
+			   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			"tiiiiiiiiiiiiiiiiiiiiit", zone, (int64_t)k->tag, (int64_t)k->alg, (int64_t)k->role,
+			(int64_t)k->bits, (int64_t)k->predecessor, (int64_t)k->goal, (int64_t)k->ds,
+			(int64_t)k->flags, (int64_t)k->state[0], k->since[0], (int64_t)k->state[1], k->since[1],
+			(int64_t)k->state[2], k->since[2], (int64_t)k->state[3], k->since[3], k->created,
+			k->published, k->active, k->retired, k->removed, k->locator);
+		int ret = run(s, st, diag, "cannot store a key");
+		if (ret != RS_EOK)
+			return ret;
+	}
+	return RS_EOK;
+}
+
+int rs_store_history_add(rs_store_t *s, const char *zone, int64_t when, uint16_t tag, const char *what)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO history (zone, time, tag, what) VALUES (?,?,?,?)", "tiit",
+				   zone, when, (int64_t)tag, what);
+	return run(s, st, NULL, "cannot record history");
+}
+
+int rs_store_history(rs_store_t *s, const char *zone,
+		     void (*fn)(void *arg, int64_t when, uint16_t tag, const char *what), void *arg)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT time, tag, what FROM history WHERE zone = ? ORDER BY id", "t", zone);
+	if (st == NULL)
+		return RS_EIO;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, sqlite3_column_int64(st, 0), (uint16_t)sqlite3_column_int(st, 1),
+		   (const char *)sqlite3_column_text(st, 2));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RS_EOK : RS_EIO;
+}
