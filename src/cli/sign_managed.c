@@ -67,7 +67,8 @@ static int clock_guard(const cli_zone_t *z, bool force)
 }
 
 /* The keys the zone publishes or signs with now, loaded from their files. */
-static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles, size_t *count)
+static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles, bool *published,
+		     size_t *count)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < z->keys.count; i++) {
@@ -89,6 +90,7 @@ static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
 			return cli_exit_code(ret);
 		}
 		roles[n] = (rs_key_role_t){ keys[n], rs_keystate_signs_keys(k), rs_keystate_signs_data(k) };
+		published[n] = rs_keystate_published(k);
 		n++;
 	}
 	*count = n;
@@ -96,7 +98,8 @@ static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
 }
 
 /* Read the unsigned zone, publish the DNSKEYs, apply the policy's TTL rules. */
-static int build_zone(cli_zone_t *z, rs_key_t **keys, size_t nkeys, unsigned threads, rs_zone_t **out)
+static int build_zone(cli_zone_t *z, rs_key_t **keys, const bool *published, size_t nkeys, unsigned threads,
+		      rs_zone_t **out)
 {
 	rs_zone_opts_t zo = { .threads = threads };
 	rs_zone_t *zone = NULL;
@@ -109,6 +112,8 @@ static int build_zone(cli_zone_t *z, rs_key_t **keys, size_t nkeys, unsigned thr
 	uint32_t dnskey_ttl = 0;
 	if (ret == RS_EOK) {
 		for (size_t i = 0; i < nkeys && ret == RS_EOK; i++) {
+			if (!published[i])
+				continue; /* signs before its DNSKEY appears (algorithm rollover) */
 			size_t len;
 			const uint8_t *dnskey = rs_key_dnskey(keys[i], &len);
 			ret = rs_zone_add(zone, z->origin, RS_TYPE_DNSKEY, 0, dnskey, len);
@@ -160,6 +165,7 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	cli_zone_t z;
 	rs_key_t *keys[MAX_SIGN_KEYS];
 	rs_key_role_t roles[MAX_SIGN_KEYS];
+	bool published[MAX_SIGN_KEYS];
 	size_t nkeys = 0;
 	rs_zone_t *zone = NULL;
 	int code = cli_zone_open(&z, zone_name, quiet);
@@ -169,9 +175,9 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	if (code == EXIT_OK)
 		code = cli_zone_enforce(&z, force_clock);
 	if (code == EXIT_OK)
-		code = load_keys(&z, keys, roles, &nkeys);
+		code = load_keys(&z, keys, roles, published, &nkeys);
 	if (code == EXIT_OK)
-		code = build_zone(&z, keys, nkeys, threads, &zone);
+		code = build_zone(&z, keys, published, nkeys, threads, &zone);
 	if (code != EXIT_OK)
 		goto out;
 	const rs_rr_t *soa = rs_zone_soa(zone);
@@ -198,9 +204,11 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 		.nsec_ttl_set = z.policy.nsec_ttl_mode != RS_TTL_RFC9077,
 		.nsec_ttl = z.policy.nsec_ttl_mode == RS_TTL_SOA ? z.zone.soa_ttl : z.zone.soa_minimum,
 	};
-	size_t signing = 0;
-	for (size_t i = 0; i < nkeys; i++)
+	size_t signing = 0, npublished = 0;
+	for (size_t i = 0; i < nkeys; i++) {
 		signing += roles[i].signs_keys || roles[i].signs_data;
+		npublished += published[i];
+	}
 	rs_diag_t diag;
 	rs_outfile_t *out;
 	int ret = rs_outfile_open(out_path, 0644, &out, &diag);
@@ -228,9 +236,9 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	} else if (!quiet) {
 		char exp[15];
 		rs_time_format(so.expiration, exp);
-		fprintf(stderr, "signed %s: %llu names, %llu signatures by %zu of %zu published keys, serial %u, "
-			"expires %s\n", z.zone.name, (unsigned long long)stats.names,
-			(unsigned long long)stats.signatures, signing, nkeys, serial, exp);
+		fprintf(stderr, "signed %s: %llu names, %llu signatures by %zu keys, %zu DNSKEYs published, "
+			"serial %u, expires %s\n", z.zone.name, (unsigned long long)stats.names,
+			(unsigned long long)stats.signatures, signing, npublished, serial, exp);
 	}
 out:
 	rs_zone_free(zone);

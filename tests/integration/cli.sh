@@ -3,10 +3,11 @@
 # validity, progress only on a terminal, determinism across thread counts.
 . "$(dirname "$0")/lib.sh"
 
-for c in keygen sign verify ds; do
+for c in keygen sign verify ds zone policy key enforce plan rollover ds-seen ds-gone simulate; do
 	out=$("$R" $c --help 2>&1)
 	rc=$?
-	if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q '^example:' && printf '%s\n' "$out" | grep -q "regsign $c"; then
+	if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -Eq '^examples?:' &&
+		printf '%s\n' "$out" | grep -Eq "regsign (\[--state DIR\] )?$c"; then
 		pass "$c --help shows usage and an example"
 	else
 		fail "$c --help"
