@@ -90,6 +90,7 @@ typedef struct {
 	char (*first_what)[96];
 	size_t known;        /* keys that exist now */
 	uint16_t next_fake;
+	unsigned planned;
 	rs_keyset_t *set;
 } ahead_t;
 
@@ -103,7 +104,8 @@ static int fake_key(void *arg, const rs_keyset_t *set, rs_keystate_t *k)
 			used = set->keys[i].tag == tag;
 		if (!used) {
 			k->tag = tag;
-			snprintf(k->locator, sizeof(k->locator), "planned");
+			/* Shown as new1, new2, ... in the plan. */
+			snprintf(k->locator, sizeof(k->locator), "plannednew%u", ++a->planned);
 			return RS_EOK;
 		}
 	}
@@ -113,10 +115,10 @@ static void ahead_log(void *arg, int64_t when, const rs_keystate_t *k, const cha
 {
 	ahead_t *a = arg;
 	if (a->print) {
-		char t[24], tag[8];
+		char t[24], tag[16];
 		time_text(when, t);
-		if (k != NULL && strcmp(k->locator, "planned") == 0)
-			snprintf(tag, sizeof(tag), "new");
+		if (k != NULL && strncmp(k->locator, "planned", 7) == 0)
+			snprintf(tag, sizeof(tag), "%s", k->locator + 7);
 		else
 			snprintf(tag, sizeof(tag), "%u", k ? k->tag : 0);
 		if (k != NULL)

@@ -591,7 +591,14 @@ int rs_enforce_rollover(const rs_policy_t *policy, rs_keyset_t *set, int role, i
 	run_t r = { .p = policy, .set = set, .now = now, .ctx = ctx, .next = INT64_MAX };
 	if (policy->csk)
 		role = RS_ROLE_CSK;
-	rs_keystate_t *cur = current(set, role);
+	/* The key in service: the oldest live one of the role (during a rollover, the one being replaced). */
+	rs_keystate_t *cur = NULL;
+	for (size_t i = 0; i < set->count; i++) {
+		rs_keystate_t *k = &set->keys[i];
+		if (live(k) && k->role == role && k->goal != RS_GOAL_RETIRE_ALG &&
+		    (cur == NULL || k->created < cur->created))
+			cur = k;
+	}
 	if (cur == NULL)
 		return rs_diag(diag, RS_ENOKEY, "no %s in service to roll over", rs_role_name(role));
 	if (!matches_policy(policy, cur))

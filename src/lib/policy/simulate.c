@@ -296,8 +296,18 @@ static void svg_picture(const sim_t *s, rs_buf_t *svg, int64_t t0, int64_t t1)
 	size_t nkeys = s->set.count;
 	rs_buf_printf(svg, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%zu' "
 		      "font-family='monospace' font-size='11'>\n", left + width + 20, (nkeys + 3) * (size_t)row);
-	rs_buf_printf(svg, "<title>%s: key states over %lld days</title>\n", s->p->name,
+	rs_buf_printf(svg, "<title>%s%s%s: key states over %lld days</title>\n", s->o->new_policy ? "" : s->p->name,
+		      s->o->new_policy ? "policy change to " : "", s->o->new_policy ? s->o->new_policy->name : "",
 		      (long long)((t1 - t0) / 86400));
+	/* A tick every 90 days, labelled with the date. */
+	for (int64_t t = t0; t <= t1; t += 90 * 86400) {
+		char day[32];
+		day_text(t, day);
+		double x = left + (double)(t - t0) * scale;
+		rs_buf_printf(svg, "<line x1='%.1f' y1='14' x2='%.1f' y2='%zu' stroke='#ddd'/>\n"
+			      "<text x='%.1f' y='12' font-size='9'>%.10s</text>\n", x, x, (nkeys + 1) * (size_t)row,
+			      x + 2, day);
+	}
 	static const char *const colour[4] = { "none", "#9ecae1", "#3182bd", "#fdae6b" };
 	for (size_t i = 0; i < nkeys; i++) {
 		const rs_keystate_t *k = &s->set.keys[i];
