@@ -22,6 +22,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_rollover(int argc, char **argv);
 int cmd_ds_seen(int argc, char **argv);
 int cmd_ds_gone(int argc, char **argv);
+int cmd_ds_check(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 /* regsign sign --zone: sign a managed zone (cmd_sign hands over). */
 int cli_sign_managed(const char *zone, const char *out_path, unsigned threads, bool force_clock,

@@ -384,7 +384,10 @@ int cmd_rollover(int argc, char **argv)
 		return EXIT_INPUT;
 	}
 	cli_zone_t z;
-	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK) {
+	/* Steps that are due come first: the rollover starts from the state as of now. */
+	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK)
+		code = cli_zone_enforce(&z, a.force_clock);
+	if (code == EXIT_OK) {
 		rs_enforce_ctx_t ctx = cli_zone_ctx(&z);
 		rs_diag_t diag;
 		int ret = rs_enforce_rollover(&z.policy, &z.keys, a.role, a.emergency ? RS_ROLLOVER_EMERGENCY : 0,
@@ -443,6 +446,40 @@ static int ds_event(int argc, char **argv, bool seen)
 				printf("%s: %s\n", z.zone.name, line);
 		}
 	}
+	if (code == EXIT_OK)
+		code = cli_zone_enforce(&z, a.force_clock);
+	if (code == EXIT_OK)
+		code = cli_zone_commit(&z);
+	cli_zone_close(&z);
+	return code;
+}
+
+static void ds_check_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign [--state DIR] ds-check --zone ZONE [--now T]\n"
+		"\n"
+		"Asks each of the zone's parent agents (zone set-parent) for the zone's DS RRset,\n"
+		"prints what each serves, and confirms a DS that regsign waits for once all of them\n"
+		"serve it (or, for a removal, none does). enforce and sign do the same silently.\n"
+		"\n"
+		"example:\n"
+		"  regsign ds-check --zone cloud.\n");
+}
+
+int cmd_ds_check(int argc, char **argv)
+{
+	args_t a;
+	int code;
+	if (!parse(argc, argv, &a, ds_check_help, &code))
+		return code;
+	cli_zone_t z;
+	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK && z.zone.parent_agents[0] == '\0') {
+		cli_error("%s has no parent agents (see regsign zone set-parent)", z.zone.name);
+		code = EXIT_INPUT;
+	}
+	if (code == EXIT_OK)
+		code = cli_zone_check_parent(&z, true);
 	if (code == EXIT_OK)
 		code = cli_zone_enforce(&z, a.force_clock);
 	if (code == EXIT_OK)

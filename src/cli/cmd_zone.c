@@ -1,4 +1,5 @@
 /* regsign zone add|list|show|remove|set-policy: the zones regsign manages. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,10 +13,12 @@
 static void help(FILE *f)
 {
 	fprintf(f,
-		"usage: regsign [--state DIR] zone add ZONE --policy NAME --input ZONEFILE [--now T]\n"
+		"usage: regsign [--state DIR] zone add ZONE --policy NAME --input ZONEFILE\n"
+		"                 [--parent-agent ADDR[@PORT]]... [--now T]\n"
 		"       regsign [--state DIR] zone list\n"
 		"       regsign [--state DIR] zone show ZONE [--now T]\n"
 		"       regsign [--state DIR] zone set-policy ZONE NAME [--now T]\n"
+		"       regsign [--state DIR] zone set-parent ZONE [ADDR[@PORT]]...\n"
 		"       regsign [--state DIR] zone remove ZONE\n"
 		"\n"
 		"add      starts managing ZONE: checks ZONEFILE (the unsigned zone) and the policy\n"
@@ -24,6 +27,9 @@ static void help(FILE *f)
 		"show     the zone's settings, keys and recent history.\n"
 		"set-policy  switches to another policy; a new algorithm starts an algorithm\n"
 		"         rollover (RFC 6781 4.1.4) at the next enforce.\n"
+		"set-parent  the parent's servers to ask for the zone's DS (up to 8): every enforce\n"
+		"         then confirms DS changes that all of them show, as ds-seen/ds-gone would.\n"
+		"         No address: the operator confirms.\n"
 		"remove   stops managing ZONE and destroys its keys.\n"
 		"\n"
 		"examples:\n"
@@ -55,19 +61,53 @@ static int check_zone_file(const uint8_t *origin, const char *path, uint32_t *so
 	return ret == RS_EOK ? EXIT_OK : cli_exit_code(ret);
 }
 
+/* Append a parent server after checking its form; prints the error. */
+static bool add_agent(char *list, size_t max, const char *agent)
+{
+	char host[64];
+	const char *at = strchr(agent, '@');
+	size_t len = at ? (size_t)(at - agent) : strlen(agent);
+	unsigned char buf[16];
+	char *end = NULL;
+	unsigned long port = at ? strtoul(at + 1, &end, 10) : 53;
+	if (len == 0 || len >= sizeof(host) || (at && (*end != '\0' || port == 0 || port > 65535))) {
+		cli_error("'%s' is not ADDR or ADDR@PORT", agent);
+		return false;
+	}
+	memcpy(host, agent, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1) {
+		cli_error("'%s' is not an IPv4 or IPv6 address", host);
+		return false;
+	}
+	size_t used = strlen(list);
+	if (used + strlen(agent) + 2 > max) {
+		cli_error("too many parent agents");
+		return false;
+	}
+	snprintf(list + used, max - used, "%s%s", used ? " " : "", agent);
+	return true;
+}
+
 static int zone_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' }, { "input", required_argument, NULL, 'i' },
+		{ "parent-agent", required_argument, NULL, 'a' },
 		{ "now", required_argument, NULL, 'N' },    { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	const char *policy_name = NULL, *input = NULL;
+	char agents[512] = "";
 	bool quiet = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:i:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:i:a:qh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'a':
+			if (!add_agent(agents, sizeof(agents), optarg))
+				return EXIT_INPUT;
+			break;
 		case 'p': policy_name = optarg; break;
 		case 'i': input = optarg; break;
 		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
@@ -91,6 +131,7 @@ static int zone_add(int argc, char **argv)
 		return EXIT_INPUT;
 	}
 	snprintf(rec.input, sizeof(rec.input), "%s", abs);
+	snprintf(rec.parent_agents, sizeof(rec.parent_agents), "%s", agents);
 	free(abs);
 	int code = check_zone_file(origin, rec.input, &rec.soa_ttl, &rec.soa_minimum);
 	if (code != EXIT_OK)
@@ -225,9 +266,9 @@ static int zone_show(const char *name)
 		when_text(z.zone.last_sign, b, sizeof(b));
 		when_text(z.zone.next_event, c, sizeof(c));
 		printf("zone        %s\npolicy      %s (%s)\ninput       %s\nSOA TTL     %u\nserial      %u\n"
-		       "added       %s\nlast signed %s\nnext event  %s\nkeys:\n",
+		       "added       %s\nlast signed %s\nnext event  %s\nparent      %s\nkeys:\n",
 		       z.zone.name, z.zone.policy, z.policy.description, z.zone.input, z.zone.soa_ttl,
-		       z.zone.serial, a, b, c);
+		       z.zone.serial, a, b, c, z.zone.parent_agents[0] ? z.zone.parent_agents : "(operator confirms DS)");
 		for (size_t i = 0; i < z.keys.count; i++) {
 			const rs_keystate_t *k = &z.keys.keys[i];
 			if (k->goal != RS_GOAL_DEAD)
@@ -282,6 +323,27 @@ static int zone_set_policy(const char *name, const char *policy_name)
 	return code;
 }
 
+static int zone_set_parent(const char *name, char **agents, int n)
+{
+	char list[sizeof(((rs_zone_rec_t *)0)->parent_agents)] = "";
+	for (int i = 0; i < n; i++)
+		if (!add_agent(list, sizeof(list), agents[i]))
+			return EXIT_INPUT;
+	cli_zone_t z;
+	int code = cli_zone_open(&z, name, true);
+	if (code == EXIT_OK) {
+		snprintf(z.zone.parent_agents, sizeof(z.zone.parent_agents), "%s", list);
+		char line[600];
+		snprintf(line, sizeof(line), "parent agents: %s", list[0] ? list : "none (the operator confirms DS changes)");
+		rs_store_history_add(z.store, z.zone.name, z.now, 0, line);
+		code = cli_zone_commit(&z);
+		if (code == EXIT_OK)
+			printf("%s: %s\n", z.zone.name, line);
+	}
+	cli_zone_close(&z);
+	return code;
+}
+
 static int zone_remove(const char *name)
 {
 	cli_zone_t z;
@@ -317,6 +379,8 @@ int cmd_zone(int argc, char **argv)
 	argc--, argv++;
 	if (strcmp(sub, "add") == 0)
 		return zone_add(argc, argv);
+	if (strcmp(sub, "set-parent") == 0 && argc >= 2 && argv[1][0] != '-')
+		return zone_set_parent(argv[1], argv + 2, argc - 2);
 	/* The other subcommands take positional arguments, --now and --help. */
 	const char *args[2] = { NULL, NULL };
 	int nargs = 0;

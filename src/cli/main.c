@@ -26,6 +26,7 @@ static const struct {
 	{ "rollover", cmd_rollover, "start a KSK or ZSK rollover now (also emergency)" },
 	{ "ds-seen", cmd_ds_seen, "confirm that the parent publishes a key's DS" },
 	{ "ds-gone", cmd_ds_gone, "confirm that the parent removed a key's DS" },
+	{ "ds-check", cmd_ds_check, "ask the parent's servers whether a DS change is done" },
 	{ "simulate", cmd_simulate, "run a policy over simulated years and check it" },
 };
 
@@ -173,14 +174,6 @@ int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_INPUT;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return EXIT_OK;
-	}
 	/* Global options before the command. */
 	while (argc > 2 && (strcmp(argv[1], "--state") == 0 || strcmp(argv[1], "--now") == 0)) {
 		if (strcmp(argv[1], "--state") == 0)
@@ -189,6 +182,14 @@ int main(int argc, char **argv)
 			return EXIT_INPUT;
 		argc -= 2;
 		argv += 2;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_INPUT;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("regsign %s\n", REGSIGN_VERSION);

@@ -14,6 +14,7 @@
 
 #include "managed.h"
 #include "regsign/dns.h"
+#include "regsign/registry.h"
 
 int cli_store(rs_store_t **out)
 {
@@ -268,6 +269,87 @@ rs_enforce_ctx_t cli_zone_ctx(cli_zone_t *z)
 	return (rs_enforce_ctx_t){ make_key, z, report, z };
 }
 
+/* One line to the operator and the history. */
+static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...) RS_PRINTF(3, 4);
+static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...)
+{
+	char line[400], ts[15];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rs_time_format(z->now, ts);
+	if (!z->quiet)
+		fprintf(z->log ? z->log : stdout, "%s %s %s\n", ts, z->zone.name, line);
+	if (rs_store_history_add(z->store, z->zone.name, z->now, tag, line) != RS_EOK)
+		z->history_failed = true;
+}
+
+int cli_zone_check_parent(cli_zone_t *z, bool verbose)
+{
+	bool pending = false;
+	for (size_t i = 0; i < z->keys.count; i++)
+		pending = pending || z->keys.keys[i].ds != RS_DS_NONE;
+	if (z->zone.parent_agents[0] == '\0' || (!pending && !verbose) || z->parent_asked)
+		return EXIT_OK;
+	z->parent_asked = true; /* once per run */
+	/* Every server's DS RRset; one that cannot answer stops all conclusions this time. */
+	enum { MAX_AGENTS = 8 };
+	rs_ds_set_t *sets = calloc(MAX_AGENTS, sizeof(*sets));
+	if (sets == NULL)
+		return EXIT_INTERNAL;
+	char agents[sizeof(z->zone.parent_agents)], *save = NULL;
+	snprintf(agents, sizeof(agents), "%s", z->zone.parent_agents);
+	size_t n = 0;
+	bool failed = false;
+	for (char *a = strtok_r(agents, " ,", &save); a != NULL && n < MAX_AGENTS; a = strtok_r(NULL, " ,", &save)) {
+		rs_diag_t diag;
+		if (rs_parent_ds_query(a, z->origin, 2000, &sets[n], &diag) != RS_EOK) {
+			tell(z, 0, "parent: %s", diag.text);
+			failed = true;
+			continue;
+		}
+		if (verbose)
+			tell(z, 0, "parent: %s serves %zu DS record(s)", a, sets[n].count);
+		n++;
+	}
+	if (failed || n == 0) {
+		free(sets);
+		return EXIT_OK; /* no change; the next run asks again */
+	}
+	for (size_t i = 0; i < z->keys.count; i++) {
+		rs_keystate_t *k = &z->keys.keys[i];
+		if (k->ds == RS_DS_NONE)
+			continue;
+		char path[4400];
+		rs_key_t *key;
+		rs_diag_t diag;
+		cli_key_path(z, k->locator, "", path, sizeof(path));
+		if (rs_key_load(path, false, &key, &diag) != RS_EOK) {
+			tell(z, k->tag, "parent: cannot read key %u: %s", k->tag, diag.text);
+			continue;
+		}
+		size_t len, have = 0;
+		const uint8_t *dnskey = rs_key_dnskey(key, &len);
+		for (size_t j = 0; j < n; j++)
+			have += rs_ds_set_has_key(&sets[j], z->origin, dnskey, len);
+		rs_key_free(key);
+		/* Only what every server of the parent shows counts (RFC 7583 3.3.2: the parent's propagation). */
+		if (k->ds == RS_DS_SUBMIT && have == n) {
+			rs_enforce_ds_seen(&z->keys, k->tag, z->now, NULL);
+			tell(z, k->tag, "DS of key %u seen at all %zu parent servers", k->tag, n);
+		} else if (k->ds == RS_DS_WITHDRAW && have == 0) {
+			rs_enforce_ds_gone(&z->keys, k->tag, z->now, NULL);
+			tell(z, k->tag, "DS of key %u gone from all %zu parent servers", k->tag, n);
+		} else if (verbose) {
+			tell(z, k->tag, "DS of key %u %s at %zu of %zu parent servers: still waiting", k->tag,
+			     k->ds == RS_DS_SUBMIT ? "present" : "still present", have, n);
+		}
+	}
+	free(sets);
+	return EXIT_OK;
+}
+
 int cli_zone_enforce(cli_zone_t *z, bool force_clock)
 {
 	if (z->now < z->zone.last_enforce && !force_clock) {
@@ -277,6 +359,7 @@ int cli_zone_enforce(cli_zone_t *z, bool force_clock)
 			  "(--force-clock overrides)", z->zone.name, ts);
 		return EXIT_INPUT;
 	}
+	cli_zone_check_parent(z, false);
 	rs_enforce_ctx_t ctx = cli_zone_ctx(z);
 	rs_diag_t diag;
 	int64_t next;

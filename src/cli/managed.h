@@ -16,6 +16,7 @@ typedef struct {
 	FILE *log; /* where steps are printed; NULL: standard output */
 	bool in_tx;
 	bool history_failed;
+	bool parent_asked;
 	size_t steps; /* steps reported by the enforcer */
 } cli_zone_t;
 
@@ -40,7 +41,13 @@ bool cli_zone_name(const char *text, char out[256], uint8_t wire[255]);
  * policy and keys, and removes leftover key files. Returns an exit code.
  */
 int cli_zone_open(cli_zone_t *z, const char *name, bool quiet);
-/* Run the enforcer at z->now; steps are printed and recorded in the history. */
+/*
+ * Ask the zone's parent agents for the DS RRset and confirm each pending DS
+ * change that all of them show (ds-seen / ds-gone by observation). verbose
+ * reports every server's answer even with nothing pending.
+ */
+int cli_zone_check_parent(cli_zone_t *z, bool verbose);
+/* Run the enforcer at z->now (after asking the parent); steps are printed and recorded in the history. */
 int cli_zone_enforce(cli_zone_t *z, bool force_clock);
 /* Enforcer callbacks (file key back end, reporting) for other state machine calls. */
 rs_enforce_ctx_t cli_zone_ctx(cli_zone_t *z);

@@ -67,8 +67,8 @@ static int clock_guard(const cli_zone_t *z, bool force)
 }
 
 /* The keys the zone publishes or signs with now, loaded from their files. */
-static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles, bool *published,
-		     size_t *count)
+static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
+		     const rs_keystate_t **states, size_t *count)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < z->keys.count; i++) {
@@ -90,7 +90,7 @@ static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
 			return cli_exit_code(ret);
 		}
 		roles[n] = (rs_key_role_t){ keys[n], rs_keystate_signs_keys(k), rs_keystate_signs_data(k) };
-		published[n] = rs_keystate_published(k);
+		states[n] = k;
 		n++;
 	}
 	*count = n;
@@ -98,8 +98,31 @@ static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
 }
 
 /* Read the unsigned zone, publish the DNSKEYs, apply the policy's TTL rules. */
-static int build_zone(cli_zone_t *z, rs_key_t **keys, const bool *published, size_t nkeys, unsigned threads,
-		      rs_zone_t **out)
+/* The parent should publish a DS for this key: CDS/CDNSKEY say so (RFC 7344, RFC 8078). */
+static bool wants_ds(const rs_keystate_t *k)
+{
+	if (k->ds == RS_DS_SUBMIT)
+		return true;
+	return k->ds != RS_DS_WITHDRAW &&
+	       (k->state[RS_REC_DS] == RS_RUMOURED || k->state[RS_REC_DS] == RS_OMNIPRESENT);
+}
+
+static int add_cds(cli_zone_t *z, rs_zone_t *zone, rs_key_t *key)
+{
+	size_t len;
+	const uint8_t *dnskey = rs_key_dnskey(key, &len);
+	uint8_t ds[128];
+	int dslen = rs_ds_make(z->origin, dnskey, len, z->policy.ds_digest, ds, sizeof(ds));
+	if (dslen < 0)
+		return dslen;
+	/* Same TTL as the DNSKEY RRset they mirror. */
+	uint32_t ttl = rs_policy_dnskey_ttl(&z->policy, z->zone.soa_ttl);
+	int ret = rs_zone_add(zone, z->origin, RS_TYPE_CDS, ttl, ds, (size_t)dslen);
+	return ret == RS_EOK ? rs_zone_add(zone, z->origin, RS_TYPE_CDNSKEY, ttl, dnskey, len) : ret;
+}
+
+static int build_zone(cli_zone_t *z, rs_key_t **keys, const rs_keystate_t **states, size_t nkeys,
+		      unsigned threads, rs_zone_t **out)
 {
 	rs_zone_opts_t zo = { .threads = threads };
 	rs_zone_t *zone = NULL;
@@ -112,12 +135,16 @@ static int build_zone(cli_zone_t *z, rs_key_t **keys, const bool *published, siz
 	uint32_t dnskey_ttl = 0;
 	if (ret == RS_EOK) {
 		for (size_t i = 0; i < nkeys && ret == RS_EOK; i++) {
-			if (!published[i])
+			if (!rs_keystate_published(states[i]))
 				continue; /* signs before its DNSKEY appears (algorithm rollover) */
 			size_t len;
 			const uint8_t *dnskey = rs_key_dnskey(keys[i], &len);
 			ret = rs_zone_add(zone, z->origin, RS_TYPE_DNSKEY, 0, dnskey, len);
+			if (ret == RS_EOK && z->policy.cds && wants_ds(states[i]))
+				ret = add_cds(z, zone, keys[i]);
 		}
+		if (ret != RS_EOK)
+			rs_diag(&diag, ret, "%s: cannot add the keys: %s", z->zone.name, rs_strerror(ret));
 		if (ret == RS_EOK)
 			ret = rs_zone_finish(zone, &diag);
 	}
@@ -165,7 +192,7 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	cli_zone_t z;
 	rs_key_t *keys[MAX_SIGN_KEYS];
 	rs_key_role_t roles[MAX_SIGN_KEYS];
-	bool published[MAX_SIGN_KEYS];
+	const rs_keystate_t *states[MAX_SIGN_KEYS];
 	size_t nkeys = 0;
 	rs_zone_t *zone = NULL;
 	int code = cli_zone_open(&z, zone_name, quiet);
@@ -175,9 +202,9 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	if (code == EXIT_OK)
 		code = cli_zone_enforce(&z, force_clock);
 	if (code == EXIT_OK)
-		code = load_keys(&z, keys, roles, published, &nkeys);
+		code = load_keys(&z, keys, roles, states, &nkeys);
 	if (code == EXIT_OK)
-		code = build_zone(&z, keys, published, nkeys, threads, &zone);
+		code = build_zone(&z, keys, states, nkeys, threads, &zone);
 	if (code != EXIT_OK)
 		goto out;
 	const rs_rr_t *soa = rs_zone_soa(zone);
@@ -207,7 +234,7 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	size_t signing = 0, npublished = 0;
 	for (size_t i = 0; i < nkeys; i++) {
 		signing += roles[i].signs_keys || roles[i].signs_data;
-		npublished += published[i];
+		npublished += rs_keystate_published(states[i]);
 	}
 	rs_diag_t diag;
 	rs_outfile_t *out;
