@@ -76,7 +76,7 @@ check_match "day 100: the old ZSK is gone 10 days after its successor took over"
 check "day 100: regsign verify" "$R" verify d100.signed --origin tld. --time "$(at 100)" --quiet
 "$R" --state "$S" enforce --now "$(at 100 3)" --quiet
 if ls "$S"/keys/ | grep -q "+$(printf %05d "$zsk")\."; then fail "the retired ZSK's files are destroyed once its DNSKEY left every cache"; else pass "the retired ZSK's files are destroyed once its DNSKEY left every cache"; fi
-check_match "plan shows the next ZSK rollover" "zsk +new .*published" "$("$R" --state "$S" plan --zone tld. --days 120 --now "$(at 100)")"
+check_match "plan shows the next ZSK rollover" "zsk +new1 .*published" "$("$R" --state "$S" plan --zone tld. --days 120 --now "$(at 100)")"
 
 # --- emergency rollover ---
 out=$("$R" --state "$S" rollover --zone tld. --zsk --emergency --now "$(at 101)")
