@@ -37,8 +37,9 @@ static void help(FILE *f)
 		"  regsign zone set-policy cloud. default\n");
 }
 
-/* Read and check a zone file; prints the error. */
-static int check_zone_file(const uint8_t *origin, const char *path, uint32_t *soa_ttl, uint32_t *minimum)
+/* Read and check a zone file against the policy; prints the error. */
+static int check_zone_file(const uint8_t *origin, const char *path, const rs_policy_t *policy,
+			   uint32_t *soa_ttl, uint32_t *minimum)
 {
 	rs_zone_t *zone = NULL;
 	rs_zone_opts_t zo = { 0 };
@@ -50,15 +51,17 @@ static int check_zone_file(const uint8_t *origin, const char *path, uint32_t *so
 		rs_diag(&diag, ret, "%s", rs_strerror(ret));
 	if (ret == RS_EOK)
 		ret = rs_zone_finish(zone, &diag);
-	if (ret == RS_EOK) {
-		const rs_rr_t *soa = rs_zone_soa(zone);
-		*soa_ttl = soa->ttl;
-		*minimum = rs_get32(soa->rdata + soa->rdlen - 4);
-	} else {
+	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
+		rs_zone_free(zone);
+		return cli_exit_code(ret);
 	}
+	const rs_rr_t *soa = rs_zone_soa(zone);
+	*soa_ttl = soa->ttl;
+	*minimum = rs_get32(soa->rdata + soa->rdlen - 4);
+	int code = cli_check_ttls(zone, policy);
 	rs_zone_free(zone);
-	return ret == RS_EOK ? EXIT_OK : cli_exit_code(ret);
+	return code;
 }
 
 /* Append a parent server after checking its form; prints the error. */
@@ -133,23 +136,16 @@ static int zone_add(int argc, char **argv)
 	snprintf(rec.input, sizeof(rec.input), "%s", abs);
 	snprintf(rec.parent_agents, sizeof(rec.parent_agents), "%s", agents);
 	free(abs);
-	int code = check_zone_file(origin, rec.input, &rec.soa_ttl, &rec.soa_minimum);
-	if (code != EXIT_OK)
-		return code;
-
 	rs_store_t *store;
-	if ((code = cli_store(&store)) != EXIT_OK)
+	int code = cli_store(&store);
+	if (code != EXIT_OK)
 		return code;
 	rs_diag_t diag;
 	rs_policy_t policy;
 	char *text = NULL;
-	int ret = rs_store_begin(store, &diag);
-	if (ret != RS_EOK) {
-		cli_error("%s", diag.text);
-		rs_store_close(store);
-		return EXIT_INTERNAL;
-	}
 	code = cli_policy_get(store, policy_name, &policy, &text);
+	if (code == EXIT_OK)
+		code = check_zone_file(origin, rec.input, &policy, &rec.soa_ttl, &rec.soa_minimum);
 	if (code == EXIT_OK && rs_policy_check(&policy, rec.soa_ttl, &diag) != RS_EOK) {
 		cli_error("policy '%s' cannot be kept for %s: %s", policy_name, rec.name, diag.text);
 		code = EXIT_INPUT;
@@ -158,19 +154,24 @@ static int zone_add(int argc, char **argv)
 	snprintf(rec.policy, sizeof(rec.policy), "%s", policy_name);
 	rec.added = now;
 	rec.next_event = now;
-	/* The zone keeps the policy text it was added with: a later release's shipped policy changes nothing. */
-	char *stored = NULL;
-	if (code == EXIT_OK && rs_store_policy_get(store, policy_name, &stored) == RS_ENOENT)
-		ret = rs_store_policy_put(store, policy_name, text, now, &diag);
-	free(stored);
-	if (code == EXIT_OK && ret == RS_EOK)
-		ret = rs_store_zone_add(store, &rec, &diag);
-	if (code == EXIT_OK && ret == RS_EOK)
-		ret = rs_store_history_add(store, rec.name, now, 0, "zone added with policy");
-	if (code == EXIT_OK && ret == RS_EOK)
-		ret = rs_store_commit(store, &diag);
-	else
-		rs_store_rollback(store);
+	int ret = RS_EOK;
+	if (code == EXIT_OK && (ret = rs_store_begin(store, &diag)) == RS_EOK) {
+		/* The zone keeps the policy text it was added with: a later release's shipped policy changes nothing. */
+		char *stored = NULL;
+		if (rs_store_policy_get(store, policy_name, &stored) == RS_ENOENT)
+			ret = rs_store_policy_put(store, policy_name, text, now, &diag);
+		free(stored);
+		if (ret == RS_EOK)
+			ret = rs_store_zone_add(store, &rec, &diag);
+		char line[200];
+		snprintf(line, sizeof(line), "zone added with policy %s, input %.100s", policy_name, rec.input);
+		if (ret == RS_EOK)
+			ret = rs_store_history_add(store, rec.name, now, 0, line);
+		if (ret == RS_EOK)
+			ret = rs_store_commit(store, &diag);
+		else
+			rs_store_rollback(store);
+	}
 	free(text);
 	rs_store_close(store);
 	if (code != EXIT_OK)

@@ -79,6 +79,22 @@ void cli_policy_refusal(const char *label, const char *text, const char *reason)
 		cli_error("%s: %s", label, reason);
 }
 
+int cli_check_ttls(const rs_zone_t *zone, const rs_policy_t *policy)
+{
+	size_t nnodes;
+	const rs_node_t *nodes = rs_zone_nodes(zone, &nnodes);
+	const rs_rr_t *rrs = rs_zone_rrs(zone);
+	size_t nrr = nnodes ? nodes[nnodes - 1].first + nodes[nnodes - 1].count : 0;
+	for (size_t i = 0; i < nrr; i++)
+		if (rrs[i].ttl > policy->max_zone_ttl && rrs[i].line != 0) {
+			cli_error("%s:%u: TTL %u is above the policy's largest zone TTL (ttl.max-zone %u): "
+				  "its signatures could expire in caches", rs_zone_file_name(zone, rrs[i].file),
+				  rrs[i].line, rrs[i].ttl, policy->max_zone_ttl);
+			return EXIT_INPUT;
+		}
+	return EXIT_OK;
+}
+
 bool cli_zone_name(const char *text, char out[256], uint8_t wire[255])
 {
 	if (text == NULL) {

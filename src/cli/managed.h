@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "regsign/policy.h"
 #include "regsign/store.h"
+#include "regsign/zone.h"
 
 typedef struct {
 	rs_store_t *store;
@@ -31,6 +32,9 @@ int cli_policy_load(rs_store_t *store, const char *arg, bool check, rs_policy_t 
 
 /* Print why rs_policy_check refused a policy, at the line of the field it names. */
 void cli_policy_refusal(const char *label, const char *text, const char *reason);
+
+/* Refuse (printing FILE:LINE) a record of the zone file with a TTL above the policy's ttl.max-zone. */
+int cli_check_ttls(const rs_zone_t *zone, const rs_policy_t *policy);
 
 /* Canonical presentation form (lowercase, trailing dot) and wire form of a zone name; prints errors. */
 bool cli_zone_name(const char *text, char out[256], uint8_t wire[255]);

@@ -153,21 +153,13 @@ static int build_zone(cli_zone_t *z, rs_key_t **keys, const rs_keystate_t **stat
 		z->zone.soa_ttl = soa->ttl;
 		z->zone.soa_minimum = rs_get32(soa->rdata + soa->rdlen - 4);
 		dnskey_ttl = rs_policy_dnskey_ttl(&z->policy, soa->ttl);
-		size_t nrr, nnodes;
-		const rs_node_t *nodes = rs_zone_nodes(zone, &nnodes);
-		const rs_rr_t *rrs = rs_zone_rrs(zone);
-		nrr = nnodes ? nodes[nnodes - 1].first + nodes[nnodes - 1].count : 0;
-		for (size_t i = 0; i < nrr; i++)
-			if (rrs[i].ttl > z->policy.max_zone_ttl && rrs[i].type != RS_TYPE_DNSKEY) {
-				ret = rs_diag(&diag, RS_EZONE, "%s:%u: TTL %u is above the policy's largest zone "
-					      "TTL (ttl.max-zone %u): signatures could expire in caches",
-					      rs_zone_file_name(zone, rrs[i].file), rrs[i].line, rrs[i].ttl,
-					      z->policy.max_zone_ttl);
-				break;
-			}
-		if (dnskey_ttl > z->policy.max_zone_ttl && ret == RS_EOK)
-			ret = rs_diag(&diag, RS_EZONE, "%s: DNSKEY TTL %u is above ttl.max-zone %u",
-				      z->zone.input, dnskey_ttl, z->policy.max_zone_ttl);
+	}
+	if (ret == RS_EOK && dnskey_ttl > z->policy.max_zone_ttl)
+		ret = rs_diag(&diag, RS_EZONE, "%s: DNSKEY TTL %u is above ttl.max-zone %u", z->zone.input,
+			      dnskey_ttl, z->policy.max_zone_ttl);
+	if (ret == RS_EOK && cli_check_ttls(zone, &z->policy) != EXIT_OK) {
+		rs_zone_free(zone);
+		return EXIT_INPUT;
 	}
 	if (ret == RS_EOK && z->policy.ds_ttl_from_ns)
 		rs_zone_ds_ttl_from_ns(zone);

@@ -101,6 +101,9 @@ check_exit 2 "zone add with an unknown policy" "$R" --state "$S" zone add other.
 printf '$ORIGIN other.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ NS ns1\nbad A 300.1.1.1\n' > bad.zone
 err=$("$R" --state "$S" zone add other. --policy default --input bad.zone 2>&1)
 check_match "zone add with a broken zone file names file and line" "bad.zone:4: " "$err"
+printf '$ORIGIN other.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 604800 A 192.0.2.1\n' > ttl.zone
+err=$("$R" --state "$S" zone add other. --policy cloud-tld --input ttl.zone 2>&1)
+check_match "zone add refuses a TTL above the policy's ttl.max-zone, with file and line" "ttl.zone:4: TTL 604800 is above" "$err"
 check_exit 2 "zone add of a zone already managed" "$R" --state "$S" zone add tld. --policy default --input tld.zone
 check_exit 2 "ds-seen for a key that does not exist" "$R" --state "$S" ds-seen --zone tld. --key 1 --now "$(at 111)"
 check_exit 2 "sign of a zone not managed" "$R" --state "$S" sign --zone nope. --out x.signed
