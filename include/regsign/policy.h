@@ -200,6 +200,8 @@ int rs_enforce_ds_gone(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *d
 bool rs_keystate_published(const rs_keystate_t *key); /* DNSKEY in the zone */
 bool rs_keystate_signs_keys(const rs_keystate_t *key); /* signs the DNSKEY RRset */
 bool rs_keystate_signs_data(const rs_keystate_t *key); /* signs the other RRsets */
+/* The parent should publish this key's DS now (CDS/CDNSKEY, regsign ds --zone). */
+bool rs_keystate_wants_ds(const rs_keystate_t *key);
 
 /* The DNSKEY TTL the policy gives for a zone whose SOA has soa_ttl. */
 uint32_t rs_policy_dnskey_ttl(const rs_policy_t *policy, uint32_t soa_ttl);

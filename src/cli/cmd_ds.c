@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "managed.h"
 #include "regsign/dns.h"
 #include "regsign/zone.h"
 
@@ -12,12 +12,46 @@ static void help(FILE *f)
 {
 	fprintf(f,
 		"usage: regsign ds --keys KEYDIR --origin ORIGIN [--digest sha256|sha384] [--ttl TTL]\n"
+		"       regsign [--state DIR] ds --zone ZONE [--digest sha256|sha384] [--ttl TTL]\n"
 		"\n"
 		"Prints the DS record of every key-signing key (SEP flag) of ORIGIN in KEYDIR, as\n"
-		"dnssec-dsfromkey does, ready for the parent zone.\n"
+		"dnssec-dsfromkey does, ready for the parent zone. With --zone, the DS records the\n"
+		"parent should publish for a managed zone now (the keys whose DS regsign asked for\n"
+		"or relies on), with the policy's digest type unless --digest says otherwise.\n"
 		"\n"
-		"example:\n"
-		"  regsign ds --keys keys/ --origin cloud. --digest sha256\n");
+		"examples:\n"
+		"  regsign ds --keys keys/ --origin cloud. --digest sha256\n"
+		"  regsign --state /var/lib/regsign ds --zone cloud.\n");
+}
+
+/* The keys of a managed zone whose DS the parent should publish now; -1 after printing an error. */
+static int managed_keys(const char *name, rs_key_t **keys, int max, int *digest, bool digest_given)
+{
+	cli_zone_t z;
+	int n = 0, code = cli_zone_open(&z, name, true);
+	for (size_t i = 0; code == EXIT_OK && i < z.keys.count && n < max; i++) {
+		const rs_keystate_t *k = &z.keys.keys[i];
+		if (k->goal == RS_GOAL_DEAD || !rs_keystate_wants_ds(k))
+			continue;
+		char path[4400];
+		rs_diag_t diag;
+		cli_key_path(&z, k->locator, "", path, sizeof(path));
+		if (rs_key_load(path, false, &keys[n], &diag) != RS_EOK) {
+			cli_error("%s", diag.text);
+			code = EXIT_INPUT;
+			break;
+		}
+		n++;
+	}
+	if (code == EXIT_OK && !digest_given)
+		*digest = z.policy.ds_digest;
+	cli_zone_close(&z);
+	if (code != EXIT_OK) {
+		for (int i = 0; i < n; i++)
+			rs_key_free(keys[i]);
+		return -1;
+	}
+	return n;
 }
 
 int cmd_ds(int argc, char **argv)
@@ -25,26 +59,38 @@ int cmd_ds(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "keys", required_argument, NULL, 'K' }, { "origin", required_argument, NULL, 'o' },
 		{ "digest", required_argument, NULL, 'd' }, { "ttl", required_argument, NULL, 't' },
+		{ "zone", required_argument, NULL, 'z' }, { "now", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *origin_text = NULL, *digest_text = "sha256";
+	const char *dir = NULL, *origin_text = NULL, *digest_text = "sha256", *managed = NULL;
+	bool digest_given = false;
 	long ttl = -1;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "K:o:d:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "K:o:d:t:z:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'K': dir = optarg; break;
 		case 'o': origin_text = optarg; break;
-		case 'd': digest_text = optarg; break;
+		case 'd': digest_text = optarg; digest_given = true; break;
+		case 'z': managed = optarg; break;
+		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
 		case 't': ttl = strtol(optarg, NULL, 10); break;
 		case 'h': help(stdout); return EXIT_OK;
 		default: help(stderr); return EXIT_INPUT;
 		}
 	}
 	uint8_t origin[255];
-	if (!cli_origin(origin_text, origin))
+	char canon[256];
+	if (managed != NULL) {
+		if (dir != NULL || origin_text != NULL) {
+			cli_error("--zone takes the keys and origin from the state; no --keys or --origin");
+			return EXIT_INPUT;
+		}
+		if (!cli_zone_name(managed, canon, origin))
+			return EXIT_INPUT;
+	} else if (!cli_origin(origin_text, origin)) {
 		return EXIT_INPUT;
-	if (dir == NULL) {
+	} else if (dir == NULL) {
 		cli_error("--keys KEYDIR is required");
 		return EXIT_INPUT;
 	}
@@ -58,7 +104,8 @@ int cmd_ds(int argc, char **argv)
 		return EXIT_INPUT;
 	}
 	rs_key_t *keys[64];
-	int n = cli_load_keys(dir, origin, false, keys, 64);
+	int n = managed != NULL ? managed_keys(managed, keys, 64, &digest, digest_given)
+				: cli_load_keys(dir, origin, false, keys, 64);
 	if (n < 0)
 		return EXIT_INPUT;
 	/* No TTL column unless --ttl, as dnssec-dsfromkey prints it. */
@@ -82,7 +129,10 @@ int cmd_ds(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		rs_key_free(keys[i]);
 	if (printed == 0) {
-		cli_error("no key-signing key for '%s' in '%s'", origin_text, dir);
+		if (managed)
+			cli_error("no DS is wanted at the parent for '%s' yet (see regsign key list)", managed);
+		else
+			cli_error("no key-signing key for '%s' in '%s'", origin_text, dir);
 		return EXIT_INPUT;
 	}
 	return EXIT_OK;

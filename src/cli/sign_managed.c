@@ -98,15 +98,6 @@ static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
 }
 
 /* Read the unsigned zone, publish the DNSKEYs, apply the policy's TTL rules. */
-/* The parent should publish a DS for this key: CDS/CDNSKEY say so (RFC 7344, RFC 8078). */
-static bool wants_ds(const rs_keystate_t *k)
-{
-	if (k->ds == RS_DS_SUBMIT)
-		return true;
-	return k->ds != RS_DS_WITHDRAW &&
-	       (k->state[RS_REC_DS] == RS_RUMOURED || k->state[RS_REC_DS] == RS_OMNIPRESENT);
-}
-
 static int add_cds(cli_zone_t *z, rs_zone_t *zone, rs_key_t *key)
 {
 	size_t len;
@@ -140,7 +131,7 @@ static int build_zone(cli_zone_t *z, rs_key_t **keys, const rs_keystate_t **stat
 			size_t len;
 			const uint8_t *dnskey = rs_key_dnskey(keys[i], &len);
 			ret = rs_zone_add(zone, z->origin, RS_TYPE_DNSKEY, 0, dnskey, len);
-			if (ret == RS_EOK && z->policy.cds && wants_ds(states[i]))
+			if (ret == RS_EOK && z->policy.cds && rs_keystate_wants_ds(states[i]))
 				ret = add_cds(z, zone, keys[i]);
 		}
 		if (ret != RS_EOK)

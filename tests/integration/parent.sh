@@ -81,7 +81,9 @@ check_match "a DS with the wrong digest is not the key's DS" "present at 0 of 1"
 
 # The right DS appears: the next enforce sees it and the rollover goes on.
 stop_knot
-parent_zone 3 "$("$R" ds --keys "$S/keys" --origin child.test. | sed 's/^child\.test\.[[:space:]]*/child /; s/IN[[:space:]]*//')"
+ds=$("$R" --state "$S" ds --zone child.test.)
+check_match "ds --zone prints the DS the parent should publish" "^child\.test\.[[:space:]]+IN[[:space:]]+DS[[:space:]]+$ksk 13 2 " "$ds"
+parent_zone 3 "$(printf '%s\n' "$ds" | sed 's/^child\.test\.[[:space:]]*/child /; s/IN[[:space:]]*//')"
 start_knot
 out=$("$R" --state "$S" enforce --now "$(at 0 6)" 2>&1)
 check_match "enforce sees the DS at the parent and confirms it" "DS of key $ksk seen at all 1 parent servers" "$out"
@@ -96,7 +98,9 @@ check_match "the new KSK's DS is requested, the old one's removal too" "to-remov
 "$R" --state "$S" sign --zone child.test. --out child2.signed --now "$(at 9 6)" --quiet
 check_match "CDS now names only the new KSK" "^$new$" "$(awk '$4 == "CDS" {print $5}' child2.signed | tr '\n' ' ' | sed 's/ $//')"
 stop_knot
-parent_zone 4 "$("$R" ds --keys "$S/keys" --origin child.test. | grep -P "\t$new " | sed 's/^child\.test\.[[:space:]]*/child /; s/IN[[:space:]]*//')"
+ds=$("$R" --state "$S" ds --zone child.test.)
+check_match "during the swap ds --zone names only the new KSK" "^$new$" "$(printf '%s\n' "$ds" | awk '{print $4}')"
+parent_zone 4 "$(printf '%s\n' "$ds" | sed 's/^child\.test\.[[:space:]]*/child /; s/IN[[:space:]]*//')"
 start_knot
 out=$("$R" --state "$S" enforce --now "$(at 9 7)" 2>&1)
 check_match "the parent swapped the DS: new seen" "DS of key $new seen" "$out"

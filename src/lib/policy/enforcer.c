@@ -54,6 +54,14 @@ bool rs_keystate_signs_data(const rs_keystate_t *k)
 	return k->state[RS_REC_ZRRSIG] == RS_RUMOURED || k->state[RS_REC_ZRRSIG] == RS_OMNIPRESENT;
 }
 
+bool rs_keystate_wants_ds(const rs_keystate_t *k)
+{
+	if (k->ds == RS_DS_SUBMIT)
+		return true;
+	return k->ds != RS_DS_WITHDRAW &&
+	       (k->state[RS_REC_DS] == RS_RUMOURED || k->state[RS_REC_DS] == RS_OMNIPRESENT);
+}
+
 int rs_keyset_add(rs_keyset_t *set, const rs_keystate_t *key)
 {
 	if (set->count == set->cap) {
