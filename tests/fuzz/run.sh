@@ -12,13 +12,19 @@ if ! command -v clang >/dev/null; then
 	echo "1..0 # SKIP clang is not installed"
 	exit 0
 fi
+# The shipped policies are compiled in, as the Meson build does.
+if ! cc -o "$OUT/embed" "$SRC/tools/embed.c" || ! "$OUT/embed" "$OUT/builtin_policies.c" "$SRC"/policies/*.yaml; then
+	echo "1..1"
+	echo "not ok 1 - the shipped policies can be embedded"
+	exit 1
+fi
 for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$target" .c)
 	n=$((n + 1))
 	if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -DREGSIGN_VERSION='"fuzz"' -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -I"$SRC/include" "$target" \
-		$(find "$SRC/src/lib" -name '*.c') \
-		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium) -lpthread \
+		$(find "$SRC/src/lib" -name '*.c') "$OUT/builtin_policies.c" \
+		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium yaml-0.1 sqlite3 ldns) -lpthread \
 		-o "$OUT/$name" 2> "$OUT/$name.build"; then
 		echo "not ok $n - $name builds"
 		sed 's/^/# /' "$OUT/$name.build" | head -20
@@ -26,7 +32,11 @@ for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 		continue
 	fi
 	mkdir -p "$OUT/corpus-$name"
-	cp "$SRC"/tests/fuzz/corpus/* "$SRC"/tests/data/zones/*.zone "$SRC"/tests/data/bad/*.zone "$OUT/corpus-$name/" 2>/dev/null
+	if [ "$name" = fuzz_policy ]; then
+		cp "$SRC"/policies/*.yaml "$SRC"/tests/data/policies/bad/*.yaml "$OUT/corpus-$name/"
+	else
+		cp "$SRC"/tests/fuzz/corpus/* "$SRC"/tests/data/zones/*.zone "$SRC"/tests/data/bad/*.zone "$OUT/corpus-$name/" 2>/dev/null
+	fi
 	if "$OUT/$name" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
 		-artifact_prefix="$OUT/" "$OUT/corpus-$name" > "$OUT/$name.log" 2>&1; then
 		runs=$(grep -o 'Done [0-9]* runs' "$OUT/$name.log" | tail -1)
