@@ -157,9 +157,13 @@ typedef struct {
 	int64_t old_max_until;
 } rs_keyset_t;
 
-/* Record a policy change from old to new at now in set (see old_max_zone_ttl). */
-void rs_keyset_policy_change(rs_keyset_t *set, const rs_policy_t *old, const rs_policy_t *new_policy,
-			     int64_t now);
+/*
+ * The largest zone TTL allowed went from old_max to new_max at now (a policy
+ * change): if it went down, records with the old TTL stay cached until
+ * now + old_max + propagation, and signature states wait for them.
+ */
+void rs_keyset_max_ttl_change(rs_keyset_t *set, uint32_t old_max, uint32_t new_max, int64_t propagation,
+			      int64_t now);
 
 /* Step report: one line per change, for the operator and the audit trail; key is NULL for the zone. */
 typedef void (*rs_enforce_log_t)(void *arg, int64_t when, const rs_keystate_t *key, const char *what);

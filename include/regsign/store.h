@@ -42,6 +42,7 @@ typedef struct {
 	int64_t last_enforce; /* 0: never */
 	int64_t last_sign;    /* 0: never */
 	int64_t next_event;   /* INT64_MAX: waits for the operator */
+	uint32_t max_ttl;     /* ttl.max-zone of the policy in force at the last run */
 	uint32_t old_max_ttl; /* see rs_keyset_t.old_max_zone_ttl */
 	int64_t old_max_until;
 	char parent_agents[512]; /* the parent's servers to ask for the DS ("ADDR[@PORT] ..."); may be empty */

@@ -152,6 +152,7 @@ static int zone_add(int argc, char **argv)
 	}
 	int64_t now = cli_now();
 	snprintf(rec.policy, sizeof(rec.policy), "%s", policy_name);
+	rec.max_ttl = policy.max_zone_ttl;
 	rec.added = now;
 	rec.next_event = now;
 	int ret = RS_EOK;
@@ -312,9 +313,6 @@ static int zone_set_policy(const char *name, const char *policy_name)
 		snprintf(line, sizeof(line), "policy changed from %s to %s", z.zone.policy, policy_name);
 		snprintf(z.zone.policy, sizeof(z.zone.policy), "%s", policy_name);
 		z.zone.next_event = z.now;
-		rs_keyset_policy_change(&z.keys, &z.policy, &policy, z.now);
-		z.zone.old_max_ttl = z.keys.old_max_zone_ttl;
-		z.zone.old_max_until = z.keys.old_max_until;
 		rs_store_history_add(z.store, z.zone.name, z.now, 0, line);
 		code = cli_zone_commit(&z);
 		if (code == EXIT_OK)

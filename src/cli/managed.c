@@ -222,6 +222,10 @@ int cli_zone_open(cli_zone_t *z, const char *name, bool quiet)
 	code = cli_policy_get(z->store, z->zone.policy, &z->policy, NULL);
 	if (code != EXIT_OK)
 		return code;
+	/* A new or re-imported policy may allow less TTL than the one the zone was signed under. */
+	rs_keyset_max_ttl_change(&z->keys, z->zone.max_ttl, z->policy.max_zone_ttl, z->policy.zone_propagation,
+				 z->now);
+	z->zone.max_ttl = z->policy.max_zone_ttl;
 	clean_key_files(z, true);
 	return EXIT_OK;
 }
@@ -393,6 +397,8 @@ int cli_zone_enforce(cli_zone_t *z, bool force_clock)
 int cli_zone_commit(cli_zone_t *z)
 {
 	rs_diag_t diag;
+	z->zone.old_max_ttl = z->keys.old_max_zone_ttl;
+	z->zone.old_max_until = z->keys.old_max_until;
 	int ret = rs_store_keys_save(z->store, z->zone.name, &z->keys, &diag);
 	if (ret == RS_EOK)
 		ret = rs_store_zone_update(z->store, &z->zone, &diag);

@@ -138,6 +138,13 @@ check "sign during the algorithm rollover" "$R" --state "$S2" sign --zone tld. -
 algs=$(awk '$4 == "RRSIG" && $5 == "SOA" {print $6}' a.signed | sort -u | tr '\n' ' ')
 check_match "both algorithms sign the zone" "^13 8 $|^8 13 $" "$algs"
 check_match "the new DNSKEYs are not published yet" "^2$" "$(dnskeys a.signed)"
+# ripe-ncc allowed TTLs up to 2d, default 1d: the new signatures wait for the old TTL.
+"$R" --state "$S2" enforce --now "$(at 3 3)" --quiet
+check_match "after a lower ttl.max-zone, signatures wait for the old largest TTL" \
+	"zsk +ECDSAP256SHA256 +active +hidden +hidden +rumoured" "$("$R" --state "$S2" key list --zone tld. --now "$(at 3 3)")"
+"$R" --state "$S2" enforce --now "$(at 4 2)" --quiet
+check_match "... and no longer" "zsk +ECDSAP256SHA256 +active +[a-z]+ +hidden +omnipresent" \
+	"$("$R" --state "$S2" key list --zone tld. --now "$(at 4 2)")"
 
 # --- kill -9 at any instant loses nothing ---
 # The same schedule of enforce and sign runs twice: once plainly, once with every

@@ -84,13 +84,13 @@ rs_keystate_t *rs_keyset_find(rs_keyset_t *set, uint16_t tag)
 	return NULL;
 }
 
-void rs_keyset_policy_change(rs_keyset_t *set, const rs_policy_t *old, const rs_policy_t *new_policy,
-			     int64_t now)
+void rs_keyset_max_ttl_change(rs_keyset_t *set, uint32_t old_max, uint32_t new_max, int64_t propagation,
+			      int64_t now)
 {
-	if (old->max_zone_ttl <= new_policy->max_zone_ttl)
+	if (old_max <= new_max)
 		return;
-	set->old_max_zone_ttl = old->max_zone_ttl;
-	set->old_max_until = now + old->max_zone_ttl + old->zone_propagation;
+	set->old_max_zone_ttl = old_max;
+	set->old_max_until = now + old_max + propagation;
 }
 
 void rs_keyset_clear(rs_keyset_t *set)

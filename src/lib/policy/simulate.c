@@ -394,7 +394,7 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 	while (ret == RS_EOK && t <= end) {
 		if (!policy_done && t >= o->policy_change_at) {
 			policy_done = true;
-			rs_keyset_policy_change(&s.set, p, &second, t);
+			rs_keyset_max_ttl_change(&s.set, p->max_zone_ttl, second.max_zone_ttl, p->zone_propagation, t);
 			p = &second;
 			s.p = p;
 			rs_buf_printf(timeline, "-- policy changed to %s\n", p->name);
@@ -405,7 +405,8 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 			ret = rs_diag(diag, RS_ENOMEM, "out of memory");
 			break;
 		}
-		memcpy(before, s.set.keys, nbefore * sizeof(*before));
+		if (nbefore > 0)
+			memcpy(before, s.set.keys, nbefore * sizeof(*before));
 		if (!zsk_done && t >= o->emergency_zsk_at) {
 			zsk_done = true;
 			ret = rs_enforce_rollover(p, &s.set, p->csk ? RS_ROLE_CSK : RS_ROLE_ZSK,

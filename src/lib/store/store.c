@@ -25,7 +25,8 @@ static const char *const migrations[] = {
 	"  name TEXT PRIMARY KEY, policy TEXT NOT NULL, input TEXT NOT NULL,"
 	"  soa_ttl INTEGER NOT NULL, soa_minimum INTEGER NOT NULL, serial INTEGER NOT NULL,"
 	"  added INTEGER NOT NULL, last_enforce INTEGER NOT NULL, last_sign INTEGER NOT NULL,"
-	"  next_event INTEGER NOT NULL, old_max_ttl INTEGER NOT NULL, old_max_until INTEGER NOT NULL,"
+	"  next_event INTEGER NOT NULL, max_ttl INTEGER NOT NULL, old_max_ttl INTEGER NOT NULL,"
+	"  old_max_until INTEGER NOT NULL,"
 	"  parent_agents TEXT NOT NULL);"
 	"CREATE TABLE key ("
 	"  zone TEXT NOT NULL, tag INTEGER NOT NULL, alg INTEGER NOT NULL, role INTEGER NOT NULL,"
@@ -198,7 +199,7 @@ static void copy_text(char *dst, size_t max, const unsigned char *src)
 
 #define ZONE_COLUMNS                                                                           \
 	"name, policy, input, soa_ttl, soa_minimum, serial, added, last_enforce, last_sign, next_event, " \
-	"old_max_ttl, old_max_until, parent_agents"
+	"max_ttl, old_max_ttl, old_max_until, parent_agents"
 
 static void zone_row(sqlite3_stmt *st, rs_zone_rec_t *z)
 {
@@ -213,9 +214,10 @@ static void zone_row(sqlite3_stmt *st, rs_zone_rec_t *z)
 	z->last_enforce = sqlite3_column_int64(st, 7);
 	z->last_sign = sqlite3_column_int64(st, 8);
 	z->next_event = sqlite3_column_int64(st, 9);
-	z->old_max_ttl = (uint32_t)sqlite3_column_int64(st, 10);
-	z->old_max_until = sqlite3_column_int64(st, 11);
-	copy_text(z->parent_agents, sizeof(z->parent_agents), sqlite3_column_text(st, 12));
+	z->max_ttl = (uint32_t)sqlite3_column_int64(st, 10);
+	z->old_max_ttl = (uint32_t)sqlite3_column_int64(st, 11);
+	z->old_max_until = sqlite3_column_int64(st, 12);
+	copy_text(z->parent_agents, sizeof(z->parent_agents), sqlite3_column_text(st, 13));
 }
 
 int rs_store_zone_add(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
@@ -223,11 +225,11 @@ int rs_store_zone_add(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
 	rs_zone_rec_t old;
 	if (rs_store_zone_get(s, z->name, &old) == RS_EOK)
 		return rs_diag(diag, RS_EINVAL, "zone '%s' is already managed", z->name);
-	sqlite3_stmt *st = prepare(s, "INSERT INTO zone (" ZONE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-				   "tttiiiiiiiiit", z->name, z->policy, z->input, (int64_t)z->soa_ttl,
+	sqlite3_stmt *st = prepare(s, "INSERT INTO zone (" ZONE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				   "tttiiiiiiiiiit", z->name, z->policy, z->input, (int64_t)z->soa_ttl,
 				   (int64_t)z->soa_minimum, (int64_t)z->serial, z->added, z->last_enforce,
-				   z->last_sign, z->next_event, (int64_t)z->old_max_ttl, z->old_max_until,
-				   z->parent_agents);
+				   z->last_sign, z->next_event, (int64_t)z->max_ttl, (int64_t)z->old_max_ttl,
+				   z->old_max_until, z->parent_agents);
 	return run(s, st, diag, "cannot add the zone");
 }
 
@@ -247,10 +249,11 @@ int rs_store_zone_update(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
 {
 	sqlite3_stmt *st = prepare(s, "UPDATE zone SET policy = ?, input = ?, soa_ttl = ?, soa_minimum = ?, "
 				   "serial = ?, last_enforce = ?, last_sign = ?, next_event = ?, old_max_ttl = ?, "
-				   "old_max_until = ?, parent_agents = ? WHERE name = ?",
-				   "ttiiiiiiiitt", z->policy, z->input, (int64_t)z->soa_ttl, (int64_t)z->soa_minimum,
+				   "max_ttl = ?, old_max_until = ?, parent_agents = ? WHERE name = ?",
+				   "ttiiiiiiiiitt", z->policy, z->input, (int64_t)z->soa_ttl, (int64_t)z->soa_minimum,
 				   (int64_t)z->serial, z->last_enforce, z->last_sign, z->next_event,
-				   (int64_t)z->old_max_ttl, z->old_max_until, z->parent_agents, z->name);
+				   (int64_t)z->old_max_ttl, (int64_t)z->max_ttl, z->old_max_until, z->parent_agents,
+				   z->name);
 	return run(s, st, diag, "cannot update the zone");
 }
 
