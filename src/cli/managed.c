@@ -230,19 +230,31 @@ int cli_zone_open(cli_zone_t *z, const char *name, bool quiet)
 	return EXIT_OK;
 }
 
+/* One line to the operator and the history. */
+static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...) RS_PRINTF(3, 4);
+static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...)
+{
+	char line[400], ts[15];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rs_time_format(z->now, ts);
+	if (!z->quiet)
+		fprintf(z->log ? z->log : stdout, "%s %s %s\n", ts, z->zone.name, line);
+	if (rs_store_history_add(z->store, z->zone.name, z->now, tag, line) != RS_EOK)
+		z->history_failed = true;
+}
+
+/* Enforcer steps (they happen at z->now), as "role tag algorithm: what". */
 static void report(void *arg, int64_t when, const rs_keystate_t *k, const char *what)
 {
 	cli_zone_t *z = arg;
-	char ts[15], line[400];
-	rs_time_format(when, ts);
+	(void)when;
 	if (k != NULL)
-		snprintf(line, sizeof(line), "%s %u %s: %s", rs_role_name(k->role), k->tag, rs_alg_name(k->alg), what);
+		tell(z, k->tag, "%s %u %s: %s", rs_role_name(k->role), k->tag, rs_alg_name(k->alg), what);
 	else
-		snprintf(line, sizeof(line), "%s", what);
-	if (!z->quiet)
-		fprintf(z->log ? z->log : stdout, "%s %s %s\n", ts, z->zone.name, line);
-	if (rs_store_history_add(z->store, z->zone.name, when, k ? k->tag : 0, line) != RS_EOK)
-		z->history_failed = true;
+		tell(z, 0, "%s", what);
 	z->steps++;
 }
 
@@ -287,22 +299,6 @@ static int make_key(void *arg, const rs_keyset_t *set, rs_keystate_t *ks)
 rs_enforce_ctx_t cli_zone_ctx(cli_zone_t *z)
 {
 	return (rs_enforce_ctx_t){ make_key, z, report, z };
-}
-
-/* One line to the operator and the history. */
-static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...) RS_PRINTF(3, 4);
-static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...)
-{
-	char line[400], ts[15];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	rs_time_format(z->now, ts);
-	if (!z->quiet)
-		fprintf(z->log ? z->log : stdout, "%s %s %s\n", ts, z->zone.name, line);
-	if (rs_store_history_add(z->store, z->zone.name, z->now, tag, line) != RS_EOK)
-		z->history_failed = true;
 }
 
 int cli_zone_check_parent(cli_zone_t *z, bool verbose)
