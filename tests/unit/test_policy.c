@@ -160,6 +160,14 @@ static void test_ds_and_limits(void)
 	for (size_t i = 0; i < set.count; i++)
 		published += rs_keystate_published(&set.keys[i]);
 	is_int(published, 3, "3 DNSKEYs during the KSK rollover");
+	/* A compromised ZSK cannot wait for the KSK rollover to end: an emergency goes over the limit. */
+	is_int(rs_enforce_rollover(&p, &set, RS_ROLE_ZSK, RS_ROLLOVER_EMERGENCY, t, &ctx, &d), RS_EOK,
+	       "an emergency ZSK rollover is taken even at the limit");
+	enforce(&p, &set, t, &next);
+	published = 0;
+	for (size_t i = 0; i < set.count; i++)
+		published += rs_keystate_published(&set.keys[i]);
+	is_int(published, 4, "the emergency ZSK is published at once (4 DNSKEYs)");
 	rs_keyset_clear(&set);
 }
 

@@ -251,9 +251,13 @@ static void introduce(run_t *r, rs_keystate_t *k)
 		if (!sigs_settled)
 			return;
 	}
-	if (!limit_allows(r, 1) && !(k->flags & RS_KEY_EMERGENCY)) {
-		note_deferral(r, k, "publication");
-		return; /* waits for a key to leave the DNSKEY RRset */
+	if (!limit_allows(r, 1)) {
+		if (!(k->flags & RS_KEY_EMERGENCY)) {
+			note_deferral(r, k, "publication");
+			return; /* waits for a key to leave the DNSKEY RRset */
+		}
+		say(r, k, "emergency: the DNSKEY RRset exceeds max-dnskeys %u until the old key is gone",
+		    r->p->max_dnskeys);
 	}
 	bool data_signed = any(r->set, RS_REC_ZRRSIG, RS_OMNIPRESENT, k) ||
 			   any(r->set, RS_REC_ZRRSIG, RS_RUMOURED, k);
