@@ -289,11 +289,7 @@ static void enforce_help(FILE *f)
 static int enforce_zone(const char *name, const args_t *a)
 {
 	cli_zone_t z;
-	int code = cli_zone_open(&z, name, a->quiet);
-	if (code == EXIT_OK)
-		code = cli_zone_enforce(&z, a->force_clock);
-	if (code == EXIT_OK)
-		code = cli_zone_commit(&z);
+	int code = cli_zone_step(&z, cli_zone_open(&z, name, a->quiet), a->force_clock);
 	if (code == EXIT_OK && !a->quiet) {
 		char t[40] = "the operator (ds-seen/ds-gone)";
 		if (z.zone.next_event != INT64_MAX)
@@ -397,10 +393,7 @@ int cmd_rollover(int argc, char **argv)
 			code = cli_exit_code(ret);
 		}
 	}
-	if (code == EXIT_OK)
-		code = cli_zone_enforce(&z, a.force_clock);
-	if (code == EXIT_OK)
-		code = cli_zone_commit(&z);
+	code = cli_zone_step(&z, code, a.force_clock);
 	cli_zone_close(&z);
 	return code;
 }
@@ -438,18 +431,11 @@ static int ds_event(int argc, char **argv, bool seen)
 			cli_error("%s: %s", z.zone.name, diag.text);
 			code = EXIT_INPUT;
 		} else {
-			char line[96];
-			snprintf(line, sizeof(line), "DS of key %u %s at the parent (operator)", a.tag,
-				 seen ? "seen" : "gone");
-			rs_store_history_add(z.store, z.zone.name, z.now, a.tag, line);
-			if (!a.quiet)
-				printf("%s: %s\n", z.zone.name, line);
+			cli_zone_tell(&z, a.tag, "DS of key %u %s at the parent (operator)", a.tag,
+				      seen ? "seen" : "gone");
 		}
 	}
-	if (code == EXIT_OK)
-		code = cli_zone_enforce(&z, a.force_clock);
-	if (code == EXIT_OK)
-		code = cli_zone_commit(&z);
+	code = cli_zone_step(&z, code, a.force_clock);
 	cli_zone_close(&z);
 	return code;
 }
@@ -480,10 +466,7 @@ int cmd_ds_check(int argc, char **argv)
 	}
 	if (code == EXIT_OK)
 		code = cli_zone_check_parent(&z, true);
-	if (code == EXIT_OK)
-		code = cli_zone_enforce(&z, a.force_clock);
-	if (code == EXIT_OK)
-		code = cli_zone_commit(&z);
+	code = cli_zone_step(&z, code, a.force_clock);
 	cli_zone_close(&z);
 	return code;
 }

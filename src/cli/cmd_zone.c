@@ -83,12 +83,14 @@ static bool add_agent(char *list, size_t max, const char *agent)
 		cli_error("'%s' is not an IPv4 or IPv6 address", host);
 		return false;
 	}
-	size_t used = strlen(list);
-	if (used + strlen(agent) + 2 > max) {
+	size_t used = strlen(list), len_agent = strlen(agent);
+	if (used + len_agent + 2 > max) {
 		cli_error("too many parent agents");
 		return false;
 	}
-	snprintf(list + used, max - used, "%s%s", used ? " " : "", agent);
+	if (used > 0)
+		list[used++] = ' ';
+	memcpy(list + used, agent, len_agent + 1);
 	return true;
 }
 
@@ -185,11 +187,7 @@ static int zone_add(int argc, char **argv)
 		printf("zone %s added with policy %s (input %s)\n", rec.name, rec.policy, rec.input);
 	/* The first keys, at once, so that key list and sign have something to show. */
 	cli_zone_t z;
-	code = cli_zone_open(&z, rec.name, quiet);
-	if (code == EXIT_OK)
-		code = cli_zone_enforce(&z, false);
-	if (code == EXIT_OK)
-		code = cli_zone_commit(&z);
+	code = cli_zone_step(&z, cli_zone_open(&z, rec.name, quiet), false);
 	cli_zone_close(&z);
 	return code;
 }
@@ -309,14 +307,10 @@ static int zone_set_policy(const char *name, const char *policy_name)
 	free(stored);
 	free(text);
 	if (code == EXIT_OK) {
-		char line[160];
-		snprintf(line, sizeof(line), "policy changed from %s to %s", z.zone.policy, policy_name);
+		cli_zone_tell(&z, 0, "policy changed from %s to %s", z.zone.policy, policy_name);
 		snprintf(z.zone.policy, sizeof(z.zone.policy), "%s", policy_name);
 		z.zone.next_event = z.now;
-		rs_store_history_add(z.store, z.zone.name, z.now, 0, line);
 		code = cli_zone_commit(&z);
-		if (code == EXIT_OK)
-			printf("%s: %s\n", z.zone.name, line);
 	}
 	cli_zone_close(&z);
 	return code;
@@ -329,15 +323,11 @@ static int zone_set_parent(const char *name, char **agents, int n)
 		if (!add_agent(list, sizeof(list), agents[i]))
 			return EXIT_INPUT;
 	cli_zone_t z;
-	int code = cli_zone_open(&z, name, true);
+	int code = cli_zone_open(&z, name, false);
 	if (code == EXIT_OK) {
 		snprintf(z.zone.parent_agents, sizeof(z.zone.parent_agents), "%s", list);
-		char line[600];
-		snprintf(line, sizeof(line), "parent agents: %s", list[0] ? list : "none (the operator confirms DS changes)");
-		rs_store_history_add(z.store, z.zone.name, z.now, 0, line);
+		cli_zone_tell(&z, 0, "parent agents: %s", list[0] ? list : "none (the operator confirms DS changes)");
 		code = cli_zone_commit(&z);
-		if (code == EXIT_OK)
-			printf("%s: %s\n", z.zone.name, line);
 	}
 	cli_zone_close(&z);
 	return code;

@@ -230,9 +230,7 @@ int cli_zone_open(cli_zone_t *z, const char *name, bool quiet)
 	return EXIT_OK;
 }
 
-/* One line to the operator and the history. */
-static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...) RS_PRINTF(3, 4);
-static void tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...)
+void cli_zone_tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...)
 {
 	char line[400], ts[15];
 	va_list ap;
@@ -252,9 +250,9 @@ static void report(void *arg, int64_t when, const rs_keystate_t *k, const char *
 	cli_zone_t *z = arg;
 	(void)when;
 	if (k != NULL)
-		tell(z, k->tag, "%s %u %s: %s", rs_role_name(k->role), k->tag, rs_alg_name(k->alg), what);
+		cli_zone_tell(z, k->tag, "%s %u %s: %s", rs_role_name(k->role), k->tag, rs_alg_name(k->alg), what);
 	else
-		tell(z, 0, "%s", what);
+		cli_zone_tell(z, 0, "%s", what);
 	z->steps++;
 }
 
@@ -321,12 +319,12 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose)
 	for (char *a = strtok_r(agents, " ,", &save); a != NULL && n < MAX_AGENTS; a = strtok_r(NULL, " ,", &save)) {
 		rs_diag_t diag;
 		if (rs_parent_ds_query(a, z->origin, 2000, &sets[n], &diag) != RS_EOK) {
-			tell(z, 0, "parent: %s", diag.text);
+			cli_zone_tell(z, 0, "parent: %s", diag.text);
 			failed = true;
 			continue;
 		}
 		if (verbose)
-			tell(z, 0, "parent: %s serves %zu DS record(s)", a, sets[n].count);
+			cli_zone_tell(z, 0, "parent: %s serves %zu DS record(s)", a, sets[n].count);
 		n++;
 	}
 	if (failed || n == 0) {
@@ -342,7 +340,7 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose)
 		rs_diag_t diag;
 		cli_key_path(z, k->locator, "", path, sizeof(path));
 		if (rs_key_load(path, false, &key, &diag) != RS_EOK) {
-			tell(z, k->tag, "parent: cannot read key %u: %s", k->tag, diag.text);
+			cli_zone_tell(z, k->tag, "parent: cannot read key %u: %s", k->tag, diag.text);
 			continue;
 		}
 		size_t len, have = 0;
@@ -353,12 +351,12 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose)
 		/* Only what every server of the parent shows counts (RFC 7583 3.3.2: the parent's propagation). */
 		if (k->ds == RS_DS_SUBMIT && have == n) {
 			rs_enforce_ds_seen(&z->keys, k->tag, z->now, NULL);
-			tell(z, k->tag, "DS of key %u seen at all %zu parent servers", k->tag, n);
+			cli_zone_tell(z, k->tag, "DS of key %u seen at all %zu parent servers", k->tag, n);
 		} else if (k->ds == RS_DS_WITHDRAW && have == 0) {
 			rs_enforce_ds_gone(&z->keys, k->tag, z->now, NULL);
-			tell(z, k->tag, "DS of key %u gone from all %zu parent servers", k->tag, n);
+			cli_zone_tell(z, k->tag, "DS of key %u gone from all %zu parent servers", k->tag, n);
 		} else if (verbose) {
-			tell(z, k->tag, "DS of key %u %s at %zu of %zu parent servers: still waiting", k->tag,
+			cli_zone_tell(z, k->tag, "DS of key %u %s at %zu of %zu parent servers: still waiting", k->tag,
 			     k->ds == RS_DS_SUBMIT ? "present" : "still present", have, n);
 		}
 	}
@@ -388,6 +386,15 @@ int cli_zone_enforce(cli_zone_t *z, bool force_clock)
 		z->zone.last_enforce = z->now;
 	z->zone.next_event = next;
 	return EXIT_OK;
+}
+
+int cli_zone_step(cli_zone_t *z, int code, bool force_clock)
+{
+	if (code == EXIT_OK)
+		code = cli_zone_enforce(z, force_clock);
+	if (code == EXIT_OK)
+		code = cli_zone_commit(z);
+	return code;
 }
 
 int cli_zone_commit(cli_zone_t *z)

@@ -55,6 +55,10 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose);
 int cli_zone_enforce(cli_zone_t *z, bool force_clock);
 /* Enforcer callbacks (file key back end, reporting) for other state machine calls. */
 rs_enforce_ctx_t cli_zone_ctx(cli_zone_t *z);
+/* One line to the operator (unless quiet) and the zone's history, stamped z->now; tag 0: the zone. */
+void cli_zone_tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...) RS_PRINTF(3, 4);
+/* If code is EXIT_OK: the due steps, then the commit. Returns the resulting exit code. */
+int cli_zone_step(cli_zone_t *z, int code, bool force_clock);
 /* Save keys and zone, commit, then destroy the files of removed keys. */
 int cli_zone_commit(cli_zone_t *z);
 /* Destroy the key files of every key marked removed (only after that is committed). */

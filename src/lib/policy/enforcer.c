@@ -639,28 +639,28 @@ int rs_enforce_rollover(const rs_policy_t *policy, rs_keyset_t *set, int role, i
 	return new_key(&r, role, t->alg, t->bits, cur->tag, emergency ? RS_KEY_EMERGENCY : 0, diag);
 }
 
-int rs_enforce_ds_seen(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *diag)
+/* The parent did what a key's pending DS request asked: the DS record's state moves on from now. */
+static int ds_done(rs_keyset_t *set, uint16_t tag, int64_t now, int pending, int state, rs_diag_t *diag)
 {
 	rs_keystate_t *k = rs_keyset_find(set, tag);
 	if (k == NULL)
 		return rs_diag(diag, RS_ENOKEY, "no key %u", tag);
-	if (k->ds != RS_DS_SUBMIT)
-		return rs_diag(diag, RS_EINVAL, "the DS of key %u was not submitted to the parent", tag);
+	if (k->ds != pending)
+		return rs_diag(diag, RS_EINVAL, pending == RS_DS_SUBMIT
+					       ? "the DS of key %u was not submitted to the parent"
+					       : "the DS of key %u was not to be removed from the parent", tag);
 	k->ds = RS_DS_NONE;
-	k->state[RS_REC_DS] = RS_RUMOURED;
+	k->state[RS_REC_DS] = (uint8_t)state;
 	k->since[RS_REC_DS] = now;
 	return RS_EOK;
 }
 
+int rs_enforce_ds_seen(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *diag)
+{
+	return ds_done(set, tag, now, RS_DS_SUBMIT, RS_RUMOURED, diag);
+}
+
 int rs_enforce_ds_gone(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *diag)
 {
-	rs_keystate_t *k = rs_keyset_find(set, tag);
-	if (k == NULL)
-		return rs_diag(diag, RS_ENOKEY, "no key %u", tag);
-	if (k->ds != RS_DS_WITHDRAW)
-		return rs_diag(diag, RS_EINVAL, "the DS of key %u was not to be removed from the parent", tag);
-	k->ds = RS_DS_NONE;
-	k->state[RS_REC_DS] = RS_UNRETENTIVE;
-	k->since[RS_REC_DS] = now;
-	return RS_EOK;
+	return ds_done(set, tag, now, RS_DS_WITHDRAW, RS_UNRETENTIVE, diag);
 }
