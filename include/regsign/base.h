@@ -33,6 +33,9 @@ enum {
 	RS_ECRYPTO = RS_EBASE - 5,  /* the crypto library failed */
 	RS_ENOKEY = RS_EBASE - 6,   /* no usable key */
 	RS_ELIMIT = RS_EBASE - 7,   /* a configured bound was hit */
+	RS_EHSM = RS_EBASE - 8,     /* the HSM (PKCS#11 token) failed or refused */
+	RS_ELOCKED = RS_EBASE - 9,  /* keys are not activated */
+	RS_EDENIED = RS_EBASE - 10, /* wrong PIN, share or authorisation */
 };
 
 /* Message for a code above; never NULL. */

@@ -84,6 +84,22 @@ unsigned rs_key_bits(const rs_key_t *key);
 /* Largest signature this key makes, in octets. */
 size_t rs_key_sig_max(const rs_key_t *key);
 
+/*
+ * A private key held outside this process (an HSM): the signer calls these
+ * instead of the crypto library. open makes one thread's signing handle (a
+ * PKCS#11 session); sign writes the DNSSEC wire-form signature of data;
+ * release_ctx frees ctx when the key is freed.
+ */
+typedef struct {
+	int (*open)(void *ctx, void **handle);
+	int (*sign)(void *handle, const uint8_t *data, size_t len, uint8_t *sig, size_t *sig_len);
+	void (*close)(void *handle);
+	void (*release_ctx)(void *ctx);
+} rs_key_ops_t;
+
+/* Give a public key a private part held elsewhere; the key takes ownership of ctx. */
+void rs_key_set_external(rs_key_t *key, const rs_key_ops_t *ops, void *ctx);
+
 /* DS RDATA for owner/DNSKEY RDATA with the given digest type; returns length or negative code. */
 int rs_ds_make(const uint8_t *owner, const uint8_t *dnskey, size_t dnskey_len, int digest,
 	       uint8_t *out, size_t max);

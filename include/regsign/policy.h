@@ -72,6 +72,7 @@ typedef struct {
 	bool ds_auto;  /* assume the parent publishes a submitted DS (simulation); else the operator confirms */
 	int ds_digest; /* digest type of the DS regsign asks the parent for */
 	bool cds;      /* publish CDS/CDNSKEY for the parent to pick up */
+	bool backup_before_use; /* a new key is not used until a backup holds it (regsign backup) */
 
 	int64_t clock_max_jump; /* refuse to sign when the clock moved further ahead than this */
 } rs_policy_t;
@@ -141,7 +142,8 @@ typedef struct {
 	uint8_t state[RS_REC_COUNT];
 	int64_t since[RS_REC_COUNT];
 	int64_t created, published, active, retired, removed; /* 0: not yet */
-	char locator[96]; /* where the key material is: a key file's base name */
+	int64_t backup;   /* last backup that holds the key; 0: none */
+	char locator[96]; /* where the key material is: a key file's base name, or pkcs11:id=... */
 } rs_keystate_t;
 
 /* The keys of one zone, and what the state machine must know about the zone. */
@@ -171,7 +173,9 @@ typedef void (*rs_enforce_log_t)(void *arg, int64_t when, const rs_keystate_t *k
 /*
  * Create a key for a rollover: fill tag, bits and locator of key (role, alg,
  * flags and predecessor are set). The tag must not be used by any key in
- * keys. Return RS_EOK or an error code (the enforcer then stops).
+ * keys. Return RS_EOK, RS_ELOCKED when key changes need an activation that is
+ * not there (the rollover waits, reported once), or another error code (the
+ * enforcer then stops).
  */
 typedef int (*rs_key_maker_t)(void *arg, const rs_keyset_t *keys, rs_keystate_t *key);
 

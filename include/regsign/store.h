@@ -20,7 +20,7 @@
 typedef struct rs_store rs_store_t;
 
 /* Latest schema version this build writes. */
-#define RS_STORE_SCHEMA 1
+#define RS_STORE_SCHEMA 2
 
 /* Open (creating if needed, mode 0700) the state directory dir. Caller closes with rs_store_close(). */
 int rs_store_open(const char *dir, rs_store_t **out, rs_diag_t *diag);
@@ -76,3 +76,23 @@ int rs_store_history_add(rs_store_t *store, const char *zone, int64_t when, uint
 /* Call fn for each history line of zone, oldest first. */
 int rs_store_history(rs_store_t *store, const char *zone,
 		     void (*fn)(void *arg, int64_t when, uint16_t tag, const char *what), void *arg);
+
+/* The zone whose key (present or removed with its zone) has locator; RS_ENOENT if none. */
+int rs_store_locator_owner(rs_store_t *store, const char *locator, char zone[256]);
+
+/* Site settings (the key store, the audit destination): RS_ENOENT if name is not set. */
+int rs_store_setting_get(rs_store_t *store, const char *name, char *out, size_t max);
+int rs_store_setting_put(rs_store_t *store, const char *name, const char *value, rs_diag_t *diag);
+
+/*
+ * Audit entries. Each is recorded in the transaction of the change it
+ * describes, then copied to the log file; entries the file holds are trimmed
+ * except the last, which stays as the head the file is checked against.
+ */
+int rs_store_audit_head(rs_store_t *store, uint64_t *seq, char hash[65]);
+int rs_store_audit_add(rs_store_t *store, uint64_t seq, const char *line, const char *hash, rs_diag_t *diag);
+/* Call fn for each entry after seq, in order; stops at the first error fn returns. */
+int rs_store_audit_since(rs_store_t *store, uint64_t seq, int (*fn)(void *arg, uint64_t seq, const char *line),
+			 void *arg);
+/* Forget the entries before seq. */
+int rs_store_audit_trim(rs_store_t *store, uint64_t seq, rs_diag_t *diag);

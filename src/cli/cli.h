@@ -24,6 +24,12 @@ int cmd_ds_seen(int argc, char **argv);
 int cmd_ds_gone(int argc, char **argv);
 int cmd_ds_check(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_keystore(int argc, char **argv);
+int cmd_activate(int argc, char **argv);
+int cmd_deactivate(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 /* regsign sign --zone: sign a managed zone (cmd_sign hands over). */
 int cli_sign_managed(const char *zone, const char *out_path, unsigned threads, bool force_clock,
 		     bool quiet);

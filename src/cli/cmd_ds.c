@@ -33,11 +33,7 @@ static int managed_keys(const char *name, rs_key_t **keys, int max, int *digest,
 		const rs_keystate_t *k = &z.keys.keys[i];
 		if (k->goal == RS_GOAL_DEAD || !rs_keystate_wants_ds(k))
 			continue;
-		char path[4400];
-		rs_diag_t diag;
-		cli_key_path(&z, k->locator, "", path, sizeof(path));
-		if (rs_key_load(path, false, &keys[n], &diag) != RS_EOK) {
-			cli_error("%s", diag.text);
+		if (cli_zone_key(&z, k, false, &keys[n]) != RS_EOK) {
 			code = EXIT_INPUT;
 			break;
 		}

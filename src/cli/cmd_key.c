@@ -431,7 +431,7 @@ static int ds_event(int argc, char **argv, bool seen)
 			cli_error("%s: %s", z.zone.name, diag.text);
 			code = EXIT_INPUT;
 		} else {
-			cli_zone_tell(&z, a.tag, "DS of key %u %s at the parent (operator)", a.tag,
+			cli_zone_tell(&z, "ds-change", a.tag, "DS of key %u %s at the parent (operator)", a.tag,
 				      seen ? "seen" : "gone");
 		}
 	}

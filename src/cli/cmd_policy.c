@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "custody.h"
 #include "managed.h"
 #include "regsign/crypto.h"
 
@@ -185,8 +186,15 @@ int cmd_policy(int argc, char **argv)
 			int ret = rs_store_begin(store, &diag);
 			if (ret == RS_EOK)
 				ret = rs_store_policy_put(store, p.name, text, cli_now(), &diag);
+			if (ret == RS_EOK && !cli_audit(store, "policy-import", NULL, 0, "ok", "policy %s from %s", p.name,
+							arg))
+				ret = RS_EIO;
 			if (ret == RS_EOK)
 				ret = rs_store_commit(store, &diag);
+			else
+				rs_store_rollback(store);
+			if (ret == RS_EOK)
+				cli_audit_flush(store);
 			if (ret != RS_EOK) {
 				cli_error("%s", diag.text);
 				code = cli_exit_code(ret);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custody.h"
 #include "managed.h"
 #include "regsign/crypto.h"
 #include "regsign/zone.h"
@@ -170,10 +171,14 @@ static int zone_add(int argc, char **argv)
 		snprintf(line, sizeof(line), "zone added with policy %s, input %.100s", policy_name, rec.input);
 		if (ret == RS_EOK)
 			ret = rs_store_history_add(store, rec.name, now, 0, line);
+		if (ret == RS_EOK && !cli_audit(store, "zone-add", rec.name, 0, "ok", "%s", line))
+			ret = RS_EIO;
 		if (ret == RS_EOK)
 			ret = rs_store_commit(store, &diag);
 		else
 			rs_store_rollback(store);
+		if (ret == RS_EOK)
+			cli_audit_flush(store);
 	}
 	free(text);
 	rs_store_close(store);
@@ -307,7 +312,7 @@ static int zone_set_policy(const char *name, const char *policy_name)
 	free(stored);
 	free(text);
 	if (code == EXIT_OK) {
-		cli_zone_tell(&z, 0, "policy changed from %s to %s", z.zone.policy, policy_name);
+		cli_zone_tell(&z, "policy-change", 0, "policy changed from %s to %s", z.zone.policy, policy_name);
 		snprintf(z.zone.policy, sizeof(z.zone.policy), "%s", policy_name);
 		z.zone.next_event = z.now;
 		code = cli_zone_commit(&z);
@@ -326,7 +331,7 @@ static int zone_set_parent(const char *name, char **agents, int n)
 	int code = cli_zone_open(&z, name, false);
 	if (code == EXIT_OK) {
 		snprintf(z.zone.parent_agents, sizeof(z.zone.parent_agents), "%s", list);
-		cli_zone_tell(&z, 0, "parent agents: %s", list[0] ? list : "none (the operator confirms DS changes)");
+		cli_zone_tell(&z, "zone-config", 0, "parent agents: %s", list[0] ? list : "none (the operator confirms DS changes)");
 		code = cli_zone_commit(&z);
 	}
 	cli_zone_close(&z);
@@ -337,13 +342,23 @@ static int zone_remove(const char *name)
 {
 	cli_zone_t z;
 	int code = cli_zone_open(&z, name, true);
+	rs_diag_t diag;
+	bool tokens = false;
+	for (size_t i = 0; code == EXIT_OK && i < z.keys.count; i++)
+		tokens = tokens || (z.keys.keys[i].goal != RS_GOAL_DEAD && cli_locator_is_token(z.keys.keys[i].locator));
+	rs_hsm_t *hsm;
+	if (tokens && cli_hsm(z.store, CLI_HSM_ADMIN, &hsm, &diag) != RS_EOK) {
+		cli_error("%s: removing the zone destroys its keys: %s", z.zone.name, diag.text);
+		code = EXIT_INPUT;
+	}
 	if (code == EXIT_OK) {
 		/* Every key of the zone is destroyed: a key belongs to one zone only, forever. */
 		for (size_t i = 0; i < z.keys.count; i++)
 			z.keys.keys[i].goal = RS_GOAL_DEAD;
-		rs_diag_t diag;
 		if (rs_store_zone_remove(z.store, z.zone.name, &diag) != RS_EOK ||
 		    rs_store_history_add(z.store, z.zone.name, z.now, 0, "zone removed; keys destroyed") != RS_EOK ||
+		    !cli_audit(z.store, "zone-remove", z.zone.name, 0, "ok", "zone removed; %zu key(s) to destroy",
+			       z.keys.count) ||
 		    rs_store_commit(z.store, &diag) != RS_EOK) {
 			cli_error("cannot remove %s", z.zone.name);
 			code = EXIT_INTERNAL;

@@ -1,5 +1,7 @@
 /* regsign SUBCOMMAND: dispatch and shared helpers. */
 #include <dirent.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +30,19 @@ static const struct {
 	{ "ds-gone", cmd_ds_gone, "confirm that the parent removed a key's DS" },
 	{ "ds-check", cmd_ds_check, "ask the parent's servers whether a DS change is done" },
 	{ "simulate", cmd_simulate, "run a policy over simulated years and check it" },
+	{ "keystore", cmd_keystore, "set up where keys live: a PKCS#11 token with m-of-n shares, or files" },
+	{ "activate", cmd_activate, "unlock the token's keys with m key holders' shares, for a time" },
+	{ "deactivate", cmd_deactivate, "lock the token's keys again at once" },
+	{ "backup", cmd_backup, "write the token's keys wrapped under the backup key" },
+	{ "restore", cmd_restore, "recreate backed-up keys in a fresh token" },
+	{ "audit", cmd_audit, "verify or show the hash-chained audit log; send it to syslog" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: regsign [--state DIR] [--now T] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n--state DIR  state directory (default $REGSIGN_STATE, else %s)\n"
 		   "--now T      act as if the time were T (YYYYMMDDHHMMSS, UTC); every command takes it\n",
 		CLI_STATE_DEFAULT);
@@ -174,6 +182,9 @@ int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_
 
 int main(int argc, char **argv)
 {
+	/* Key material and PINs pass through this process: no core dump of it, no ptrace by others. */
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 	/* Global options before the command. */
 	while (argc > 2 && (strcmp(argv[1], "--state") == 0 || strcmp(argv[1], "--now") == 0)) {
 		if (strcmp(argv[1], "--state") == 0)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "custody.h"
 #include "managed.h"
 #include "regsign/dns.h"
 #include "regsign/registry.h"
@@ -141,23 +142,10 @@ static bool exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* Key files of removed keys, and files no key row names (left by a crash before a commit). */
-static void clean_key_files(cli_zone_t *z, bool orphans)
+/* Key files no key row names (left by a crash before a commit). */
+static void clean_key_files(cli_zone_t *z)
 {
 	char path[4400];
-	for (size_t i = 0; i < z->keys.count; i++) {
-		const rs_keystate_t *k = &z->keys.keys[i];
-		if (k->goal != RS_GOAL_DEAD || k->locator[0] == '\0')
-			continue;
-		cli_key_path(z, k->locator, ".private", path, sizeof(path));
-		if (exists(path))
-			destroy_file(path);
-		cli_key_path(z, k->locator, ".key", path, sizeof(path));
-		if (exists(path))
-			unlink(path);
-	}
-	if (!orphans)
-		return;
 	snprintf(path, sizeof(path), "%s/keys", rs_store_dir(z->store));
 	DIR *d = opendir(path);
 	if (d == NULL)
@@ -182,9 +170,97 @@ static void clean_key_files(cli_zone_t *z, bool orphans)
 	closedir(d);
 }
 
+/* Destroy a removed key's material; returns what was destroyed (NULL: nothing left to destroy). */
+static const char *destroy_material(cli_zone_t *z, const rs_keystate_t *k, bool *locked)
+{
+	char path[4400];
+	if (!cli_locator_is_token(k->locator)) {
+		cli_key_path(z, k->locator, ".private", path, sizeof(path));
+		bool had = exists(path);
+		if (had)
+			destroy_file(path);
+		cli_key_path(z, k->locator, ".key", path, sizeof(path));
+		if (exists(path))
+			unlink(path);
+		return had ? "key files overwritten and removed" : NULL;
+	}
+	rs_hsm_t *h;
+	rs_diag_t diag;
+	int ret = cli_hsm(z->store, CLI_HSM_ADMIN, &h, &diag);
+	if (ret == RS_ELOCKED) {
+		if (!*locked)
+			fprintf(stderr, "%s: destroying removed keys waits: %s\n", z->zone.name, diag.text);
+		*locked = true;
+		return NULL;
+	}
+	if (ret == RS_EOK)
+		ret = rs_hsm_destroy(h, k->locator, &diag);
+	if (ret == RS_EOK)
+		return "destroyed in the token (C_DestroyObject)";
+	if (ret != RS_ENOENT)
+		cli_error("%s: key %u: %s", z->zone.name, k->tag, diag.text);
+	return NULL;
+}
+
 void cli_zone_destroy_keys(cli_zone_t *z)
 {
-	clean_key_files(z, false);
+	bool locked = false, begun = false;
+	for (size_t i = 0; i < z->keys.count; i++) {
+		const rs_keystate_t *k = &z->keys.keys[i];
+		if (k->goal != RS_GOAL_DEAD || k->locator[0] == '\0')
+			continue;
+		const char *what = destroy_material(z, k, &locked);
+		if (what == NULL)
+			continue;
+		if (!begun && rs_store_begin(z->store, NULL) != RS_EOK)
+			return;
+		begun = true;
+		cli_audit(z->store, "key-destroy", z->zone.name, k->tag, "ok", "%s %s: %s",
+			  rs_role_name(k->role), rs_alg_name(k->alg), what);
+	}
+	if (begun && rs_store_commit(z->store, NULL) != RS_EOK)
+		rs_store_rollback(z->store);
+	if (begun)
+		cli_audit_flush(z->store);
+}
+
+/* Token keys labelled for this zone that no key row names: made before a crash, never committed. */
+typedef struct {
+	cli_zone_t *z;
+	char prefix[260];
+	char orphans[8][RS_LOCATOR_MAX];
+	size_t count;
+} orphans_t;
+
+static void orphan_seen(void *arg, const char *locator, const char *label)
+{
+	orphans_t *o = arg;
+	if (strncmp(label, o->prefix, strlen(o->prefix)) != 0 || o->count == 8)
+		return;
+	for (size_t i = 0; i < o->z->keys.count; i++)
+		if (strcmp(o->z->keys.keys[i].locator, locator) == 0)
+			return;
+	snprintf(o->orphans[o->count++], RS_LOCATOR_MAX, "%s", locator);
+}
+
+/* What a crash between making a key and committing it left behind. */
+static void clean_orphans(cli_zone_t *z)
+{
+	char backend[16];
+	if (rs_store_setting_get(z->store, SET_KEYSTORE, backend, sizeof(backend)) != RS_EOK ||
+	    strcmp(backend, "file") == 0) {
+		clean_key_files(z);
+		return;
+	}
+	rs_hsm_t *h;
+	orphans_t o = { .z = z };
+	snprintf(o.prefix, sizeof(o.prefix), "%s ", z->zone.name);
+	if (cli_hsm(z->store, CLI_HSM_SIGN, &h, NULL) != RS_EOK || rs_hsm_list(h, orphan_seen, &o, NULL) != RS_EOK)
+		return;
+	for (size_t i = 0; i < o.count; i++)
+		if (rs_hsm_destroy(h, o.orphans[i], NULL) == RS_EOK)
+			cli_audit(z->store, "key-destroy", z->zone.name, 0, "ok", "uncommitted key %s (left by an "
+				  "interrupted run) destroyed in the token", o.orphans[i]);
 }
 
 int cli_zone_open(cli_zone_t *z, const char *name, bool quiet)
@@ -226,11 +302,11 @@ int cli_zone_open(cli_zone_t *z, const char *name, bool quiet)
 	rs_keyset_max_ttl_change(&z->keys, z->zone.max_ttl, z->policy.max_zone_ttl, z->policy.zone_propagation,
 				 z->now);
 	z->zone.max_ttl = z->policy.max_zone_ttl;
-	clean_key_files(z, true);
+	clean_orphans(z);
 	return EXIT_OK;
 }
 
-void cli_zone_tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...)
+void cli_zone_tell(cli_zone_t *z, const char *action, uint16_t tag, const char *fmt, ...)
 {
 	char line[400], ts[15];
 	va_list ap;
@@ -240,8 +316,19 @@ void cli_zone_tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...)
 	rs_time_format(z->now, ts);
 	if (!z->quiet)
 		fprintf(z->log ? z->log : stdout, "%s %s %s\n", ts, z->zone.name, line);
-	if (rs_store_history_add(z->store, z->zone.name, z->now, tag, line) != RS_EOK)
+	if (rs_store_history_add(z->store, z->zone.name, z->now, tag, line) != RS_EOK ||
+	    !cli_audit(z->store, action, z->zone.name, tag, "ok", "at %s: %s", ts, line))
 		z->history_failed = true;
+}
+
+/* The audit action of an enforcer step, from the words the enforcer uses. */
+static const char *step_action(const char *what)
+{
+	if (strncmp(what, "DS ", 3) == 0)
+		return "ds-change";
+	if (strncmp(what, "removed", 7) == 0)
+		return "key-retire";
+	return "key-step";
 }
 
 /* Enforcer steps (they happen at z->now), as "role tag algorithm: what". */
@@ -249,17 +336,75 @@ static void report(void *arg, int64_t when, const rs_keystate_t *k, const char *
 {
 	cli_zone_t *z = arg;
 	(void)when;
-	if (k != NULL)
-		cli_zone_tell(z, k->tag, "%s %u %s: %s", rs_role_name(k->role), k->tag, rs_alg_name(k->alg), what);
+	if (k == NULL)
+		cli_zone_tell(z, "zone-step", 0, "%s", what);
+	else if (strncmp(what, "created", 7) == 0)
+		cli_zone_tell(z, "key-generate", k->tag, "%s %u %s: %s in %s", rs_role_name(k->role), k->tag,
+			      rs_alg_name(k->alg), what, k->locator);
 	else
-		cli_zone_tell(z, 0, "%s", what);
+		cli_zone_tell(z, step_action(what), k->tag, "%s %u %s: %s", rs_role_name(k->role), k->tag,
+			      rs_alg_name(k->alg), what);
 	z->steps++;
 }
 
-/* The file back end: a new key pair as BIND key files in DIR/keys (mode 0600). */
+/* A tag names a key in its zone forever: never two keys with one tag, even years apart. */
+static bool tag_used(const rs_keyset_t *set, uint16_t tag)
+{
+	for (size_t i = 0; i < set->count; i++)
+		if (set->keys[i].tag == tag)
+			return true;
+	return false;
+}
+
+/* The token back end: a key pair generated inside the token, labelled "<zone> <role> <tag> <alg>". */
+static int make_token_key(cli_zone_t *z, const rs_keyset_t *set, rs_keystate_t *ks)
+{
+	rs_hsm_t *h;
+	rs_diag_t diag;
+	int ret = cli_hsm(z->store, CLI_HSM_ADMIN, &h, &diag);
+	if (ret == RS_ELOCKED)
+		return ret;
+	char label[300], locator[RS_LOCATOR_MAX];
+	snprintf(label, sizeof(label), "%s new %s", z->zone.name, rs_alg_name(ks->alg));
+	rs_key_t *key = NULL;
+	for (int attempt = 0; ret == RS_EOK && attempt < 32; attempt++) {
+		ret = rs_hsm_generate(h, z->origin, ks->alg, ks->bits, (ks->role & RS_ROLE_KSK) != 0, label, &key,
+				      locator, &diag);
+		if (ret == RS_EOK && tag_used(set, rs_key_tag(key))) {
+			rs_key_free(key);
+			key = NULL;
+			rs_hsm_destroy(h, locator, NULL);
+		} else {
+			break;
+		}
+	}
+	if (ret == RS_EOK && key == NULL)
+		ret = rs_diag(&diag, RS_ELIMIT, "no free key tag after 32 keys");
+	if (ret == RS_EOK) {
+		snprintf(label, sizeof(label), "%s %s %u %s", z->zone.name, rs_role_name(ks->role), rs_key_tag(key),
+			 rs_alg_name(ks->alg));
+		ret = rs_hsm_relabel(h, locator, label, &diag);
+	}
+	if (ret == RS_EOK) {
+		ks->tag = rs_key_tag(key);
+		ks->bits = (uint16_t)rs_key_bits(key);
+		snprintf(ks->locator, sizeof(ks->locator), "%s", locator);
+	} else {
+		cli_error("%s: %s", z->zone.name, diag.text);
+	}
+	rs_key_free(key);
+	return ret;
+}
+
+/* New keys go where the state directory keeps them: a token, or key files in DIR/keys (mode 0600). */
 static int make_key(void *arg, const rs_keyset_t *set, rs_keystate_t *ks)
 {
 	cli_zone_t *z = arg;
+	char backend[16];
+	if (cli_keystore(z->store, backend) != EXIT_OK)
+		return RS_EIO;
+	if (strcmp(backend, "pkcs11") == 0)
+		return make_token_key(z, set, ks);
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/keys", rs_store_dir(z->store));
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -270,11 +415,7 @@ static int make_key(void *arg, const rs_keyset_t *set, rs_keystate_t *ks)
 		int ret = rs_key_generate(z->origin, ks->alg, ks->bits, (ks->role & RS_ROLE_KSK) != 0, &key, &diag);
 		if (ret != RS_EOK)
 			return ret;
-		/* A tag names a key in its zone forever: never two keys with one tag, even years apart. */
-		bool used = false;
-		for (size_t i = 0; i < set->count && !used; i++)
-			used = set->keys[i].tag == rs_key_tag(key);
-		if (!used)
+		if (!tag_used(set, rs_key_tag(key)))
 			break;
 		rs_key_free(key);
 		key = NULL;
@@ -319,12 +460,12 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose)
 	for (char *a = strtok_r(agents, " ,", &save); a != NULL && n < MAX_AGENTS; a = strtok_r(NULL, " ,", &save)) {
 		rs_diag_t diag;
 		if (rs_parent_ds_query(a, z->origin, 2000, &sets[n], &diag) != RS_EOK) {
-			cli_zone_tell(z, 0, "parent: %s", diag.text);
+			cli_zone_tell(z, "parent-check", 0, "parent: %s", diag.text);
 			failed = true;
 			continue;
 		}
 		if (verbose)
-			cli_zone_tell(z, 0, "parent: %s serves %zu DS record(s)", a, sets[n].count);
+			cli_zone_tell(z, "parent-check", 0, "parent: %s serves %zu DS record(s)", a, sets[n].count);
 		n++;
 	}
 	if (failed || n == 0) {
@@ -335,14 +476,9 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose)
 		rs_keystate_t *k = &z->keys.keys[i];
 		if (k->ds == RS_DS_NONE)
 			continue;
-		char path[4400];
 		rs_key_t *key;
-		rs_diag_t diag;
-		cli_key_path(z, k->locator, "", path, sizeof(path));
-		if (rs_key_load(path, false, &key, &diag) != RS_EOK) {
-			cli_zone_tell(z, k->tag, "parent: cannot read key %u: %s", k->tag, diag.text);
+		if (cli_zone_key(z, k, false, &key) != RS_EOK)
 			continue;
-		}
 		size_t len, have = 0;
 		const uint8_t *dnskey = rs_key_dnskey(key, &len);
 		for (size_t j = 0; j < n; j++)
@@ -351,12 +487,12 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose)
 		/* Only what every server of the parent shows counts (RFC 7583 3.3.2: the parent's propagation). */
 		if (k->ds == RS_DS_SUBMIT && have == n) {
 			rs_enforce_ds_seen(&z->keys, k->tag, z->now, NULL);
-			cli_zone_tell(z, k->tag, "DS of key %u seen at all %zu parent servers", k->tag, n);
+			cli_zone_tell(z, "ds-change", k->tag, "DS of key %u seen at all %zu parent servers", k->tag, n);
 		} else if (k->ds == RS_DS_WITHDRAW && have == 0) {
 			rs_enforce_ds_gone(&z->keys, k->tag, z->now, NULL);
-			cli_zone_tell(z, k->tag, "DS of key %u gone from all %zu parent servers", k->tag, n);
+			cli_zone_tell(z, "ds-change", k->tag, "DS of key %u gone from all %zu parent servers", k->tag, n);
 		} else if (verbose) {
-			cli_zone_tell(z, k->tag, "DS of key %u %s at %zu of %zu parent servers: still waiting", k->tag,
+			cli_zone_tell(z, "parent-check", k->tag, "DS of key %u %s at %zu of %zu parent servers: still waiting", k->tag,
 			     k->ds == RS_DS_SUBMIT ? "present" : "still present", have, n);
 		}
 	}
@@ -414,7 +550,8 @@ int cli_zone_commit(cli_zone_t *z)
 		return cli_exit_code(ret);
 	}
 	z->in_tx = false;
-	/* Only now that no row can point back at them may removed keys' files go. */
+	cli_audit_flush(z->store);
+	/* Only now that no row can point back at them may removed keys' material go. */
 	cli_zone_destroy_keys(z);
 	return EXIT_OK;
 }
@@ -426,4 +563,23 @@ void cli_zone_close(cli_zone_t *z)
 	rs_store_close(z->store);
 	rs_keyset_clear(&z->keys);
 	z->store = NULL;
+}
+
+int cli_zone_key(cli_zone_t *z, const rs_keystate_t *k, bool need_private, rs_key_t **out)
+{
+	rs_diag_t diag;
+	int ret;
+	if (cli_locator_is_token(k->locator)) {
+		rs_hsm_t *h;
+		ret = cli_hsm(z->store, need_private ? CLI_HSM_SIGN : CLI_HSM_PUBLIC, &h, &diag);
+		if (ret == RS_EOK)
+			ret = rs_hsm_key(h, k->locator, z->origin, k->alg, (k->role & RS_ROLE_KSK) != 0, out, &diag);
+	} else {
+		char path[4400];
+		cli_key_path(z, k->locator, "", path, sizeof(path));
+		ret = rs_key_load(path, need_private, out, &diag);
+	}
+	if (ret != RS_EOK)
+		cli_error("%s: key %u: %s", z->zone.name, k->tag, diag.text);
+	return ret;
 }

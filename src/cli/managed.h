@@ -55,16 +55,22 @@ int cli_zone_check_parent(cli_zone_t *z, bool verbose);
 int cli_zone_enforce(cli_zone_t *z, bool force_clock);
 /* Enforcer callbacks (file key back end, reporting) for other state machine calls. */
 rs_enforce_ctx_t cli_zone_ctx(cli_zone_t *z);
-/* One line to the operator (unless quiet) and the zone's history, stamped z->now; tag 0: the zone. */
-void cli_zone_tell(cli_zone_t *z, uint16_t tag, const char *fmt, ...) RS_PRINTF(3, 4);
+/*
+ * One line to the operator (unless quiet), the zone's history (stamped
+ * z->now) and the audit log as action; tag 0: the zone.
+ */
+void cli_zone_tell(cli_zone_t *z, const char *action, uint16_t tag, const char *fmt, ...) RS_PRINTF(4, 5);
 /* If code is EXIT_OK: the due steps, then the commit. Returns the resulting exit code. */
 int cli_zone_step(cli_zone_t *z, int code, bool force_clock);
 /* Save keys and zone, commit, then destroy the files of removed keys. */
 int cli_zone_commit(cli_zone_t *z);
-/* Destroy the key files of every key marked removed (only after that is committed). */
+/* Destroy the material (files or token objects) of every key marked removed, once that is committed. */
 void cli_zone_destroy_keys(cli_zone_t *z);
 /* Roll back anything not committed and free. */
 void cli_zone_close(cli_zone_t *z);
 
 /* Path of a key file: DIR/keys/<locator><suffix>. */
 void cli_key_path(const cli_zone_t *z, const char *locator, const char *suffix, char *out, size_t max);
+
+/* A key of the zone, public part only or ready to sign (files or token); prints the error. */
+int cli_zone_key(cli_zone_t *z, const rs_keystate_t *k, bool need_private, rs_key_t **out);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "custody.h"
 #include "managed.h"
 #include "regsign/signer.h"
 #include "regsign/zone.h"
@@ -66,8 +67,8 @@ static int clock_guard(const cli_zone_t *z, bool force)
 	return EXIT_OK;
 }
 
-/* The keys the zone publishes or signs with now, loaded from their files. */
-static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
+/* The keys the zone publishes or signs with now, from their files or the token. */
+static int load_keys(cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
 		     const rs_keystate_t **states, size_t *count)
 {
 	size_t n = 0;
@@ -80,12 +81,8 @@ static int load_keys(const cli_zone_t *z, rs_key_t **keys, rs_key_role_t *roles,
 			cli_error("%s: more than %d keys in use", z->zone.name, MAX_SIGN_KEYS);
 			return EXIT_INPUT;
 		}
-		char path[4400];
-		cli_key_path(z, k->locator, "", path, sizeof(path));
-		rs_diag_t diag;
-		int ret = rs_key_load(path, signs, &keys[n], &diag);
+		int ret = cli_zone_key(z, k, signs, &keys[n]);
 		if (ret != RS_EOK) {
-			cli_error("%s: key %u: %s", z->zone.name, k->tag, diag.text);
 			*count = n;
 			return cli_exit_code(ret);
 		}
@@ -240,15 +237,20 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 		else
 			rs_outfile_abort(out);
 	}
+	char exp[15];
+	rs_time_format(so.expiration, exp);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
 		code = cli_exit_code(ret);
-	} else if (!quiet) {
-		char exp[15];
-		rs_time_format(so.expiration, exp);
-		fprintf(stderr, "signed %s: %llu names, %llu signatures by %zu keys, %zu DNSKEYs published, "
-			"serial %u, expires %s\n", z.zone.name, (unsigned long long)stats.names,
-			(unsigned long long)stats.signatures, signing, npublished, serial, exp);
+		cli_audit_alone(z.store, "sign", z.zone.name, 0, "failed", "serial %u: %s", serial, diag.text);
+	} else {
+		cli_audit_alone(z.store, "sign", z.zone.name, 0, "ok", "serial %u, %llu signatures by %zu keys, "
+				"%zu DNSKEYs published, expires %s, output %s", serial,
+				(unsigned long long)stats.signatures, signing, npublished, exp, out_path);
+		if (!quiet)
+			fprintf(stderr, "signed %s: %llu names, %llu signatures by %zu keys, %zu DNSKEYs published, "
+				"serial %u, expires %s\n", z.zone.name, (unsigned long long)stats.names,
+				(unsigned long long)stats.signatures, signing, npublished, serial, exp);
 	}
 out:
 	rs_zone_free(zone);

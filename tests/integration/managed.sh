@@ -24,7 +24,8 @@ ns.alpha A	192.0.2.3
 beta	NS	ns.example.net.
 EOF
 
-# --- zone add, key list, sign: the contract ---
+# --- zone add, key list, sign: the contract (the key file back end; tokens: custody.sh) ---
+check "keystore init --backend file" "$R" --state "$S" keystore init --backend file
 out=$("$R" --state "$S" zone add tld. --policy cloud-tld --input tld.zone --now "$T0" 2>&1)
 check_match "zone add makes the first KSK and ZSK" "ksk .*created.*zsk .*created|zsk .*created.*ksk .*created" "$(printf '%s' "$out" | tr '\n' ' ')"
 check_match "state directory is private (0700)" "^700$" "$(stat -c %a "$S")"
@@ -151,6 +152,7 @@ check_match "... and no longer" "zsk +ECDSAP256SHA256 +active +[a-z]+ +hidden +o
 # command killed at a random instant and run again. The end states must agree.
 schedule() { # DIR KILL
 	local dir=$1 kill=$2 i t pid
+	"$R" --state "$dir" keystore init --backend file >/dev/null
 	"$R" --state "$dir" zone add tld. --policy cloud-tld --input "$WORK/tld.zone.orig" --now "$T0" --quiet >/dev/null 2>&1
 	for i in $(seq 0 8 240); do
 		t=$(at "$i")

@@ -14,6 +14,9 @@ const char *rs_strerror(int code)
 	case RS_ECRYPTO: return "cryptographic operation failed";
 	case RS_ENOKEY: return "no usable key";
 	case RS_ELIMIT: return "size limit exceeded";
+	case RS_EHSM: return "HSM operation failed";
+	case RS_ELOCKED: return "keys are not activated";
+	case RS_EDENIED: return "not authorised";
 	}
 	if (code < 0 && code > RS_EBASE)
 		return strerror(-code);

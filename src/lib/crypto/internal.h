@@ -16,6 +16,8 @@ struct rs_key {
 	EVP_PKEY *pkey;  /* public, or key pair when has_private */
 	bool has_private;
 	uint8_t ed_sk[64]; /* libsodium Ed25519 secret key (seed || public) */
+	const rs_key_ops_t *ext; /* private part held elsewhere, see rs_key_set_external */
+	void *ext_ctx;
 };
 
 /* Kind of public-key math behind an algorithm. */

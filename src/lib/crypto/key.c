@@ -60,8 +60,17 @@ void rs_key_free(rs_key_t *key)
 		return;
 	EVP_PKEY_free(key->pkey);
 	free(key->dnskey);
+	if (key->ext != NULL && key->ext->release_ctx != NULL)
+		key->ext->release_ctx(key->ext_ctx);
 	rs_wipe(key->ed_sk, sizeof(key->ed_sk));
 	free(key);
+}
+
+void rs_key_set_external(rs_key_t *key, const rs_key_ops_t *ops, void *ctx)
+{
+	key->ext = ops;
+	key->ext_ctx = ctx;
+	key->has_private = true;
 }
 
 uint16_t rs_key_tag(const rs_key_t *key) { return key->tag; }
@@ -772,7 +781,7 @@ static int write_private(const rs_key_t *key, FILE *f, const char *stamp)
 int rs_key_save(const rs_key_t *key, const char *dir, int64_t now, uint32_t ttl, char *basename,
 		size_t basename_max, rs_diag_t *diag)
 {
-	if (!key->has_private)
+	if (!key->has_private || key->ext != NULL)
 		return rs_diag(diag, RS_ENOKEY, "key %u has no private part to save", key->tag);
 	char owner[1024], path[4200], stamp[15];
 	rs_dname_to_str(key->owner, owner, sizeof(owner));

@@ -37,6 +37,7 @@ struct rs_signer {
 	EVP_PKEY_CTX *ctx;
 	EC_KEY *ec;        /* ECDSA only, in libctx */
 	EVP_MD_CTX *mdctx; /* Ed448 only */
+	void *ext;         /* handle of a key held elsewhere (rs_key_set_external) */
 };
 
 /* Digest for RSA/ECDSA algorithms; returns its length, 0 if not applicable. */
@@ -115,6 +116,15 @@ int rs_signer_new(const rs_key_t *key, rs_signer_t **out)
 	if (s == NULL)
 		return RS_ENOMEM;
 	s->key = key;
+	if (key->ext != NULL) {
+		int ret = key->ext->open(key->ext_ctx, &s->ext);
+		if (ret != RS_EOK) {
+			free(s);
+			return ret;
+		}
+		*out = s;
+		return RS_EOK;
+	}
 	bool ok;
 	switch (rs_alg_kind(key->alg)) {
 	case KIND_RSA:
@@ -142,6 +152,8 @@ void rs_signer_free(rs_signer_t *s)
 {
 	if (s == NULL)
 		return;
+	if (s->ext != NULL)
+		s->key->ext->close(s->ext);
 	EVP_PKEY_CTX_free(s->ctx);
 	EVP_PKEY_free(s->pkey);
 	EC_KEY_free(s->ec);
@@ -153,6 +165,8 @@ void rs_signer_free(rs_signer_t *s)
 int rs_signer_sign(rs_signer_t *s, const uint8_t *data, size_t len, uint8_t *sig, size_t *sig_len)
 {
 	const rs_key_t *key = s->key;
+	if (s->ext != NULL)
+		return key->ext->sign(s->ext, data, len, sig, sig_len);
 	uint8_t md[64];
 	size_t mdlen;
 	switch (rs_alg_kind(key->alg)) {

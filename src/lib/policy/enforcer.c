@@ -18,6 +18,7 @@ typedef struct {
 	int64_t next;
 	bool changed;
 	bool deferral_noted;
+	bool custody_noted;
 } run_t;
 
 static const char *const state_names[] = { "hidden", "rumoured", "omnipresent", "unretentive" };
@@ -126,6 +127,15 @@ static void note_deferral(run_t *r, const rs_keystate_t *k, const char *what)
 	r->ctx->log(r->ctx->log_arg, r->now, k, text);
 }
 
+/* Report, once per run, a step that waits for the key custodians; it is not a change. */
+static void note_custody(run_t *r, const rs_keystate_t *k, const char *what)
+{
+	if (r->custody_noted || r->ctx == NULL || r->ctx->log == NULL)
+		return;
+	r->custody_noted = true;
+	r->ctx->log(r->ctx->log_arg, r->now, k, what);
+}
+
 /* Remember a future instant at which a step becomes possible. */
 static void wake_at(run_t *r, int64_t t)
 {
@@ -230,6 +240,10 @@ static void settle(run_t *r, rs_keystate_t *k)
 /* A new key's first records: the DNSKEY, and the signatures that may go with it. */
 static void introduce(run_t *r, rs_keystate_t *k)
 {
+	if (r->p->backup_before_use && k->backup == 0) {
+		note_custody(r, k, "waits for a backup before first use (custody.backup-before-use; regsign backup)");
+		return;
+	}
 	if (k->flags & RS_KEY_ALG_ROLL) {
 		/* RFC 6781 4.1.4: signatures of the new algorithm first, the DNSKEYs after them. */
 		bool sigs_settled = true;
@@ -435,6 +449,12 @@ static int new_key(run_t *r, int role, int alg, unsigned bits, uint16_t predeces
 	rs_keystate_t k = { .alg = (uint8_t)alg, .role = (uint8_t)role, .bits = (uint16_t)bits,
 			    .predecessor = predecessor, .flags = (uint8_t)flags, .created = r->now };
 	int ret = r->ctx->make_key(r->ctx->make_arg, r->set, &k);
+	if (ret == RS_ELOCKED) {
+		note_custody(r, find_live(r->set, predecessor), "new key waits: generating one needs an admin "
+			     "activation (regsign activate --admin-share)");
+		return rs_diag(diag, ret, "cannot make a %s: key changes need an admin activation",
+			       rs_role_name(role));
+	}
 	if (ret != RS_EOK)
 		return rs_diag(diag, ret, "cannot make a %s: %s", rs_role_name(role), rs_strerror(ret));
 	if ((ret = rs_keyset_add(r->set, &k)) != RS_EOK)
@@ -442,7 +462,8 @@ static int new_key(run_t *r, int role, int alg, unsigned bits, uint16_t predeces
 	rs_keystate_t *old = find_live(r->set, predecessor);
 	if (old != NULL && old->goal == RS_GOAL_ACTIVE)
 		old->goal = (flags & RS_KEY_ALG_ROLL) ? RS_GOAL_RETIRE_ALG : RS_GOAL_RETIRE;
-	say(r, &r->set->keys[r->set->count - 1], "created (%s %u)%s", rs_alg_name(alg), bits,
+	const rs_keystate_t *made = &r->set->keys[r->set->count - 1];
+	say(r, made, "created (%s %u)%s", rs_alg_name(alg), made->bits,
 	    (flags & RS_KEY_EMERGENCY) ? ", emergency" : "");
 	return RS_EOK;
 }
@@ -514,6 +535,8 @@ static int schedule(run_t *r, rs_diag_t *diag)
 					old = k;
 			}
 			int ret = new_key(r, roles[j], t->alg, t->bits, old ? old->tag : 0, RS_KEY_ALG_ROLL, diag);
+			if (ret == RS_ELOCKED)
+				return RS_EOK; /* the whole rollover waits for the custodians */
 			if (ret != RS_EOK)
 				return ret;
 		}
@@ -528,7 +551,7 @@ static int schedule(run_t *r, rs_diag_t *diag)
 		rs_keystate_t *cur = current(r->set, roles[j]);
 		if (cur == NULL) {
 			int ret = new_key(r, roles[j], t->alg, t->bits, 0, 0, diag);
-			if (ret != RS_EOK)
+			if (ret != RS_EOK && ret != RS_ELOCKED)
 				return ret;
 			continue;
 		}
@@ -551,7 +574,7 @@ static int schedule(run_t *r, rs_diag_t *diag)
 			continue; /* until a key leaves the RRset; that step wakes us */
 		}
 		int ret = new_key(r, roles[j], t->alg, t->bits, cur->tag, 0, diag);
-		if (ret != RS_EOK)
+		if (ret != RS_EOK && ret != RS_ELOCKED)
 			return ret;
 	}
 	return RS_EOK;

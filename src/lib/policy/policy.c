@@ -57,6 +57,7 @@ static const field_t schema[] = {
 	F("parent.ds-digest", T_DIGEST, ds_digest, 0),
 	F("parent.cds", T_BOOL, cds, 0),
 	F("clock.max-jump", T_DURATION, clock_max_jump, 0),
+	F("custody.backup-before-use", T_BOOL, backup_before_use, 0),
 };
 
 static void defaults(rs_policy_t *p)

@@ -43,6 +43,12 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY, zone TEXT NOT NULL, time INTEGER NOT NULL, tag INTEGER NOT NULL,"
 	"  what TEXT NOT NULL);"
 	"CREATE INDEX history_zone ON history (zone, id);",
+	/* 1 -> 2: key custody. A key's material belongs to one key row, of one zone, ever. */
+	"ALTER TABLE key ADD COLUMN backup INTEGER NOT NULL DEFAULT 0;"
+	"CREATE UNIQUE INDEX key_locator ON key (locator) WHERE locator != '';"
+	"CREATE TABLE retired_locator (locator TEXT PRIMARY KEY, zone TEXT NOT NULL);"
+	"CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, hash TEXT NOT NULL);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -259,7 +265,11 @@ int rs_store_zone_update(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
 
 int rs_store_zone_remove(rs_store_t *s, const char *name, rs_diag_t *diag)
 {
-	int ret = run(s, prepare(s, "DELETE FROM key WHERE zone = ?", "t", name), diag, "cannot remove keys");
+	/* The zone's key material stays claimed: it never serves another zone. */
+	int ret = run(s, prepare(s, "INSERT OR IGNORE INTO retired_locator (locator, zone) SELECT locator, zone "
+				 "FROM key WHERE zone = ? AND locator != ''", "t", name), diag, "cannot retire keys");
+	if (ret == RS_EOK)
+		ret = run(s, prepare(s, "DELETE FROM key WHERE zone = ?", "t", name), diag, "cannot remove keys");
 	if (ret == RS_EOK)
 		ret = run(s, prepare(s, "DELETE FROM zone WHERE name = ?", "t", name), diag,
 			  "cannot remove the zone");
@@ -327,7 +337,7 @@ int rs_store_policy_name(rs_store_t *s, size_t i, char name[64])
 #define KEY_COLUMNS                                                                              \
 	"tag, alg, role, bits, predecessor, goal, ds, flags, dnskey, dnskey_since, krrsig, "     \
 	"krrsig_since, zrrsig, zrrsig_since, ds_state, ds_since, created, published, active, " \
-	"retired, removed, locator"
+	"retired, removed, locator, backup"
 
 int rs_store_keys_load(rs_store_t *s, const char *zone, rs_keyset_t *set)
 {
@@ -355,6 +365,7 @@ int rs_store_keys_load(rs_store_t *s, const char *zone, rs_keyset_t *set)
 		for (int i = 0; i < 5; i++)
 			*times[i] = sqlite3_column_int64(st, c++);
 		copy_text(k.locator, sizeof(k.locator), sqlite3_column_text(st, c++));
+		k.backup = sqlite3_column_int64(st, c++);
 		ret = rs_keyset_add(set, &k);
 	}
 	if (ret == RS_EOK && rc != SQLITE_DONE)
@@ -369,12 +380,12 @@ int rs_store_keys_save(rs_store_t *s, const char *zone, const rs_keyset_t *set, 
 		const rs_keystate_t *k = &set->keys[i];
 		sqlite3_stmt *st = prepare(
 			s, "INSERT OR REPLACE INTO key (zone, " KEY_COLUMNS ") VALUES "
-			   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			"tiiiiiiiiiiiiiiiiiiiiit", zone, (int64_t)k->tag, (int64_t)k->alg, (int64_t)k->role,
+			   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			"tiiiiiiiiiiiiiiiiiiiiiti", zone, (int64_t)k->tag, (int64_t)k->alg, (int64_t)k->role,
 			(int64_t)k->bits, (int64_t)k->predecessor, (int64_t)k->goal, (int64_t)k->ds,
 			(int64_t)k->flags, (int64_t)k->state[0], k->since[0], (int64_t)k->state[1], k->since[1],
 			(int64_t)k->state[2], k->since[2], (int64_t)k->state[3], k->since[3], k->created,
-			k->published, k->active, k->retired, k->removed, k->locator);
+			k->published, k->active, k->retired, k->removed, k->locator, k->backup);
 		int ret = run(s, st, diag, "cannot store a key");
 		if (ret != RS_EOK)
 			return ret;
@@ -401,4 +412,80 @@ int rs_store_history(rs_store_t *s, const char *zone,
 		   (const char *)sqlite3_column_text(st, 2));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? RS_EOK : RS_EIO;
+}
+
+int rs_store_locator_owner(rs_store_t *s, const char *locator, char zone[256])
+{
+	sqlite3_stmt *st = prepare(s, "SELECT zone FROM key WHERE locator = ? UNION ALL "
+				   "SELECT zone FROM retired_locator WHERE locator = ?", "tt", locator, locator);
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		copy_text(zone, 256, sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
+}
+
+int rs_store_setting_get(rs_store_t *s, const char *name, char *out, size_t max)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT value FROM setting WHERE name = ?", "t", name);
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		copy_text(out, max, sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
+}
+
+int rs_store_setting_put(rs_store_t *s, const char *name, const char *value, rs_diag_t *diag)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO setting (name, value) VALUES (?,?)", "tt", name,
+				   value);
+	return run(s, st, diag, "cannot store a setting");
+}
+
+int rs_store_audit_head(rs_store_t *s, uint64_t *seq, char hash[65])
+{
+	sqlite3_stmt *st = prepare(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", "");
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	*seq = 0;
+	hash[0] = '\0';
+	if (rc == SQLITE_ROW) {
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+		copy_text(hash, 65, sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RS_EOK : RS_EIO;
+}
+
+int rs_store_audit_add(rs_store_t *s, uint64_t seq, const char *line, const char *hash, rs_diag_t *diag)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO audit (seq, line, hash) VALUES (?,?,?)", "itt", (int64_t)seq,
+				   line, hash);
+	return run(s, st, diag, "cannot record an audit entry");
+}
+
+int rs_store_audit_since(rs_store_t *s, uint64_t seq, int (*fn)(void *arg, uint64_t seq, const char *line),
+			 void *arg)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT seq, line FROM audit WHERE seq > ? ORDER BY seq", "i", (int64_t)seq);
+	if (st == NULL)
+		return RS_EIO;
+	int rc, ret = RS_EOK;
+	while (ret == RS_EOK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(arg, (uint64_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1));
+	if (ret == RS_EOK && rc != SQLITE_DONE)
+		ret = RS_EIO;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int rs_store_audit_trim(rs_store_t *s, uint64_t seq, rs_diag_t *diag)
+{
+	return run(s, prepare(s, "DELETE FROM audit WHERE seq < ?", "i", (int64_t)seq), diag,
+		   "cannot trim the audit entries");
 }

@@ -1,0 +1,76 @@
+/*
+ * audit: the append-only, hash-chained record of every key and DS operation.
+ *
+ * The log is a text file, one entry per line:
+ *
+ *   seq=7 time=2026-11-23T12:00:00Z operator=alice action=key-generate zone=cloud. key=12345
+ *   result=ok detail="zsk RSASHA256 1024 in token" prev=<64 hex> hash=<64 hex>
+ *
+ * (one line in the file). hash is the SHA-256 of the line up to and including
+ * its prev field, and prev is the hash of the entry before (64 zeros for the
+ * first). Editing, removing, inserting or moving an entry breaks the chain at
+ * that entry; cutting entries off the end is caught against the last sequence
+ * number and hash, which the state database keeps with every change.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "regsign/base.h"
+
+#define RS_AUDIT_HASH_HEX 65 /* 64 hex digits and a NUL */
+
+typedef struct {
+	int64_t time;
+	const char *operator; /* who: login name or REGSIGN_OPERATOR */
+	const char *action;   /* key-generate, key-destroy, activate, sign, backup, ds-change, ... */
+	const char *zone;     /* may be NULL or "" */
+	uint16_t tag;         /* key tag; 0: none */
+	const char *result;   /* ok, failed, refused */
+	const char *detail;   /* free text; may be NULL */
+} rs_audit_event_t;
+
+/* The chain value before the first entry: 64 zeros. */
+extern const char rs_audit_genesis[RS_AUDIT_HASH_HEX];
+
+/*
+ * Append the line (with its newline) of entry seq, chained to prev, to out;
+ * hash receives its hash. Values are made safe for one line (no newlines,
+ * quotes in detail escaped).
+ */
+int rs_audit_line(const rs_audit_event_t *event, uint64_t seq, const char *prev, rs_buf_t *out,
+		  char hash[RS_AUDIT_HASH_HEX]);
+
+/*
+ * Check a whole log. head_seq/head_hash: the last entry the state database
+ * recorded (head_seq 0: none recorded). Returns RS_EOK and the number of
+ * entries, or RS_EINVAL with "LABEL:LINE: entry N: what is wrong" naming the
+ * first bad entry.
+ */
+int rs_audit_verify(const char *text, size_t len, const char *label, uint64_t head_seq, const char *head_hash,
+		    uint64_t *entries, rs_diag_t *diag);
+
+/* Sequence number and hash of a log line; RS_ESYNTAX if it is not one. */
+int rs_audit_line_head(const char *line, size_t len, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX]);
+
+/*
+ * The entry as an RFC 5424 syslog message (facility authpriv, severity
+ * notice, or warning when the result is not ok), without a trailer.
+ */
+int rs_audit_syslog(const char *line, size_t len, const char *hostname, int pid, rs_buf_t *out);
+
+/* ---- the log of a state directory ---- */
+
+typedef struct rs_store rs_store_t;
+
+/* Record event in the store's open transaction, chained after the last entry. */
+int rs_audit_record(rs_store_t *store, const rs_audit_event_t *event, rs_diag_t *diag);
+
+/*
+ * After a commit: append the entries DIR/audit.log lacks (mode 0600, fsync'd;
+ * a line cut short by a crash is completed from the database), send each to
+ * syslog_target ("udp:HOST:PORT", "unix:PATH" or NULL), then trim the
+ * database's copy to the head. RS_EIO with a diagnostic if the log cannot be
+ * written or a message not sent; the entries are then still in the database.
+ */
+int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag);

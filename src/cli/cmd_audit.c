@@ -1,0 +1,170 @@
+/* regsign audit verify|show|syslog: the hash-chained audit log of a state directory. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custody.h"
+#include "managed.h"
+
+static void help(FILE *f)
+{
+	fprintf(f, "usage: regsign [--state DIR] audit verify\n"
+		   "       regsign [--state DIR] audit show [--tail N]\n"
+		   "       regsign [--state DIR] audit syslog udp:HOST:PORT|unix:PATH|none\n\n"
+		   "Every key and DS operation (key generation, activation, rollover steps, signing runs,\n"
+		   "backups, restores, destruction, DS changes) is a line of DIR/audit.log. Each line carries\n"
+		   "the SHA-256 of the line before it, and the state database keeps the last one.\n\n"
+		   "verify   checks the whole chain; exits 0 if intact, 1 naming the first entry that was\n"
+		   "         changed, removed, inserted or moved.\n"
+		   "show     prints the log (the last N entries with --tail).\n"
+		   "syslog   also sends each new entry to a syslog collector as RFC 5424 (facility\n"
+		   "         authpriv), over UDP (RFC 5426) or a local datagram socket such as /dev/log.\n\n"
+		   "example:\n  regsign --state /var/lib/regsign audit syslog udp:192.0.2.10:514\n"
+		   "  regsign --state /var/lib/regsign audit verify\n");
+}
+
+static int count_row(void *arg, uint64_t seq, const char *line)
+{
+	(void)seq;
+	(void)line;
+	(*(size_t *)arg)++;
+	return RS_EOK;
+}
+
+static char *read_log(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	rs_buf_t buf;
+	rs_buf_init(&buf, (size_t)1 << 34);
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (rs_buf_append(&buf, chunk, n) != RS_EOK)
+			break;
+	fclose(f);
+	rs_buf_append(&buf, "", 1);
+	*len = buf.len - 1;
+	return (char *)buf.data;
+}
+
+static int verify(rs_store_t *store)
+{
+	/* More than the head in the database: a run ended before copying its entries; complete them. */
+	size_t rows = 0;
+	rs_store_audit_since(store, 0, count_row, &rows);
+	if (rows > 1)
+		cli_audit_flush(store);
+	uint64_t head;
+	char head_hash[RS_AUDIT_HASH_HEX];
+	if (rs_store_audit_head(store, &head, head_hash) != RS_EOK) {
+		cli_error("cannot read the audit head from the state database");
+		return EXIT_INTERNAL;
+	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/audit.log", rs_store_dir(store));
+	size_t len = 0;
+	char *text = read_log(path, &len);
+	if (text == NULL && errno != ENOENT) {
+		cli_error("cannot read '%s': %s", path, strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	rs_diag_t diag;
+	uint64_t entries;
+	int ret = rs_audit_verify(text ? text : "", len, path, head, head_hash, &entries, &diag);
+	free(text);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		return EXIT_BOGUS;
+	}
+	printf("%s: %llu entries, chain intact, last entry matches the state database\n", path,
+	       (unsigned long long)entries);
+	return EXIT_OK;
+}
+
+static int show(rs_store_t *store, long tail)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/audit.log", rs_store_dir(store));
+	size_t len = 0;
+	char *text = read_log(path, &len);
+	if (text == NULL) {
+		if (errno == ENOENT)
+			return EXIT_OK;
+		cli_error("cannot read '%s': %s", path, strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	size_t start = 0;
+	long seen = 0;
+	/* The tail-th newline from the end, the last one not counted, starts the last tail lines. */
+	for (size_t i = len; tail > 0 && i-- > 0;)
+		if (text[i] == '\n' && i + 1 < len && ++seen == tail) {
+			start = i + 1;
+			break;
+		}
+	fwrite(text + start, 1, len - start, stdout);
+	free(text);
+	return EXIT_OK;
+}
+
+static int set_syslog(rs_store_t *store, const char *target)
+{
+	bool none = strcmp(target, "none") == 0;
+	if (!none && strncmp(target, "udp:", 4) != 0 && strncmp(target, "unix:", 5) != 0) {
+		cli_error("invalid syslog target '%s' (udp:HOST:PORT, unix:PATH or none)", target);
+		return EXIT_INPUT;
+	}
+	rs_diag_t diag;
+	int ret = rs_store_begin(store, &diag);
+	if (ret == RS_EOK)
+		ret = rs_store_setting_put(store, SET_SYSLOG, none ? "" : target, &diag);
+	if (ret == RS_EOK && !cli_audit(store, "audit-config", NULL, 0, "ok", "syslog target %s", target))
+		ret = RS_EIO;
+	if (ret == RS_EOK)
+		ret = rs_store_commit(store, &diag);
+	if (ret != RS_EOK) {
+		rs_store_rollback(store);
+		cli_error("%s", diag.text);
+		return EXIT_INTERNAL;
+	}
+	cli_audit_flush(store);
+	printf("audit entries go to syslog: %s\n", target);
+	return EXIT_OK;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_INPUT : EXIT_OK;
+	}
+	long tail = 0;
+	const char *sub = argv[1];
+	if (strcmp(sub, "show") == 0 && argc == 4 && strcmp(argv[2], "--tail") == 0) {
+		char *end;
+		tail = strtol(argv[3], &end, 10);
+		if (*end != '\0' || tail <= 0) {
+			cli_error("invalid --tail '%s'", argv[3]);
+			return EXIT_INPUT;
+		}
+	} else if (!((strcmp(sub, "verify") == 0 && argc == 2) || (strcmp(sub, "show") == 0 && argc == 2) ||
+		     (strcmp(sub, "syslog") == 0 && argc == 3))) {
+		cli_error("unknown or incomplete command 'audit %s'", sub);
+		help(stderr);
+		return EXIT_INPUT;
+	}
+	rs_store_t *store;
+	int code = cli_store(&store);
+	if (code != EXIT_OK)
+		return code;
+	if (strcmp(sub, "verify") == 0)
+		code = verify(store);
+	else if (strcmp(sub, "show") == 0)
+		code = show(store, tail);
+	else
+		code = set_syslog(store, argv[2]);
+	rs_store_close(store);
+	return code;
+}

@@ -1,0 +1,433 @@
+/*
+ * Key custody for the commands: the key store of a state directory, the
+ * token's unlocking, share files, and the audit trail.
+ *
+ * A token unlocks in one of two ways. "agent": m key holders ran `regsign
+ * activate`, which left an agent process holding the PIN in locked memory
+ * until a deadline; commands ask it over DIR/agent.sock (same user only).
+ * "state": the shares are kept in DIR/hsm, 1 of 1, so the signer runs
+ * unattended (the embedded default, like a PIN in OpenDNSSEC's conf.xml).
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "custody.h"
+
+static rs_hsm_t *open_hsm;
+static int open_level; /* CLI_HSM_* reached by open_hsm */
+
+static void close_hsm(void)
+{
+	rs_hsm_close(open_hsm);
+	open_hsm = NULL;
+}
+
+bool cli_locator_is_token(const char *locator)
+{
+	return strncmp(locator, "pkcs11:", 7) == 0;
+}
+
+const char *cli_operator(void)
+{
+	static char name[64];
+	const char *env = getenv("REGSIGN_OPERATOR");
+	if (env == NULL || *env == '\0')
+		env = getenv("SUDO_USER");
+	if (env == NULL || *env == '\0') {
+		struct passwd *pw = getpwuid(geteuid());
+		env = pw != NULL ? pw->pw_name : "unknown";
+	}
+	snprintf(name, sizeof(name), "%s", env);
+	return name;
+}
+
+void cli_softhsm_env(rs_store_t *store)
+{
+	char conf[4096];
+	if (rs_store_setting_get(store, SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK)
+		setenv("SOFTHSM2_CONF", conf, 1);
+}
+
+bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out)
+{
+	char text[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_error("cannot open share '%s': %s", path, strerror(errno));
+		return false;
+	}
+	ssize_t n = read(fd, text, sizeof(text));
+	close(fd);
+	if (n < 0 || n == (ssize_t)sizeof(text)) {
+		cli_error("%s: %s", path, n < 0 ? strerror(errno) : "too large for a share");
+		return false;
+	}
+	rs_diag_t diag;
+	int ret = rs_share_parse(text, (size_t)n, path, out, &diag);
+	rs_wipe(text, sizeof(text));
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		return false;
+	}
+	if (out->kind != kind) {
+		cli_error("%s: this is %s share, not %s share", path,
+			  out->kind == RS_SHARE_ADMIN ? "an admin" : out->kind == RS_SHARE_BACKUP ? "a backup" :
+				  "an activation", rs_share_kind_name(kind));
+		rs_wipe(out, sizeof(*out));
+		return false;
+	}
+	return true;
+}
+
+/* ---- the activation agent's client side ---- */
+
+static int agent_connect(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/agent.sock", dir) >= sizeof(sa.sun_path))
+		return RS_ELIMIT;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return RS_ENOENT;
+	}
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+int cli_agent_ask(const char *dir, const char *what, cli_agent_reply_t *reply)
+{
+	int fd = agent_connect(dir);
+	if (fd < 0)
+		return fd;
+	char buf[256];
+	size_t got = 0;
+	ssize_t n;
+	int ret = RS_EIO;
+	if (dprintf(fd, "%s\n", what) > 0) {
+		while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)n;
+		buf[got] = '\0';
+		long long until, admin;
+		int used = 0;
+		if (sscanf(buf, "ok %lld %lld %n", &until, &admin, &used) == 2) {
+			reply->until = until;
+			reply->admin_until = admin;
+			snprintf(reply->pin, sizeof(reply->pin), "%.*s", (int)strcspn(buf + used, "\n"), buf + used);
+			ret = RS_EOK;
+		}
+	}
+	rs_wipe(buf, sizeof(buf));
+	close(fd);
+	return ret;
+}
+
+/* ---- the key store ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int write_private(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int ret = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 ? RS_EOK : RS_EIO;
+	close(fd);
+	return ret;
+}
+
+/* Random secret as lowercase hex: the form PINs take. */
+static void secret_hex(const uint8_t *secret, size_t len, char *out)
+{
+	for (size_t i = 0; i < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", secret[i]);
+}
+
+int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max)
+{
+	char tokens[4300], text[4400];
+	if (clear)
+		nftw(hsmdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(tokens, sizeof(tokens), "%s/tokens", hsmdir);
+	if ((mkdir(hsmdir, 0700) != 0 && errno != EEXIST) || mkdir(tokens, 0700) != 0) {
+		cli_error("cannot create '%s': %s", tokens, strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	/* SoftHSM2 reads the path as given: it must not depend on where regsign runs. */
+	char abs[PATH_MAX];
+	if (realpath(tokens, abs) == NULL) {
+		cli_error("cannot resolve '%s': %s", tokens, strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	int n = snprintf(text, sizeof(text), "directories.tokendir = %s\nobjectstore.backend = file\n"
+			 "log.level = ERROR\n", abs);
+	snprintf(conf, max, "%.*s/softhsm2.conf", (int)(strlen(abs) - strlen("/tokens")), abs);
+	if (write_private(conf, text, (size_t)n) != RS_EOK) {
+		cli_error("cannot write '%s'", conf);
+		return EXIT_INTERNAL;
+	}
+	setenv("SOFTHSM2_CONF", conf, 1);
+	return EXIT_OK;
+}
+
+int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret, size_t len, unsigned m,
+		    unsigned n, bool quiet)
+{
+	rs_share_t *shares = calloc(n, sizeof(*shares));
+	if (shares == NULL)
+		return EXIT_INTERNAL;
+	int ret = rs_share_split(kind, secret, len, m, n, shares);
+	char path[4400];
+	for (unsigned i = 0; ret == RS_EOK && i < n; i++) {
+		rs_buf_t text;
+		rs_buf_init(&text, 4096);
+		snprintf(path, sizeof(path), "%s/%s-%u-of-%u.share", dir, rs_share_kind_name(kind), i + 1, n);
+		ret = rs_share_format(&shares[i], &text);
+		if (ret == RS_EOK && (ret = write_private(path, (const char *)text.data, text.len)) != RS_EOK)
+			cli_error("cannot write '%s': %s", path, rs_strerror(ret));
+		else if (!quiet)
+			printf("%s share %u of %u (any %u): %s\n", rs_share_kind_name(kind), i + 1, n, m, path);
+		rs_wipe(text.data, text.len);
+		rs_buf_clear(&text);
+	}
+	rs_wipe(shares, n * sizeof(*shares));
+	free(shares);
+	return ret == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+}
+
+int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan)
+{
+	char conf[4400] = "";
+	int code = EXIT_OK;
+	/* The embedded default's directory, if there, is left by a setup that never committed. */
+	if (plan->softhsm_dir != NULL)
+		code = cli_softhsm_prepare(plan->softhsm_dir, plan->keep_shares, conf, sizeof(conf));
+	if (code != EXIT_OK)
+		return code;
+	if (plan->shares_dir != NULL && mkdir(plan->shares_dir, 0700) != 0 && errno != EEXIST) {
+		cli_error("cannot create '%s': %s", plan->shares_dir, strerror(errno));
+		return EXIT_INPUT;
+	}
+	/* The PINs are random, as long as SoftHSM2 takes; nobody ever types them, key holders bring shares. */
+	uint8_t pin[16], so[16], backup[32];
+	char pinx[33], sox[33];
+	randombytes_buf(pin, sizeof(pin));
+	randombytes_buf(so, sizeof(so));
+	randombytes_buf(backup, sizeof(backup));
+	secret_hex(pin, 16, pinx);
+	secret_hex(so, 16, sox);
+	rs_diag_t diag;
+	rs_hsm_t *h = NULL;
+	int ret = rs_hsm_init_token(plan->module, plan->token, sox, pinx, &diag);
+	if (ret == RS_EOK)
+		ret = rs_hsm_open(plan->module, plan->token, &h, &diag);
+	if (ret == RS_EOK)
+		ret = rs_hsm_backup_key_put(h, sox, backup, &diag);
+	rs_hsm_close(h);
+	if (ret != RS_EOK) {
+		cli_error("cannot set up token '%s': %s", plan->token, diag.text);
+		code = EXIT_INTERNAL;
+	}
+	const uint8_t *secrets[3] = { pin, so, backup };
+	const size_t lens[3] = { 16, 16, 32 };
+	for (int kind = 0; code == EXIT_OK && kind < 3; kind++)
+		code = cli_share_files(plan->shares_dir, (rs_share_kind_t)kind, secrets[kind], lens[kind],
+				       plan->m[kind], plan->n[kind], plan->keep_shares);
+	rs_wipe(pin, sizeof(pin));
+	rs_wipe(so, sizeof(so));
+	rs_wipe(backup, sizeof(backup));
+	rs_wipe(pinx, sizeof(pinx));
+	rs_wipe(sox, sizeof(sox));
+	if (code != EXIT_OK)
+		return code;
+	if (rs_store_setting_put(store, SET_KEYSTORE, "pkcs11", &diag) != RS_EOK ||
+	    rs_store_setting_put(store, SET_MODULE, plan->module, &diag) != RS_EOK ||
+	    rs_store_setting_put(store, SET_TOKEN, plan->token, &diag) != RS_EOK ||
+	    (conf[0] != '\0' && rs_store_setting_put(store, SET_SOFTHSM, conf, &diag) != RS_EOK) ||
+	    rs_store_setting_put(store, SET_UNLOCK, plan->keep_shares ? "state" : "agent", &diag) != RS_EOK) {
+		cli_error("%s", diag.text);
+		return EXIT_INTERNAL;
+	}
+	return EXIT_OK;
+}
+
+/* The embedded default: a SoftHSM2 token in DIR/hsm, its shares kept beside it (1 of 1). */
+static int embedded_setup(rs_store_t *store)
+{
+	char hsm[4200];
+	snprintf(hsm, sizeof(hsm), "%s/hsm", rs_store_dir(store));
+	cli_custody_plan_t plan = { CLI_SOFTHSM_MODULE, CLI_TOKEN_LABEL, hsm, hsm, true, { 1, 1, 1 }, { 1, 1, 1 } };
+	int code = cli_custody_setup(store, &plan);
+	if (code == EXIT_OK &&
+	    !cli_audit(store, "keystore-init", NULL, 0, "ok", "embedded SoftHSM2 token '%s' in %s; unlocks with "
+		       "shares kept in the state directory (1 of 1)", CLI_TOKEN_LABEL, hsm))
+		code = EXIT_INTERNAL;
+	return code;
+}
+
+int cli_keystore(rs_store_t *store, char backend[16])
+{
+	if (rs_store_setting_get(store, SET_KEYSTORE, backend, 16) == RS_EOK)
+		return EXIT_OK;
+	/* A state directory from before key custody keeps its key files. */
+	char keys[4200];
+	snprintf(keys, sizeof(keys), "%s/keys", rs_store_dir(store));
+	DIR *d = opendir(keys);
+	bool files = false;
+	for (struct dirent *de; d != NULL && !files && (de = readdir(d)) != NULL;)
+		files = de->d_name[0] == 'K';
+	if (d != NULL)
+		closedir(d);
+	rs_diag_t diag;
+	if (files) {
+		snprintf(backend, 16, "file");
+		return rs_store_setting_put(store, SET_KEYSTORE, backend, &diag) == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+	}
+	int code = embedded_setup(store);
+	if (code == EXIT_OK)
+		snprintf(backend, 16, "pkcs11");
+	return code;
+}
+
+/* The activation secret from the shares kept in DIR/hsm ("state" unlocking). */
+static int state_secret(const char *dir, rs_share_kind_t kind, char *hex, rs_diag_t *diag)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/hsm/%s-1-of-1.share", dir, rs_share_kind_name(kind));
+	rs_share_t share;
+	if (!cli_share_read(path, kind, &share))
+		return rs_diag(diag, RS_ELOCKED, "cannot read the kept share '%s'", path);
+	uint8_t secret[RS_SECRET_MAX];
+	size_t len;
+	int ret = rs_share_combine(&share, 1, secret, &len, diag);
+	if (ret == RS_EOK)
+		secret_hex(secret, len, hex);
+	rs_wipe(secret, sizeof(secret));
+	rs_wipe(&share, sizeof(share));
+	return ret;
+}
+
+int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag)
+{
+	if (open_hsm != NULL && open_level >= level) {
+		*out = open_hsm;
+		return RS_EOK;
+	}
+	char module[4096], token[64], unlock[16];
+	if (rs_store_setting_get(store, SET_MODULE, module, sizeof(module)) != RS_EOK ||
+	    rs_store_setting_get(store, SET_TOKEN, token, sizeof(token)) != RS_EOK ||
+	    rs_store_setting_get(store, SET_UNLOCK, unlock, sizeof(unlock)) != RS_EOK)
+		return rs_diag(diag, RS_EINVAL, "no PKCS#11 token is configured (see regsign keystore init)");
+	const char *dir = rs_store_dir(store);
+	char pin[2 * RS_SECRET_MAX + 1] = "";
+	int ret = RS_EOK, reached = CLI_HSM_PUBLIC;
+	if (level > CLI_HSM_PUBLIC && strcmp(unlock, "state") == 0) {
+		ret = state_secret(dir, RS_SHARE_ACTIVATION, pin, diag);
+		reached = CLI_HSM_ADMIN;
+	} else if (level > CLI_HSM_PUBLIC) {
+		cli_agent_reply_t reply;
+		if (cli_agent_ask(dir, "pin", &reply) != RS_EOK)
+			return rs_diag(diag, RS_ELOCKED, "the keys are not activated: key holders run 'regsign "
+				       "activate' with their shares");
+		snprintf(pin, sizeof(pin), "%s", reply.pin);
+		reached = reply.admin_until > (int64_t)time(NULL) ? CLI_HSM_ADMIN : CLI_HSM_SIGN;
+		rs_wipe(&reply, sizeof(reply));
+	}
+	if (ret == RS_EOK && reached < level)
+		ret = rs_diag(diag, RS_ELOCKED, "key changes need an admin activation ('regsign activate "
+			      "--admin-share')");
+	if (ret == RS_EOK && open_hsm == NULL) {
+		cli_softhsm_env(store);
+		if ((ret = rs_hsm_open(module, token, &open_hsm, diag)) == RS_EOK)
+			atexit(close_hsm);
+		open_level = CLI_HSM_PUBLIC;
+	}
+	if (ret == RS_EOK && level > CLI_HSM_PUBLIC && open_level == CLI_HSM_PUBLIC)
+		ret = rs_hsm_login(open_hsm, pin, diag);
+	rs_wipe(pin, sizeof(pin));
+	if (ret != RS_EOK)
+		return ret;
+	if (level > CLI_HSM_PUBLIC)
+		open_level = reached;
+	*out = open_hsm;
+	return RS_EOK;
+}
+
+/* ---- audit ---- */
+
+static int audit_record(rs_store_t *store, const char *action, const char *zone, uint16_t tag,
+			const char *result, const char *fmt, va_list ap)
+{
+	char detail[600];
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	rs_audit_event_t e = { (int64_t)time(NULL), cli_operator(), action, zone, tag, result, detail };
+	rs_diag_t diag;
+	int ret = rs_audit_record(store, &e, &diag);
+	if (ret != RS_EOK)
+		cli_error("cannot record the audit entry: %s", diag.text);
+	return ret;
+}
+
+bool cli_audit(rs_store_t *store, const char *action, const char *zone, uint16_t tag, const char *result,
+	       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int ret = audit_record(store, action, zone, tag, result, fmt, ap);
+	va_end(ap);
+	return ret == RS_EOK;
+}
+
+void cli_audit_flush(rs_store_t *store)
+{
+	char target[512] = "";
+	rs_store_setting_get(store, SET_SYSLOG, target, sizeof(target));
+	rs_diag_t diag;
+	if (rs_audit_flush(store, target, &diag) != RS_EOK)
+		cli_error("warning: audit: %s", diag.text);
+}
+
+int cli_audit_alone(rs_store_t *store, const char *action, const char *zone, uint16_t tag, const char *result,
+		    const char *fmt, ...)
+{
+	rs_diag_t diag;
+	if (rs_store_begin(store, &diag) != RS_EOK) {
+		cli_error("%s", diag.text);
+		return EXIT_INTERNAL;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int ret = audit_record(store, action, zone, tag, result, fmt, ap);
+	va_end(ap);
+	if (ret == RS_EOK && (ret = rs_store_commit(store, &diag)) != RS_EOK)
+		cli_error("%s", diag.text);
+	if (ret != RS_EOK) {
+		rs_store_rollback(store);
+		return EXIT_INTERNAL;
+	}
+	cli_audit_flush(store);
+	return EXIT_OK;
+}

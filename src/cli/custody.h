@@ -1,0 +1,97 @@
+/*
+ * Key custody for the commands: where keys live (files or a PKCS#11 token),
+ * how the token is unlocked (shares kept in the state directory, or an
+ * activation agent started by m key holders), and the audit trail.
+ */
+#pragma once
+
+#include "cli.h"
+#include "regsign/audit.h"
+#include "regsign/hsm.h"
+#include "regsign/store.h"
+
+#define CLI_SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define CLI_TOKEN_LABEL "regsign"
+
+/* Settings of the state directory (rs_store_setting_*). */
+#define SET_KEYSTORE "keystore"           /* file | pkcs11 */
+#define SET_MODULE "pkcs11.module"        /* path of the PKCS#11 module */
+#define SET_TOKEN "pkcs11.token"          /* token label */
+#define SET_SOFTHSM "pkcs11.softhsm-conf" /* SOFTHSM2_CONF of an embedded SoftHSM2 token */
+#define SET_UNLOCK "pkcs11.unlock"        /* agent (m-of-n activation) | state (shares in DIR/hsm) */
+#define SET_SYSLOG "audit.syslog"         /* udp:HOST:PORT | unix:PATH */
+
+/* Is the key at this locator in a token (else: key files)? */
+bool cli_locator_is_token(const char *locator);
+
+/*
+ * The key store new keys go to: "file" or "pkcs11". A state directory that
+ * has none yet gets the embedded default, a SoftHSM2 token in DIR/hsm that
+ * unlocks with shares kept there (1 of 1), unless its zones already hold key
+ * files. Runs inside the caller's transaction. Returns an exit code.
+ */
+int cli_keystore(rs_store_t *store, char backend[16]);
+
+/* What a caller needs of the token: its public keys, signing, or key changes too. */
+enum { CLI_HSM_PUBLIC, CLI_HSM_SIGN, CLI_HSM_ADMIN };
+/*
+ * The token, opened once per process (closed at exit) and logged in when
+ * level asks for more than public keys. RS_ELOCKED (with the reason in diag)
+ * when the key holders have not activated it, or not as admin.
+ */
+int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag);
+
+/* What `keystore init` (or the embedded default) sets up. */
+typedef struct {
+	const char *module, *token;
+	const char *softhsm_dir; /* an embedded SoftHSM2 token's directory; NULL: the module's own */
+	const char *shares_dir;  /* where the share files go */
+	bool keep_shares;        /* unlock "state": the shares stay in the state directory */
+	unsigned n[3], m[3];     /* per rs_share_kind_t: shares made, shares needed */
+} cli_custody_plan_t;
+
+/*
+ * Initialise a token with random PINs and a backup key, write the m-of-n
+ * shares of the user PIN (activation), the security officer's PIN (admin)
+ * and the backup key, and record the settings in the open transaction.
+ */
+int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan);
+/*
+ * An embedded SoftHSM2 token directory with its configuration (conf receives
+ * its path); sets SOFTHSM2_CONF. clear: remove what is there first.
+ */
+int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max);
+/* Split secret m of n into DIR/<kind>-<i>-of-<n>.share files (0600, never overwritten). */
+int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret, size_t len, unsigned m,
+		    unsigned n, bool quiet);
+
+/* Point SoftHSM2 at the embedded token's configuration, if the store names one. */
+void cli_softhsm_env(rs_store_t *store);
+
+/* Read a share file; prints "FILE:LINE: ..." and returns false if it is not a share of kind. */
+bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out);
+
+/* The activation agent of a state directory: DIR/agent.sock. */
+typedef struct {
+	char pin[2 * RS_SECRET_MAX + 1];
+	int64_t until, admin_until; /* real time; admin_until 0: no admin activation */
+} cli_agent_reply_t;
+/* Ask the agent ("pin", "status" or "quit"). RS_ENOENT if no agent runs. */
+int cli_agent_ask(const char *dir, const char *what, cli_agent_reply_t *reply);
+/* Become the agent (in a forked child) for ttl seconds; never returns. */
+void cli_agent_run(const char *dir, const cli_agent_reply_t *secret, int ready_fd) __attribute__((noreturn));
+
+/* Who acts: $REGSIGN_OPERATOR, else the user who ran sudo, else the login name. */
+const char *cli_operator(void);
+
+/*
+ * An audit entry in the store's open transaction. Returns false (after
+ * printing) if it cannot be recorded: the caller must then not commit.
+ */
+bool cli_audit(rs_store_t *store, const char *action, const char *zone, uint16_t tag, const char *result,
+	       const char *fmt, ...) RS_PRINTF(6, 7);
+/* After a commit: copy new entries to DIR/audit.log and syslog; a failure is a warning. */
+void cli_audit_flush(rs_store_t *store);
+/* A change of its own: begin, record, commit, flush. Returns an exit code. */
+int cli_audit_alone(rs_store_t *store, const char *action, const char *zone, uint16_t tag, const char *result,
+		    const char *fmt, ...) RS_PRINTF(6, 7);
