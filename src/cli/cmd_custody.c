@@ -784,7 +784,8 @@ out:
 int cmd_backup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "out", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "out", required_argument, NULL, 'o' }, { "now", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },     { NULL, 0, NULL, 0 },
 	};
 	const char *out = NULL;
 	int c;
@@ -792,6 +793,7 @@ int cmd_backup(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
+		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
 		case 'h': help_backup(stdout); return EXIT_OK;
 		default: help_backup(stderr); return EXIT_INPUT;
 		}
@@ -809,8 +811,8 @@ int cmd_restore(int argc, char **argv)
 		{ "in", required_argument, NULL, 'i' },     { "share", required_argument, NULL, 's' },
 		{ "admin-share", required_argument, NULL, 'a' }, { "backup-share", required_argument, NULL, 'b' },
 		{ "module", required_argument, NULL, 'M' }, { "token", required_argument, NULL, 't' },
-		{ "softhsm-dir", required_argument, NULL, 'S' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "softhsm-dir", required_argument, NULL, 'S' }, { "now", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	share_args_t shares = { 0 };
 	const char *in = NULL, *module = NULL, *token = NULL, *softhsm = NULL;
@@ -825,6 +827,7 @@ int cmd_restore(int argc, char **argv)
 		case 'M': module = optarg; break;
 		case 't': token = optarg; break;
 		case 'S': softhsm = optarg; break;
+		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
 		case 'h': help_backup(stdout); return EXIT_OK;
 		default: help_backup(stderr); return EXIT_INPUT;
 		}

@@ -549,12 +549,13 @@ int rs_hsm_generate(rs_hsm_t *h, const uint8_t *origin, int alg, unsigned bits, 
 		mech.mechanism = type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
 	}
 	CK_ULONG lablen = strlen(label);
-	CK_ATTRIBUTE pub[8] = {
+	/* The public half only verifies: no encrypting or wrapping with a DNSSEC key. */
+	CK_ATTRIBUTE pub[9] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &no, sizeof(no) },
-		{ CKA_VERIFY, &yes, sizeof(yes) }, { CKA_ID, id, ID_LEN },
-		{ CKA_LABEL, (void *)label, lablen },
+		{ CKA_VERIFY, &yes, sizeof(yes) }, { CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) }, { CKA_ID, id, ID_LEN }, { CKA_LABEL, (void *)label, lablen },
 	};
-	CK_ULONG npub = 5;
+	CK_ULONG npub = 7;
 	if (type == CKK_RSA) {
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &modbits, sizeof(modbits) };
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent) };
@@ -744,12 +745,13 @@ int rs_hsm_unwrap(rs_hsm_t *h, const char *locator, const char *label, const uin
 	size_t oidlen = 0;
 	uint8_t point[2 + 1 + 132];
 	CK_ULONG lablen = strlen(label);
-	CK_ATTRIBUTE pub[8] = {
+	CK_ATTRIBUTE pub[10] = {
 		{ CKA_CLASS, &pcls, sizeof(pcls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
 		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &no, sizeof(no) }, { CKA_WRAP, &no, sizeof(no) },
 		{ CKA_ID, id, ID_LEN }, { CKA_LABEL, (void *)label, lablen },
 	};
-	CK_ULONG npub = 6;
+	CK_ULONG npub = 8;
 	if (is_rsa(alg)) {
 		size_t elen = key[0], off = 1;
 		if (elen == 0 && klen >= 3) {

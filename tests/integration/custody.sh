@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Key custody: keys that exist only inside a SoftHSM2 token, m-of-n activation
+# and the admin share for key changes, retired keys destroyed in the token, a
+# wrapped backup restored into a fresh token, backup before first use, the
+# audit chain (and what tampering it catches) with its syslog copy, no secret
+# in any file, log, database row or core dump, and kill -9 at random instants.
+. "$(dirname "$0")/lib.sh"
+
+S=$WORK/state
+SH=$WORK/shares
+MODULE=/usr/lib/softhsm/libsofthsm2.so
+# Agents outlive the commands that start them: end them before the files go.
+trap 'for d in "$WORK"/*/; do [ -S "$d/agent.sock" ] && "$R" --state "$d" deactivate >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
+# Three days ago, so that every signing run below lies in the past of the validators' clock.
+T0S=$(( $(date -u +%s) / 3600 * 3600 - 3 * 86400 ))
+T0=$(date -u -d "@$T0S" +%Y%m%d%H%M%S)
+at() { date -u -d "@$((T0S + $1 * 86400 + ${2:-0} * 3600))" +%Y%m%d%H%M%S; } # at DAYS [HOURS] after T0
+pubkeys() { # STATE: labels of the public keys in its token, as an independent PKCS#11 client sees them
+	SOFTHSM2_CONF=$1/hsm/softhsm2.conf pkcs11-tool --module "$MODULE" --token-label regsign --list-objects \
+		--type pubkey 2>/dev/null | sed -n 's/^ *label: *//p' | sort
+}
+act() { "$R" --state "$S" activate --share "$SH/activation-1-of-3.share" --share "$SH/activation-3-of-3.share" "$@"; }
+admin() { act --admin-share "$SH/admin-2-of-2.share" "$@"; }
+
+cat > tld.zone <<'EOF'
+$TTL 3600
+$ORIGIN tld.
+@	IN SOA	ns1 hostmaster 2026010101 7200 3600 1209600 600
+@	NS	ns1
+ns1	A	192.0.2.1
+www	A	192.0.2.9
+sub	NS	ns.sub
+ns.sub	A	192.0.2.10
+EOF
+# Rollovers in days rather than months, so destruction happens within the test.
+cat > fast.yaml <<'EOF'
+name: fast
+keys:
+  ksk: { algorithm: ECDSAP256SHA256, lifetime: 0, publish: 3h, retire: 3h, rollover: double-signature }
+  zsk: { algorithm: ECDSAP256SHA256, lifetime: 2d, publish: 3h, retire: 3h, rollover: pre-publication }
+signatures: { validity: 10d, refresh: 12h, jitter: 1h, inception-offset: 1h }
+ttl: { dnskey: soa, nsec: soa, max-zone: 1h }
+denial: { type: nsec }
+zone: { propagation-delay: 1h, serial: increment }
+parent: { ds-ttl: 1h, propagation-delay: 1h, ds-digest: 2 }
+EOF
+sed 's/^name: fast/name: backed/; $a custody: { backup-before-use: true }' fast.yaml > backed.yaml
+
+# --- setting up the token and the shares ---
+out=$("$R" --state "$S" keystore init --shares-dir "$SH" --holders 3 --threshold 2 --admins 2 --admin-threshold 1 2>&1)
+check_match "keystore init makes a token and 8 share files" "backup share 3 of 3" "$out"
+check_match "every share file is 0600" "^600 x8$" "$(stat -c %a "$SH"/*.share | uniq -c | awk '{print $2 " x" $1}')"
+check_match "a share is printable text ending in a checksum" "^checksum: [0-9a-f]{8}$" "$(tail -1 "$SH/activation-2-of-3.share")"
+check_exit 2 "a second keystore init is refused" "$R" --state "$S" keystore init --shares-dir "$WORK/more"
+check "policy import" "$R" --state "$S" policy import fast.yaml
+check "policy import (backup before use)" "$R" --state "$S" policy import backed.yaml
+
+# --- nothing moves before the key holders come ---
+out=$("$R" --state "$S" zone add tld. --policy fast --input tld.zone --now "$T0" 2>&1)
+check_match "without activation no key is made" "new key waits" "$out"
+check_exit 2 "... and nothing is signed" "$R" --state "$S" sign --zone tld. --out tld.signed --now "$T0"
+out=$("$R" --state "$S" activate --share "$SH/activation-1-of-3.share" 2>&1)
+check_match "one share of a 2-of-3 set is refused" "1 activation share\(s\) given, 2 needed" "$out"
+sed 's/^data: \(.\)/data: X/' "$SH/activation-2-of-3.share" > bad.share
+sed -i 's/^data: X/data: 0/; t; s/^data: 0/data: 1/' bad.share
+if cmp -s bad.share "$SH/activation-2-of-3.share"; then sed -i 's/^data: ./data: f/' bad.share; fi
+out=$("$R" --state "$S" activate --share "$SH/activation-1-of-3.share" --share bad.share 2>&1)
+check_match "a mistyped share is caught by its checksum, with file and line" "bad.share:7: checksum mismatch" "$out"
+out=$("$R" --state "$S" activate --share "$SH/activation-1-of-3.share" --share "$SH/admin-1-of-2.share" 2>&1)
+check_match "an admin share is not an activation share" "admin-1-of-2.share: this is an admin share" "$out"
+check "two activation shares unlock signing" act --for 2h
+check_match "activate --status shows until when, and no key changes" "activated until .*key changes not allowed" \
+	"$("$R" --state "$S" activate --status)"
+out=$("$R" --state "$S" enforce --now "$T0" 2>&1)
+check_match "key generation still waits for an admin share" "needs an admin activation" "$out"
+check "with an admin share, key changes are allowed" admin --for 2h
+out=$("$R" --state "$S" enforce --now "$T0" 2>&1)
+check_match "now the KSK and ZSK are made in the token" "ksk .*created.*pkcs11:id=" "$(printf '%s' "$out" | tr '\n' ' ')"
+check_match "an independent PKCS#11 client sees both in the token, labelled by zone, role and tag" \
+	"^tld\. ksk [0-9]+ ECDSAP256SHA256 tld\. zsk [0-9]+ ECDSAP256SHA256 $" "$(pubkeys "$S" | tr '\n' ' ')"
+check "sign --zone through the token" "$R" --state "$S" sign --zone tld. --out tld.signed --now "$T0"
+validate "signed in the token" tld.signed tld.
+ksk=$("$R" --state "$S" key list --zone tld. --now "$T0" | awk '$2 == "ksk" {print $1}')
+zsk=$("$R" --state "$S" key list --zone tld. --now "$T0" | awk '$2 == "zsk" {print $1}')
+
+# --- no secret anywhere ---
+pin=$(python3 "$SRC/tests/integration/shamir.py" "$SH/activation-2-of-3.share" "$SH/activation-3-of-3.share")
+check_match "an independent Shamir implementation restores the PIN from two shares" "^[0-9a-f]{32}$" "$pin"
+so=$(python3 "$SRC/tests/integration/shamir.py" "$SH/admin-1-of-2.share")
+bkey=$(python3 "$SRC/tests/integration/shamir.py" "$SH/backup-1-of-3.share" "$SH/backup-2-of-3.share")
+leaks=$(grep -rlaF -e "$pin" -e "$so" -e "$bkey" "$S" 2>/dev/null)
+check_match "no PIN or backup key in any file of the state directory (database, audit log, token)" "^$" "$leaks"
+check_match "no private key file, no PEM, no key-file private fields under the state directory" "^$" \
+	"$(find "$S" -name '*.private' -o -name '*.pem'; grep -rlaE 'PRIVATE KEY|Private-key-format|PrivateKey:' "$S")"
+check_match "no file under the state directory is readable by others" "^$" \
+	"$(find "$S" ! -type d ! -type s -perm /077; find "$S" -type d -perm /077)"
+agent=$(pgrep -f "regsign --state $S activate" | head -1)
+agent_leak=$(cat "/proc/$agent/cmdline" "/proc/$agent/environ" 2>/dev/null | grep -caF "$pin")
+check_match "the agent's command line and environment hold no PIN" "^0$" "$agent_leak"
+
+# A core dump of a regsign process holding a logged-in token: there must be none.
+if grep -q '^|' /proc/sys/kernel/core_pattern; then
+	pass "# SKIP core dumps go to a handler here ($(cat /proc/sys/kernel/core_pattern)); not checked"
+else
+	mkdir cores && mkfifo cores/fifo
+	(cd cores && ulimit -c unlimited && exec sleep 30) & sl=$!
+	(cd cores && ulimit -c unlimited && exec "$R" --state "$S" sign --zone tld. --out fifo --now "$T0" --quiet) & rp=$!
+	sleep 1
+	kill -SEGV $sl $rp 2>/dev/null
+	wait $sl $rp 2>/dev/null
+	cores=$(ls cores | grep -c '^core')
+	check_match "a crashing regsign leaves no core dump (a crashing sleep does: the check works)" "^1$" "$cores"
+fi
+
+# --- backup before first use ---
+sed 's/tld\./bk./g' tld.zone > bk.zone
+"$R" --state "$S" zone add bk. --policy backed --input bk.zone --now "$T0" >/dev/null 2>&1
+out=$("$R" --state "$S" enforce --now "$T0" 2>&1)
+check_match "with backup-before-use, new keys wait for a backup" "waits for a backup before first use" "$out"
+check_match "... so their DNSKEYs stay hidden" "^hidden hidden $" \
+	"$("$R" --state "$S" key list --zone bk. --now "$T0" | awk 'NR > 2 {printf "%s ", $5}')"
+check "backup --out" "$R" --state "$S" backup --out keys1.backup --now "$T0"
+check_match "the backup file is 0600" "^600$" "$(stat -c %a keys1.backup)"
+check_match "the backup holds every live token key (4)" "^4$" "$(grep -c '^key ' keys1.backup)"
+if grep -qaF -e "$pin" -e "$bkey" keys1.backup; then fail "the backup holds no PIN or backup key"; else pass "the backup holds no PIN or backup key"; fi
+out=$("$R" --state "$S" enforce --now "$T0" 2>&1)
+check_match "once backed up, the keys are published" "bk\..*published" "$out"
+
+# --- a ZSK rollover: the successor is made, the old key destroyed in the token ---
+for d in 1 2; do "$R" --state "$S" sign --zone tld. --out tld.signed --now "$(at $d)" --quiet 2>/dev/null; done
+new=$("$R" --state "$S" key list --zone tld. --now "$(at 2)" | awk '$2 == "zsk" && $1 != '"$zsk"' {print $1}')
+check_match "the successor ZSK is made in the token" "^tld\. zsk $new " "$(pubkeys "$S" | grep "zsk $new")"
+check "backup before the old ZSK goes" "$R" --state "$S" backup --out keys2.backup --now "$(at 2)"
+"$R" --state "$S" deactivate >/dev/null
+check "activation without an admin share" act --for 2h
+for h in 4 8 12 16; do "$R" --state "$S" sign --zone tld. --out tld.signed --now "$(at 2 $h)" --quiet 2>>destroy.log; done
+check_match "removing the old ZSK's material waits for an admin" "destroying removed keys waits" "$(cat destroy.log)"
+check_match "... and the token still holds it" "zsk $zsk " "$(pubkeys "$S")"
+check "admin activation" admin --for 2h
+check "sign with the admin present" "$R" --state "$S" sign --zone tld. --out tld.signed --now "$(at 2 17)"
+check_match "the retired ZSK is destroyed in the token" "^$" "$(pubkeys "$S" | grep "zsk $zsk ")"
+check_match "... and the audit log says so" "action=key-destroy zone=tld\. key=$zsk result=ok" "$(cat "$S/audit.log")"
+validate "after the rollover" tld.signed tld.
+
+# --- disaster: the token is lost; restore into a fresh one ---
+before=$(grep -v RRSIG tld.signed | grep DNSKEY | sort)
+rm -rf "$S"/hsm/tokens/*
+check_exit 2 "with the token gone, signing fails" "$R" --state "$S" sign --zone tld. --out lost.signed --now "$(at 2 18)"
+db_sum() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*), sum(backup) from key').fetchone())" "$S/state.db"; }
+sum=$(db_sum)
+out=$("$R" --state "$S" restore --in keys2.backup --share "$SH/activation-1-of-3.share" --share "$SH/activation-2-of-3.share" \
+	--admin-share "$SH/admin-1-of-2.share" --backup-share "$SH/backup-3-of-3.share" 2>&1)
+check_match "restore without enough backup shares is refused" "1 backup share\(s\) given, 2 needed" "$out"
+if [ "$(db_sum)" = "$sum" ]; then pass "... and changes nothing"; else fail "... and changes nothing"; fi
+sed '4s/^key /kex /' keys2.backup > damaged.backup
+out=$("$R" --state "$S" restore --in damaged.backup --share "$SH/activation-1-of-3.share" --share "$SH/activation-2-of-3.share" \
+	--admin-share "$SH/admin-1-of-2.share" --backup-share "$SH/backup-3-of-3.share" --backup-share "$SH/backup-1-of-3.share" 2>&1)
+check_match "a damaged backup is refused" "checksum missing or wrong" "$out"
+out=$("$R" --state "$S" restore --in keys2.backup --share "$SH/activation-1-of-3.share" --share "$SH/activation-2-of-3.share" \
+	--admin-share "$SH/admin-1-of-2.share" --backup-share "$SH/backup-3-of-3.share" --backup-share "$SH/backup-1-of-3.share" 2>&1)
+check_match "restore recreates the keys in a fresh token; the destroyed ZSK stays destroyed" \
+	"4 key\(s\) restored into token 'regsign'; 1 destroyed since the backup, not restored" "$out"
+check_match "the destroyed key is not in the new token" "^$" "$(pubkeys "$S" | grep "zsk $zsk ")"
+check "the restored keys sign (the key holders' shares still work)" "$R" --state "$S" sign --zone tld. --out restored.signed --now "$(at 2 18)"
+check_match "with the same public keys" "^$(printf '%s\n' "$before" | md5sum)$" "$(grep -v RRSIG restored.signed | grep DNSKEY | sort | md5sum)"
+validate "signed after the restore" restored.signed tld.
+
+# --- zone remove destroys the zone's keys in the token ---
+check "zone remove bk." "$R" --state "$S" zone remove bk.
+check_match "bk.'s keys are gone from the token" "^$" "$(pubkeys "$S" | grep '^bk\. ')"
+
+# --- the audit log ---
+check "audit verify on the intact log" "$R" --state "$S" audit verify
+for a in keystore-init activate key-generate key-step key-destroy backup restore sign zone-remove; do
+	grep -q "action=$a " "$S/audit.log" || missing="$missing $a"
+done
+check_match "the log has every kind of key operation" "^$" "${missing:-}"
+check_match "a refused activation is logged as refused" "action=activate .*result=refused" "$(cat "$S/audit.log")"
+check_match "each entry names its operator" "^$(wc -l < "$S/audit.log")$" "$(grep -c ' operator=[a-z_][a-z0-9_-]* ' "$S/audit.log")"
+tamper() { # NAME SED-SCRIPT: a copy of the state with the log changed
+	mkdir "$1" && cp "$S"/state.db* "$1"/ && sed "$2" "$S/audit.log" > "$1/audit.log"
+	"$R" --state "$1" audit verify 2>&1
+}
+out=$(tamper t-edit '5s/result=ok/result=OK/'); rc=$?
+check_match "an edited entry is caught, by number" "entry 5: changed" "$out"
+check_match "... with exit 1" "^1$" "$rc"
+check_match "a removed entry is caught" "entry 6: out of sequence \(expected entry 5\)" "$(tamper t-drop '5d')"
+check_match "an inserted entry is caught" "audit.log:6: entry 5: out of sequence" "$(tamper t-insert '5p')"
+check_match "moved entries are caught" "audit.log:5: entry 6: out of sequence" "$(tamper t-move '5{h;d};6G')"
+check_match "entries cut off the end are caught" "missing: the log ends at entry" "$(tamper t-cut '$d')"
+
+# --- syslog (RFC 5424 over UDP on loopback) ---
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 - "$port" > syslog.out <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(20)
+try:
+    while True:
+        print(s.recv(65535).decode(), flush=True)
+except socket.timeout:
+    pass
+EOF
+listener=$!
+sleep 0.5
+check "audit syslog udp:127.0.0.1:PORT" "$R" --state "$S" audit syslog "udp:127.0.0.1:$port"
+check "a signing run after it" "$R" --state "$S" sign --zone tld. --out tld.signed --now "$(at 2 19)" --quiet
+sleep 0.5
+kill $listener 2>/dev/null
+last=$(tail -1 "$S/audit.log" | sed 's/.* hash=//')
+check_match "the collector got the entry as RFC 5424, authpriv.notice, with its chain hash" \
+	"^<85>1 [0-9T:Z-]+ [^ ]+ regsign [0-9]+ sign \[regsign@32473 seq=\"[0-9]+\" zone=\"tld\.\" key=\"0\" result=\"ok\" hash=\"$last\"\] seq=" \
+	"$(grep ' sign ' syslog.out | tail -1)"
+
+# --- kill -9 at random instants with keys in the token ---
+K=$WORK/killed
+"$R" --state "$K" policy import fast.yaml >/dev/null
+"$R" --state "$K" zone add tld. --policy fast --input tld.zone --now "$T0" --quiet >/dev/null 2>&1
+: > kill.log
+for i in $(seq 0 6 66); do
+	t=$(date -u -d "@$((T0S + i * 3600))" +%Y%m%d%H%M%S)
+	for cmd in enforce sign; do
+		set -- --state "$K" enforce --now "$t" --quiet
+		[ $cmd = sign ] && set -- --state "$K" sign --zone tld. --out killed.signed --now "$t" --quiet
+		"$R" "$@" >/dev/null 2>&1 &
+		pid=$!
+		sleep "0.0$((RANDOM % 8))"
+		kill -9 $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		"$R" "$@" >/dev/null 2>&1 || echo "rerun failed at hour $i ($cmd)" >> kill.log
+	done
+done
+check_match "every rerun after kill -9 succeeds" "^$" "$(cat kill.log)"
+live=$("$R" --state "$K" key list --zone tld. --now "$(at 2 18)" | awk 'NR > 2 && $4 != "removed" {print "tld. " $2 " " $1}' | sort)
+check_match "the token holds exactly the zone's live keys: none orphaned, none lost" \
+	"^$(printf '%s\n' "$live" | md5sum)$" "$(pubkeys "$K" | awk '{print $1, $2, $3}' | sort | md5sum)"
+check "the audit chain is intact after the kills" "$R" --state "$K" audit verify
+validate "signed between kills" killed.signed tld.
+
+finish
