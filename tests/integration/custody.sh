@@ -104,7 +104,7 @@ if grep -q '^|' /proc/sys/kernel/core_pattern; then
 else
 	mkdir cores && mkfifo cores/fifo
 	(cd cores && ulimit -c unlimited && exec sleep 30) & sl=$!
-	(cd cores && ulimit -c unlimited && exec "$R" --state "$S" sign --zone tld. --out fifo --now "$T0" --quiet) & rp=$!
+	(cd cores && ulimit -c unlimited && exec "$R" --state "$S" sign --zone tld. --out fifo --now "$T0" --quiet 2>/dev/null) & rp=$!
 	sleep 1
 	kill -SEGV $sl $rp 2>/dev/null
 	wait $sl $rp 2>/dev/null
