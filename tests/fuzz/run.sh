@@ -24,7 +24,7 @@ for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 	if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -DREGSIGN_VERSION='"fuzz"' -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -I"$SRC/include" "$target" \
 		$(find "$SRC/src/lib" -name '*.c') "$OUT/builtin_policies.c" \
-		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium yaml-0.1 sqlite3 ldns) -lpthread \
+		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium yaml-0.1 sqlite3 ldns p11-kit-1) -lpthread \
 		-o "$OUT/$name" 2> "$OUT/$name.build"; then
 		echo "not ok $n - $name builds"
 		sed 's/^/# /' "$OUT/$name.build" | head -20
@@ -34,6 +34,8 @@ for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 	mkdir -p "$OUT/corpus-$name"
 	if [ "$name" = fuzz_policy ]; then
 		cp "$SRC"/policies/*.yaml "$SRC"/tests/data/policies/bad/*.yaml "$OUT/corpus-$name/"
+	elif [ "$name" = fuzz_custody ]; then
+		cp "$SRC"/tests/fuzz/custody/* "$OUT/corpus-$name/"
 	else
 		cp "$SRC"/tests/fuzz/corpus/* "$SRC"/tests/data/zones/*.zone "$SRC"/tests/data/bad/*.zone "$OUT/corpus-$name/" 2>/dev/null
 	fi
