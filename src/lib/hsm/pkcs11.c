@@ -441,11 +441,23 @@ static int session_open(void *ctx, void **out)
 		free(ts);
 		return RS_EHSM;
 	}
-	if (find_one(k->hsm, ts->session, CKO_PRIVATE_KEY, k->id, &ts->priv, NULL) != RS_EOK) {
+	CK_OBJECT_HANDLE stored;
+	if (find_one(k->hsm, ts->session, CKO_PRIVATE_KEY, k->id, &stored, NULL) != RS_EOK) {
 		f->C_CloseSession(ts->session);
 		free(ts);
 		return RS_ELOCKED; /* private objects are visible only when logged in */
 	}
+	/*
+	 * Sign with a session copy of the key, made inside the token: it stays as
+	 * sensitive as the original and dies with the session, and SoftHSM2 does
+	 * not go back to its object files for it before every signature (that
+	 * measured 4-14 times slower). A token that refuses the copy signs with
+	 * the stored object.
+	 */
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE t = { CKA_TOKEN, &no, sizeof(no) };
+	if (f->C_CopyObject(ts->session, stored, &t, 1, &ts->priv) != CKR_OK)
+		ts->priv = stored;
 	*out = ts;
 	return RS_EOK;
 }
