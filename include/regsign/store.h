@@ -77,9 +77,6 @@ int rs_store_history_add(rs_store_t *store, const char *zone, int64_t when, uint
 int rs_store_history(rs_store_t *store, const char *zone,
 		     void (*fn)(void *arg, int64_t when, uint16_t tag, const char *what), void *arg);
 
-/* The zone whose key (present or removed with its zone) has locator; RS_ENOENT if none. */
-int rs_store_locator_owner(rs_store_t *store, const char *locator, char zone[256]);
-
 /* Site settings (the key store, the audit destination): RS_ENOENT if name is not set. */
 int rs_store_setting_get(rs_store_t *store, const char *name, char *out, size_t max);
 int rs_store_setting_put(rs_store_t *store, const char *name, const char *value, rs_diag_t *diag);

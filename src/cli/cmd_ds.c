@@ -41,6 +41,10 @@ static int managed_keys(const char *name, rs_key_t **keys, int max, int *digest,
 	}
 	if (code == EXIT_OK && !digest_given)
 		*digest = z.policy.ds_digest;
+	if (code == EXIT_OK) {
+		cli_zone_tell(&z, "ds-export", 0, "DS of %d key(s) exported for the parent", n);
+		code = cli_zone_commit(&z);
+	}
 	cli_zone_close(&z);
 	if (code != EXIT_OK) {
 		for (int i = 0; i < n; i++)

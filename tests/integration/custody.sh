@@ -168,6 +168,22 @@ validate "signed after the restore" restored.signed tld.
 # --- zone remove destroys the zone's keys in the token ---
 check "zone remove bk." "$R" --state "$S" zone remove bk.
 check_match "bk.'s keys are gone from the token" "^$" "$(pubkeys "$S" | grep '^bk\. ')"
+reuse=$(python3 - "$S/state.db" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+cols = "zone, tag, alg, role, bits, predecessor, goal, ds, flags, dnskey, dnskey_since, krrsig, krrsig_since, " \
+       "zrrsig, zrrsig_since, ds_state, ds_since, created, published, active, retired, removed, locator"
+for sql in ("select locator from retired_locator where zone = 'bk.'", "select locator from key where zone = 'tld.'"):
+    loc = c.execute(sql).fetchone()[0]
+    try:
+        c.execute("insert into key (%s) values ('other.', 1, 13, 2, 256, %s, ?)" % (cols, ", ".join(["0"] * 17)), (loc,))
+        print("accepted")
+    except sqlite3.IntegrityError as e:
+        print(e)
+EOF
+)
+check_match "a removed zone's key, or a live one, can never serve another zone" \
+	"^the key belonged to a removed zone UNIQUE constraint failed: key.locator $" "$(printf '%s\n' "$reuse" | tr '\n' ' ')"
 
 # --- the audit log ---
 check "audit verify on the intact log" "$R" --state "$S" audit verify

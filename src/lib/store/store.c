@@ -47,6 +47,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE key ADD COLUMN backup INTEGER NOT NULL DEFAULT 0;"
 	"CREATE UNIQUE INDEX key_locator ON key (locator) WHERE locator != '';"
 	"CREATE TABLE retired_locator (locator TEXT PRIMARY KEY, zone TEXT NOT NULL);"
+	"CREATE TRIGGER key_locator_retired BEFORE INSERT ON key"
+	"  WHEN NEW.locator != '' AND EXISTS (SELECT 1 FROM retired_locator WHERE locator = NEW.locator)"
+	"  BEGIN SELECT RAISE(ABORT, 'the key belonged to a removed zone'); END;"
 	"CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, hash TEXT NOT NULL);",
 };
@@ -412,19 +415,6 @@ int rs_store_history(rs_store_t *s, const char *zone,
 		   (const char *)sqlite3_column_text(st, 2));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? RS_EOK : RS_EIO;
-}
-
-int rs_store_locator_owner(rs_store_t *s, const char *locator, char zone[256])
-{
-	sqlite3_stmt *st = prepare(s, "SELECT zone FROM key WHERE locator = ? UNION ALL "
-				   "SELECT zone FROM retired_locator WHERE locator = ?", "tt", locator, locator);
-	if (st == NULL)
-		return RS_EIO;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		copy_text(zone, 256, sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
 }
 
 int rs_store_setting_get(rs_store_t *s, const char *name, char *out, size_t max)
