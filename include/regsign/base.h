@@ -85,6 +85,11 @@ int rs_buf_reserve(rs_buf_t *buf, size_t extra);
 int rs_buf_append(rs_buf_t *buf, const void *data, size_t len);
 int rs_buf_printf(rs_buf_t *buf, const char *fmt, ...) RS_PRINTF(2, 3);
 void rs_buf_clear(rs_buf_t *buf);
+/*
+ * Append the whole file at path, then a NUL that len does not count (the
+ * text can be used as a string). -errno, or RS_ELIMIT past buf->max.
+ */
+int rs_buf_read_file(rs_buf_t *buf, const char *path);
 
 /*
  * Time. DNSSEC times are seconds since the epoch (UTC); presentation form is

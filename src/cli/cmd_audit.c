@@ -32,21 +32,18 @@ static int count_row(void *arg, uint64_t seq, const char *line)
 	return RS_EOK;
 }
 
+/* The log's text (NUL-terminated); NULL with errno set if it cannot be read. */
 static char *read_log(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
 	rs_buf_t buf;
 	rs_buf_init(&buf, (size_t)1 << 34);
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (rs_buf_append(&buf, chunk, n) != RS_EOK)
-			break;
-	fclose(f);
-	rs_buf_append(&buf, "", 1);
-	*len = buf.len - 1;
+	int ret = rs_buf_read_file(&buf, path);
+	if (ret != RS_EOK) {
+		rs_buf_clear(&buf);
+		errno = ret > RS_EBASE ? -ret : EFBIG;
+		return NULL;
+	}
+	*len = buf.len;
 	return (char *)buf.data;
 }
 

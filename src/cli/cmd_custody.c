@@ -582,19 +582,14 @@ static bool parse_key_line(char *line, const char *path, size_t lineno, backup_k
 /* The backup's key lines, after its checksum is checked. */
 static bool read_backup(const char *path, backup_key_t **keys, size_t *count)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		cli_error("cannot open '%s': %m", path);
-		return false;
-	}
 	rs_buf_t text;
 	rs_buf_init(&text, (size_t)1 << 30);
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rs_buf_append(&text, chunk, n);
-	fclose(f);
-	rs_buf_append(&text, "", 1);
+	int ret = rs_buf_read_file(&text, path);
+	if (ret != RS_EOK) {
+		cli_error("cannot read '%s': %s", path, rs_strerror(ret));
+		rs_buf_clear(&text);
+		return false;
+	}
 	char *s = (char *)text.data, *sum = strstr(s, "\nchecksum ");
 	char want[65];
 	bool ok = sum != NULL;

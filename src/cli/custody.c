@@ -65,25 +65,19 @@ void cli_softhsm_env(rs_store_t *store)
 
 bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out)
 {
-	char text[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_error("cannot open share '%s': %s", path, strerror(errno));
-		return false;
-	}
-	ssize_t n = read(fd, text, sizeof(text));
-	close(fd);
-	if (n < 0 || n == (ssize_t)sizeof(text)) {
-		cli_error("%s: %s", path, n < 0 ? strerror(errno) : "too large for a share");
-		return false;
-	}
+	rs_buf_t text;
+	rs_buf_init(&text, 4096);
+	int ret = rs_buf_read_file(&text, path);
 	rs_diag_t diag;
-	int ret = rs_share_parse(text, (size_t)n, path, out, &diag);
-	rs_wipe(text, sizeof(text));
-	if (ret != RS_EOK) {
+	if (ret != RS_EOK)
+		cli_error("cannot read share '%s': %s", path, ret == RS_ELIMIT ? "too large for a share" : rs_strerror(ret));
+	else if ((ret = rs_share_parse((const char *)text.data, text.len, path, out, &diag)) != RS_EOK)
 		cli_error("%s", diag.text);
+	if (text.data != NULL)
+		rs_wipe(text.data, text.cap);
+	rs_buf_clear(&text);
+	if (ret != RS_EOK)
 		return false;
-	}
 	if (out->kind != kind) {
 		cli_error("%s: this is %s share, not %s share", path,
 			  out->kind == RS_SHARE_ADMIN ? "an admin" : out->kind == RS_SHARE_BACKUP ? "a backup" :

@@ -1,4 +1,6 @@
 /* Arena and bounded growing buffer. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -138,4 +140,23 @@ void rs_buf_clear(rs_buf_t *buf)
 	free(buf->data);
 	buf->data = NULL;
 	buf->len = buf->cap = 0;
+}
+
+int rs_buf_read_file(rs_buf_t *buf, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -errno;
+	char chunk[65536];
+	size_t n;
+	int ret = RS_EOK;
+	while (ret == RS_EOK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ret = rs_buf_append(buf, chunk, n);
+	if (ret == RS_EOK && ferror(f))
+		ret = RS_EIO;
+	fclose(f);
+	rs_wipe(chunk, sizeof(chunk)); /* the file may be a share */
+	if (ret == RS_EOK && (ret = rs_buf_append(buf, "", 1)) == RS_EOK)
+		buf->len--;
+	return ret;
 }

@@ -597,35 +597,40 @@ int rs_hsm_generate(rs_hsm_t *h, const uint8_t *origin, int alg, unsigned bits, 
 	return RS_EOK;
 }
 
-int rs_hsm_relabel(rs_hsm_t *h, const char *locator, const char *label, rs_diag_t *diag)
+/* The objects (public and private half) of the key at locator; *n in: room, out: found. */
+static int key_objects(rs_hsm_t *h, const char *locator, CK_OBJECT_HANDLE *objs, CK_ULONG *n, rs_diag_t *diag)
 {
 	uint8_t id[ID_LEN];
 	int ret = locator_parse(locator, id, diag);
 	if (ret != RS_EOK)
 		return ret;
+	CK_RV rv = find_objects(h->f, h->session, -1, id, ID_LEN, objs, n);
+	if (rv != CKR_OK)
+		return hsm_err(diag, rv, "C_FindObjects");
+	return *n > 0 ? RS_EOK : rs_diag(diag, RS_ENOENT, "pkcs11: no key %s in the token", locator);
+}
+
+int rs_hsm_relabel(rs_hsm_t *h, const char *locator, const char *label, rs_diag_t *diag)
+{
 	CK_OBJECT_HANDLE objs[4];
 	CK_ULONG n = 4;
-	CK_RV rv = find_objects(h->f, h->session, -1, id, ID_LEN, objs, &n);
+	int ret = key_objects(h, locator, objs, &n, diag);
 	CK_ATTRIBUTE a = { CKA_LABEL, (void *)label, strlen(label) };
-	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
+	CK_RV rv = CKR_OK;
+	for (CK_ULONG i = 0; ret == RS_EOK && rv == CKR_OK && i < n; i++)
 		rv = h->f->C_SetAttributeValue(h->session, objs[i], &a, 1);
-	return rv == CKR_OK ? RS_EOK : hsm_err(diag, rv, "C_SetAttributeValue");
+	return ret != RS_EOK || rv == CKR_OK ? ret : hsm_err(diag, rv, "C_SetAttributeValue");
 }
 
 int rs_hsm_destroy(rs_hsm_t *h, const char *locator, rs_diag_t *diag)
 {
-	uint8_t id[ID_LEN];
-	int ret = locator_parse(locator, id, diag);
-	if (ret != RS_EOK)
-		return ret;
 	CK_OBJECT_HANDLE objs[4];
 	CK_ULONG n = 4;
-	CK_RV rv = find_objects(h->f, h->session, -1, id, ID_LEN, objs, &n);
-	if (rv == CKR_OK && n == 0)
-		return rs_diag(diag, RS_ENOENT, "pkcs11: no key %s in the token", locator);
-	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
+	int ret = key_objects(h, locator, objs, &n, diag);
+	CK_RV rv = CKR_OK;
+	for (CK_ULONG i = 0; ret == RS_EOK && rv == CKR_OK && i < n; i++)
 		rv = h->f->C_DestroyObject(h->session, objs[i]);
-	return rv == CKR_OK ? RS_EOK : hsm_err(diag, rv, "C_DestroyObject");
+	return ret != RS_EOK || rv == CKR_OK ? ret : hsm_err(diag, rv, "C_DestroyObject");
 }
 
 int rs_hsm_list(rs_hsm_t *h, void (*fn)(void *arg, const char *locator, const char *label), void *arg,
