@@ -254,4 +254,10 @@ check_match "the token holds exactly the zone's live keys: none orphaned, none l
 check "the audit chain is intact after the kills" "$R" --state "$K" audit verify
 validate "signed between kills" killed.signed tld.
 
+# --- an activation ends when its time is up ---
+check "a two-second activation" act --for 2s
+sleep 3
+check_exit 2 "after it, signing is refused" "$R" --state "$S" sign --zone tld. --out late.signed --now "$(at 2 20)"
+check_match "... and the agent is gone" "^not activated$" "$("$R" --state "$S" activate --status)"
+
 finish
