@@ -8,7 +8,8 @@
  * "pkcs11:id=%..": an RFC 7512 URI with the one attribute regsign needs.
  * Private keys are created sensitive, so their value never leaves the token
  * in clear; they are extractable only wrapped, and only under a key the
- * security officer marked trusted (CKA_WRAP_WITH_TRUSTED): the backup key.
+ * security officer marked trusted (CKA_WRAP_WITH_TRUSTED): the backup key,
+ * which is loaded into the token only for a backup or restore.
  */
 #pragma once
 
@@ -62,12 +63,13 @@ int rs_hsm_list(rs_hsm_t *hsm, void (*fn)(void *arg, const char *locator, const 
 		rs_diag_t *diag);
 
 /*
- * The backup key: an AES-256 key in the token, marked trusted, usable only to
- * wrap and unwrap. Needs the security officer's PIN (it sets CKA_TRUSTED), so
- * call it before rs_hsm_login. The caller keeps the 32 octets split in shares.
+ * Load the backup key for this open token: an AES-256 key, marked trusted,
+ * usable only to wrap and unwrap, that lives in the token until
+ * rs_hsm_close and is never stored there (the caller keeps its 32 octets split
+ * in shares). Needs the security officer's PIN (it sets CKA_TRUSTED), so call
+ * it before rs_hsm_login.
  */
-int rs_hsm_backup_key_put(rs_hsm_t *hsm, const char *so_pin, const uint8_t key[32], rs_diag_t *diag);
-bool rs_hsm_backup_key_present(rs_hsm_t *hsm);
+int rs_hsm_backup_key_load(rs_hsm_t *hsm, const char *so_pin, const uint8_t key[32], rs_diag_t *diag);
 /* The private key at locator wrapped under the backup key (RFC 5649, AES key wrap with padding). */
 int rs_hsm_wrap(rs_hsm_t *hsm, const char *locator, rs_buf_t *out, rs_diag_t *diag);
 /*

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@ static void help_keystore(FILE *f)
 	fprintf(f, "usage: regsign [--state DIR] keystore init --shares-dir DIR [--holders N --threshold M]\n"
 		   "                 [--admins N --admin-threshold M] [--backup-holders N --backup-threshold M]\n"
 		   "                 [--module PATH --token LABEL] [--softhsm-dir DIR]\n"
+		   "       regsign [--state DIR] keystore init --existing --module PATH --token LABEL --shares-dir DIR ...\n"
 		   "       regsign [--state DIR] keystore init --backend file\n"
 		   "       regsign [--state DIR] keystore show\n\n"
 		   "init sets up where the keys of this state directory live, once, before any key exists:\n"
@@ -35,6 +37,9 @@ static void help_keystore(FILE *f)
 		   "with a checksum, for one key holder; take them off this machine.\n"
 		   "Without init, the first key makes the embedded default: a SoftHSM2 token whose\n"
 		   "shares stay in DIR/hsm (1 of 1), so signing runs unattended.\n"
+		   "--existing takes a token its officers initialised with the HSM's own tools: its user\n"
+		   "PIN and security officer PIN are read from standard input (two lines, not echoed)\n"
+		   "and split the same way; regsign adds its backup key.\n"
 		   "'--backend file' keeps keys as BIND key files in DIR/keys (mode 0600) instead.\n\n"
 		   "example:\n  regsign --state /var/lib/regsign keystore init --shares-dir /root/shares "
 		   "--holders 3 --threshold 2\n");
@@ -54,16 +59,20 @@ static void help_activate(FILE *f)
 
 static void help_backup(FILE *f)
 {
-	fprintf(f, "usage: regsign [--state DIR] backup --out FILE\n"
+	fprintf(f, "usage: regsign [--state DIR] backup --out FILE --admin-share FILE... --backup-share FILE...\n"
 		   "       regsign [--state DIR] restore --in FILE --share FILE... --admin-share FILE...\n"
 		   "               --backup-share FILE... [--module PATH --token LABEL] [--softhsm-dir DIR]\n\n"
-		   "backup writes every live token key, wrapped inside the token under its backup key\n"
-		   "(AES key wrap with padding, RFC 5649), with its DNSKEY. The file is useless without\n"
-		   "the backup shares. Keys it holds count as backed up (custody.backup-before-use).\n"
+		   "backup loads the backup key into the token for the moment (the admin and backup\n"
+		   "shares restore it; it is never stored) and writes every live token key, wrapped\n"
+		   "inside the token under it (AES key wrap with padding, RFC 5649), with its DNSKEY.\n"
+		   "The keys must be activated. The file is useless without the backup shares. Keys it\n"
+		   "holds count as backed up (custody.backup-before-use). With the embedded default the\n"
+		   "shares kept in DIR/hsm are used.\n"
 		   "restore recreates those keys in a fresh, empty token (initialised with the same PINs,\n"
 		   "so the key holders' shares stay valid): it needs M activation, admin and backup shares.\n"
 		   "Keys destroyed since the backup are not restored.\n\n"
-		   "example:\n  regsign backup --out /media/offsite/keys-2026-11.backup\n");
+		   "example:\n  regsign backup --out /media/offsite/keys-2026-11.backup --admin-share carol.share \\\n"
+		   "      --backup-share dave.share --backup-share erin.share\n");
 }
 
 /* ---- shares given on the command line ---- */
@@ -83,8 +92,8 @@ static bool add_share(share_args_t *s, rs_share_kind_t kind, const char *path)
 	return true;
 }
 
-/* The secret of kind from the shares given, as hex (PINs) or octets; prints errors. */
-static bool combine(const share_args_t *s, rs_share_kind_t kind, uint8_t *secret, size_t *len, char *hex)
+/* The secret of kind from the shares given, as octets and (text not NULL, PINs) a string; prints errors. */
+static bool combine(const share_args_t *s, rs_share_kind_t kind, uint8_t *secret, size_t *len, char *text)
 {
 	rs_share_t shares[MAX_SHARES];
 	size_t n = 0;
@@ -99,9 +108,9 @@ static bool combine(const share_args_t *s, rs_share_kind_t kind, uint8_t *secret
 		ok = false;
 	}
 	rs_wipe(shares, sizeof(shares));
-	if (ok && hex != NULL) {
-		for (size_t i = 0; i < *len; i++)
-			snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+	if (ok && text != NULL && !cli_secret_text(secret, *len, text)) {
+		cli_error("the %s shares do not hold a PIN", rs_share_kind_name(kind));
+		ok = false;
 	}
 	return ok;
 }
@@ -119,6 +128,34 @@ static bool parse_count(const char *text, unsigned *out)
 }
 
 /* ---- keystore ---- */
+
+/* A PIN from standard input, one line; not echoed on a terminal. */
+static bool read_pin(const char *what, char out[RS_SECRET_MAX + 2])
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (tty) {
+		fprintf(stderr, "%s: ", what);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	bool ok = fgets(out, RS_SECRET_MAX + 2, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	size_t n = ok ? strcspn(out, "\r\n") : 0;
+	ok = ok && n > 0 && n <= RS_SECRET_MAX && (out[n] != '\0' || feof(stdin));
+	if (!ok) {
+		rs_wipe(out, RS_SECRET_MAX + 2);
+		cli_error("--existing reads the token's %s from standard input: one line of 1 to %d characters", what,
+			  RS_SECRET_MAX);
+		return false;
+	}
+	out[n] = '\0';
+	return true;
+}
 
 static int keystore_show(rs_store_t *store)
 {
@@ -149,8 +186,8 @@ int cmd_keystore(int argc, char **argv)
 		{ "backup-holders", required_argument, NULL, 'b' },
 		{ "backup-threshold", required_argument, NULL, 'B' }, { "module", required_argument, NULL, 'M' },
 		{ "token", required_argument, NULL, 't' },      { "softhsm-dir", required_argument, NULL, 'S' },
-		{ "backend", required_argument, NULL, 'k' },    { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "backend", required_argument, NULL, 'k' },    { "existing", no_argument, NULL, 'E' },
+		{ "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
 	};
 	if (argc < 2 || (strcmp(argv[1], "init") != 0 && strcmp(argv[1], "show") != 0)) {
 		bool asked = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
@@ -160,7 +197,8 @@ int cmd_keystore(int argc, char **argv)
 	bool init = strcmp(argv[1], "init") == 0;
 	cli_custody_plan_t plan = { CLI_SOFTHSM_MODULE, CLI_TOKEN_LABEL, NULL, NULL, false, { 3, 2, 0 }, { 2, 1, 0 } };
 	const char *backend = "pkcs11", *softhsm = NULL;
-	bool module_given = false;
+	bool module_given = false, existing = false;
+	char pins[2][RS_SECRET_MAX + 2];
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
@@ -176,6 +214,7 @@ int cmd_keystore(int argc, char **argv)
 		case 't': plan.token = optarg; break;
 		case 'S': softhsm = optarg; break;
 		case 'k': backend = optarg; break;
+		case 'E': existing = true; break;
 		case 'h': help_keystore(stdout); return EXIT_OK;
 		default: help_keystore(stderr); return EXIT_INPUT;
 		}
@@ -201,6 +240,12 @@ int cmd_keystore(int argc, char **argv)
 	if (init && strcmp(backend, "pkcs11") == 0 && plan.shares_dir == NULL) {
 		cli_error("--shares-dir is required: the key holders' shares go there");
 		return EXIT_INPUT;
+	}
+	if (existing && (!read_pin("user PIN", pins[0]) || !read_pin("security officer PIN", pins[1])))
+		return EXIT_INPUT;
+	if (existing) {
+		plan.pin = pins[0];
+		plan.so_pin = pins[1];
 	}
 	rs_store_t *store;
 	int code = cli_store(&store);
@@ -229,12 +274,18 @@ int cmd_keystore(int argc, char **argv)
 	} else {
 		/* The embedded SoftHSM2 token lives with the state unless told otherwise. */
 		snprintf(hsmdir, sizeof(hsmdir), "%s/hsm", rs_store_dir(store));
-		plan.softhsm_dir = softhsm != NULL ? softhsm : module_given ? NULL : hsmdir;
-		code = cli_custody_setup(store, &plan);
+		plan.softhsm_dir = softhsm != NULL ? softhsm : module_given || existing ? NULL : hsmdir;
+		/* An initialised SoftHSM2 token is found where SOFTHSM2_CONF says, now and later. */
+		const char *conf = getenv("SOFTHSM2_CONF");
+		if (existing && conf != NULL && rs_store_setting_put(store, SET_SOFTHSM, conf, &diag) != RS_EOK)
+			code = EXIT_INTERNAL;
+		if (code == EXIT_OK)
+			code = cli_custody_setup(store, &plan);
 		if (code == EXIT_OK &&
 		    !cli_audit(store, "keystore-init", NULL, 0, "ok", "token '%s' (module %s); activation %u of %u, "
-			       "admin %u of %u, backup %u of %u; shares written to %s", plan.token, plan.module,
-			       plan.m[0], plan.n[0], plan.m[1], plan.n[1], plan.m[2], plan.n[2], plan.shares_dir))
+			       "admin %u of %u, backup %u of %u; shares written to %s%s", plan.token, plan.module,
+			       plan.m[0], plan.n[0], plan.m[1], plan.n[1], plan.m[2], plan.n[2], plan.shares_dir,
+			       existing ? "; token initialised beforehand" : ""))
 			code = EXIT_INTERNAL;
 	}
 	if (code == EXIT_OK && rs_store_commit(store, &diag) != RS_EOK) {
@@ -246,6 +297,7 @@ int cmd_keystore(int argc, char **argv)
 	else
 		cli_audit_flush(store);
 	rs_store_close(store);
+	rs_wipe(pins, sizeof(pins));
 	if (code == EXIT_OK)
 		printf("key store: %s%s%s\n", backend, strcmp(backend, "pkcs11") == 0 ? ", token " : "",
 		       strcmp(backend, "pkcs11") == 0 ? plan.token : "");
@@ -372,7 +424,7 @@ int cmd_activate(int argc, char **argv)
 	} else {
 		uint8_t secret[RS_SECRET_MAX];
 		size_t len;
-		char pin[2 * RS_SECRET_MAX + 1], so[2 * RS_SECRET_MAX + 1];
+		char pin[RS_SECRET_MAX + 1], so[RS_SECRET_MAX + 1];
 		bool admin = shares.count[RS_SHARE_ADMIN] > 0;
 		if (!combine(&shares, RS_SHARE_ACTIVATION, secret, &len, pin) ||
 		    (admin && !combine(&shares, RS_SHARE_ADMIN, secret, &len, so))) {
@@ -499,23 +551,48 @@ static void checksum_hex(const uint8_t *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static int backup(const char *path)
+/*
+ * The officer PIN (text) and the backup key: from the shares given, or from
+ * those the state directory keeps (the embedded default). Prints errors.
+ */
+static bool backup_secrets(rs_store_t *store, const share_args_t *shares, char *so, uint8_t bkey[RS_SECRET_MAX])
+{
+	uint8_t secret[RS_SECRET_MAX];
+	size_t slen, blen;
+	bool ok;
+	if (shares->count[RS_SHARE_ADMIN] == 0 && shares->count[RS_SHARE_BACKUP] == 0 &&
+	    cli_kept_secret(store, RS_SHARE_ADMIN, secret, &slen) == RS_EOK)
+		ok = cli_secret_text(secret, slen, so) && cli_kept_secret(store, RS_SHARE_BACKUP, bkey, &blen) == RS_EOK;
+	else
+		ok = combine(shares, RS_SHARE_ADMIN, secret, &slen, so) && combine(shares, RS_SHARE_BACKUP, bkey, &blen, NULL);
+	rs_wipe(secret, sizeof(secret));
+	if (ok && blen != 32) {
+		cli_error("the backup shares do not hold an AES-256 key");
+		ok = false;
+	}
+	return ok;
+}
+
+static int backup(const char *path, const share_args_t *shares)
 {
 	rs_store_t *store;
 	int code = cli_store(&store);
 	if (code != EXIT_OK)
 		return code;
 	backup_t b = { store, NULL, NULL, cli_now(), 0 };
-	rs_diag_t diag;
-	rs_buf_t text;
-	rs_buf_init(&text, (size_t)1 << 30);
-	char *mem = NULL;
+	rs_diag_t diag = { "" };
+	char *mem = NULL, so[RS_SECRET_MAX + 1];
+	uint8_t bkey[RS_SECRET_MAX];
 	size_t memlen = 0;
+	if (!backup_secrets(store, shares, so, bkey)) {
+		rs_store_close(store);
+		return EXIT_INPUT;
+	}
 	int ret = rs_store_begin(store, &diag);
-	if (ret == RS_EOK && (ret = cli_hsm(store, CLI_HSM_SIGN, &b.hsm, &diag)) != RS_EOK)
-		cli_error("%s", diag.text);
-	if (ret == RS_EOK && !rs_hsm_backup_key_present(b.hsm))
-		ret = rs_diag(&diag, RS_ENOENT, "the token has no backup key");
+	if (ret == RS_EOK)
+		ret = cli_hsm_backup(store, so, bkey, &b.hsm, &diag);
+	rs_wipe(so, sizeof(so));
+	rs_wipe(bkey, sizeof(bkey));
 	if (ret == RS_EOK && (b.out = open_memstream(&mem, &memlen)) == NULL)
 		ret = RS_ENOMEM;
 	if (ret == RS_EOK) {
@@ -543,7 +620,7 @@ static int backup(const char *path)
 		ret = rs_store_commit(store, &diag);
 	if (ret != RS_EOK) {
 		rs_store_rollback(store);
-		if (ret != RS_ELOCKED && diag.text[0])
+		if (diag.text[0])
 			cli_error("backup: %s", diag.text);
 		code = cli_exit_code(ret);
 	} else {
@@ -551,7 +628,6 @@ static int backup(const char *path)
 		printf("%zu key(s) backed up to %s\n", b.keys, path);
 	}
 	free(mem);
-	rs_buf_clear(&text);
 	rs_store_close(store);
 	return code;
 }
@@ -683,6 +759,13 @@ static int restore_one(void *arg, const rs_zone_rec_t *zone, rs_keystate_t *k)
 	return RS_EOK;
 }
 
+static void count_key(void *arg, const char *locator, const char *label)
+{
+	(void)locator;
+	(void)label;
+	(*(size_t *)arg)++;
+}
+
 static int restore(const char *path, const share_args_t *shares, const char *module, const char *token,
 		   const char *softhsm)
 {
@@ -691,7 +774,7 @@ static int restore(const char *path, const share_args_t *shares, const char *mod
 	if (!read_backup(path, &keys, &count))
 		return EXIT_INPUT;
 	uint8_t pin[RS_SECRET_MAX], so[RS_SECRET_MAX], bkey[RS_SECRET_MAX];
-	char pinx[2 * RS_SECRET_MAX + 1], sox[2 * RS_SECRET_MAX + 1];
+	char pinx[RS_SECRET_MAX + 1], sox[RS_SECRET_MAX + 1];
 	size_t plen, slen, blen;
 	rs_store_t *store = NULL;
 	int code = EXIT_INPUT;
@@ -726,13 +809,20 @@ static int restore(const char *path, const share_args_t *shares, const char *mod
 			goto out;
 		setenv("SOFTHSM2_CONF", conf, 1);
 	}
-	/* A fresh token, with the PINs the key holders' shares restore: their shares stay valid. */
+	/*
+	 * A fresh token with the PINs the key holders' shares restore, so their
+	 * shares stay valid: initialised here, or beforehand by the HSM's own
+	 * tools with those PINs. Either way it must hold no keys yet.
+	 */
 	rs_hsm_t *h = NULL;
-	int ret = rs_hsm_init_token(mod, tok, sox, pinx, &diag);
-	if (ret == RS_EOK)
+	size_t held = 0;
+	int ret = rs_hsm_open(mod, tok, &h, &diag);
+	if (ret == RS_ENOENT && (ret = rs_hsm_init_token(mod, tok, sox, pinx, &diag)) == RS_EOK)
 		ret = rs_hsm_open(mod, tok, &h, &diag);
+	if (ret == RS_EOK && (ret = rs_hsm_list(h, count_key, &held, &diag)) == RS_EOK && held > 0)
+		ret = rs_diag(&diag, RS_EINVAL, "token '%s' is not empty", tok);
 	if (ret == RS_EOK)
-		ret = rs_hsm_backup_key_put(h, sox, bkey, &diag);
+		ret = rs_hsm_backup_key_load(h, sox, bkey, &diag);
 	if (ret == RS_EOK)
 		ret = rs_hsm_login(h, pinx, &diag);
 	if (ret != RS_EOK) {
@@ -779,15 +869,19 @@ out:
 int cmd_backup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "out", required_argument, NULL, 'o' }, { "now", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },     { NULL, 0, NULL, 0 },
+		{ "out", required_argument, NULL, 'o' },         { "now", required_argument, NULL, 'N' },
+		{ "admin-share", required_argument, NULL, 'a' }, { "backup-share", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 },
 	};
+	share_args_t shares = { 0 };
 	const char *out = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
+		case 'a': if (!add_share(&shares, RS_SHARE_ADMIN, optarg)) return EXIT_INPUT; break;
+		case 'b': if (!add_share(&shares, RS_SHARE_BACKUP, optarg)) return EXIT_INPUT; break;
 		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
 		case 'h': help_backup(stdout); return EXIT_OK;
 		default: help_backup(stderr); return EXIT_INPUT;
@@ -797,7 +891,7 @@ int cmd_backup(int argc, char **argv)
 		cli_error(out == NULL ? "--out is required" : "unexpected argument");
 		return EXIT_INPUT;
 	}
-	return backup(out);
+	return backup(out, &shares);
 }
 
 int cmd_restore(int argc, char **argv)

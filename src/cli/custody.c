@@ -56,11 +56,64 @@ const char *cli_operator(void)
 	return name;
 }
 
+/* Copy src over dst atomically (temporary file, fsync, rename), mode 0600. */
+static void copy_atomic(const char *src, const char *dst)
+{
+	rs_buf_t data;
+	rs_buf_init(&data, (size_t)1 << 20);
+	char tmp[4400];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	int fd = -1;
+	if (rs_buf_read_file(&data, src) == RS_EOK &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0 &&
+	    write(fd, data.data, data.len) == (ssize_t)data.len && fsync(fd) == 0)
+		rename(tmp, dst);
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	rs_buf_clear(&data);
+}
+
+/*
+ * SoftHSM2's file store rewrites token.object in place (truncate, then
+ * write) at every login: a process killed in between leaves it empty, and
+ * with it go the PIN-wrapped key that unlocks every private object. So the
+ * embedded token's token.object is kept as a last good copy, and put back
+ * when it is found cut short. It changes only with PINs and flags.
+ */
+static void softhsm_guard(const char *conf)
+{
+	char text[4400], dir[4300];
+	int fd = open(conf, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || sscanf((text[n] = '\0', text), "directories.tokendir = %4095s", dir) != 1)
+		return;
+	DIR *d = opendir(dir);
+	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
+		if (de->d_name[0] == '.')
+			continue;
+		char obj[4600], good[4700];
+		struct stat st;
+		snprintf(obj, sizeof(obj), "%s/%s/token.object", dir, de->d_name);
+		snprintf(good, sizeof(good), "%s.good", obj);
+		if (stat(obj, &st) == 0 && st.st_size > 0)
+			copy_atomic(obj, good);
+		else if (stat(good, &st) == 0 && st.st_size > 0)
+			copy_atomic(good, obj);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 void cli_softhsm_env(rs_store_t *store)
 {
 	char conf[4096];
-	if (rs_store_setting_get(store, SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK)
+	if (rs_store_setting_get(store, SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK) {
 		setenv("SOFTHSM2_CONF", conf, 1);
+		softhsm_guard(conf);
+	}
 }
 
 bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out)
@@ -225,36 +278,45 @@ int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan)
 		cli_error("cannot create '%s': %s", plan->shares_dir, strerror(errno));
 		return EXIT_INPUT;
 	}
-	/* The PINs are random, as long as SoftHSM2 takes; nobody ever types them, key holders bring shares. */
-	uint8_t pin[16], so[16], backup[32];
-	char pinx[33], sox[33];
-	randombytes_buf(pin, sizeof(pin));
-	randombytes_buf(so, sizeof(so));
+	/*
+	 * A token regsign initialises gets random PINs (hex, as long as SoftHSM2
+	 * takes) that nobody ever types: key holders bring shares. An initialised
+	 * token keeps the PINs its officers set; they are split the same way.
+	 */
+	uint8_t random[32], backup[32];
+	char pin[RS_SECRET_MAX + 1], so[RS_SECRET_MAX + 1];
+	randombytes_buf(random, sizeof(random));
 	randombytes_buf(backup, sizeof(backup));
-	secret_hex(pin, 16, pinx);
-	secret_hex(so, 16, sox);
+	secret_hex(random, 16, pin);
+	secret_hex(random + 16, 16, so);
+	if (plan->pin != NULL) {
+		snprintf(pin, sizeof(pin), "%s", plan->pin);
+		snprintf(so, sizeof(so), "%s", plan->so_pin);
+	}
 	rs_diag_t diag;
 	rs_hsm_t *h = NULL;
-	int ret = rs_hsm_init_token(plan->module, plan->token, sox, pinx, &diag);
+	int ret = plan->pin != NULL ? RS_EOK : rs_hsm_init_token(plan->module, plan->token, so, pin, &diag);
 	if (ret == RS_EOK)
 		ret = rs_hsm_open(plan->module, plan->token, &h, &diag);
+	/* Both PINs work, and the officer can load the backup key: a backup will be possible. */
 	if (ret == RS_EOK)
-		ret = rs_hsm_backup_key_put(h, sox, backup, &diag);
+		ret = rs_hsm_backup_key_load(h, so, backup, &diag);
+	if (ret == RS_EOK)
+		ret = rs_hsm_login(h, pin, &diag);
 	rs_hsm_close(h);
 	if (ret != RS_EOK) {
 		cli_error("cannot set up token '%s': %s", plan->token, diag.text);
 		code = EXIT_INTERNAL;
 	}
-	const uint8_t *secrets[3] = { pin, so, backup };
-	const size_t lens[3] = { 16, 16, 32 };
+	const uint8_t *secrets[3] = { (uint8_t *)pin, (uint8_t *)so, backup };
+	const size_t lens[3] = { strlen(pin), strlen(so), 32 };
 	for (int kind = 0; code == EXIT_OK && kind < 3; kind++)
 		code = cli_share_files(plan->shares_dir, (rs_share_kind_t)kind, secrets[kind], lens[kind],
 				       plan->m[kind], plan->n[kind], plan->keep_shares);
+	rs_wipe(random, sizeof(random));
+	rs_wipe(backup, sizeof(backup));
 	rs_wipe(pin, sizeof(pin));
 	rs_wipe(so, sizeof(so));
-	rs_wipe(backup, sizeof(backup));
-	rs_wipe(pinx, sizeof(pinx));
-	rs_wipe(sox, sizeof(sox));
 	if (code != EXIT_OK)
 		return code;
 	if (rs_store_setting_put(store, SET_KEYSTORE, "pkcs11", &diag) != RS_EOK ||
@@ -273,7 +335,8 @@ static int embedded_setup(rs_store_t *store)
 {
 	char hsm[4200];
 	snprintf(hsm, sizeof(hsm), "%s/hsm", rs_store_dir(store));
-	cli_custody_plan_t plan = { CLI_SOFTHSM_MODULE, CLI_TOKEN_LABEL, hsm, hsm, true, { 1, 1, 1 }, { 1, 1, 1 } };
+	cli_custody_plan_t plan = { CLI_SOFTHSM_MODULE, CLI_TOKEN_LABEL, hsm, hsm, true, { 1, 1, 1 }, { 1, 1, 1 },
+				    NULL, NULL };
 	int code = cli_custody_setup(store, &plan);
 	if (code == EXIT_OK &&
 	    !cli_audit(store, "keystore-init", NULL, 0, "ok", "embedded SoftHSM2 token '%s' in %s; unlocks with "
@@ -306,26 +369,21 @@ int cli_keystore(rs_store_t *store, char backend[16])
 	return code;
 }
 
-/* The activation secret from the shares kept in DIR/hsm ("state" unlocking). */
-static int state_secret(const char *dir, rs_share_kind_t kind, char *hex, rs_diag_t *diag)
+bool cli_secret_text(const uint8_t *secret, size_t len, char *text)
 {
-	char path[4300];
-	snprintf(path, sizeof(path), "%s/hsm/%s-1-of-1.share", dir, rs_share_kind_name(kind));
-	rs_share_t share;
-	if (!cli_share_read(path, kind, &share))
-		return rs_diag(diag, RS_ELOCKED, "cannot read the kept share '%s'", path);
-	uint8_t secret[RS_SECRET_MAX];
-	size_t len;
-	int ret = rs_share_combine(&share, 1, secret, &len, diag);
-	if (ret == RS_EOK)
-		secret_hex(secret, len, hex);
-	rs_wipe(secret, sizeof(secret));
-	rs_wipe(&share, sizeof(share));
-	return ret;
+	if (memchr(secret, '\0', len) != NULL)
+		return false;
+	memcpy(text, secret, len);
+	text[len] = '\0';
+	return true;
 }
 
-int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag)
+/* cli_hsm, loading the backup key as the security officer first when so_pin is given. */
+static int hsm_open(rs_store_t *store, int level, const char *so_pin, const uint8_t *backup_key, rs_hsm_t **out,
+		    rs_diag_t *diag)
 {
+	if (so_pin != NULL && open_hsm != NULL)
+		return rs_diag(diag, RS_EINVAL, "the backup key must be loaded before the token is used");
 	if (open_hsm != NULL && open_level >= level) {
 		*out = open_hsm;
 		return RS_EOK;
@@ -336,10 +394,15 @@ int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag)
 	    rs_store_setting_get(store, SET_UNLOCK, unlock, sizeof(unlock)) != RS_EOK)
 		return rs_diag(diag, RS_EINVAL, "no PKCS#11 token is configured (see regsign keystore init)");
 	const char *dir = rs_store_dir(store);
-	char pin[2 * RS_SECRET_MAX + 1] = "";
+	char pin[RS_SECRET_MAX + 1] = "";
 	int ret = RS_EOK, reached = CLI_HSM_PUBLIC;
 	if (level > CLI_HSM_PUBLIC && strcmp(unlock, "state") == 0) {
-		ret = state_secret(dir, RS_SHARE_ACTIVATION, pin, diag);
+		uint8_t secret[RS_SECRET_MAX];
+		size_t len;
+		ret = cli_kept_secret(store, RS_SHARE_ACTIVATION, secret, &len);
+		if (ret != RS_EOK || !cli_secret_text(secret, len, pin))
+			ret = rs_diag(diag, RS_ELOCKED, "cannot read the activation share kept in %s/hsm", dir);
+		rs_wipe(secret, sizeof(secret));
 		reached = CLI_HSM_ADMIN;
 	} else if (level > CLI_HSM_PUBLIC) {
 		cli_agent_reply_t reply;
@@ -358,6 +421,8 @@ int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag)
 		if ((ret = rs_hsm_open(module, token, &open_hsm, diag)) == RS_EOK)
 			atexit(close_hsm);
 		open_level = CLI_HSM_PUBLIC;
+		if (ret == RS_EOK && so_pin != NULL)
+			ret = rs_hsm_backup_key_load(open_hsm, so_pin, backup_key, diag);
 	}
 	if (ret == RS_EOK && level > CLI_HSM_PUBLIC && open_level == CLI_HSM_PUBLIC)
 		ret = rs_hsm_login(open_hsm, pin, diag);
@@ -368,6 +433,35 @@ int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag)
 		open_level = reached;
 	*out = open_hsm;
 	return RS_EOK;
+}
+
+int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag)
+{
+	return hsm_open(store, level, NULL, NULL, out, diag);
+}
+
+int cli_hsm_backup(rs_store_t *store, const char *so_pin, const uint8_t backup_key[32], rs_hsm_t **out,
+		   rs_diag_t *diag)
+{
+	return hsm_open(store, CLI_HSM_SIGN, so_pin, backup_key, out, diag);
+}
+
+int cli_kept_secret(rs_store_t *store, rs_share_kind_t kind, uint8_t *secret, size_t *len)
+{
+	char unlock[16] = "", path[4300];
+	rs_store_setting_get(store, SET_UNLOCK, unlock, sizeof(unlock));
+	if (strcmp(unlock, "state") != 0)
+		return RS_ENOENT;
+	snprintf(path, sizeof(path), "%s/hsm/%s-1-of-1.share", rs_store_dir(store), rs_share_kind_name(kind));
+	rs_share_t share;
+	if (!cli_share_read(path, kind, &share))
+		return RS_EIO;
+	rs_diag_t diag;
+	int ret = rs_share_combine(&share, 1, secret, len, &diag);
+	rs_wipe(&share, sizeof(share));
+	if (ret != RS_EOK)
+		cli_error("%s", diag.text);
+	return ret;
 }
 
 /* ---- audit ---- */

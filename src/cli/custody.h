@@ -40,6 +40,11 @@ enum { CLI_HSM_PUBLIC, CLI_HSM_SIGN, CLI_HSM_ADMIN };
  * when the key holders have not activated it, or not as admin.
  */
 int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag);
+/* cli_hsm ready to sign, with the backup key loaded by the security officer: for backup. */
+int cli_hsm_backup(rs_store_t *store, const char *so_pin, const uint8_t backup_key[32], rs_hsm_t **out,
+		   rs_diag_t *diag);
+/* A secret whose 1-of-1 share the state directory keeps (the embedded default); RS_ENOENT if none is kept. */
+int cli_kept_secret(rs_store_t *store, rs_share_kind_t kind, uint8_t *secret, size_t *len);
 
 /* What `keystore init` (or the embedded default) sets up. */
 typedef struct {
@@ -48,6 +53,7 @@ typedef struct {
 	const char *shares_dir;  /* where the share files go */
 	bool keep_shares;        /* unlock "state": the shares stay in the state directory */
 	unsigned n[3], m[3];     /* per rs_share_kind_t: shares made, shares needed */
+	const char *pin, *so_pin; /* an initialised token's PINs; NULL: initialise a free token */
 } cli_custody_plan_t;
 
 /*
@@ -65,6 +71,9 @@ int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max);
 int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret, size_t len, unsigned m,
 		    unsigned n, bool quiet);
 
+/* A combined PIN as a string (into RS_SECRET_MAX + 1 octets); false if it cannot be one. */
+bool cli_secret_text(const uint8_t *secret, size_t len, char *text);
+
 /* Point SoftHSM2 at the embedded token's configuration, if the store names one. */
 void cli_softhsm_env(rs_store_t *store);
 
@@ -73,7 +82,7 @@ bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out);
 
 /* The activation agent of a state directory: DIR/agent.sock. */
 typedef struct {
-	char pin[2 * RS_SECRET_MAX + 1];
+	char pin[RS_SECRET_MAX + 1];
 	int64_t until, admin_until; /* real time; admin_until 0: no admin activation */
 } cli_agent_reply_t;
 /* Ask the agent ("pin", "status" or "quit"). RS_ENOENT if no agent runs. */

@@ -116,7 +116,8 @@ static void test_token(void)
 	is_int(rs_hsm_open(MODULE, "nosuch", &(rs_hsm_t *){ NULL }, &d), RS_ENOENT, "an unknown label is RS_ENOENT");
 	is_int(rs_hsm_check_so(h, "wrong", &d), RS_EDENIED, "a wrong security officer PIN is refused");
 	uint8_t bkey[32] = { 1, 2, 3 };
-	is_int(rs_hsm_backup_key_put(h, "so-pin-1", bkey, &d), RS_EOK, "the officer creates the trusted backup key");
+	is_int(rs_hsm_backup_key_load(h, "wrong", bkey, &d), RS_EDENIED, "loading the backup key needs the officer");
+	is_int(rs_hsm_backup_key_load(h, "so-pin-1", bkey, &d), RS_EOK, "the officer loads the trusted backup key");
 	is_int(rs_hsm_login(h, "wrong", &d), RS_EDENIED, "a wrong user PIN is refused");
 	is_int(rs_hsm_login(h, "user-pin-1", &d), RS_EOK, "the user logs in");
 
@@ -217,11 +218,19 @@ static void test_token(void)
 	is_int(rs_hsm_key(h, locators[2], origin, RS_ALG_ECDSAP256SHA256, false, &again, &d), RS_ENOENT,
 	       "... and cannot be found");
 	rs_hsm_close(h);
+	/* The backup key was never stored: a new session of the same token does not have it. */
+	rs_buf_t again_w;
+	rs_buf_init(&again_w, 65536);
+	is_int(rs_hsm_open(MODULE, "unit", &h, &d), RS_EOK, "the token opened again");
+	rs_hsm_login(h, "user-pin-1", &d);
+	is_int(rs_hsm_wrap(h, locators[3], &again_w, &d), RS_ENOENT, "... has no backup key left to wrap with");
+	rs_buf_clear(&again_w);
+	rs_hsm_close(h);
 	is_int(rs_hsm_init_token(MODULE, "fresh", "so-pin-2", "user-pin-2", &d), RS_EOK, "a fresh token");
 	is_int(rs_hsm_open(MODULE, "fresh", &h, &d), RS_EOK, "... opened");
 	is_int(rs_hsm_unwrap(h, locators[2], "example. zsk", dnskeys[2], dlens[2], wrapped.data, wrapped.len, &d),
 	       RS_ENOENT, "no restore without the backup key");
-	rs_hsm_backup_key_put(h, "so-pin-2", bkey, &d);
+	rs_hsm_backup_key_load(h, "so-pin-2", bkey, &d);
 	rs_hsm_login(h, "user-pin-2", &d);
 	is_int(rs_hsm_unwrap(h, locators[2], "example. zsk", dnskeys[2], dlens[2], wrapped.data, wrapped.len, &d),
 	       RS_EOK, "the wrapped key restores under the same backup key");

@@ -674,34 +674,29 @@ static int backup_key(rs_hsm_t *h, CK_OBJECT_HANDLE *out, rs_diag_t *diag)
 	}
 	if (rv != CKR_OK)
 		return hsm_err(diag, rv, "C_FindObjects");
-	return n == 1 ? RS_EOK : rs_diag(diag, RS_ENOENT, "pkcs11: the token has no backup key");
+	return n == 1 ? RS_EOK : rs_diag(diag, RS_ENOENT, "pkcs11: no backup key loaded");
 }
 
-bool rs_hsm_backup_key_present(rs_hsm_t *h)
-{
-	CK_OBJECT_HANDLE k;
-	return backup_key(h, &k, NULL) == RS_EOK;
-}
-
-int rs_hsm_backup_key_put(rs_hsm_t *h, const char *so_pin, const uint8_t key[32], rs_diag_t *diag)
+int rs_hsm_backup_key_load(rs_hsm_t *h, const char *so_pin, const uint8_t key[32], rs_diag_t *diag)
 {
 	CK_OBJECT_HANDLE old;
 	if (backup_key(h, &old, NULL) == RS_EOK)
-		return rs_diag(diag, RS_EINVAL, "pkcs11: the token has a backup key already");
+		return RS_EOK;
 	CK_RV rv = h->f->C_Login(h->session, CKU_SO, (CK_UTF8CHAR *)so_pin, strlen(so_pin));
 	if (rv != CKR_OK)
 		return hsm_err(diag, rv, "C_Login (security officer)");
 	/*
-	 * Only the security officer may mark a key trusted, and only public objects
-	 * are the officer's to create: the key's value stays sensitive and
-	 * unextractable, and it can only wrap and unwrap.
+	 * Only the security officer may mark a key trusted, and the officer can
+	 * make only public objects, which SoftHSM2 would store unencrypted: so the
+	 * key is a session object, in memory until the session closes. Its value
+	 * is sensitive and unextractable, and it can only wrap and unwrap.
 	 */
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_AES;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &no, sizeof(no) },
+		{ CKA_TOKEN, &no, sizeof(no) }, { CKA_PRIVATE, &no, sizeof(no) },
 		{ CKA_SENSITIVE, &yes, sizeof(yes) }, { CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_TRUSTED, &yes, sizeof(yes) }, { CKA_WRAP, &yes, sizeof(yes) },
 		{ CKA_UNWRAP, &yes, sizeof(yes) }, { CKA_ENCRYPT, &no, sizeof(no) },
