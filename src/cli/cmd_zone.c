@@ -331,7 +331,8 @@ static int zone_set_parent(const char *name, char **agents, int n)
 	int code = cli_zone_open(&z, name, false);
 	if (code == EXIT_OK) {
 		snprintf(z.zone.parent_agents, sizeof(z.zone.parent_agents), "%s", list);
-		cli_zone_tell(&z, "zone-config", 0, "parent agents: %s", list[0] ? list : "none (the operator confirms DS changes)");
+		cli_zone_tell(&z, "zone-config", 0, "parent agents: %s",
+			      list[0] ? list : "none (the operator confirms DS changes)");
 		code = cli_zone_commit(&z);
 	}
 	cli_zone_close(&z);

@@ -141,6 +141,38 @@ bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out)
 	return true;
 }
 
+bool cli_shares_add(cli_shares_t *s, rs_share_kind_t kind, const char *path)
+{
+	if (s->count[kind] == CLI_MAX_SHARES) {
+		cli_error("more than %d %s shares", CLI_MAX_SHARES, rs_share_kind_name(kind));
+		return false;
+	}
+	s->paths[kind][s->count[kind]++] = path;
+	return true;
+}
+
+bool cli_shares_combine(const cli_shares_t *s, rs_share_kind_t kind, uint8_t *secret, size_t *len, char *text)
+{
+	rs_share_t shares[CLI_MAX_SHARES];
+	size_t n = 0;
+	bool ok = s->count[kind] > 0;
+	if (!ok)
+		cli_error("no %s shares given", rs_share_kind_name(kind));
+	for (size_t i = 0; ok && i < s->count[kind]; i++)
+		ok = cli_share_read(s->paths[kind][i], kind, &shares[n++]);
+	rs_diag_t diag;
+	if (ok && rs_share_combine(shares, n, secret, len, &diag) != RS_EOK) {
+		cli_error("%s", diag.text);
+		ok = false;
+	}
+	rs_wipe(shares, sizeof(shares));
+	if (ok && text != NULL && !cli_secret_text(secret, *len, text)) {
+		cli_error("the %s shares do not hold a PIN", rs_share_kind_name(kind));
+		ok = false;
+	}
+	return ok;
+}
+
 /* ---- the activation agent's client side ---- */
 
 static int agent_connect(const char *dir)

@@ -77,6 +77,17 @@ bool cli_secret_text(const uint8_t *secret, size_t len, char *text);
 /* Point SoftHSM2 at the embedded token's configuration, if the store names one. */
 void cli_softhsm_env(rs_store_t *store);
 
+/* Share files named on the command line, per rs_share_kind_t. */
+#define CLI_MAX_SHARES 16
+typedef struct {
+	const char *paths[3][CLI_MAX_SHARES];
+	size_t count[3];
+} cli_shares_t;
+/* Note a share file of kind; false (printed) past CLI_MAX_SHARES. */
+bool cli_shares_add(cli_shares_t *shares, rs_share_kind_t kind, const char *path);
+/* The secret of kind from the shares given, as octets and (text not NULL, PINs) a string; prints errors. */
+bool cli_shares_combine(const cli_shares_t *shares, rs_share_kind_t kind, uint8_t *secret, size_t *len, char *text);
+
 /* Read a share file; prints "FILE:LINE: ..." and returns false if it is not a share of kind. */
 bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out);
 
