@@ -99,7 +99,11 @@ int rs_buf_read_file(rs_buf_t *buf, const char *path);
 int rs_time_parse(const char *text, int64_t *out);
 /* Write YYYYMMDDHHMMSS (15 bytes with NUL) into out. */
 void rs_time_format(int64_t t, char out[15]);
-/* Parse a duration: one or more N[s|m|h|d|w|y] parts ("90d", "1h30m"); RS_ESYNTAX if malformed. */
+/*
+ * Parse a duration: one or more N[s|m|h|d|w|y] parts ("90d", "1h30m");
+ * RS_ESYNTAX if malformed, RS_ERANGE past RS_DURATION_MAX.
+ */
+#define RS_DURATION_MAX (1000LL * 365 * 86400)
 int rs_duration_parse(const char *text, int64_t *out);
 
 /*

@@ -22,7 +22,7 @@ static void help_keystore(FILE *f)
 		   "                 [--module PATH --token LABEL] [--softhsm-dir DIR]\n"
 		   "       regsign [--state DIR] keystore init --existing --module PATH --token LABEL --shares-dir DIR ...\n"
 		   "       regsign [--state DIR] keystore init --backend file\n"
-		   "       regsign [--state DIR] keystore show\n\n"
+		   "       regsign [--state DIR] keystore show | list\n\n"
 		   "init sets up where the keys of this state directory live, once, before any key exists:\n"
 		   "a PKCS#11 token (default: a SoftHSM2 token in DIR/hsm) with random PINs that nobody\n"
 		   "sees. The user PIN is split into activation shares (any M of N unlock signing), the\n"
@@ -34,7 +34,9 @@ static void help_keystore(FILE *f)
 		   "--existing takes a token its officers initialised with the HSM's own tools: its user\n"
 		   "PIN and security officer PIN are read from standard input (two lines, not echoed)\n"
 		   "and split the same way; regsign adds its backup key.\n"
-		   "'--backend file' keeps keys as BIND key files in DIR/keys (mode 0600) instead.\n\n"
+		   "'--backend file' keeps keys as BIND key files in DIR/keys (mode 0600) instead.\n"
+		   "show prints the settings and the activation; list every key pair in the token\n"
+		   "beside what the state says of it (no PIN needed: public objects only).\n\n"
 		   "example:\n  regsign --state /var/lib/regsign keystore init --shares-dir /root/shares "
 		   "--holders 3 --threshold 2\n");
 }
@@ -113,6 +115,64 @@ static int keystore_show(rs_store_t *store)
 	return EXIT_OK;
 }
 
+typedef struct {
+	rs_zone_rec_t *zones;
+	rs_keyset_t *sets;
+	size_t nzones, keys, strays;
+} listing_t;
+
+/* One key pair of the token, with what the state says of it. */
+static void list_one(void *arg, const char *locator, const char *label)
+{
+	listing_t *l = arg;
+	for (size_t i = 0; i < l->nzones; i++)
+		for (size_t j = 0; j < l->sets[i].count; j++) {
+			const rs_keystate_t *k = &l->sets[i].keys[j];
+			if (strcmp(k->locator, locator) != 0)
+				continue;
+			const char *state = k->goal == RS_GOAL_ACTIVE ? "in use"
+					    : k->goal == RS_GOAL_DEAD  ? "removed, to destroy"
+								       : "retiring";
+			printf("%-24s %-4s %5u %-16s %-20s %s\n", l->zones[i].name, rs_role_name(k->role), k->tag,
+			       rs_alg_name(k->alg), state, locator);
+			l->keys++;
+			return;
+		}
+	printf("%-24s %-4s %5s %-16s %-20s %s\n", label, "-", "-", "-", "not in the state", locator);
+	l->strays++;
+}
+
+/* The token's key pairs beside the state's keys: what an auditor compares. */
+static int keystore_list(rs_store_t *store)
+{
+	listing_t l = { 0 };
+	rs_diag_t diag;
+	rs_hsm_t *h;
+	int ret = cli_hsm(store, CLI_HSM_PUBLIC, &h, &diag);
+	if (ret == RS_EOK && rs_store_zone_list(store, &l.zones, &l.nzones) == RS_EOK &&
+	    (l.sets = calloc(l.nzones + 1, sizeof(*l.sets))) != NULL) {
+		for (size_t i = 0; ret == RS_EOK && i < l.nzones; i++)
+			ret = rs_store_keys_load(store, l.zones[i].name, &l.sets[i]);
+		printf("%-24s %-4s %5s %-16s %-20s %s\n", "zone", "role", "tag", "algorithm", "state", "locator");
+		if (ret == RS_EOK)
+			ret = rs_hsm_list(h, list_one, &l, &diag);
+		if (ret == RS_EOK)
+			printf("%zu key pair(s) in the token, %zu of them not in the state\n", l.keys + l.strays,
+			       l.strays);
+	} else if (ret == RS_EOK) {
+		ret = rs_diag(&diag, RS_EIO, "cannot read the zones");
+	}
+	for (size_t i = 0; l.sets != NULL && i < l.nzones; i++)
+		rs_keyset_clear(&l.sets[i]);
+	free(l.sets);
+	free(l.zones);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		return cli_exit_code(ret);
+	}
+	return EXIT_OK;
+}
+
 int cmd_keystore(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -125,7 +185,7 @@ int cmd_keystore(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'k' },    { "existing", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
 	};
-	if (argc < 2 || (strcmp(argv[1], "init") != 0 && strcmp(argv[1], "show") != 0)) {
+	if (argc < 2 || (strcmp(argv[1], "init") != 0 && strcmp(argv[1], "show") != 0 && strcmp(argv[1], "list") != 0)) {
 		bool asked = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
 		help_keystore(asked ? stdout : stderr);
 		return asked ? EXIT_OK : EXIT_INPUT;
@@ -188,7 +248,7 @@ int cmd_keystore(int argc, char **argv)
 	if (code != EXIT_OK)
 		return code;
 	if (!init) {
-		code = keystore_show(store);
+		code = strcmp(argv[1], "list") == 0 ? keystore_list(store) : keystore_show(store);
 		rs_store_close(store);
 		return code;
 	}

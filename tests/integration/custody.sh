@@ -280,6 +280,8 @@ live=$("$R" --state "$K" key list --zone tld. --now "$(at 2 18)" | awk 'NR > 2 &
 check_match "the token holds exactly the zone's live keys: none orphaned, none lost" \
 	"^$(printf '%s\n' "$live" | md5sum)$" "$(pubkeys "$K" | awk '{print $1, $2, $3}' | sort | md5sum)"
 check "the audit chain is intact after the kills" "$R" --state "$K" audit verify
+check_match "keystore list puts every key pair of the token beside the state, none unaccounted for" \
+	"^[0-9]+ key pair\(s\) in the token, 0 of them not in the state$" "$("$R" --state "$K" keystore list | tail -1)"
 # SoftHSM2 rewrites token.object in place at every login; a kill between its truncate and its write empties it.
 for f in "$K"/hsm/tokens/*/token.object; do : > "$f"; done
 check "a token.object emptied that way is put back from the last good copy" \

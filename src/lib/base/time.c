@@ -1,5 +1,6 @@
 /* DNSSEC time values and durations. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,7 +66,10 @@ int rs_duration_parse(const char *text, int64_t *out)
 		char *end;
 		if (!isdigit((unsigned char)*p))
 			return RS_ESYNTAX;
+		errno = 0;
 		long long n = strtoll(p, &end, 10);
+		if (errno == ERANGE)
+			return RS_ERANGE;
 		int64_t unit = 1;
 		switch (*end) {
 		case '\0': case 's': break;
@@ -76,7 +80,8 @@ int rs_duration_parse(const char *text, int64_t *out)
 		case 'y': unit = 365 * 86400; break;
 		default: return RS_ESYNTAX;
 		}
-		if (n > (long long)((INT64_MAX - total) / unit))
+		/* Past a thousand years a duration is a typing error; sums of durations then never overflow. */
+		if (n > (long long)((RS_DURATION_MAX - total) / unit))
 			return RS_ERANGE;
 		total += n * unit;
 		p = *end == '\0' ? end : end + 1;

@@ -113,8 +113,11 @@ static int set_field(parse_t *ps, const field_t *f, const yaml_node_t *node, con
 	switch (f->type) {
 	case T_DURATION:
 	case T_TTL:
-		if (rs_duration_parse(v, &d) != RS_EOK)
-			return bad(ps, node, path, "'%s' is not a duration (such as 90d, 12h, 1h30m)", v);
+		switch (rs_duration_parse(v, &d)) {
+		case RS_EOK: break;
+		case RS_ERANGE: return bad(ps, node, path, "'%.40s' is longer than any duration here (1000y)", v);
+		default: return bad(ps, node, path, "'%s' is not a duration (such as 90d, 12h, 1h30m)", v);
+		}
 		if (f->type == T_TTL) {
 			if (d > 0x7fffffff) /* RFC 2181 8 */
 				return bad(ps, node, path, "'%s' is longer than a TTL may be", v);
