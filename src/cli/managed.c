@@ -328,6 +328,8 @@ static const char *step_action(const char *what)
 		return "ds-change";
 	if (strncmp(what, "removed", 7) == 0)
 		return "key-retire";
+	if (strstr(what, "waits") != NULL)
+		return "custody-wait"; /* a step held back for the key holders, not taken */
 	return "key-step";
 }
 
@@ -337,7 +339,7 @@ static void report(void *arg, int64_t when, const rs_keystate_t *k, const char *
 	cli_zone_t *z = arg;
 	(void)when;
 	if (k == NULL)
-		cli_zone_tell(z, "zone-step", 0, "%s", what);
+		cli_zone_tell(z, strstr(what, "waits") != NULL ? "custody-wait" : "zone-step", 0, "%s", what);
 	else if (strncmp(what, "created", 7) == 0)
 		cli_zone_tell(z, "key-generate", k->tag, "%s %u %s: %s in %s", rs_role_name(k->role), k->tag,
 			      rs_alg_name(k->alg), what, k->locator);

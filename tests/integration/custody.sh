@@ -214,7 +214,7 @@ check_match "... and the keys are in that token" "^tld\. ksk .*tld\. zsk " \
 
 # --- the audit log ---
 check "audit verify on the intact log" "$R" --state "$S" audit verify
-for a in keystore-init activate key-generate key-step key-destroy backup restore sign zone-remove; do
+for a in keystore-init activate key-generate key-step custody-wait key-destroy backup restore sign zone-remove; do
 	grep -q "action=$a " "$S/audit.log" || missing="$missing $a"
 done
 check_match "the log has every kind of key operation" "^$" "${missing:-}"
