@@ -165,6 +165,7 @@ out=$("$R" --state "$S" restore --in keys2.backup --share "$SH/activation-1-of-3
 check_match "restore recreates the keys in a fresh token; the destroyed ZSK stays destroyed" \
 	"4 key\(s\) restored into token 'regsign'; 1 destroyed since the backup, not restored" "$out"
 check_match "the destroyed key is not in the new token" "^$" "$(pubkeys "$S" | grep "zsk $zsk ")"
+check_match "the restored keys' public halves are public objects, as generated ones are" "^4$" "$(pubkeys "$S" | grep -c .)"
 check "the restored keys sign (the key holders' shares still work)" "$R" --state "$S" sign --zone tld. --out restored.signed --now "$(at 2 18)"
 check_match "with the same public keys" "^$(printf '%s\n' "$before" | md5sum)$" "$(grep -v RRSIG restored.signed | grep DNSKEY | sort | md5sum)"
 validate "signed after the restore" restored.signed tld.

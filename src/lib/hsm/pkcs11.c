@@ -49,6 +49,9 @@ typedef struct {
 	CK_OBJECT_HANDLE priv;
 } token_session_t;
 
+/* PKCS#11 takes attribute values by non-const pointer; these are never written. */
+static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+
 static const char *rv_text(CK_RV rv)
 {
 	switch (rv) {
@@ -454,7 +457,6 @@ static int session_open(void *ctx, void **out)
 	 * measured 4-14 times slower). A token that refuses the copy signs with
 	 * the stored object.
 	 */
-	CK_BBOOL no = CK_FALSE;
 	CK_ATTRIBUTE t = { CKA_TOKEN, &no, sizeof(no) };
 	if (f->C_CopyObject(ts->session, stored, &t, 1, &ts->priv) != CKR_OK)
 		ts->priv = stored;
@@ -543,12 +545,46 @@ int rs_hsm_key(rs_hsm_t *h, const char *locator, const uint8_t *origin, int alg,
 	return ret;
 }
 
+/* What every public half regsign keeps is: a token object anyone may see, that only verifies. */
+static CK_ULONG public_attrs(CK_ATTRIBUTE *t, uint8_t id[ID_LEN], const char *label)
+{
+	CK_ULONG n = 0;
+	t[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_PRIVATE, &no, sizeof(no) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_VERIFY, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &no, sizeof(no) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_WRAP, &no, sizeof(no) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_ID, id, ID_LEN };
+	t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, strlen(label) };
+	return n;
+}
+
+/*
+ * What every private half regsign keeps is, made or restored: sensitive (never
+ * readable in clear), extractable only wrapped by a trusted key (the backup
+ * key), signing only.
+ */
+static CK_ULONG private_attrs(CK_ATTRIBUTE *t, uint8_t id[ID_LEN], const char *label)
+{
+	CK_ULONG n = 0;
+	t[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_PRIVATE, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_SENSITIVE, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_EXTRACTABLE, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_WRAP_WITH_TRUSTED, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_SIGN, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_DECRYPT, &no, sizeof(no) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_UNWRAP, &no, sizeof(no) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_ID, id, ID_LEN };
+	t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, strlen(label) };
+	return n;
+}
+
 int rs_hsm_generate(rs_hsm_t *h, const uint8_t *origin, int alg, unsigned bits, bool ksk, const char *label,
 		    rs_key_t **out, char *locator, rs_diag_t *diag)
 {
 	uint8_t id[ID_LEN];
 	randombytes_buf(id, sizeof(id));
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG modbits = bits ? bits : 2048;
 	CK_BYTE exponent[] = { 0x01, 0x00, 0x01 };
 	const uint8_t *oid = NULL;
@@ -560,31 +596,16 @@ int rs_hsm_generate(rs_hsm_t *h, const uint8_t *origin, int alg, unsigned bits, 
 			return rs_diag(diag, RS_EALG, "pkcs11: algorithm %d cannot be made in a token", alg);
 		mech.mechanism = type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
 	}
-	CK_ULONG lablen = strlen(label);
-	/* The public half only verifies: no encrypting or wrapping with a DNSSEC key. */
-	CK_ATTRIBUTE pub[9] = {
-		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &no, sizeof(no) },
-		{ CKA_VERIFY, &yes, sizeof(yes) }, { CKA_ENCRYPT, &no, sizeof(no) },
-		{ CKA_WRAP, &no, sizeof(no) }, { CKA_ID, id, ID_LEN }, { CKA_LABEL, (void *)label, lablen },
-	};
-	CK_ULONG npub = 7;
+	CK_ATTRIBUTE pub[12], priv[12];
+	CK_ULONG npub = public_attrs(pub, id, label), npriv = private_attrs(priv, id, label);
 	if (type == CKK_RSA) {
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &modbits, sizeof(modbits) };
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent) };
 	} else {
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)oid, oidlen };
 	}
-	/* Sensitive: never readable in clear. Extractable only wrapped by a trusted key (the backup key). */
-	CK_ATTRIBUTE priv[] = {
-		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SENSITIVE, &yes, sizeof(yes) }, { CKA_EXTRACTABLE, &yes, sizeof(yes) },
-		{ CKA_WRAP_WITH_TRUSTED, &yes, sizeof(yes) }, { CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_DECRYPT, &no, sizeof(no) }, { CKA_UNWRAP, &no, sizeof(no) },
-		{ CKA_ID, id, ID_LEN }, { CKA_LABEL, (void *)label, lablen },
-	};
 	CK_OBJECT_HANDLE hpub, hpriv;
-	CK_RV rv = h->f->C_GenerateKeyPair(h->session, &mech, pub, npub, priv, sizeof(priv) / sizeof(priv[0]),
-					   &hpub, &hpriv);
+	CK_RV rv = h->f->C_GenerateKeyPair(h->session, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
 	if (rv != CKR_OK)
 		return hsm_err(diag, rv, "C_GenerateKeyPair");
 	int ret = key_from_token(h, hpub, id, origin, alg, ksk, out, diag);
@@ -693,7 +714,6 @@ int rs_hsm_backup_key_load(rs_hsm_t *h, const char *so_pin, const uint8_t key[32
 	 */
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_AES;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
 		{ CKA_TOKEN, &no, sizeof(no) }, { CKA_PRIVATE, &no, sizeof(no) },
@@ -750,20 +770,17 @@ int rs_hsm_unwrap(rs_hsm_t *h, const char *locator, const char *label, const uin
 	int alg = dnskey[3];
 	const uint8_t *key = dnskey + 4;
 	size_t klen = dnskey_len - 4;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_OBJECT_CLASS pcls = CKO_PUBLIC_KEY, scls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE type = CKK_RSA;
 	const uint8_t *oid = NULL;
 	size_t oidlen = 0;
 	uint8_t point[2 + 1 + 132];
-	CK_ULONG lablen = strlen(label);
-	CK_ATTRIBUTE pub[10] = {
-		{ CKA_CLASS, &pcls, sizeof(pcls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_ENCRYPT, &no, sizeof(no) }, { CKA_WRAP, &no, sizeof(no) },
-		{ CKA_ID, id, ID_LEN }, { CKA_LABEL, (void *)label, lablen },
-	};
-	CK_ULONG npub = 8;
+	CK_ATTRIBUTE pub[14], priv[14];
+	CK_ULONG npub = public_attrs(pub, id, label), npriv = private_attrs(priv, id, label);
+	pub[npub++] = (CK_ATTRIBUTE){ CKA_CLASS, &pcls, sizeof(pcls) };
+	pub[npub++] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &type, sizeof(type) };
+	priv[npriv++] = (CK_ATTRIBUTE){ CKA_CLASS, &scls, sizeof(scls) };
+	priv[npriv++] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &type, sizeof(type) };
 	if (is_rsa(alg)) {
 		size_t elen = key[0], off = 1;
 		if (elen == 0 && klen >= 3) {
@@ -788,18 +805,10 @@ int rs_hsm_unwrap(rs_hsm_t *h, const char *locator, const char *label, const uin
 	} else {
 		return rs_diag(diag, RS_EALG, "pkcs11: algorithm %d cannot be restored", alg);
 	}
-	CK_ATTRIBUTE priv[] = {
-		{ CKA_CLASS, &scls, sizeof(scls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SENSITIVE, &yes, sizeof(yes) }, { CKA_EXTRACTABLE, &yes, sizeof(yes) },
-		{ CKA_WRAP_WITH_TRUSTED, &yes, sizeof(yes) }, { CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_DECRYPT, &no, sizeof(no) }, { CKA_UNWRAP, &no, sizeof(no) },
-		{ CKA_ID, id, ID_LEN }, { CKA_LABEL, (void *)label, lablen },
-	};
 	CK_MECHANISM mech = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_OBJECT_HANDLE hpriv, hpub;
-	CK_RV rv = h->f->C_UnwrapKey(h->session, &mech, wrapping, (CK_BYTE *)wrapped, wrapped_len, priv,
-				     sizeof(priv) / sizeof(priv[0]), &hpriv);
+	CK_RV rv = h->f->C_UnwrapKey(h->session, &mech, wrapping, (CK_BYTE *)wrapped, wrapped_len, priv, npriv,
+				     &hpriv);
 	if (rv != CKR_OK)
 		return hsm_err(diag, rv, "C_UnwrapKey");
 	if ((rv = h->f->C_CreateObject(h->session, pub, npub, &hpub)) != CKR_OK) {
