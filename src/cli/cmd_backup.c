@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <openssl/sha.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,7 @@ static void checksum_hex(const uint8_t *data, size_t len, char out[65])
 {
 	uint8_t md[32];
 	SHA256(data, len, md);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	sodium_bin2hex(out, 65, md, sizeof(md));
 }
 
 /*

@@ -56,21 +56,18 @@ const char *cli_operator(void)
 	return name;
 }
 
-/* Copy src over dst atomically (temporary file, fsync, rename), mode 0600. */
+/* Copy src over dst atomically, mode 0600 (rs_outfile: temporary file, fsync, rename). */
 static void copy_atomic(const char *src, const char *dst)
 {
 	rs_buf_t data;
 	rs_buf_init(&data, (size_t)1 << 20);
-	char tmp[4400];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
-	int fd = -1;
-	if (rs_buf_read_file(&data, src) == RS_EOK &&
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0 &&
-	    write(fd, data.data, data.len) == (ssize_t)data.len && fsync(fd) == 0)
-		rename(tmp, dst);
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	rs_outfile_t *out;
+	if (rs_buf_read_file(&data, src) == RS_EOK && rs_outfile_open(dst, 0600, &out, NULL) == RS_EOK) {
+		if (fwrite(data.data, 1, data.len, rs_outfile_stream(out)) == data.len)
+			rs_outfile_commit(out, NULL);
+		else
+			rs_outfile_abort(out);
+	}
 	rs_buf_clear(&data);
 }
 
@@ -238,13 +235,6 @@ static int write_private(const char *path, const char *text, size_t len)
 	return ret;
 }
 
-/* Random secret as lowercase hex: the form PINs take. */
-static void secret_hex(const uint8_t *secret, size_t len, char *out)
-{
-	for (size_t i = 0; i < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", secret[i]);
-}
-
 int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max)
 {
 	char tokens[4300], text[4400];
@@ -319,8 +309,8 @@ int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan)
 	char pin[RS_SECRET_MAX + 1], so[RS_SECRET_MAX + 1];
 	randombytes_buf(random, sizeof(random));
 	randombytes_buf(backup, sizeof(backup));
-	secret_hex(random, 16, pin);
-	secret_hex(random + 16, 16, so);
+	sodium_bin2hex(pin, sizeof(pin), random, 16);
+	sodium_bin2hex(so, sizeof(so), random + 16, 16);
 	if (plan->pin != NULL) {
 		snprintf(pin, sizeof(pin), "%s", plan->pin);
 		snprintf(so, sizeof(so), "%s", plan->so_pin);

@@ -6,27 +6,18 @@
 #include <time.h>
 
 #include <openssl/sha.h>
+#include <sodium.h>
 
 #include "regsign/audit.h"
 
 const char rs_audit_genesis[RS_AUDIT_HASH_HEX] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
-static void to_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static void sha256_hex(const char *text, size_t len, char out[RS_AUDIT_HASH_HEX])
 {
 	uint8_t md[SHA256_DIGEST_LENGTH];
 	SHA256((const uint8_t *)text, len, md);
-	to_hex(md, sizeof(md), out);
+	sodium_bin2hex(out, RS_AUDIT_HASH_HEX, md, sizeof(md));
 }
 
 /* A bare value: printable, no spaces or quotes ("-" when empty). */

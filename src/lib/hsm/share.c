@@ -133,8 +133,10 @@ int rs_share_combine(const rs_share_t *shares, size_t n, uint8_t *secret, size_t
 
 static void hex(rs_buf_t *out, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		rs_buf_printf(out, "%02x", p[i]);
+	char text[2 * RS_SECRET_MAX + 1];
+	sodium_bin2hex(text, sizeof(text), p, n);
+	rs_buf_append(out, text, 2 * n);
+	sodium_memzero(text, sizeof(text));
 }
 
 /* First 4 octets of SHA-256 over text, as 8 hex digits. */
@@ -142,7 +144,7 @@ static void checksum(const char *text, size_t len, char out[9])
 {
 	uint8_t md[SHA256_DIGEST_LENGTH];
 	SHA256((const uint8_t *)text, len, md);
-	snprintf(out, 9, "%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
+	sodium_bin2hex(out, 9, md, 4);
 }
 
 int rs_share_format(const rs_share_t *s, rs_buf_t *out)
@@ -163,28 +165,11 @@ int rs_share_format(const rs_share_t *s, rs_buf_t *out)
 	return rs_buf_printf(out, "checksum: %s\n", sum);
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Hex octets, spaces between them allowed. */
+/* Hex octets, spaces between octets allowed. */
 static int parse_hex(const char *p, uint8_t *out, size_t max, size_t *n)
 {
-	size_t k = 0;
-	for (; *p != '\0'; p++) {
-		if (*p == ' ')
-			continue;
-		int hi = hexdigit(p[0]), lo = hi < 0 ? -1 : hexdigit(p[1]);
-		if (k == max || hi < 0 || lo < 0)
-			return RS_ESYNTAX;
-		out[k++] = (uint8_t)(hi << 4 | lo);
-		p++;
-	}
-	*n = k;
-	return RS_EOK;
+	const char *end;
+	return sodium_hex2bin(out, max, p, strlen(p), " ", n, &end) == 0 && *end == '\0' ? RS_EOK : RS_ESYNTAX;
 }
 
 int rs_share_parse(const char *text, size_t len, const char *label, rs_share_t *out, rs_diag_t *diag)
