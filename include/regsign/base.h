@@ -36,6 +36,7 @@ enum {
 	RS_EHSM = RS_EBASE - 8,     /* the HSM (PKCS#11 token) failed or refused */
 	RS_ELOCKED = RS_EBASE - 9,  /* keys are not activated */
 	RS_EDENIED = RS_EBASE - 10, /* wrong PIN, share or authorisation */
+	RS_ECHECK = RS_EBASE - 11,  /* a child zone does not prove a submitted key (pre-delegation check) */
 };
 
 /* Message for a code above; never NULL. */

@@ -1,16 +1,25 @@
 /*
- * registry: the zone's relations with its parent and children. So far: the
- * DS RRset the parent publishes, asked of the parent's servers (the
- * "parental agents" of BIND, Knot's "parent" servers) with ldns, so the key
- * state machine learns by itself when a DS appeared or went (RFC 7583 3.3.2).
+ * registry: a zone's relations with its parent and its children.
+ *
+ * Upwards: the DS RRset the parent publishes, asked of the parent's servers
+ * (the "parental agents" of BIND, Knot's "parent" servers), so the key state
+ * machine learns by itself when a DS appeared or went (RFC 7583 3.3.2).
+ *
+ * Downwards, for a registry: the DS records of its delegations as registrars
+ * (EPP secDNS-1.1, RFC 5910) or registrants submit them; the pre-delegation
+ * check against the child's own servers; removal and emergency removal;
+ * CDS/CDNSKEY scanning (RFC 7344, RFC 8078); and the registry zone built from
+ * all of it. DNS questions go out with ldns; stored data through the store.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "regsign/base.h"
+#include "regsign/store.h"
 
 #define RS_DS_SET_MAX 32      /* DS records kept from one answer */
 #define RS_DS_RDATA_MAX 132   /* key tag, algorithm, digest type, digest of up to 128 octets */
@@ -33,3 +42,199 @@ int rs_parent_ds_query(const char *server, const uint8_t *zone, unsigned timeout
 
 /* Does set hold a DS for the DNSKEY (RDATA) of owner, with a correct digest of any supported type? */
 bool rs_ds_set_has_key(const rs_ds_set_t *set, const uint8_t *owner, const uint8_t *dnskey, size_t len);
+
+/* Does DS RDATA ds match the DNSKEY RDATA of owner (key tag, algorithm and digest)? */
+bool rs_ds_matches(const uint8_t *ds, size_t ds_len, const uint8_t *owner, const uint8_t *dnskey, size_t len);
+
+/* ---- DS records of delegations ---- */
+
+#define RS_DNSKEY_RDATA_MAX 1100
+
+/* One DS of a delegation: its RDATA, and the DNSKEY it was made from when one was given (keyData). */
+typedef struct {
+	uint16_t ds_len;
+	uint16_t key_len; /* 0: no DNSKEY */
+	uint8_t ds[RS_DS_RDATA_MAX];
+	uint8_t key[RS_DNSKEY_RDATA_MAX];
+} rs_ds_entry_t;
+
+/*
+ * Is DS RDATA one the registry takes? RS_ESYNTAX if malformed (a digest of
+ * the wrong length for its type), RS_EALG for an algorithm or digest type it
+ * does not take (SHA-1 ones included, RFC 8624), with the reason in diag.
+ */
+int rs_ds_check(const uint8_t *rdata, size_t len, rs_diag_t *diag);
+/* The entry for a DNSKEY of owner (keyData): checked, with its SHA-256 DS. */
+int rs_ds_entry_from_key(const uint8_t *owner, const uint8_t *dnskey, size_t len, rs_ds_entry_t *out,
+			 rs_diag_t *diag);
+/* The entry for DS presentation RDATA ("TAG ALG DIGEST-TYPE HEX"), checked. */
+int rs_ds_entry_from_text(const char *text, rs_ds_entry_t *out, rs_diag_t *diag);
+/* Presentation form of an entry's DS RDATA into out. */
+int rs_ds_entry_format(const rs_ds_entry_t *e, char *out, size_t max);
+/* Entries to and from stored rows (hex). */
+void rs_ds_entry_to_row(const rs_ds_entry_t *e, int64_t added, rs_ds_row_t *row);
+int rs_ds_entry_from_row(const rs_ds_row_t *row, rs_ds_entry_t *out);
+
+/* ---- A child zone's own servers ---- */
+
+#define RS_SERVERS_MAX 16
+
+/* What one name server of a child answered, for the operator or registrar to read. */
+typedef struct {
+	char server[80]; /* ADDR@PORT */
+	int result;      /* RS_EOK: proven; RS_ECHECK: answered but did not prove; RS_EIO: no usable answer */
+	char detail[240];
+} rs_server_result_t;
+
+/*
+ * The addresses to ask about delegation d: the glue of its name servers, or
+ * for a server without glue its A and AAAA from the system resolver, each
+ * with port appended. RS_ENOENT if no server has an address.
+ */
+int rs_delegation_servers(const rs_domain_rec_t *d, uint16_t port, char servers[RS_SERVERS_MAX][80],
+			  size_t *count, rs_diag_t *diag);
+
+/*
+ * Pre-delegation check at one server (RIPE NCC DPS, "method to prove
+ * possession"): the child's DNSKEY RRset holds a key matching one of ds that
+ * signs the DNSKEY RRset validly at now.
+ */
+void rs_child_prove(const char *server, const uint8_t *child, const rs_ds_entry_t *ds, size_t nds, int64_t now,
+		    unsigned timeout_ms, rs_server_result_t *result);
+
+/* A child's CDS/CDNSKEY, as one server publishes them. */
+typedef struct {
+	bool present;  /* any CDS or CDNSKEY at all */
+	bool remove;   /* the delete signal (RFC 8078 4): CDS 0 0 0 00, CDNSKEY 0 3 0 AA== */
+	size_t count;
+	rs_ds_entry_t entries[RS_STORE_DS_MAX];
+	uint8_t digest[32]; /* of the set, to compare servers and scans */
+} rs_cds_set_t;
+
+/*
+ * Read the CDS and CDNSKEY RRsets at one server and accept them only when
+ * signed (RFC 7344 4.1) by a key that the current DS (ds) vouches for and
+ * that signs the DNSKEY RRset, and when the new set would itself be proven
+ * by that DNSKEY RRset. RS_ECHECK with the reason when not.
+ */
+int rs_child_cds(const char *server, const uint8_t *child, const rs_ds_entry_t *ds, size_t nds, int64_t now,
+		 unsigned timeout_ms, rs_cds_set_t *out, rs_diag_t *diag);
+
+/* ---- Changes to delegations ---- */
+
+/* Pre-delegation check policy: skip it, report a failure but accept, or refuse the DS. */
+typedef enum { RS_CHECK_OFF, RS_CHECK_WARN, RS_CHECK_ENFORCE } rs_check_mode_t;
+
+/* How the registry checks and records its changes; the caller fills it from the site settings. */
+typedef struct {
+	rs_store_t *store;
+	rs_check_mode_t check;
+	uint16_t dns_port;      /* the children's servers listen here (53) */
+	unsigned timeout_ms;    /* per question to a child's server */
+	uint32_t min_sig_life;  /* a maxSigLife below the registry's own signature validity is refused */
+	/* Called inside the transaction of every change to write its audit entry; an error undoes it. */
+	int (*record)(void *arg, const char *actor, const char *action, const char *domain, const char *detail,
+		      rs_diag_t *diag);
+	/* Called after every commit (the audit entries then go to the log file and syslog). */
+	void (*committed)(void *arg);
+	void *arg;
+} rs_registry_t;
+
+/* A change of a delegation's DS set, applied as secDNS-1.1 orders it (RFC 5910 3.2.5): rem, add, chg. */
+typedef struct {
+	bool rem_all;
+	size_t nrem, nadd;
+	rs_ds_entry_t rem[RS_STORE_DS_MAX];
+	rs_ds_entry_t add[RS_STORE_DS_MAX];
+	bool set_max_sig_life;
+	uint32_t max_sig_life;
+} rs_ds_change_t;
+
+/* The pre-delegation check of a change: one line per server asked. */
+typedef struct {
+	bool checked;
+	size_t count;
+	rs_server_result_t servers[RS_SERVERS_MAX];
+} rs_check_report_t;
+
+/*
+ * Change the DS set of delegation domain. registrar: the client making the
+ * change, which must sponsor the domain; NULL for the registry itself. actor
+ * names who acts in the history and audit ("epp:CLID", "operator NAME",
+ * "cds-scan"); reason, if not NULL, marks an emergency removal and is
+ * recorded. Added DS are first checked at the child's servers (reg->check).
+ *
+ * Outcomes, each with the reason in diag and nothing changed: RS_ENOENT no
+ * such domain; RS_EDENIED not the sponsor; RS_EINVAL a DS to remove is not
+ * there; RS_ELIMIT more than RS_STORE_DS_MAX records; RS_ERANGE maxSigLife
+ * below reg->min_sig_life; RS_ECHECK the check failed (report says where).
+ */
+int rs_registry_ds_update(const rs_registry_t *reg, const char *domain, const char *registrar, const char *actor,
+			  const rs_ds_change_t *chg, const char *reason, int64_t now, rs_check_report_t *report,
+			  rs_diag_t *diag);
+
+/* Run the pre-delegation check of ds against d's servers (whatever reg->check says). */
+int rs_registry_check(const rs_registry_t *reg, const rs_domain_rec_t *d, const rs_ds_entry_t *ds, size_t nds,
+		      int64_t now, rs_check_report_t *report, rs_diag_t *diag);
+
+/*
+ * Add or replace a delegation (its DS records stay), after checking its
+ * names: domain directly below zone, at least one name server, glue only for
+ * name servers inside the domain (RS_ESYNTAX with the reason otherwise).
+ */
+int rs_registry_domain_put(const rs_registry_t *reg, const rs_domain_rec_t *d, const char *actor, int64_t now,
+			   rs_diag_t *diag);
+
+/*
+ * Take the delegations of zone from zone text at path (an existing TLD moving
+ * in): every NS RRset below the apex with its glue and DS, sponsored by
+ * registrar, all in one transaction. Returns the count in *count.
+ */
+int rs_registry_import(const rs_registry_t *reg, const char *zone, const char *path, const char *registrar,
+		       const char *actor, int64_t now, size_t *count, rs_diag_t *diag);
+
+/*
+ * Write the registry zone's text to out: the records of the template at path
+ * (none if NULL: the delegations alone, an export) that are the zone's own (apex and other authoritative data; delegations
+ * there are dropped in favour of the registry's), then every delegation of
+ * the store with its NS, glue and DS, the DS with the NS RRset's TTL.
+ */
+int rs_registry_zone_text(const rs_registry_t *reg, const char *zone, const char *template_path, FILE *out,
+			  size_t *delegations, rs_diag_t *diag);
+
+/* ---- EPP (RFC 5730) with the domain mapping (RFC 5731) and secDNS-1.1 (RFC 5910) ---- */
+
+#define RS_EPP_FRAME_MAX 65536 /* longest EPP frame taken (RFC 5734 4: the server sets its limit) */
+
+/* The server side: the schemas, loaded once and shared by all sessions. */
+typedef struct rs_epp rs_epp_t;
+/* One client connection's session (not shared between threads). */
+typedef struct rs_epp_session rs_epp_session_t;
+
+/* Load the EPP, domain and secDNS schemas (built in). Caller frees with rs_epp_free(). */
+int rs_epp_new(const char *server_id, rs_epp_t **out, rs_diag_t *diag);
+void rs_epp_free(rs_epp_t *epp);
+
+/*
+ * A session for a client that presented the certificate whose SHA-256 (hex)
+ * is peer_cert ("" if none): a login must name a registrar with that
+ * certificate. reg is borrowed for the session's life.
+ */
+int rs_epp_session_new(rs_epp_t *epp, const rs_registry_t *reg, const char *peer_cert, rs_epp_session_t **out);
+void rs_epp_session_free(rs_epp_session_t *session);
+
+/* The greeting, sent when a client connects (and in answer to hello). */
+int rs_epp_greeting(rs_epp_session_t *session, int64_t now, rs_buf_t *out);
+/*
+ * Answer one frame (an EPP XML document): the response goes to out, and
+ * *close says whether the server closes the connection after sending it
+ * (logout, too many failed logins). Malformed or hostile input gets the
+ * EPP result code that says why (2001, 2002, 2004, 2005, 2101, 2102, 2103,
+ * 2200, 2201, 2303, 2306, 2307 ...) and changes nothing.
+ */
+int rs_epp_handle(rs_epp_session_t *session, const uint8_t *frame, size_t len, int64_t now, rs_buf_t *out,
+		  bool *close);
+/* A response with code and text for a failure outside any command (a frame over the limit). */
+int rs_epp_error(rs_epp_session_t *session, int code, const char *text, rs_buf_t *out);
+/* The registrar the session is logged in as, or NULL. */
+const char *rs_epp_client(const rs_epp_session_t *session);

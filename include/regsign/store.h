@@ -20,7 +20,7 @@
 typedef struct rs_store rs_store_t;
 
 /* Latest schema version this build writes. */
-#define RS_STORE_SCHEMA 2
+#define RS_STORE_SCHEMA 3
 
 /* Open (creating if needed, mode 0700) the state directory dir. Caller closes with rs_store_close(). */
 int rs_store_open(const char *dir, rs_store_t **out, rs_diag_t *diag);
@@ -93,3 +93,76 @@ int rs_store_audit_since(rs_store_t *store, uint64_t seq, int (*fn)(void *arg, u
 			 void *arg);
 /* Forget the entries before seq. */
 int rs_store_audit_trim(rs_store_t *store, uint64_t seq, rs_diag_t *diag);
+
+/*
+ * Registry data: registrars, delegations (domains of a registry zone with
+ * their name servers, glue and DS records), the history of every change, and
+ * the state of CDS/CDNSKEY scans. Everything registry code knows of stored
+ * delegations passes through these functions and records, so another
+ * database (PostgreSQL for a large registry) is a second implementation of
+ * this section, not a change to its callers.
+ */
+typedef struct {
+	char id[64];       /* EPP client identifier (clID) */
+	char name[128];
+	char pw_hash[160]; /* crypto_pwhash_str (Argon2id); never the password */
+	char cert[65];     /* SHA-256 of the client certificate (DER), hex; "" accepts none */
+	int64_t added;
+} rs_registrar_rec_t;
+
+int rs_store_registrar_put(rs_store_t *store, const rs_registrar_rec_t *rec, rs_diag_t *diag);
+/* RS_ENOENT if there is no such registrar. */
+int rs_store_registrar_get(rs_store_t *store, const char *id, rs_registrar_rec_t *out);
+/* Call fn for every registrar by id; stops at fn's first error. */
+int rs_store_registrar_each(rs_store_t *store, int (*fn)(void *arg, const rs_registrar_rec_t *rec), void *arg);
+
+typedef struct {
+	char name[256];      /* presentation form, lower case, trailing dot */
+	char zone[256];      /* the registry zone it is delegated from */
+	char registrar[64];  /* sponsor */
+	uint32_t ns_ttl;     /* TTL of the NS RRset, and so of the DS RRset */
+	uint32_t max_sig_life; /* secDNS maxSigLife asked for; 0: none */
+	char ns[1024];       /* name server names, space separated */
+	char glue[2048];     /* "HOST/ADDRESS" pairs, space separated */
+	int64_t added, updated;
+} rs_domain_rec_t;
+
+#define RS_STORE_DS_MAX 16 /* DS records one delegation may have */
+
+/* One DS of a delegation: RDATA in hex, and the DNSKEY it came from (RFC 5910 keyData) or "". */
+typedef struct {
+	char rdata[2 * 132 + 1];
+	char dnskey[2 * 1100 + 1];
+	int64_t added;
+} rs_ds_row_t;
+
+/* Insert or replace a delegation (its DS rows are kept). */
+int rs_store_domain_put(rs_store_t *store, const rs_domain_rec_t *rec, rs_diag_t *diag);
+/* RS_ENOENT if there is no such delegation. */
+int rs_store_domain_get(rs_store_t *store, const char *name, rs_domain_rec_t *out);
+/* Remove a delegation and its DS rows (its history stays). */
+int rs_store_domain_remove(rs_store_t *store, const char *name, rs_diag_t *diag);
+/*
+ * Call fn for every delegation of zone (every zone if NULL) by name, with its
+ * DS rows; stops at fn's first error, which it returns.
+ */
+int rs_store_domain_each(rs_store_t *store, const char *zone,
+			 int (*fn)(void *arg, const rs_domain_rec_t *rec, const rs_ds_row_t *ds, size_t nds),
+			 void *arg);
+
+/* The DS rows of a delegation, oldest first; at most RS_STORE_DS_MAX. */
+int rs_store_ds_get(rs_store_t *store, const char *domain, rs_ds_row_t rows[RS_STORE_DS_MAX], size_t *count);
+int rs_store_ds_add(rs_store_t *store, const char *domain, const rs_ds_row_t *row, rs_diag_t *diag);
+int rs_store_ds_clear(rs_store_t *store, const char *domain, rs_diag_t *diag);
+
+/* A line in a delegation's history: who (operator, epp:CLID, cds-scan) did what. */
+int rs_store_domain_history_add(rs_store_t *store, const char *domain, int64_t when, const char *actor,
+				const char *what, rs_diag_t *diag);
+int rs_store_domain_history(rs_store_t *store, const char *domain,
+			    void (*fn)(void *arg, int64_t when, const char *actor, const char *what), void *arg);
+
+/* The CDS/CDNSKEY set a scan last saw for domain (digest of it), since when and in how many scans. */
+int rs_store_cds_get(rs_store_t *store, const char *domain, char digest[65], int64_t *first, unsigned *scans);
+int rs_store_cds_put(rs_store_t *store, const char *domain, const char *digest, int64_t first, unsigned scans,
+		     rs_diag_t *diag);
+int rs_store_cds_clear(rs_store_t *store, const char *domain, rs_diag_t *diag);

@@ -66,6 +66,12 @@ int rs_zone_read(rs_zone_t *zone, const char *path, rs_diag_t *diag);
 /* Read zone text from memory, reported under the name label. */
 int rs_zone_read_string(rs_zone_t *zone, const char *text, size_t len, const char *label,
 			rs_diag_t *diag);
+/*
+ * Wire RDATA of one record of type from its presentation form (for example a
+ * DS "12345 13 2 4F0A..."), read by the same scanner as zone text. out holds
+ * max octets; *len gets the length. RS_ESYNTAX with the reason in diag.
+ */
+int rs_rdata_from_text(uint16_t type, const char *text, uint8_t *out, size_t max, size_t *len, rs_diag_t *diag);
 /* Add one record (wire owner, RDATA copied and canonicalised). Only before rs_zone_finish(). */
 int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t ttl,
 		const uint8_t *rdata, size_t len);

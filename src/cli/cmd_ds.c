@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "managed.h"
+#include "registry.h"
 #include "regsign/dns.h"
 #include "regsign/zone.h"
 
@@ -13,6 +14,7 @@ static void help(FILE *f)
 	fprintf(f,
 		"usage: regsign ds --keys KEYDIR --origin ORIGIN [--digest sha256|sha384] [--ttl TTL]\n"
 		"       regsign [--state DIR] ds --zone ZONE [--digest sha256|sha384] [--ttl TTL]\n"
+		"       regsign ds submit|remove|check --domain NAME ...  (a delegation's DS: see 'ds submit --help')\n"
 		"\n"
 		"Prints the DS record of every key-signing key (SEP flag) of ORIGIN in KEYDIR, as\n"
 		"dnssec-dsfromkey does, ready for the parent zone. With --zone, the DS records the\n"
@@ -56,6 +58,10 @@ static int managed_keys(const char *name, rs_key_t **keys, int max, int *digest,
 
 int cmd_ds(int argc, char **argv)
 {
+	/* The registry's side: DS records of the delegations below a zone. */
+	if (argc >= 2 && (strcmp(argv[1], "submit") == 0 || strcmp(argv[1], "remove") == 0 ||
+			  strcmp(argv[1], "check") == 0))
+		return cmd_ds_registry(argc, argv);
 	static const struct option opts[] = {
 		{ "keys", required_argument, NULL, 'K' }, { "origin", required_argument, NULL, 'o' },
 		{ "digest", required_argument, NULL, 'd' }, { "ttl", required_argument, NULL, 't' },

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "registry.h"
 #include "regsign/dns.h"
 
 static const struct {
@@ -36,13 +37,19 @@ static const struct {
 	{ "backup", cmd_backup, "write the token's keys wrapped under the backup key" },
 	{ "restore", cmd_restore, "recreate backed-up keys in a fresh token" },
 	{ "audit", cmd_audit, "verify or show the hash-chained audit log; send it to syslog" },
+	{ "registrar", cmd_registrar, "add or list the registrars that log in over EPP" },
+	{ "domain", cmd_domain, "add, import, export, show the delegations of a registry zone" },
+	{ "registry", cmd_registry, "show or set how DS records are checked (pre-delegation check)" },
+	{ "epp", cmd_epp, "serve registrars over EPP (RFC 5730, TLS): DS records with secDNS-1.1" },
+	{ "cds-scan", cmd_cds_scan, "apply the CDS/CDNSKEY of secure children (RFC 7344, RFC 8078)" },
+	{ "registry-zone", cmd_registry_zone, "build the registry zone from its delegations and sign it" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: regsign [--state DIR] [--now T] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n--state DIR  state directory (default $REGSIGN_STATE, else %s)\n"
 		   "--now T      act as if the time were T (YYYYMMDDHHMMSS, UTC); every command takes it\n",
 		CLI_STATE_DEFAULT);

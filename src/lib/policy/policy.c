@@ -474,11 +474,11 @@ int rs_policy_check(const rs_policy_t *p, uint32_t soa_ttl, rs_diag_t *diag)
 }
 
 /* Generated from the files in policies/ by tools/embed.c. */
-struct rs_builtin_policy {
+struct rs_embedded {
 	const char *name;
 	const char *text;
 };
-extern const struct rs_builtin_policy rs_builtin_policies[];
+extern const struct rs_embedded rs_builtin_policies[];
 
 const char *rs_policy_builtin(const char *name)
 {

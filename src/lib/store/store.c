@@ -6,12 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "regsign/store.h"
-
-struct rs_store {
-	sqlite3 *db;
-	char *dir;
-};
+#include "internal.h"
 
 /*
  * Each migration takes the schema from version i to i + 1. Released
@@ -52,10 +47,12 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the key belonged to a removed zone'); END;"
 	"CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, hash TEXT NOT NULL);",
+	/* 2 -> 3: registry data (src/lib/store/registry.c). */
+	STORE_REGISTRY_SCHEMA,
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
-static int db_error(rs_store_t *s, rs_diag_t *diag, const char *doing)
+int store_db_error(rs_store_t *s, rs_diag_t *diag, const char *doing)
 {
 	int code = sqlite3_errcode(s->db);
 	int ret = code == SQLITE_BUSY || code == SQLITE_LOCKED ? RS_ELIMIT
@@ -66,7 +63,7 @@ static int db_error(rs_store_t *s, rs_diag_t *diag, const char *doing)
 
 static int exec(rs_store_t *s, const char *sql, rs_diag_t *diag, const char *doing)
 {
-	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RS_EOK : db_error(s, diag, doing);
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RS_EOK : store_db_error(s, diag, doing);
 }
 
 static int user_version(rs_store_t *s, int *out)
@@ -85,7 +82,7 @@ static int migrate(rs_store_t *s, rs_diag_t *diag)
 	int ret = exec(s, "BEGIN IMMEDIATE", diag, "cannot lock the database");
 	int version = 0;
 	if (ret == RS_EOK && user_version(s, &version) != RS_EOK)
-		ret = db_error(s, diag, "cannot read the schema version");
+		ret = store_db_error(s, diag, "cannot read the schema version");
 	if (ret == RS_EOK && version > (int)NMIGRATIONS)
 		ret = rs_diag(diag, RS_EINVAL, "%s/state.db: schema version %d is newer than this regsign "
 			      "(%d); upgrade regsign", s->dir, version, (int)NMIGRATIONS);
@@ -171,7 +168,7 @@ void rs_store_rollback(rs_store_t *s)
  * Prepare sql and bind arguments described by fmt: 't' text, 'i' int64.
  * Returns the statement or NULL.
  */
-static sqlite3_stmt *prepare(rs_store_t *s, const char *sql, const char *fmt, ...)
+sqlite3_stmt *store_prepare(rs_store_t *s, const char *sql, const char *fmt, ...)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -192,16 +189,16 @@ static sqlite3_stmt *prepare(rs_store_t *s, const char *sql, const char *fmt, ..
 }
 
 /* Run a statement that returns no rows, then free it. */
-static int run(rs_store_t *s, sqlite3_stmt *st, rs_diag_t *diag, const char *doing)
+int store_run(rs_store_t *s, sqlite3_stmt *st, rs_diag_t *diag, const char *doing)
 {
 	if (st == NULL)
-		return db_error(s, diag, doing);
+		return store_db_error(s, diag, doing);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? RS_EOK : db_error(s, diag, doing);
+	return rc == SQLITE_DONE ? RS_EOK : store_db_error(s, diag, doing);
 }
 
-static void copy_text(char *dst, size_t max, const unsigned char *src)
+void store_copy_text(char *dst, size_t max, const unsigned char *src)
 {
 	snprintf(dst, max, "%s", src ? (const char *)src : "");
 }
@@ -213,9 +210,9 @@ static void copy_text(char *dst, size_t max, const unsigned char *src)
 static void zone_row(sqlite3_stmt *st, rs_zone_rec_t *z)
 {
 	memset(z, 0, sizeof(*z));
-	copy_text(z->name, sizeof(z->name), sqlite3_column_text(st, 0));
-	copy_text(z->policy, sizeof(z->policy), sqlite3_column_text(st, 1));
-	copy_text(z->input, sizeof(z->input), sqlite3_column_text(st, 2));
+	store_copy_text(z->name, sizeof(z->name), sqlite3_column_text(st, 0));
+	store_copy_text(z->policy, sizeof(z->policy), sqlite3_column_text(st, 1));
+	store_copy_text(z->input, sizeof(z->input), sqlite3_column_text(st, 2));
 	z->soa_ttl = (uint32_t)sqlite3_column_int64(st, 3);
 	z->soa_minimum = (uint32_t)sqlite3_column_int64(st, 4);
 	z->serial = (uint32_t)sqlite3_column_int64(st, 5);
@@ -226,7 +223,7 @@ static void zone_row(sqlite3_stmt *st, rs_zone_rec_t *z)
 	z->max_ttl = (uint32_t)sqlite3_column_int64(st, 10);
 	z->old_max_ttl = (uint32_t)sqlite3_column_int64(st, 11);
 	z->old_max_until = sqlite3_column_int64(st, 12);
-	copy_text(z->parent_agents, sizeof(z->parent_agents), sqlite3_column_text(st, 13));
+	store_copy_text(z->parent_agents, sizeof(z->parent_agents), sqlite3_column_text(st, 13));
 }
 
 int rs_store_zone_add(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
@@ -234,17 +231,17 @@ int rs_store_zone_add(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
 	rs_zone_rec_t old;
 	if (rs_store_zone_get(s, z->name, &old) == RS_EOK)
 		return rs_diag(diag, RS_EINVAL, "zone '%s' is already managed", z->name);
-	sqlite3_stmt *st = prepare(s, "INSERT INTO zone (" ZONE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO zone (" ZONE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				   "tttiiiiiiiiiit", z->name, z->policy, z->input, (int64_t)z->soa_ttl,
 				   (int64_t)z->soa_minimum, (int64_t)z->serial, z->added, z->last_enforce,
 				   z->last_sign, z->next_event, (int64_t)z->max_ttl, (int64_t)z->old_max_ttl,
 				   z->old_max_until, z->parent_agents);
-	return run(s, st, diag, "cannot add the zone");
+	return store_run(s, st, diag, "cannot add the zone");
 }
 
 int rs_store_zone_get(rs_store_t *s, const char *name, rs_zone_rec_t *out)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT " ZONE_COLUMNS " FROM zone WHERE name = ?", "t", name);
+	sqlite3_stmt *st = store_prepare(s, "SELECT " ZONE_COLUMNS " FROM zone WHERE name = ?", "t", name);
 	if (st == NULL)
 		return RS_EIO;
 	int rc = sqlite3_step(st);
@@ -256,32 +253,32 @@ int rs_store_zone_get(rs_store_t *s, const char *name, rs_zone_rec_t *out)
 
 int rs_store_zone_update(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
 {
-	sqlite3_stmt *st = prepare(s, "UPDATE zone SET policy = ?, input = ?, soa_ttl = ?, soa_minimum = ?, "
+	sqlite3_stmt *st = store_prepare(s, "UPDATE zone SET policy = ?, input = ?, soa_ttl = ?, soa_minimum = ?, "
 				   "serial = ?, last_enforce = ?, last_sign = ?, next_event = ?, old_max_ttl = ?, "
 				   "max_ttl = ?, old_max_until = ?, parent_agents = ? WHERE name = ?",
 				   "ttiiiiiiiiitt", z->policy, z->input, (int64_t)z->soa_ttl, (int64_t)z->soa_minimum,
 				   (int64_t)z->serial, z->last_enforce, z->last_sign, z->next_event,
 				   (int64_t)z->old_max_ttl, (int64_t)z->max_ttl, z->old_max_until, z->parent_agents,
 				   z->name);
-	return run(s, st, diag, "cannot update the zone");
+	return store_run(s, st, diag, "cannot update the zone");
 }
 
 int rs_store_zone_remove(rs_store_t *s, const char *name, rs_diag_t *diag)
 {
 	/* The zone's key material stays claimed: it never serves another zone. */
-	int ret = run(s, prepare(s, "INSERT OR IGNORE INTO retired_locator (locator, zone) SELECT locator, zone "
+	int ret = store_run(s, store_prepare(s, "INSERT OR IGNORE INTO retired_locator (locator, zone) SELECT locator, zone "
 				 "FROM key WHERE zone = ? AND locator != ''", "t", name), diag, "cannot retire keys");
 	if (ret == RS_EOK)
-		ret = run(s, prepare(s, "DELETE FROM key WHERE zone = ?", "t", name), diag, "cannot remove keys");
+		ret = store_run(s, store_prepare(s, "DELETE FROM key WHERE zone = ?", "t", name), diag, "cannot remove keys");
 	if (ret == RS_EOK)
-		ret = run(s, prepare(s, "DELETE FROM zone WHERE name = ?", "t", name), diag,
+		ret = store_run(s, store_prepare(s, "DELETE FROM zone WHERE name = ?", "t", name), diag,
 			  "cannot remove the zone");
 	return ret;
 }
 
 int rs_store_zone_list(rs_store_t *s, rs_zone_rec_t **out, size_t *count)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT " ZONE_COLUMNS " FROM zone ORDER BY name", "");
+	sqlite3_stmt *st = store_prepare(s, "SELECT " ZONE_COLUMNS " FROM zone ORDER BY name", "");
 	if (st == NULL)
 		return RS_EIO;
 	rs_zone_rec_t *v = NULL;
@@ -308,7 +305,7 @@ int rs_store_zone_list(rs_store_t *s, rs_zone_rec_t **out, size_t *count)
 
 int rs_store_policy_get(rs_store_t *s, const char *name, char **text)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT text FROM policy WHERE name = ?", "t", name);
+	sqlite3_stmt *st = store_prepare(s, "SELECT text FROM policy WHERE name = ?", "t", name);
 	if (st == NULL)
 		return RS_EIO;
 	int rc = sqlite3_step(st), ret = rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
@@ -320,19 +317,19 @@ int rs_store_policy_get(rs_store_t *s, const char *name, char **text)
 
 int rs_store_policy_put(rs_store_t *s, const char *name, const char *text, int64_t now, rs_diag_t *diag)
 {
-	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO policy (name, text, imported) VALUES (?,?,?)",
+	sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO policy (name, text, imported) VALUES (?,?,?)",
 				   "tti", name, text, now);
-	return run(s, st, diag, "cannot store the policy");
+	return store_run(s, st, diag, "cannot store the policy");
 }
 
 int rs_store_policy_name(rs_store_t *s, size_t i, char name[64])
 {
-	sqlite3_stmt *st = prepare(s, "SELECT name FROM policy ORDER BY name LIMIT 1 OFFSET ?", "i", (int64_t)i);
+	sqlite3_stmt *st = store_prepare(s, "SELECT name FROM policy ORDER BY name LIMIT 1 OFFSET ?", "i", (int64_t)i);
 	if (st == NULL)
 		return RS_EIO;
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		copy_text(name, 64, sqlite3_column_text(st, 0));
+		store_copy_text(name, 64, sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
 }
@@ -344,7 +341,7 @@ int rs_store_policy_name(rs_store_t *s, size_t i, char name[64])
 
 int rs_store_keys_load(rs_store_t *s, const char *zone, rs_keyset_t *set)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT " KEY_COLUMNS " FROM key WHERE zone = ? ORDER BY created, tag",
+	sqlite3_stmt *st = store_prepare(s, "SELECT " KEY_COLUMNS " FROM key WHERE zone = ? ORDER BY created, tag",
 				   "t", zone);
 	if (st == NULL)
 		return RS_EIO;
@@ -367,7 +364,7 @@ int rs_store_keys_load(rs_store_t *s, const char *zone, rs_keyset_t *set)
 		int64_t *times[5] = { &k.created, &k.published, &k.active, &k.retired, &k.removed };
 		for (int i = 0; i < 5; i++)
 			*times[i] = sqlite3_column_int64(st, c++);
-		copy_text(k.locator, sizeof(k.locator), sqlite3_column_text(st, c++));
+		store_copy_text(k.locator, sizeof(k.locator), sqlite3_column_text(st, c++));
 		k.backup = sqlite3_column_int64(st, c++);
 		ret = rs_keyset_add(set, &k);
 	}
@@ -381,7 +378,7 @@ int rs_store_keys_save(rs_store_t *s, const char *zone, const rs_keyset_t *set, 
 {
 	for (size_t i = 0; i < set->count; i++) {
 		const rs_keystate_t *k = &set->keys[i];
-		sqlite3_stmt *st = prepare(
+		sqlite3_stmt *st = store_prepare(
 			s, "INSERT OR REPLACE INTO key (zone, " KEY_COLUMNS ") VALUES "
 			   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			"tiiiiiiiiiiiiiiiiiiiiiti", zone, (int64_t)k->tag, (int64_t)k->alg, (int64_t)k->role,
@@ -389,7 +386,7 @@ int rs_store_keys_save(rs_store_t *s, const char *zone, const rs_keyset_t *set, 
 			(int64_t)k->flags, (int64_t)k->state[0], k->since[0], (int64_t)k->state[1], k->since[1],
 			(int64_t)k->state[2], k->since[2], (int64_t)k->state[3], k->since[3], k->created,
 			k->published, k->active, k->retired, k->removed, k->locator, k->backup);
-		int ret = run(s, st, diag, "cannot store a key");
+		int ret = store_run(s, st, diag, "cannot store a key");
 		if (ret != RS_EOK)
 			return ret;
 	}
@@ -398,15 +395,15 @@ int rs_store_keys_save(rs_store_t *s, const char *zone, const rs_keyset_t *set, 
 
 int rs_store_history_add(rs_store_t *s, const char *zone, int64_t when, uint16_t tag, const char *what)
 {
-	sqlite3_stmt *st = prepare(s, "INSERT INTO history (zone, time, tag, what) VALUES (?,?,?,?)", "tiit",
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO history (zone, time, tag, what) VALUES (?,?,?,?)", "tiit",
 				   zone, when, (int64_t)tag, what);
-	return run(s, st, NULL, "cannot record history");
+	return store_run(s, st, NULL, "cannot record history");
 }
 
 int rs_store_history(rs_store_t *s, const char *zone,
 		     void (*fn)(void *arg, int64_t when, uint16_t tag, const char *what), void *arg)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT time, tag, what FROM history WHERE zone = ? ORDER BY id", "t", zone);
+	sqlite3_stmt *st = store_prepare(s, "SELECT time, tag, what FROM history WHERE zone = ? ORDER BY id", "t", zone);
 	if (st == NULL)
 		return RS_EIO;
 	int rc;
@@ -419,26 +416,26 @@ int rs_store_history(rs_store_t *s, const char *zone,
 
 int rs_store_setting_get(rs_store_t *s, const char *name, char *out, size_t max)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT value FROM setting WHERE name = ?", "t", name);
+	sqlite3_stmt *st = store_prepare(s, "SELECT value FROM setting WHERE name = ?", "t", name);
 	if (st == NULL)
 		return RS_EIO;
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		copy_text(out, max, sqlite3_column_text(st, 0));
+		store_copy_text(out, max, sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
 }
 
 int rs_store_setting_put(rs_store_t *s, const char *name, const char *value, rs_diag_t *diag)
 {
-	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO setting (name, value) VALUES (?,?)", "tt", name,
+	sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO setting (name, value) VALUES (?,?)", "tt", name,
 				   value);
-	return run(s, st, diag, "cannot store a setting");
+	return store_run(s, st, diag, "cannot store a setting");
 }
 
 int rs_store_audit_head(rs_store_t *s, uint64_t *seq, char hash[65])
 {
-	sqlite3_stmt *st = prepare(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", "");
+	sqlite3_stmt *st = store_prepare(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", "");
 	if (st == NULL)
 		return RS_EIO;
 	int rc = sqlite3_step(st);
@@ -446,7 +443,7 @@ int rs_store_audit_head(rs_store_t *s, uint64_t *seq, char hash[65])
 	hash[0] = '\0';
 	if (rc == SQLITE_ROW) {
 		*seq = (uint64_t)sqlite3_column_int64(st, 0);
-		copy_text(hash, 65, sqlite3_column_text(st, 1));
+		store_copy_text(hash, 65, sqlite3_column_text(st, 1));
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RS_EOK : RS_EIO;
@@ -454,15 +451,15 @@ int rs_store_audit_head(rs_store_t *s, uint64_t *seq, char hash[65])
 
 int rs_store_audit_add(rs_store_t *s, uint64_t seq, const char *line, const char *hash, rs_diag_t *diag)
 {
-	sqlite3_stmt *st = prepare(s, "INSERT INTO audit (seq, line, hash) VALUES (?,?,?)", "itt", (int64_t)seq,
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO audit (seq, line, hash) VALUES (?,?,?)", "itt", (int64_t)seq,
 				   line, hash);
-	return run(s, st, diag, "cannot record an audit entry");
+	return store_run(s, st, diag, "cannot record an audit entry");
 }
 
 int rs_store_audit_since(rs_store_t *s, uint64_t seq, int (*fn)(void *arg, uint64_t seq, const char *line),
 			 void *arg)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT seq, line FROM audit WHERE seq > ? ORDER BY seq", "i", (int64_t)seq);
+	sqlite3_stmt *st = store_prepare(s, "SELECT seq, line FROM audit WHERE seq > ? ORDER BY seq", "i", (int64_t)seq);
 	if (st == NULL)
 		return RS_EIO;
 	int rc, ret = RS_EOK;
@@ -476,6 +473,6 @@ int rs_store_audit_since(rs_store_t *s, uint64_t seq, int (*fn)(void *arg, uint6
 
 int rs_store_audit_trim(rs_store_t *s, uint64_t seq, rs_diag_t *diag)
 {
-	return run(s, prepare(s, "DELETE FROM audit WHERE seq < ?", "i", (int64_t)seq), diag,
+	return store_run(s, store_prepare(s, "DELETE FROM audit WHERE seq < ?", "i", (int64_t)seq), diag,
 		   "cannot trim the audit entries");
 }

@@ -420,3 +420,35 @@ int rs_zone_read_string(rs_zone_t *zone, const char *text, size_t len, const cha
 	free(s);
 	return ret;
 }
+
+int rs_rdata_from_text(uint16_t type, const char *text, uint8_t *out, size_t max, size_t *len, rs_diag_t *diag)
+{
+	char tname[32];
+	if (rs_type_to_str(type, tname, sizeof(tname)) < 0 || strpbrk(text, "\n\r;()$") != NULL)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not %s data", text, tname);
+	size_t tlen = strlen(text) + 64;
+	char *line = malloc(tlen);
+	zs_scanner_t *s = malloc(sizeof(*s));
+	int ret = line != NULL && s != NULL ? RS_EOK : rs_diag(diag, RS_ENOMEM, "out of memory");
+	if (ret == RS_EOK) {
+		int n = snprintf(line, tlen, ". 0 IN %s %s\n", tname, text);
+		if (zs_init(s, ".", RS_CLASS_IN, 0) != 0 || zs_set_input_string(s, line, (size_t)n) != 0) {
+			ret = rs_diag(diag, RS_ENOMEM, "cannot start the zone scanner");
+		} else {
+			zs_parse_record(s);
+			if (s->state != ZS_STATE_DATA || s->r_type != type)
+				ret = rs_diag(diag, RS_ESYNTAX, "'%s' is not %s data: %s", text, tname,
+					      s->state == ZS_STATE_ERROR ? zs_strerror(s->error.code) : "no record");
+			else if (s->r_data_length > max)
+				ret = rs_diag(diag, RS_ELIMIT, "'%s': %s data longer than %zu octets", text, tname, max);
+			else {
+				memcpy(out, s->r_data, s->r_data_length);
+				*len = s->r_data_length;
+			}
+		}
+		zs_deinit(s);
+	}
+	free(s);
+	free(line);
+	return ret;
+}

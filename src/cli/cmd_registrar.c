@@ -1,0 +1,232 @@
+/* regsign registrar: the registrars that may log in over EPP; regsign registry: the registry's settings. */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "custody.h"
+#include "managed.h"
+#include "registry.h"
+
+static void registrar_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign registrar add ID --name NAME [--cert CLIENT.pem] < password\n"
+		"       regsign registrar list\n"
+		"\n"
+		"A registrar logs in to the EPP server (regsign epp) with its client identifier ID\n"
+		"(3-16 characters) and password (6-16 characters, read from standard input, never\n"
+		"stored: only its Argon2id hash is), over TLS with the client certificate given\n"
+		"here: a login from any other certificate is refused. Without --cert, any\n"
+		"certificate the EPP server's CA accepts will do.\n"
+		"\n"
+		"example:\n"
+		"  printf '%%s\\n' 'S3cret-pw' | regsign registrar add reg-one --name 'Registrar One' --cert one.pem\n");
+}
+
+/* A password from standard input (not echoed on a terminal), checked against EPP's pwType. */
+static bool read_password(char *pw, size_t max)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (tty) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+		fprintf(stderr, "password: ");
+	}
+	bool ok = fgets(pw, (int)max, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
+		fputc('\n', stderr);
+	}
+	pw[ok ? strcspn(pw, "\r\n") : 0] = '\0';
+	size_t len = strlen(pw);
+	if (len < 6 || len > 16 || strpbrk(pw, " \t") != NULL) {
+		cli_error("the password must have 6 to 16 characters and no blanks (RFC 5730 pwType)");
+		return false;
+	}
+	return true;
+}
+
+static int registrar_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' }, { "cert", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	rs_registrar_rec_t r = { 0 };
+	const char *cert = NULL;
+	int c;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': snprintf(r.name, sizeof(r.name), "%s", optarg); break;
+		case 'c': cert = optarg; break;
+		case 'h': registrar_help(stdout); return EXIT_OK;
+		default: registrar_help(stderr); return EXIT_INPUT;
+		}
+	}
+	if (optind != argc - 1 || r.name[0] == '\0') {
+		registrar_help(stderr);
+		return EXIT_INPUT;
+	}
+	const char *id = argv[optind];
+	size_t idlen = strlen(id);
+	if (idlen < 3 || idlen > 16 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != idlen) {
+		cli_error("registrar id '%s' must be 3 to 16 letters, digits, '-', '_' or '.'", id);
+		return EXIT_INPUT;
+	}
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	if (cert != NULL && !cli_cert_fingerprint(cert, r.cert))
+		return EXIT_INPUT;
+	char pw[64];
+	if (!read_password(pw, sizeof(pw)))
+		return EXIT_INPUT;
+	int hashed = crypto_pwhash_str(r.pw_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				       crypto_pwhash_MEMLIMIT_INTERACTIVE);
+	sodium_memzero(pw, sizeof(pw));
+	if (hashed != 0) {
+		cli_error("cannot hash the password: out of memory");
+		return EXIT_INTERNAL;
+	}
+	rs_store_t *store;
+	int code = cli_store(&store);
+	if (code != EXIT_OK)
+		return code;
+	rs_diag_t diag;
+	rs_registrar_rec_t old;
+	r.added = cli_now();
+	int ret = rs_store_begin(store, &diag);
+	if (ret == RS_EOK && rs_store_registrar_get(store, r.id, &old) == RS_EOK)
+		ret = rs_diag(&diag, RS_EINVAL, "registrar '%s' exists", r.id);
+	if (ret == RS_EOK)
+		ret = rs_store_registrar_put(store, &r, &diag);
+	if (ret == RS_EOK && !cli_audit(store, "registrar-add", "", 0, "ok", "registrar %s (%s), certificate %s", r.id,
+					r.name, r.cert[0] ? r.cert : "any"))
+		ret = RS_EIO;
+	if (ret == RS_EOK)
+		ret = rs_store_commit(store, &diag);
+	if (ret != RS_EOK) {
+		rs_store_rollback(store);
+		if (ret != RS_EIO) /* else cli_audit has said why */
+			cli_error("%s", diag.text);
+		code = cli_exit_code(ret);
+	} else {
+		cli_audit_flush(store);
+		printf("registrar %s added\n", r.id);
+	}
+	rs_store_close(store);
+	return code;
+}
+
+static int print_registrar(void *arg, const rs_registrar_rec_t *r)
+{
+	(void)arg;
+	printf("%-16s %-32s %s\n", r->id, r->name, r->cert[0] ? r->cert : "(any certificate)");
+	return RS_EOK;
+}
+
+int cmd_registrar(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "add") == 0)
+		return registrar_add(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		rs_store_t *store;
+		int code = cli_store(&store);
+		if (code != EXIT_OK)
+			return code;
+		printf("%-16s %-32s %s\n", "ID", "NAME", "CERTIFICATE (SHA-256)");
+		int ret = rs_store_registrar_each(store, print_registrar, NULL);
+		rs_store_close(store);
+		return ret == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		registrar_help(stdout);
+		return EXIT_OK;
+	}
+	registrar_help(stderr);
+	return EXIT_INPUT;
+}
+
+static void registry_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign registry [--check off|warn|enforce] [--dns-port PORT] [--timeout MS]\n"
+		"\n"
+		"Shows, or sets, how the registry takes DS records. --check: the pre-delegation\n"
+		"check asks every name server of the child for its DNSKEY RRset and requires a\n"
+		"key matching a submitted DS that signs it validly now; 'enforce' refuses the DS\n"
+		"otherwise (the default), 'warn' takes it and reports, 'off' does not ask.\n"
+		"--dns-port: the port the children's servers answer on (53). --timeout: per question.\n"
+		"\n"
+		"example:\n"
+		"  regsign registry --check enforce --timeout 2000\n");
+}
+
+int cmd_registry(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "check", required_argument, NULL, 'c' }, { "dns-port", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	const char *names[3] = { SET_CHECK, SET_DNS_PORT, SET_TIMEOUT }, *values[3] = { NULL, NULL, NULL };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:p:t:h", opts, NULL)) != -1) {
+		rs_check_mode_t mode;
+		char *end;
+		switch (c) {
+		case 'c':
+			if (!cli_check_mode(optarg, &mode)) {
+				cli_error("--check takes off, warn or enforce, not '%s'", optarg);
+				return EXIT_INPUT;
+			}
+			values[0] = optarg;
+			break;
+		case 'p':
+		case 't': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v == 0 || v > (c == 'p' ? 65535UL : 60000UL)) {
+				cli_error("invalid --%s '%s'", c == 'p' ? "dns-port" : "timeout", optarg);
+				return EXIT_INPUT;
+			}
+			values[c == 'p' ? 1 : 2] = optarg;
+			break;
+		}
+		case 'h': registry_help(stdout); return EXIT_OK;
+		default: registry_help(stderr); return EXIT_INPUT;
+		}
+	}
+	rs_store_t *store;
+	int code = cli_store(&store);
+	if (code != EXIT_OK)
+		return code;
+	rs_diag_t diag;
+	int ret = rs_store_begin(store, &diag);
+	for (int i = 0; i < 3 && ret == RS_EOK; i++) {
+		if (values[i] == NULL)
+			continue;
+		ret = rs_store_setting_put(store, names[i], values[i], &diag);
+		if (ret == RS_EOK && !cli_audit(store, "registry-config", "", 0, "ok", "%s = %s", names[i], values[i]))
+			ret = RS_EIO;
+	}
+	if (ret == RS_EOK)
+		ret = rs_store_commit(store, &diag);
+	if (ret != RS_EOK) {
+		rs_store_rollback(store);
+		if (ret != RS_EIO) /* else cli_audit has said why */
+			cli_error("%s", diag.text);
+		rs_store_close(store);
+		return cli_exit_code(ret);
+	}
+	cli_audit_flush(store);
+	rs_registry_t reg;
+	cli_registry(store, NULL, &reg);
+	printf("check %s\ndns-port %u\ntimeout %u ms\n", cli_check_mode_name(reg.check), reg.dns_port, reg.timeout_ms);
+	rs_store_close(store);
+	return EXIT_OK;
+}

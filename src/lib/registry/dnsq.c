@@ -1,0 +1,148 @@
+/* One question to one authoritative server, with ldns: the registry's only DNS client code. */
+#include <arpa/inet.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "regsign/dns.h"
+
+/* "ADDR" or "ADDR@PORT" into an ldns address and a port. */
+static int parse_server(const char *server, ldns_rdf **addr, uint16_t *port)
+{
+	char host[64];
+	const char *at = strchr(server, '@');
+	size_t len = at ? (size_t)(at - server) : strlen(server);
+	if (len == 0 || len >= sizeof(host))
+		return RS_ESYNTAX;
+	memcpy(host, server, len);
+	host[len] = '\0';
+	*port = 53;
+	if (at != NULL) {
+		char *end;
+		unsigned long p = strtoul(at + 1, &end, 10);
+		if (*end != '\0' || p == 0 || p > 65535)
+			return RS_ESYNTAX;
+		*port = (uint16_t)p;
+	}
+	unsigned char buf[16];
+	if (inet_pton(AF_INET, host, buf) == 1)
+		*addr = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, host);
+	else if (inet_pton(AF_INET6, host, buf) == 1)
+		*addr = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_AAAA, host);
+	else
+		return RS_ESYNTAX;
+	return *addr != NULL ? RS_EOK : RS_ENOMEM;
+}
+
+/* Canonical RDATA order (RFC 4034 6.3): octet strings, a prefix first. */
+static int rdata_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c != 0 ? c : alen < blen ? -1 : alen > blen;
+}
+
+static int add_rdata(rrset_t *set, const ldns_rr *rr, ldns_buffer *buf, const char *server, rs_diag_t *diag)
+{
+	ldns_buffer_clear(buf);
+	if (ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK)
+		return rs_diag(diag, RS_ESYNTAX, "%s: a record in the answer cannot be read", server);
+	size_t len = ldns_buffer_position(buf);
+	if (len > RDATA_MAX)
+		return rs_diag(diag, RS_ESYNTAX, "%s: a record of %zu octets is too long", server, len);
+	if (set->count == RRSET_MAX)
+		return rs_diag(diag, RS_ELIMIT, "%s: more than %d records in an answer", server, RRSET_MAX);
+	/* Insertion keeps canonical order and drops duplicates (RFC 2181 5). */
+	const uint8_t *data = ldns_buffer_begin(buf);
+	size_t i = set->count;
+	while (i > 0 && rdata_cmp(set->rdata[i - 1], set->len[i - 1], data, len) > 0)
+		i--;
+	if (i > 0 && rdata_cmp(set->rdata[i - 1], set->len[i - 1], data, len) == 0)
+		return RS_EOK;
+	memmove(set->rdata[i + 1], set->rdata[i], (set->count - i) * sizeof(set->rdata[0]));
+	memmove(set->len + i + 1, set->len + i, (set->count - i) * sizeof(set->len[0]));
+	memcpy(set->rdata[i], data, len);
+	set->len[i] = (uint16_t)len;
+	set->ttl = ldns_rr_ttl(rr);
+	set->count++;
+	return RS_EOK;
+}
+
+static int collect(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype, const char *server, rrset_t *set,
+		   rrset_t *sigs, rs_diag_t *diag)
+{
+	const ldns_rr_list *answer = ldns_pkt_answer(pkt);
+	ldns_buffer *buf = ldns_buffer_new(RDATA_MAX);
+	if (buf == NULL)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	int ret = RS_EOK;
+	for (size_t i = 0; answer != NULL && i < ldns_rr_list_rr_count(answer) && ret == RS_EOK; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(answer, i);
+		if (ldns_dname_compare(ldns_rr_owner(rr), qname) != 0 || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+			continue;
+		if (ldns_rr_get_type(rr) == qtype)
+			ret = add_rdata(set, rr, buf, server, diag);
+		else if (sigs != NULL && ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG && ldns_rr_rd_count(rr) > 0 &&
+			 ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)) == qtype)
+			ret = add_rdata(sigs, rr, buf, server, diag);
+	}
+	ldns_buffer_free(buf);
+	return ret;
+}
+
+int dnsq_rrset(const char *server, const uint8_t *qname_wire, uint16_t qtype, unsigned timeout_ms, rrset_t *set,
+	       rrset_t *sigs, rs_diag_t *diag)
+{
+	ldns_rdf *addr = NULL;
+	uint16_t port;
+	if (parse_server(server, &addr, &port) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not an address (ADDR or ADDR@PORT)", server);
+	char name[1024], type[32];
+	rs_dname_to_str(qname_wire, name, sizeof(name));
+	rs_type_to_str(qtype, type, sizeof(type));
+	ldns_rdf *qname = ldns_dname_new_frm_str(name);
+	ldns_resolver *res = ldns_resolver_new();
+	ldns_pkt *pkt = NULL;
+	int ret = RS_EOK;
+	if (qname == NULL || res == NULL || ldns_resolver_push_nameserver(res, addr) != LDNS_STATUS_OK) {
+		ret = rs_diag(diag, RS_ENOMEM, "out of memory");
+		goto out;
+	}
+	ldns_resolver_set_port(res, port);
+	ldns_resolver_set_recursive(res, false);
+	ldns_resolver_set_retry(res, 2);
+	ldns_resolver_set_timeout(res, (struct timeval){ timeout_ms / 1000, (timeout_ms % 1000) * 1000 });
+	ldns_resolver_set_fallback(res, true); /* TCP when the answer is truncated */
+	if (sigs != NULL) {
+		ldns_resolver_set_dnssec(res, true);
+		ldns_resolver_set_edns_udp_size(res, 1232);
+	}
+	ldns_status st = ldns_resolver_send(&pkt, res, qname, qtype, LDNS_RR_CLASS_IN, 0);
+	if (st != LDNS_STATUS_OK || pkt == NULL) {
+		ret = rs_diag(diag, RS_EIO, "%s: no answer for %s %s: %s", server, name, type,
+			      ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	ldns_pkt_rcode rcode = ldns_pkt_get_rcode(pkt);
+	if (rcode != LDNS_RCODE_NOERROR) {
+		const ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
+		ret = rs_diag(diag, RS_EIO, "%s: %s %s: %s", server, name, type, lt ? lt->name : "error");
+		goto out;
+	}
+	/* A referral or a cached copy is not the zone's own word. */
+	if (!ldns_pkt_aa(pkt)) {
+		ret = rs_diag(diag, RS_EIO, "%s: the answer for %s %s is not authoritative", server, name, type);
+		goto out;
+	}
+	set->count = 0;
+	if (sigs != NULL)
+		sigs->count = 0;
+	ret = collect(pkt, qname, qtype, server, set, sigs, diag);
+out:
+	ldns_pkt_free(pkt);
+	ldns_resolver_deep_free(res); /* it holds a copy of addr */
+	ldns_rdf_deep_free(qname);
+	ldns_rdf_deep_free(addr);
+	return ret;
+}

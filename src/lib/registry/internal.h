@@ -1,0 +1,34 @@
+/* Private to the registry module: one DNS query with ldns, and the RRsets it returns. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "regsign/registry.h"
+
+#define RRSET_MAX 32       /* records kept of one RRset */
+#define RDATA_MAX 1400     /* a DNSKEY of RSA-4096, or its RRSIG */
+
+/* The records of one RRset (RDATA only, in canonical order) or the RRSIGs over it. */
+typedef struct {
+	size_t count;
+	uint32_t ttl;
+	uint16_t len[RRSET_MAX];
+	uint8_t rdata[RRSET_MAX][RDATA_MAX];
+} rrset_t;
+
+/*
+ * Ask server ("ADDR" or "ADDR@PORT") for the qtype RRset of qname (wire),
+ * without recursion; with dnssec, set DO and collect the RRSIGs covering it
+ * into sigs. The answer must be authoritative and NOERROR; NODATA gives an
+ * empty set. RS_EIO or RS_ESYNTAX with the reason (naming the server) in diag.
+ */
+int dnsq_rrset(const char *server, const uint8_t *qname, uint16_t qtype, unsigned timeout_ms, rrset_t *set,
+	       rrset_t *sigs, rs_diag_t *diag);
+
+/*
+ * Check and store delegation d (names normalised in place) with its history
+ * line, and its audit entry if audit, inside the caller's transaction.
+ */
+int registry_put_domain(const rs_registry_t *reg, rs_domain_rec_t *d, const char *actor, int64_t now, bool audit,
+			rs_diag_t *diag);

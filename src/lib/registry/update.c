@@ -1,0 +1,323 @@
+/*
+ * Changes to delegations: DS updates (by registrars, registrants, the
+ * registry itself, or a CDS scan) and the delegations themselves. Each change
+ * is one transaction with its history line and audit entry; the slow part,
+ * asking the child's servers, comes before it.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "regsign/dns.h"
+
+/* Presentation form, lower case, with the trailing dot; the wire form into wire if not NULL. */
+static int norm_name(const char *in, char out[256], uint8_t *wire)
+{
+	uint8_t w[RS_NAME_MAX];
+	if (rs_dname_from_str(in, w) < 0)
+		return RS_ESYNTAX;
+	rs_dname_lower(w);
+	if (rs_dname_to_str(w, out, 256) < 0)
+		return RS_ESYNTAX;
+	if (wire != NULL)
+		memcpy(wire, w, rs_dname_len(w, RS_NAME_MAX));
+	return RS_EOK;
+}
+
+/* Is name (presentation, normalised) at or below parent? */
+static bool name_under(const char *name, const char *parent)
+{
+	size_t n = strlen(name), p = strlen(parent);
+	if (strcmp(parent, ".") == 0 || strcmp(name, parent) == 0)
+		return true;
+	return n > p && strcmp(name + n - p, parent) == 0 && name[n - p - 1] == '.';
+}
+
+int rs_registry_check(const rs_registry_t *reg, const rs_domain_rec_t *d, const rs_ds_entry_t *ds, size_t nds,
+		      int64_t now, rs_check_report_t *report, rs_diag_t *diag)
+{
+	uint8_t child[RS_NAME_MAX];
+	char name[256];
+	char servers[RS_SERVERS_MAX][80];
+	size_t n;
+	memset(report, 0, sizeof(*report));
+	report->checked = true;
+	if (norm_name(d->name, name, child) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", d->name);
+	int ret = rs_delegation_servers(d, reg->dns_port, servers, &n, diag);
+	if (ret != RS_EOK)
+		return rs_diag(diag, RS_ECHECK, "%s", diag->text);
+	size_t good = 0;
+	for (size_t i = 0; i < n; i++) {
+		rs_child_prove(servers[i], child, ds, nds, now, reg->timeout_ms, &report->servers[i]);
+		good += report->servers[i].result == RS_EOK;
+	}
+	report->count = n;
+	if (good == n)
+		return RS_EOK;
+	/* The first failure names the server; the report has them all. */
+	for (size_t i = 0; i < n; i++)
+		if (report->servers[i].result != RS_EOK)
+			return rs_diag(diag, RS_ECHECK, "%s: pre-delegation check failed at %zu of %zu servers; %s: %s",
+				       name, n - good, n, report->servers[i].server, report->servers[i].detail);
+	return RS_ECHECK;
+}
+
+static bool same_ds(const rs_ds_entry_t *a, const rs_ds_entry_t *b)
+{
+	return a->ds_len == b->ds_len && memcmp(a->ds, b->ds, a->ds_len) == 0;
+}
+
+/* The text of a list of entries for history lines: "12345/13/2 ..." (tag/algorithm/digest type). */
+static void list_text(const rs_ds_entry_t *e, size_t n, char *out, size_t max)
+{
+	size_t pos = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && pos < max; i++)
+		pos += (size_t)snprintf(out + pos, max - pos, "%s%u/%u/%u", i ? " " : "", rs_get16(e[i].ds), e[i].ds[2],
+					e[i].ds[3]);
+}
+
+/* The new DS set: current, less rem, plus add (RFC 5910 3.2.5 order). */
+static int apply(const rs_ds_change_t *chg, rs_ds_entry_t *set, size_t *count, rs_diag_t *diag)
+{
+	size_t n = chg->rem_all ? 0 : *count;
+	for (size_t r = 0; r < chg->nrem; r++) {
+		size_t i = 0;
+		while (i < n && !same_ds(&set[i], &chg->rem[r]))
+			i++;
+		if (i == n) {
+			char text[300];
+			rs_ds_entry_format(&chg->rem[r], text, sizeof(text));
+			return rs_diag(diag, RS_EINVAL, "DS %s is not in the delegation", text);
+		}
+		memmove(set + i, set + i + 1, (n - i - 1) * sizeof(*set));
+		n--;
+	}
+	for (size_t a = 0; a < chg->nadd; a++) {
+		bool dup = false;
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = same_ds(&set[i], &chg->add[a]);
+		if (dup)
+			continue;
+		if (n == RS_STORE_DS_MAX)
+			return rs_diag(diag, RS_ELIMIT, "more than %d DS records in one delegation", RS_STORE_DS_MAX);
+		set[n++] = chg->add[a];
+	}
+	*count = n;
+	return RS_EOK;
+}
+
+static int load_set(rs_store_t *store, const char *domain, rs_ds_entry_t *set, int64_t *added, size_t *count)
+{
+	rs_ds_row_t *rows = malloc(RS_STORE_DS_MAX * sizeof(*rows));
+	if (rows == NULL)
+		return RS_ENOMEM;
+	int ret = rs_store_ds_get(store, domain, rows, count);
+	for (size_t i = 0; ret == RS_EOK && i < *count; i++) {
+		ret = rs_ds_entry_from_row(&rows[i], &set[i]);
+		added[i] = rows[i].added;
+	}
+	free(rows);
+	return ret;
+}
+
+int rs_registry_ds_update(const rs_registry_t *reg, const char *domain_in, const char *registrar, const char *actor,
+			  const rs_ds_change_t *chg, const char *reason, int64_t now, rs_check_report_t *report,
+			  rs_diag_t *diag)
+{
+	char domain[256];
+	rs_domain_rec_t d;
+	memset(report, 0, sizeof(*report));
+	if (norm_name(domain_in, domain, NULL) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", domain_in);
+	if (rs_store_domain_get(reg->store, domain, &d) != RS_EOK)
+		return rs_diag(diag, RS_ENOENT, "%s: no such delegation", domain);
+	if (registrar != NULL && strcmp(d.registrar, registrar) != 0)
+		return rs_diag(diag, RS_EDENIED, "%s: sponsored by another registrar", domain);
+	if (chg->set_max_sig_life && chg->max_sig_life < reg->min_sig_life)
+		return rs_diag(diag, RS_ERANGE, "%s: maxSigLife %u is below the registry's signature validity (%u s)",
+			       domain, chg->max_sig_life, reg->min_sig_life);
+	if (chg->nadd > 0 && reg->check != RS_CHECK_OFF) {
+		int ret = rs_registry_check(reg, &d, chg->add, chg->nadd, now, report, diag);
+		if (ret != RS_EOK && reg->check == RS_CHECK_ENFORCE)
+			return ret;
+	}
+
+	rs_ds_entry_t *set = malloc(RS_STORE_DS_MAX * sizeof(*set));
+	rs_ds_row_t *row = malloc(sizeof(*row));
+	int64_t added[RS_STORE_DS_MAX];
+	size_t count = 0, before;
+	if (set == NULL || row == NULL) {
+		free(set);
+		free(row);
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	}
+	int ret = rs_store_begin(reg->store, diag);
+	if (ret != RS_EOK)
+		goto out;
+	/* Read again under the write lock: another registrar's change may have come in between. */
+	if (rs_store_domain_get(reg->store, domain, &d) != RS_EOK)
+		ret = rs_diag(diag, RS_ENOENT, "%s: no such delegation", domain);
+	else if (registrar != NULL && strcmp(d.registrar, registrar) != 0)
+		ret = rs_diag(diag, RS_EDENIED, "%s: sponsored by another registrar", domain);
+	else if ((ret = load_set(reg->store, domain, set, added, &count)) != RS_EOK)
+		rs_diag(diag, ret, "%s: cannot read the stored DS records", domain);
+	before = count;
+	rs_ds_entry_t old[RS_STORE_DS_MAX];
+	memcpy(old, set, count * sizeof(*set));
+	if (ret == RS_EOK && (ret = apply(chg, set, &count, diag)) != RS_EOK)
+		rs_diag(diag, ret, "%s: %s", domain, diag->text);
+	if (ret == RS_EOK)
+		ret = rs_store_ds_clear(reg->store, domain, diag);
+	for (size_t i = 0; ret == RS_EOK && i < count; i++) {
+		int64_t when = now;
+		for (size_t j = 0; j < before; j++)
+			if (same_ds(&old[j], &set[i]))
+				when = added[j];
+		rs_ds_entry_to_row(&set[i], when, row);
+		ret = rs_store_ds_add(reg->store, domain, row, diag);
+	}
+	if (ret == RS_EOK) {
+		if (chg->set_max_sig_life)
+			d.max_sig_life = chg->max_sig_life;
+		d.updated = now;
+		ret = rs_store_domain_put(reg->store, &d, diag);
+	}
+	char what[1500], rem[400], add[400], now_text[400];
+	list_text(chg->rem, chg->nrem, rem, sizeof(rem));
+	list_text(chg->add, chg->nadd, add, sizeof(add));
+	list_text(set, count, now_text, sizeof(now_text));
+	snprintf(what, sizeof(what), "%s%s%s%s%s; DS now: %s%s%.300s", chg->rem_all ? "removed all; " : "",
+		 chg->nrem ? "removed " : "", rem, chg->nadd ? (chg->nrem ? "; added " : "added ") : "", add,
+		 count ? now_text : "none (insecure)", reason ? "; emergency: " : "", reason ? reason : "");
+	if (report->checked && ret == RS_EOK) {
+		size_t good = 0;
+		for (size_t i = 0; i < report->count; i++)
+			good += report->servers[i].result == RS_EOK;
+		size_t len = strlen(what);
+		snprintf(what + len, sizeof(what) - len, "; check: %zu of %zu servers prove it", good, report->count);
+	}
+	if (ret == RS_EOK)
+		ret = rs_store_domain_history_add(reg->store, domain, now, actor, what, diag);
+	if (ret == RS_EOK && reg->record != NULL)
+		ret = reg->record(reg->arg, actor, reason ? "ds-emergency-remove" : "ds-update", domain, what, diag);
+	if (ret == RS_EOK)
+		ret = rs_store_commit(reg->store, diag);
+	if (ret != RS_EOK)
+		rs_store_rollback(reg->store);
+	else if (reg->committed != NULL)
+		reg->committed(reg->arg);
+out:
+	free(set);
+	free(row);
+	return ret;
+}
+
+/* Check the names of d (normalising them in place). */
+static int check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
+{
+	char name[256], zone[256];
+	if (norm_name(d->name, name, NULL) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", d->name);
+	if (norm_name(d->zone, zone, NULL) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a zone name", d->zone);
+	if (strcmp(name, zone) == 0 || !name_under(name, zone))
+		return rs_diag(diag, RS_ESYNTAX, "%s is not below the zone %s", name, zone);
+	memcpy(d->name, name, sizeof(name));
+	memcpy(d->zone, zone, sizeof(zone));
+	char ns[sizeof(d->ns)] = "", in[sizeof(d->ns)];
+	size_t pos = 0, nns = 0;
+	snprintf(in, sizeof(in), "%s", d->ns);
+	for (char *save = NULL, *h = strtok_r(in, " ,", &save); h != NULL; h = strtok_r(NULL, " ,", &save)) {
+		char host[256];
+		if (norm_name(h, host, NULL) != RS_EOK)
+			return rs_diag(diag, RS_ESYNTAX, "%s: name server '%s' is not a host name", name, h);
+		if (pos + strlen(host) + 2 > sizeof(ns))
+			return rs_diag(diag, RS_ELIMIT, "%s: too many name servers", name);
+		pos += (size_t)snprintf(ns + pos, sizeof(ns) - pos, "%s%s", nns++ ? " " : "", host);
+	}
+	if (nns == 0)
+		return rs_diag(diag, RS_ESYNTAX, "%s: a delegation needs at least one name server", name);
+	char glue[sizeof(d->glue)] = "", gin[sizeof(d->glue)];
+	pos = 0;
+	snprintf(gin, sizeof(gin), "%s", d->glue);
+	for (char *save = NULL, *g = strtok_r(gin, " ,", &save); g != NULL; g = strtok_r(NULL, " ,", &save)) {
+		char *slash = strchr(g, '/'), host[256];
+		unsigned char buf[16];
+		if (slash == NULL)
+			return rs_diag(diag, RS_ESYNTAX, "%s: glue '%s' is not HOST/ADDRESS", name, g);
+		*slash = '\0';
+		if (norm_name(g, host, NULL) != RS_EOK)
+			return rs_diag(diag, RS_ESYNTAX, "%s: glue host '%s' is not a host name", name, g);
+		if (inet_pton(AF_INET, slash + 1, buf) != 1 && inet_pton(AF_INET6, slash + 1, buf) != 1)
+			return rs_diag(diag, RS_ESYNTAX, "%s: glue address '%s' is not IPv4 or IPv6", name, slash + 1);
+		if (!name_under(host, name))
+			return rs_diag(diag, RS_ESYNTAX, "%s: glue for %s, which is outside the domain", name, host);
+		char key[260];
+		snprintf(key, sizeof(key), " %s ", host);
+		char padded[sizeof(ns) + 2];
+		snprintf(padded, sizeof(padded), " %s ", ns);
+		if (strstr(padded, key) == NULL)
+			return rs_diag(diag, RS_ESYNTAX, "%s: glue for %s, which is not one of its name servers", name, host);
+		if (pos + strlen(host) + strlen(slash + 1) + 3 > sizeof(glue))
+			return rs_diag(diag, RS_ELIMIT, "%s: too many glue addresses", name);
+		pos += (size_t)snprintf(glue + pos, sizeof(glue) - pos, "%s%s/%s", pos ? " " : "", host, slash + 1);
+	}
+	/* A server inside the domain is unreachable without glue (RFC 1034 4.2.1). */
+	snprintf(in, sizeof(in), "%s", ns);
+	for (char *save = NULL, *h = strtok_r(in, " ", &save); h != NULL; h = strtok_r(NULL, " ", &save)) {
+		char key[260];
+		snprintf(key, sizeof(key), "%s/", h);
+		if (name_under(h, name) && strstr(glue, key) == NULL)
+			return rs_diag(diag, RS_ESYNTAX, "%s: name server %s is inside the domain and needs glue", name, h);
+	}
+	memcpy(d->ns, ns, sizeof(ns));
+	memcpy(d->glue, glue, sizeof(glue));
+	return RS_EOK;
+}
+
+int registry_put_domain(const rs_registry_t *reg, rs_domain_rec_t *d, const char *actor, int64_t now, bool audit,
+			rs_diag_t *diag)
+{
+	int ret = check_domain(d, diag);
+	if (ret != RS_EOK)
+		return ret;
+	rs_registrar_rec_t r;
+	if (rs_store_registrar_get(reg->store, d->registrar, &r) != RS_EOK)
+		return rs_diag(diag, RS_ENOENT, "%s: no registrar '%s'", d->name, d->registrar);
+	rs_domain_rec_t old;
+	bool exists = rs_store_domain_get(reg->store, d->name, &old) == RS_EOK;
+	d->added = exists ? old.added : now;
+	d->updated = now;
+	if (exists && d->max_sig_life == 0)
+		d->max_sig_life = old.max_sig_life;
+	ret = rs_store_domain_put(reg->store, d, diag);
+	char what[3400];
+	snprintf(what, sizeof(what), "%s: sponsor %s, NS %s (TTL %u)%s%s", exists ? "changed" : "added", d->registrar,
+		 d->ns, d->ns_ttl, d->glue[0] ? ", glue " : "", d->glue);
+	if (ret == RS_EOK)
+		ret = rs_store_domain_history_add(reg->store, d->name, now, actor, what, diag);
+	if (ret == RS_EOK && audit && reg->record != NULL)
+		ret = reg->record(reg->arg, actor, exists ? "domain-change" : "domain-add", d->name, what, diag);
+	return ret;
+}
+
+int rs_registry_domain_put(const rs_registry_t *reg, const rs_domain_rec_t *d_in, const char *actor, int64_t now,
+			   rs_diag_t *diag)
+{
+	rs_domain_rec_t d = *d_in;
+	int ret = rs_store_begin(reg->store, diag);
+	if (ret != RS_EOK)
+		return ret;
+	ret = registry_put_domain(reg, &d, actor, now, true, diag);
+	if (ret == RS_EOK)
+		ret = rs_store_commit(reg->store, diag);
+	if (ret != RS_EOK)
+		rs_store_rollback(reg->store);
+	else if (reg->committed != NULL)
+		reg->committed(reg->arg);
+	return ret;
+}
