@@ -25,13 +25,23 @@ typedef struct {
 	uint32_t dnskey_ttl; /* 0: the SOA TTL */
 	bool nsec_ttl_set;   /* else NSEC/NSEC3 TTL = lower of SOA TTL and SOA minimum (RFC 9077) */
 	uint32_t nsec_ttl;
+	/*
+	 * Incremental signing: the zone as last signed (read with keep_dnssec),
+	 * or NULL. An RRSIG of it is written again instead of a new signature
+	 * when its RRset is unchanged (same TTL and RDATA, NSEC and NSEC3
+	 * included), it is by a key that signs that RRset now, and it expires
+	 * after reuse_until: a change re-signs only what it touches.
+	 */
+	const rs_zone_t *previous;
+	int64_t reuse_until;
 	/* Called by the writing thread after each chunk; may be NULL. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
 } rs_sign_opts_t;
 
 typedef struct {
-	uint64_t signatures;
+	uint64_t signatures; /* written, reused ones included */
+	uint64_t reused;     /* kept from opts.previous */
 	uint64_t nsec;  /* NSEC or NSEC3 records made */
 	uint64_t records; /* records written, signatures included */
 	uint64_t names;

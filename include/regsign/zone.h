@@ -94,6 +94,9 @@ const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index);
 /* Number of records TTL-unified by rs_zone_finish (RRsets whose TTLs differed). */
 size_t rs_zone_ttl_fixes(const rs_zone_t *zone);
 
+/* The node whose name has the canonical key (rs_dname_key) key, or NULL; after finish. */
+const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t key_len);
+
 /* Index range [*begin, *end) of the RRset of type at node; false if absent. */
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
 		   uint32_t *end);

@@ -30,9 +30,13 @@ int cmd_deactivate(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
-/* regsign sign --zone: sign a managed zone (cmd_sign hands over). */
+/*
+ * regsign sign --zone: sign a managed zone (cmd_sign and registry-zone hand
+ * over). input: the unsigned zone text, NULL for the zone's own input file;
+ * incremental: keep the signatures of the last output (out_path) that still hold.
+ */
 int cli_sign_managed(const char *zone, const char *out_path, unsigned threads, bool force_clock,
-		     bool quiet);
+		     bool quiet, const char *input, bool incremental);
 
 /* "regsign: message" on stderr. */
 void cli_error(const char *fmt, ...) RS_PRINTF(1, 2);

@@ -1,2 +1,225 @@
-int cmd_cds_scan(int argc, char **argv) { (void)argc; (void)argv; return 3; }
-int cmd_registry_zone(int argc, char **argv) { (void)argc; (void)argv; return 3; }
+/*
+ * regsign cds-scan: the CDS/CDNSKEY of secure children (RFC 7344, RFC 8078).
+ * A set is applied only when it is validly signed by a key the current DS
+ * vouches for, the same at every name server, and the same at two scans in a
+ * row; the delete signal removes the DS.
+ */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "managed.h"
+#include "registry.h"
+#include "regsign/dns.h"
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign cds-scan [--zone ZONE] [--domain NAME] [--dry-run]\n"
+		"\n"
+		"Asks every name server of each secure delegation (one with DS records) for its\n"
+		"CDS and CDNSKEY RRsets. A set is taken only if it is signed by a key that matches\n"
+		"the current DS and signs the child's DNSKEY RRset, would itself be proven by that\n"
+		"DNSKEY RRset, is the same at every server, and was already seen by the previous\n"
+		"scan (so run it periodically, e.g. hourly). It then replaces the delegation's DS\n"
+		"records, or removes them for the delete signal (CDS 0 0 0 00, CDNSKEY 0 3 0 AA==).\n"
+		"Every change is in the domain's history and the audit log as cds-scan.\n"
+		"--dry-run reports without recording or changing anything.\n"
+		"\n"
+		"example:\n"
+		"  regsign cds-scan --zone cloud.\n");
+}
+
+typedef struct {
+	rs_registry_t reg;
+	const char *only;
+	bool dry_run;
+	int64_t now;
+	unsigned seen, applied, refused;
+	char (*names)[256]; /* the secure delegations, collected before any change is written */
+	size_t count, cap;
+} scan_t;
+
+/* Remember (or forget, digest NULL) what this scan saw. */
+static void note_scan(scan_t *sc, const char *domain, const char *digest, int64_t first, unsigned scans)
+{
+	if (sc->dry_run)
+		return;
+	rs_diag_t diag;
+	rs_store_t *store = sc->reg.store;
+	int ret = rs_store_begin(store, &diag);
+	if (ret == RS_EOK)
+		ret = digest != NULL ? rs_store_cds_put(store, domain, digest, first, scans, &diag)
+				     : rs_store_cds_clear(store, domain, &diag);
+	if (ret == RS_EOK)
+		ret = rs_store_commit(store, &diag);
+	if (ret != RS_EOK) {
+		rs_store_rollback(store);
+		cli_error("%s: %s", domain, diag.text);
+	}
+}
+
+static bool same_set(const rs_cds_set_t *set, const rs_ds_entry_t *cur, size_t ncur)
+{
+	if (set->count != ncur)
+		return false;
+	for (size_t i = 0; i < set->count; i++) {
+		bool found = false;
+		for (size_t j = 0; j < ncur && !found; j++)
+			found = set->entries[i].ds_len == cur[j].ds_len &&
+				memcmp(set->entries[i].ds, cur[j].ds, cur[j].ds_len) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static int collect(void *arg, const rs_domain_rec_t *d, const rs_ds_row_t *rows, size_t nrows)
+{
+	scan_t *sc = arg;
+	(void)rows;
+	if (nrows == 0 || (sc->only != NULL && strcmp(sc->only, d->name) != 0))
+		return RS_EOK; /* insecure: nothing vouches for a CDS (bootstrapping is not offered) */
+	if (sc->count == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 64;
+		char(*v)[256] = realloc(sc->names, cap * sizeof(*v));
+		if (v == NULL)
+			return RS_ENOMEM;
+		sc->names = v;
+		sc->cap = cap;
+	}
+	memcpy(sc->names[sc->count++], d->name, 256);
+	return RS_EOK;
+}
+
+static int scan_one(scan_t *sc, const rs_domain_rec_t *d, const rs_ds_row_t *rows, size_t nrows)
+{
+	rs_ds_entry_t cur[RS_STORE_DS_MAX];
+	size_t ncur = 0;
+	for (size_t i = 0; i < nrows; i++)
+		if (rs_ds_entry_from_row(&rows[i], &cur[ncur]) == RS_EOK)
+			ncur++;
+	uint8_t child[RS_NAME_MAX];
+	rs_dname_from_str(d->name, child);
+	char servers[RS_SERVERS_MAX][80];
+	size_t n = 0;
+	rs_diag_t diag;
+	static rs_cds_set_t sets[RS_SERVERS_MAX];
+	int ret = rs_delegation_servers(d, sc->reg.dns_port, servers, &n, &diag);
+	size_t present = 0;
+	for (size_t i = 0; ret == RS_EOK && i < n; i++) {
+		ret = rs_child_cds(servers[i], child, cur, ncur, sc->now, sc->reg.timeout_ms, &sets[i], &diag);
+		present += sets[i].present;
+	}
+	if (ret == RS_EOK && present == 0) {
+		note_scan(sc, d->name, NULL, 0, 0);
+		return RS_EOK;
+	}
+	for (size_t i = 1; ret == RS_EOK && i < n; i++)
+		if (sets[i].present != sets[0].present || memcmp(sets[i].digest, sets[0].digest, 32) != 0)
+			ret = rs_diag(&diag, RS_ECHECK, "%s and %s publish different CDS/CDNSKEY sets", servers[0],
+				      servers[i]);
+	if (ret != RS_EOK) {
+		printf("%s: not taken: %s\n", d->name, diag.text);
+		sc->refused++;
+		note_scan(sc, d->name, NULL, 0, 0);
+		return RS_EOK;
+	}
+	const rs_cds_set_t *set = &sets[0];
+	if (!set->remove && same_set(set, cur, ncur)) {
+		note_scan(sc, d->name, NULL, 0, 0);
+		return RS_EOK;
+	}
+	char digest[65], old[65];
+	int64_t first;
+	unsigned scans;
+	sodium_bin2hex(digest, sizeof(digest), set->digest, 32);
+	bool stable = rs_store_cds_get(sc->reg.store, d->name, old, &first, &scans) == RS_EOK &&
+		      strcmp(old, digest) == 0 && scans >= 1;
+	if (!stable) {
+		printf("%s: new %s seen at %zu servers; taken if the next scan sees it again\n", d->name,
+		       set->remove ? "delete signal" : "CDS set", n);
+		sc->seen++;
+		note_scan(sc, d->name, digest, sc->now, 1);
+		return RS_EOK;
+	}
+	if (sc->dry_run) {
+		printf("%s: would apply the %s\n", d->name, set->remove ? "delete signal" : "CDS set");
+		return RS_EOK;
+	}
+	rs_ds_change_t *chg = calloc(1, sizeof(*chg));
+	if (chg == NULL)
+		return RS_ENOMEM;
+	chg->rem_all = true;
+	chg->nadd = set->remove ? 0 : set->count;
+	memcpy(chg->add, set->entries, chg->nadd * sizeof(*chg->add));
+	rs_check_report_t report;
+	rs_registry_t reg = sc->reg;
+	reg.check = RS_CHECK_OFF; /* rs_child_cds has proven the new set at every server */
+	ret = rs_registry_ds_update(&reg, d->name, NULL, "cds-scan", chg, NULL, sc->now, &report, &diag);
+	free(chg);
+	if (ret != RS_EOK) {
+		printf("%s: not applied: %s\n", d->name, diag.text);
+		sc->refused++;
+	} else {
+		printf("%s: %s applied\n", d->name, set->remove ? "delete signal (DS removed)" : "CDS set");
+		sc->applied++;
+	}
+	note_scan(sc, d->name, NULL, 0, 0);
+	return RS_EOK;
+}
+
+int cmd_cds_scan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "zone", required_argument, NULL, 'z' }, { "domain", required_argument, NULL, 'd' },
+		{ "dry-run", no_argument, NULL, 'n' },	  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *zone = NULL, *domain = NULL;
+	scan_t sc = { .now = cli_now() };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "z:d:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'z': zone = optarg; break;
+		case 'd': domain = optarg; break;
+		case 'n': sc.dry_run = true; break;
+		case 'h': help(stdout); return EXIT_OK;
+		default: help(stderr); return EXIT_INPUT;
+		}
+	}
+	char zname[256], dname[256];
+	uint8_t wire[255];
+	if (optind != argc) {
+		help(stderr);
+		return EXIT_INPUT;
+	}
+	if ((zone != NULL && !cli_zone_name(zone, zname, wire)) || (domain != NULL && !cli_zone_name(domain, dname, wire)))
+		return EXIT_INPUT;
+	sc.only = domain != NULL ? dname : NULL;
+	rs_store_t *store;
+	int code = cli_store(&store);
+	if (code != EXIT_OK)
+		return code;
+	cli_registry(store, zone != NULL ? zname : NULL, &sc.reg);
+	int ret = rs_store_domain_each(store, zone != NULL ? zname : NULL, collect, &sc);
+	rs_domain_rec_t d;
+	static rs_ds_row_t rows[RS_STORE_DS_MAX];
+	for (size_t i = 0; ret == RS_EOK && i < sc.count; i++) {
+		size_t nrows = 0;
+		if (rs_store_domain_get(store, sc.names[i], &d) == RS_EOK &&
+		    rs_store_ds_get(store, sc.names[i], rows, &nrows) == RS_EOK && nrows > 0)
+			ret = scan_one(&sc, &d, rows, nrows);
+	}
+	free(sc.names);
+	rs_store_close(store);
+	if (ret != RS_EOK) {
+		cli_error("cannot read the registry data: %s", rs_strerror(ret));
+		return cli_exit_code(ret);
+	}
+	printf("cds-scan: %u applied, %u seen once, %u not taken\n", sc.applied, sc.seen, sc.refused);
+	return EXIT_OK;
+}

@@ -12,7 +12,7 @@
 static void help(FILE *f)
 {
 	fprintf(f,
-		"usage: regsign [--state DIR] sign --zone ZONE --out SIGNED [--now T] [--force-clock]\n"
+		"usage: regsign [--state DIR] sign --zone ZONE --out SIGNED [--now T] [--force-clock] [--incremental]\n"
 		"       regsign sign ZONEFILE --origin ORIGIN --keys KEYDIR --out SIGNED\n"
 		"         [--inception T --expiration T | --validity D]\n"
 		"         [--nsec3 [--nsec3-iterations N] [--nsec3-salt HEX|-] [--opt-out]]\n"
@@ -23,7 +23,8 @@ static void help(FILE *f)
 		"are due, then the zone's input with the keys and TTLs its policy and key states\n"
 		"give now; inception and expiration follow the policy. Refuses to sign when the\n"
 		"clock is behind the last run, or (without --now) jumped more than clock.max-jump\n"
-		"ahead; --force-clock overrides.\n"
+		"ahead; --force-clock overrides. --incremental keeps the signatures of the last\n"
+		"output (the file --out names) whose RRsets did not change and that hold long enough.\n"
 		"\n"
 		"Otherwise signs ZONEFILE with every key of ORIGIN in KEYDIR and writes the signed zone,\n"
 		"in canonical order, atomically to SIGNED. KSKs (flag 257) sign the DNSKEY, CDS and\n"
@@ -41,7 +42,7 @@ static void help(FILE *f)
 }
 
 enum { OPT_INCEPTION = 256, OPT_EXPIRATION, OPT_VALIDITY, OPT_NSEC3, OPT_ITER, OPT_SALT, OPT_OPTOUT,
-       OPT_THREADS, OPT_SERIAL, OPT_LEGACY, OPT_ZONE, OPT_NOW, OPT_FORCE_CLOCK };
+       OPT_THREADS, OPT_SERIAL, OPT_LEGACY, OPT_ZONE, OPT_NOW, OPT_FORCE_CLOCK, OPT_INCREMENTAL };
 
 /* Seconds since start. */
 static double elapsed(const struct timespec *start)
@@ -101,6 +102,7 @@ int cmd_sign(int argc, char **argv)
 		{ "zone", required_argument, NULL, OPT_ZONE },
 		{ "now", required_argument, NULL, OPT_NOW },
 		{ "force-clock", no_argument, NULL, OPT_FORCE_CLOCK },
+		{ "incremental", no_argument, NULL, OPT_INCREMENTAL },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -108,7 +110,7 @@ int cmd_sign(int argc, char **argv)
 	const char *origin_text = NULL, *dir = NULL, *out_path = NULL, *serial_mode = "keep";
 	const char *inc_text = NULL, *exp_text = NULL, *validity_text = NULL;
 	const char *managed = NULL;
-	bool quiet = false, legacy = false, nsec3_opts = false, force_clock = false;
+	bool quiet = false, legacy = false, nsec3_opts = false, force_clock = false, incremental = false;
 	rs_sign_opts_t so = { 0 };
 	int c;
 	optind = 1;
@@ -146,23 +148,28 @@ int cmd_sign(int argc, char **argv)
 		case OPT_ZONE: managed = optarg; break;
 		case OPT_NOW: if (!cli_set_now(optarg)) return EXIT_INPUT; break;
 		case OPT_FORCE_CLOCK: force_clock = true; break;
+		case OPT_INCREMENTAL: incremental = true; break;
 		case 'q': quiet = true; break;
 		case 'h': help(stdout); return EXIT_OK;
 		default: help(stderr); return EXIT_INPUT;
 		}
 	}
+	if (incremental && managed == NULL) {
+		cli_error("--incremental is for managed zones (--zone)");
+		return EXIT_INPUT;
+	}
 	if (managed != NULL) {
 		if (optind != argc || origin_text || dir || inc_text || exp_text || validity_text || nsec3_opts ||
 		    so.nsec3) {
 			cli_error("with --zone, the zone's policy and state decide keys, times and denial; "
-				  "give only --out (and --now, --threads, --force-clock, --quiet)");
+				  "give only --out (and --now, --threads, --force-clock, --incremental, --quiet)");
 			return EXIT_INPUT;
 		}
 		if (out_path == NULL) {
 			cli_error("--out SIGNED is required");
 			return EXIT_INPUT;
 		}
-		return cli_sign_managed(managed, out_path, so.threads, force_clock, quiet);
+		return cli_sign_managed(managed, out_path, so.threads, force_clock, quiet, NULL, incremental);
 	}
 	if (optind != argc - 1) {
 		cli_error(optind >= argc ? "ZONEFILE is required" : "only one ZONEFILE may be given");

@@ -109,15 +109,15 @@ static int add_cds(cli_zone_t *z, rs_zone_t *zone, rs_key_t *key)
 	return ret == RS_EOK ? rs_zone_add(zone, z->origin, RS_TYPE_CDNSKEY, ttl, dnskey, len) : ret;
 }
 
-static int build_zone(cli_zone_t *z, rs_key_t **keys, const rs_keystate_t **states, size_t nkeys,
-		      unsigned threads, rs_zone_t **out)
+static int build_zone(cli_zone_t *z, const char *input, rs_key_t **keys, const rs_keystate_t **states,
+		      size_t nkeys, unsigned threads, rs_zone_t **out)
 {
 	rs_zone_opts_t zo = { .threads = threads };
 	rs_zone_t *zone = NULL;
 	rs_diag_t diag;
 	int ret = rs_zone_new(z->origin, &zo, &zone);
 	if (ret == RS_EOK)
-		ret = rs_zone_read(zone, z->zone.input, &diag);
+		ret = rs_zone_read(zone, input != NULL ? input : z->zone.input, &diag);
 	else
 		rs_diag(&diag, ret, "%s", rs_strerror(ret));
 	uint32_t dnskey_ttl = 0;
@@ -166,8 +166,33 @@ static const char *serial_mode(int serial)
 	return names[serial];
 }
 
+/*
+ * The zone as signed last time, for incremental signing; NULL (after a
+ * warning, unless there is no such file) when it cannot serve.
+ */
+static rs_zone_t *previous_output(const cli_zone_t *z, const char *path, unsigned threads)
+{
+	if (access(path, F_OK) != 0)
+		return NULL;
+	rs_zone_opts_t zo = { .threads = threads, .keep_dnssec = true };
+	rs_zone_t *prev = NULL;
+	rs_diag_t diag;
+	int ret = rs_zone_new(z->origin, &zo, &prev);
+	if (ret == RS_EOK)
+		ret = rs_zone_read(prev, path, &diag);
+	if (ret == RS_EOK)
+		ret = rs_zone_finish(prev, &diag);
+	if (ret != RS_EOK) {
+		cli_error("warning: %s: signatures of '%s' not reused, signing everything: %s", z->zone.name, path,
+			  diag.text);
+		rs_zone_free(prev);
+		return NULL;
+	}
+	return prev;
+}
+
 int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threads, bool force_clock,
-		     bool quiet)
+		     bool quiet, const char *input, bool incremental)
 {
 	cli_zone_t z;
 	rs_key_t *keys[MAX_SIGN_KEYS];
@@ -184,7 +209,7 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	if (code == EXIT_OK)
 		code = load_keys(&z, keys, roles, states, &nkeys);
 	if (code == EXIT_OK)
-		code = build_zone(&z, keys, states, nkeys, threads, &zone);
+		code = build_zone(&z, input, keys, states, nkeys, threads, &zone);
 	if (code != EXIT_OK)
 		goto out;
 	const rs_rr_t *soa = rs_zone_soa(zone);
@@ -216,6 +241,17 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 		signing += roles[i].signs_keys || roles[i].signs_data;
 		npublished += rs_keystate_published(states[i]);
 	}
+	/*
+	 * A kept signature must outlive the next run and the caches: at least
+	 * half its validity left, and never less than the refresh interval plus
+	 * the longest TTL.
+	 */
+	rs_zone_t *prev = incremental ? previous_output(&z, out_path, threads) : NULL;
+	int64_t margin = z.policy.sig_validity / 2;
+	if (margin < z.policy.sig_refresh + (int64_t)z.policy.max_zone_ttl)
+		margin = z.policy.sig_refresh + (int64_t)z.policy.max_zone_ttl;
+	so.previous = prev;
+	so.reuse_until = z.now + margin;
 	rs_diag_t diag;
 	rs_outfile_t *out;
 	int ret = rs_outfile_open(out_path, 0644, &out, &diag);
@@ -244,14 +280,17 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 		code = cli_exit_code(ret);
 		cli_audit_alone(z.store, "sign", z.zone.name, 0, "failed", "serial %u: %s", serial, diag.text);
 	} else {
-		cli_audit_alone(z.store, "sign", z.zone.name, 0, "ok", "serial %u, %llu signatures by %zu keys, "
-				"%zu DNSKEYs published, expires %s, output %s", serial,
-				(unsigned long long)stats.signatures, signing, npublished, exp, out_path);
+		cli_audit_alone(z.store, "sign", z.zone.name, 0, "ok", "serial %u, %llu signatures (%llu kept) by %zu "
+				"keys, %zu DNSKEYs published, expires %s, output %s", serial,
+				(unsigned long long)stats.signatures, (unsigned long long)stats.reused, signing, npublished,
+				exp, out_path);
 		if (!quiet)
-			fprintf(stderr, "signed %s: %llu names, %llu signatures by %zu keys, %zu DNSKEYs published, "
-				"serial %u, expires %s\n", z.zone.name, (unsigned long long)stats.names,
-				(unsigned long long)stats.signatures, signing, npublished, serial, exp);
+			fprintf(stderr, "signed %s: %llu names, %llu signatures (%llu kept) by %zu keys, %zu DNSKEYs "
+				"published, serial %u, expires %s\n", z.zone.name, (unsigned long long)stats.names,
+				(unsigned long long)stats.signatures, (unsigned long long)stats.reused, signing,
+				npublished, serial, exp);
 	}
+	rs_zone_free(prev);
 out:
 	rs_zone_free(zone);
 	for (size_t i = 0; i < nkeys; i++)

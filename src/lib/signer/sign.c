@@ -95,11 +95,45 @@ typedef struct {
 
 typedef struct {
 	ctx_t *c;
+	const rs_node_t *prev; /* the node of the same name in opts->previous, or NULL */
 	rs_signer_t *signer[MAX_KEYS];
 	rs_buf_t data;
 	rs_sign_stats_t stats;
 	char owner_text[1024];
 } worker_t;
+
+/* Is the RRset the same (TTL and RDATA, both in canonical order) at the previous zone's node? */
+static bool unchanged(const worker_t *w, uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count)
+{
+	const rs_zone_t *prev = w->c->opts->previous;
+	uint32_t b, e;
+	if (w->prev == NULL || !rs_node_rrset(prev, w->prev, type, &b, &e) || e - b != count)
+		return false;
+	const rs_rr_t *old = rs_zone_rrs(prev) + b;
+	for (size_t i = 0; i < count; i++)
+		if (old[i].ttl != ttl || old[i].rdlen != rrs[i].rdlen || memcmp(old[i].rdata, rrs[i].rdata, rrs[i].rdlen) != 0)
+			return false;
+	return true;
+}
+
+/* An RRSIG at the previous node over type by the key of head (algorithm, tag, labels, TTL) valid long enough. */
+static const rs_rr_t *reusable(const worker_t *w, const uint8_t *head, size_t head_len)
+{
+	const rs_zone_t *prev = w->c->opts->previous;
+	uint32_t b, e;
+	if (!rs_node_rrset(prev, w->prev, RS_TYPE_RRSIG, &b, &e))
+		return NULL;
+	const rs_rr_t *sigs = rs_zone_rrs(prev);
+	uint32_t until = (uint32_t)w->c->opts->reuse_until;
+	for (uint32_t i = b; i < e; i++) {
+		const uint8_t *r = sigs[i].rdata;
+		/* Type covered, algorithm, labels and original TTL (0-7), then tag and signer (16-); serial times. */
+		if (sigs[i].rdlen > head_len && memcmp(r, head, 8) == 0 && memcmp(r + 16, head + 16, head_len - 16) == 0 &&
+		    (int32_t)(rs_get32(r + 8) - until) > 0)
+			return &sigs[i];
+	}
+	return NULL;
+}
 
 static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned labels,
 		      uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count)
@@ -115,12 +149,23 @@ static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned
 	rs_put32(rdata + 12, (uint32_t)c->opts->inception);
 	memcpy(rdata + 18, rs_name_wire(origin), origin->wire_len);
 	size_t head = 18 + origin->wire_len;
+	bool reuse = c->opts->previous != NULL && unchanged(w, type, ttl, rrs, count);
 	for (size_t k = 0; k < c->nkeys; k++) {
 		const rs_key_role_t *role = &c->roles[k];
 		if (keyset ? !role->signs_keys : !role->signs_data)
 			continue;
 		rdata[2] = (uint8_t)rs_key_alg(role->key);
 		rs_put16(rdata + 16, rs_key_tag(role->key));
+		const rs_rr_t *old = reuse ? reusable(w, rdata, head) : NULL;
+		if (old != NULL) {
+			int ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, old->rdata, old->rdlen);
+			if (ret != RS_EOK)
+				return ret;
+			w->stats.signatures++;
+			w->stats.reused++;
+			w->stats.records++;
+			continue;
+		}
 		w->data.len = 0;
 		int ret = rs_sign_data(&w->data, rdata, head, owner, type, ttl, rrs, count);
 		size_t sig_len = 0;
@@ -157,6 +202,8 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 	if (rs_name_format(rs_name_written(node->name), w->owner_text, sizeof(w->owner_text)) < 0)
 		return RS_EINVAL;
 	w->stats.names++;
+	w->prev = c->opts->previous ? rs_zone_find(c->opts->previous, rs_name_key(node->name), node->name->key_len)
+				    : NULL;
 
 	/* Records made here: NSEC in NSEC zones, NSEC3PARAM at an NSEC3 apex. */
 	uint8_t synth_rdata[RS_NAME_MAX + 8704];
@@ -214,6 +261,11 @@ static int do_nsec3(worker_t *w, rs_buf_t *out, uint32_t index)
 		return olen;
 	if (rs_name_format(owner, w->owner_text, sizeof(w->owner_text)) < 0)
 		return RS_EINVAL;
+	if (c->opts->previous != NULL) {
+		uint8_t key[RS_KEY_MAX];
+		size_t klen = rs_dname_key(owner, key);
+		w->prev = rs_zone_find(c->opts->previous, key, klen);
+	}
 
 	uint8_t rdata[300 + 8704];
 	const rs_nsec3_params_t *p = &chain->params;
@@ -388,6 +440,7 @@ static bool write_all(FILE *out, const uint8_t *data, size_t len)
 static void add_stats(rs_sign_stats_t *to, const rs_sign_stats_t *from)
 {
 	to->signatures += from->signatures;
+	to->reused += from->reused;
 	to->nsec += from->nsec;
 	to->records += from->records;
 	to->names += from->names;

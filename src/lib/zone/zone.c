@@ -494,6 +494,26 @@ static int check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
 	return RS_EOK;
 }
 
+const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t key_len)
+{
+	size_t lo = 0, hi = zone->nnodes;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const rs_name_t *n = zone->nodes[mid].name;
+		size_t min = n->key_len < key_len ? n->key_len : key_len;
+		int r = memcmp(rs_name_key(n), key, min);
+		if (r == 0)
+			r = (int)n->key_len - (int)key_len;
+		if (r == 0)
+			return &zone->nodes[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
 		   uint32_t *end)
 {
