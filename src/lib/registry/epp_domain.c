@@ -300,8 +300,10 @@ int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns,
 	ret = read_entries(rem, owner, false, chg->rem, &chg->nrem, &diag);
 	if (ret == RS_EOK)
 		ret = read_entries(add, owner, true, chg->add, &chg->nadd, &diag);
-	for (xmlNodePtr m = add; ret == RS_EOK && m != NULL; m = m == add ? c : NULL) {
-		xmlNodePtr life = epp_child(m, SECDNS_NS, "maxSigLife");
+	/* maxSigLife may come with add (RFC 5910 dsOrKeyType) or in chg. */
+	xmlNodePtr holders[2] = { add, c };
+	for (size_t i = 0; ret == RS_EOK && i < 2; i++) {
+		xmlNodePtr life = epp_child(holders[i], SECDNS_NS, "maxSigLife");
 		if (life != NULL) {
 			char t[16];
 			epp_text(life, t, sizeof(t));

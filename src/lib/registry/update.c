@@ -190,9 +190,18 @@ int rs_registry_ds_update(const rs_registry_t *reg, const char *domain_in, const
 	list_text(chg->rem, chg->nrem, rem, sizeof(rem));
 	list_text(chg->add, chg->nadd, add, sizeof(add));
 	list_text(set, count, now_text, sizeof(now_text));
-	snprintf(what, sizeof(what), "%s%s%s%s%s; DS now: %s%s%.300s", chg->rem_all ? "removed all; " : "",
-		 chg->nrem ? "removed " : "", rem, chg->nadd ? (chg->nrem ? "; added " : "added ") : "", add,
-		 count ? now_text : "none (insecure)", reason ? "; emergency: " : "", reason ? reason : "");
+	size_t pos = 0;
+	what[0] = '\0';
+	if (chg->rem_all)
+		pos += (size_t)snprintf(what + pos, sizeof(what) - pos, "removed all; ");
+	if (chg->nrem)
+		pos += (size_t)snprintf(what + pos, sizeof(what) - pos, "removed %s; ", rem);
+	if (chg->nadd)
+		pos += (size_t)snprintf(what + pos, sizeof(what) - pos, "added %s; ", add);
+	if (chg->set_max_sig_life)
+		pos += (size_t)snprintf(what + pos, sizeof(what) - pos, "maxSigLife %u; ", chg->max_sig_life);
+	snprintf(what + pos, sizeof(what) - pos, "DS now: %s%s%.300s", count ? now_text : "none (insecure)",
+		 reason ? "; emergency: " : "", reason ? reason : "");
 	if (report->checked && ret == RS_EOK) {
 		size_t good = 0;
 		for (size_t i = 0; i < report->count; i++)
