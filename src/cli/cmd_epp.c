@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <libxml/parser.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -354,5 +355,8 @@ int cmd_epp(int argc, char **argv)
 		usleep(100000);
 	}
 	fprintf(stderr, "epp: stopped\n");
+	SSL_CTX_free(srv.tls);
+	rs_epp_free(srv.epp);
+	xmlCleanupParser();
 	return EXIT_OK;
 }

@@ -363,5 +363,10 @@ check "the registry zone still validates after the scans" "$R" registry-zone --z
 validate "registry zone after the scans" cloud.signed cloud.
 check "the audit chain verifies at the end" "$R" audit verify
 
+kill -TERM $EPP
+wait $EPP
+rc=$?
+EPP=
+check_match "the EPP server stops cleanly on SIGTERM" "^0 stopped$" "$rc $(tail -1 epp.err | sed 's/^epp: //')"
 stop_all
 finish
