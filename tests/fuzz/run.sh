@@ -12,10 +12,12 @@ if ! command -v clang >/dev/null; then
 	echo "1..0 # SKIP clang is not installed"
 	exit 0
 fi
-# The shipped policies are compiled in, as the Meson build does.
-if ! cc -o "$OUT/embed" "$SRC/tools/embed.c" || ! "$OUT/embed" "$OUT/builtin_policies.c" "$SRC"/policies/*.yaml; then
+# The shipped policies and EPP schemas are compiled in, as the Meson build does.
+if ! cc -o "$OUT/embed" "$SRC/tools/embed.c" ||
+	! "$OUT/embed" "$OUT/builtin_policies.c" rs_builtin_policies "$SRC"/policies/*.yaml ||
+	! "$OUT/embed" "$OUT/epp_schemas.c" rs_epp_schemas "$SRC"/schemas/*.xsd; then
 	echo "1..1"
-	echo "not ok 1 - the shipped policies can be embedded"
+	echo "not ok 1 - the shipped policies and schemas can be embedded"
 	exit 1
 fi
 for target in "$SRC"/tests/fuzz/fuzz_*.c; do
@@ -23,8 +25,9 @@ for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 	n=$((n + 1))
 	if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -DREGSIGN_VERSION='"fuzz"' -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -I"$SRC/include" "$target" \
-		$(find "$SRC/src/lib" -name '*.c') "$OUT/builtin_policies.c" \
-		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium yaml-0.1 sqlite3 ldns p11-kit-1) -lpthread \
+		$(find "$SRC/src/lib" -name '*.c') "$OUT/builtin_policies.c" "$OUT/epp_schemas.c" \
+		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium yaml-0.1 sqlite3 ldns p11-kit-1 \
+			libxml-2.0) -lpthread \
 		-o "$OUT/$name" 2> "$OUT/$name.build"; then
 		echo "not ok $n - $name builds"
 		sed 's/^/# /' "$OUT/$name.build" | head -20
@@ -36,6 +39,8 @@ for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 		cp "$SRC"/policies/*.yaml "$SRC"/tests/data/policies/bad/*.yaml "$OUT/corpus-$name/"
 	elif [ "$name" = fuzz_custody ]; then
 		cp "$SRC"/tests/fuzz/custody/* "$OUT/corpus-$name/"
+	elif [ "$name" = fuzz_epp ]; then
+		cp "$SRC"/tests/fuzz/epp/* "$OUT/corpus-$name/"
 	else
 		cp "$SRC"/tests/fuzz/corpus/* "$SRC"/tests/data/zones/*.zone "$SRC"/tests/data/bad/*.zone "$OUT/corpus-$name/" 2>/dev/null
 	fi
