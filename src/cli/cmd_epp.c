@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <libxml/parser.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -79,11 +80,17 @@ static bool read_all(SSL *ssl, uint8_t *buf, size_t len)
 	return true;
 }
 
+/* One write for header and body: two small TLS records would meet Nagle and the peer's delayed ACK (40 ms). */
 static bool send_frame(SSL *ssl, const rs_buf_t *msg)
 {
-	uint8_t head[4];
-	rs_put32(head, (uint32_t)(msg->len + 4));
-	return SSL_write(ssl, head, 4) == 4 && SSL_write(ssl, msg->data, (int)msg->len) == (int)msg->len;
+	uint8_t *frame = malloc(msg->len + 4);
+	if (frame == NULL)
+		return false;
+	rs_put32(frame, (uint32_t)(msg->len + 4));
+	memcpy(frame + 4, msg->data, msg->len);
+	bool ok = SSL_write(ssl, frame, (int)(msg->len + 4)) == (int)(msg->len + 4);
+	free(frame);
+	return ok;
 }
 
 static void peer_fingerprint(SSL *ssl, char out[65])
@@ -314,6 +321,8 @@ int cmd_epp(int argc, char **argv)
 		struct timeval tv = { .tv_sec = srv.idle_timeout };
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		conn_t *conn = calloc(1, sizeof(*conn));
 		pthread_t t;
 		pthread_attr_t attr;
