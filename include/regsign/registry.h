@@ -87,12 +87,13 @@ typedef struct {
 } rs_server_result_t;
 
 /*
- * The addresses to ask about delegation d: the glue of its name servers, or
- * for a server without glue its A and AAAA from the system resolver, each
+ * The addresses to ask about delegation d: the glue of its name servers; for
+ * a server without, the glue of the registry's delegation that holds it
+ * (store, may be NULL), else its A and AAAA from the system resolver; each
  * with port appended. RS_ENOENT if no server has an address.
  */
-int rs_delegation_servers(const rs_domain_rec_t *d, uint16_t port, char servers[RS_SERVERS_MAX][80],
-			  size_t *count, rs_diag_t *diag);
+int rs_delegation_servers(rs_store_t *store, const rs_domain_rec_t *d, uint16_t port,
+			  char servers[RS_SERVERS_MAX][80], size_t *count, rs_diag_t *diag);
 
 /*
  * Pre-delegation check at one server (RIPE NCC DPS, "method to prove
@@ -104,6 +105,7 @@ void rs_child_prove(const char *server, const uint8_t *child, const rs_ds_entry_
 
 /* A child's CDS/CDNSKEY, as one server publishes them. */
 typedef struct {
+	const uint8_t *child; /* the zone the set is for (borrowed) */
 	bool present;  /* any CDS or CDNSKEY at all */
 	bool remove;   /* the delete signal (RFC 8078 4): CDS 0 0 0 00, CDNSKEY 0 3 0 AA== */
 	size_t count;
@@ -119,6 +121,19 @@ typedef struct {
  */
 int rs_child_cds(const char *server, const uint8_t *child, const rs_ds_entry_t *ds, size_t nds, int64_t now,
 		 unsigned timeout_ms, rs_cds_set_t *out, rs_diag_t *diag);
+
+/*
+ * Bootstrapping an insecure child (RFC 9615): the CDS/CDNSKEY its operator
+ * publishes at _dsboot.CHILD._signal.NS for name server NS, read from server
+ * (a server of the signalling zone szone) and accepted only when signed by a
+ * key of szone's DNSKEY RRset, itself proven by szone's DS (ds).
+ */
+int rs_child_signal(const char *server, const uint8_t *child, const uint8_t *ns, const uint8_t *szone,
+		    const rs_ds_entry_t *ds, size_t nds, int64_t now, unsigned timeout_ms, rs_cds_set_t *out,
+		    rs_diag_t *diag);
+/* The CDS/CDNSKEY at an insecure child's apex as server serves them (unvalidated: compared with the signals). */
+int rs_child_apex_cds(const char *server, const uint8_t *child, unsigned timeout_ms, rs_cds_set_t *out,
+		      rs_diag_t *diag);
 
 /* ---- Changes to delegations ---- */
 

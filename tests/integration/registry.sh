@@ -44,19 +44,28 @@ sign_child() { # NAME KEYDIR OUT [EXTRA [SIGN-OPTIONS...]] (default: valid for 7
 new_key() { mkdir -p "$2" && "$R" keygen --origin "$1" --algorithm ECDSAP256SHA256 --ksk --keys "$2" >/dev/null; }
 ds_of() { "$R" ds --keys "$1" --origin "$2" | awk '{print $4, $5, $6, $7}' | head -1; }
 mkdir -p zA zB
-for c in good wrong expired other; do new_key $c.cloud. keys-$c; done
+for c in good wrong expired other hoster boot; do new_key $c.cloud. keys-$c; done
 new_key wrong.cloud. keys-wrong-other
 sign_child good.cloud. keys-good zA/good.zone
 sign_child wrong.cloud. keys-wrong zA/wrong.zone
 sign_child other.cloud. keys-other zA/other.zone
 sign_child expired.cloud. keys-expired zA/expired.zone "" --inception 20200101000000 --expiration 20200201000000
 child_text unsigned.cloud. > zA/unsigned.zone
+# RFC 9615: boot.cloud. is insecure; its DNS operator, hoster.cloud. (secure), signals its CDS.
+signal() { # NS-LABEL "DS"
+	printf '_dsboot.boot.cloud._signal.%s CDS %s\n' "$1" "$2"
+}
+DS_BOOT=$(ds_of keys-boot boot.cloud.)
+sign_child hoster.cloud. keys-hoster zA/hoster.zone "$(signal ns1 "$DS_BOOT")"$'\n'"$(signal ns2 "${DS_BOOT%?}0")"$'\n'
+printf '$ORIGIN boot.cloud.\n$TTL 300\n@ SOA ns1.hoster.cloud. hostmaster 1 7200 3600 1209600 300\n' > zA/boot.zone.in
+printf '@ NS ns1.hoster.cloud.\n@ NS ns2.hoster.cloud.\n@ CDS %s\n' "$DS_BOOT" >> zA/boot.zone.in
+"$R" sign zA/boot.zone.in --origin boot.cloud. --keys keys-boot --out zA/boot.zone --validity 7d 2>/dev/null
 cp zA/*.zone zB/
 knot_conf() { # DIR ADDR
 	{
 		printf 'server:\n    rundir: "%s"\n    listen: %s@%s\ndatabase:\n    storage: "%s/db"\n' "$WORK/$1" "$2" "$PORT" "$WORK/$1"
 		printf 'template:\n  - id: default\n    storage: "%s"\n    zonefile-load: whole\n    journal-content: none\nzone:\n' "$WORK/$1"
-		for z in good wrong expired other unsigned; do printf '  - domain: %s.cloud.\n    file: "%s.zone"\n' $z $z; done
+		for z in good wrong expired other unsigned hoster boot; do printf '  - domain: %s.cloud.\n    file: "%s.zone"\n' $z $z; done
 	} > "$1/knot.conf"
 }
 start_knots() {
@@ -359,6 +368,26 @@ restart_knots
 out=$("$R" cds-scan --zone cloud.)
 check_match "the delete signal, signed and seen twice: the DS is removed" "good\.cloud\.: delete signal \(DS removed\) applied" "$out"
 check_match "... the delegation is insecure" "ds +none" "$("$R" domain info good.cloud.)"
+# RFC 9615: bootstrapping boot.cloud. from the signals of its DNS operator.
+"$R" domain add hoster.cloud. --zone cloud. --registrar two --ns ns1.hoster.cloud.,ns2.hoster.cloud. \
+	--glue ns1.hoster.cloud./127.0.0.1,ns2.hoster.cloud./127.0.0.2 >/dev/null
+"$R" domain add boot.cloud. --zone cloud. --registrar two --ns ns1.hoster.cloud.,ns2.hoster.cloud. >/dev/null
+out=$("$R" cds-scan --bootstrap --domain boot.cloud.)
+check_match "bootstrap: an insecure signalling zone cannot vouch" "boot\.cloud\.: not taken: .*not below a secure delegation" "$out"
+check "the DNS operator's zone becomes secure" "$R" ds submit --domain hoster.cloud. --ds "$(ds_of keys-hoster hoster.cloud.)"
+out=$("$R" cds-scan --bootstrap --domain boot.cloud.)
+check_match "bootstrap: a signal that differs from the child's CDS is not taken" \
+	"boot\.cloud\.: not taken: .*ns2\.hoster\.cloud\. differs from the child's own" "$out"
+sign_child hoster.cloud. keys-hoster zA/hoster.zone "$(signal ns1 "$DS_BOOT")"$'\n'"$(signal ns2 "$DS_BOOT")"$'\n'
+cp zA/hoster.zone zB/
+restart_knots
+out=$("$R" cds-scan --bootstrap --domain boot.cloud.)
+check_match "bootstrap: first scan sees the signalled set" "boot\.cloud\.: new bootstrap CDS set \(RFC 9615\) seen at 2 servers" "$out"
+out=$("$R" cds-scan --bootstrap --domain boot.cloud.)
+check_match "bootstrap: the second scan applies it" "boot\.cloud\.: bootstrap CDS set \(RFC 9615\) applied" "$out"
+check_match "... boot.cloud. is now secure with its key's DS" "ds +$DS_BOOT" "$("$R" domain info boot.cloud.)"
+out=$("$R" cds-scan --domain boot.cloud.)
+check_match "... and a later scan finds nothing to change" "0 applied, 0 seen once, 0 not taken" "$out"
 check "the registry zone still validates after the scans" "$R" registry-zone --zone cloud. --out cloud.signed --quiet
 validate "registry zone after the scans" cloud.signed cloud.
 check "the audit chain verifies at the end" "$R" audit verify

@@ -14,27 +14,51 @@
 #include "regsign/dns.h"
 #include "regsign/signer.h"
 
-int rs_delegation_servers(const rs_domain_rec_t *d, uint16_t port, char servers[RS_SERVERS_MAX][80],
-			  size_t *count, rs_diag_t *diag)
+/* Append the addresses glue ("HOST/ADDR ...") gives for host, with port. */
+static bool glue_addrs(const char *glue, const char *host, uint16_t port, char servers[RS_SERVERS_MAX][80],
+		       size_t *n)
+{
+	size_t hl = strlen(host);
+	bool found = false;
+	for (const char *g = strstr(glue, host); g != NULL; g = strstr(g + 1, host)) {
+		if ((g != glue && g[-1] != ' ') || g[hl] != '/')
+			continue;
+		found = true;
+		const char *addr = g + hl + 1;
+		size_t al = strcspn(addr, " ");
+		if (*n < RS_SERVERS_MAX && al < 64)
+			snprintf(servers[(*n)++], 80, "%.*s@%u", (int)al, addr, port);
+	}
+	return found;
+}
+
+/* The glue of the registry's delegation that holds host (a sibling's name server), if any. */
+static bool registry_glue(rs_store_t *store, const char *host, uint16_t port, char servers[RS_SERVERS_MAX][80],
+			  size_t *n)
+{
+	rs_domain_rec_t *d = malloc(sizeof(*d));
+	bool found = false;
+	for (const char *p = host; d != NULL && !found && *p != '\0' && strcmp(p, ".") != 0;) {
+		if (rs_store_domain_get(store, p, d) == RS_EOK)
+			found = glue_addrs(d->glue, host, port, servers, n);
+		const char *dot = strchr(p, '.');
+		p = dot != NULL ? dot + 1 : "";
+	}
+	free(d);
+	return found;
+}
+
+int rs_delegation_servers(rs_store_t *store, const rs_domain_rec_t *d, uint16_t port,
+			  char servers[RS_SERVERS_MAX][80], size_t *count, rs_diag_t *diag)
 {
 	size_t n = 0;
 	char ns[sizeof(d->ns)];
 	snprintf(ns, sizeof(ns), "%s", d->ns);
 	for (char *save = NULL, *host = strtok_r(ns, " ", &save); host != NULL; host = strtok_r(NULL, " ", &save)) {
-		size_t hl = strlen(host);
-		bool glued = false;
-		for (const char *g = strstr(d->glue, host); g != NULL; g = strstr(g + 1, host)) {
-			if ((g != d->glue && g[-1] != ' ') || g[hl] != '/')
-				continue;
-			glued = true;
-			const char *addr = g + hl + 1;
-			size_t al = strcspn(addr, " ");
-			if (n < RS_SERVERS_MAX && al < 64)
-				snprintf(servers[n++], 80, "%.*s@%u", (int)al, addr, port);
-		}
-		if (glued)
+		if (glue_addrs(d->glue, host, port, servers, &n) ||
+		    (store != NULL && registry_glue(store, host, port, servers, &n)))
 			continue;
-		/* Out of the zone: its addresses from the system's resolver. */
+		/* Out of the registry: its addresses from the system's resolver. */
 		ldns_resolver *res = NULL;
 		ldns_rdf *name = ldns_dname_new_frm_str(host);
 		if (name != NULL && ldns_resolver_new_frm_file(&res, NULL) == LDNS_STATUS_OK) {
@@ -54,15 +78,15 @@ int rs_delegation_servers(const rs_domain_rec_t *d, uint16_t port, char servers[
 	return n > 0 ? RS_EOK : rs_diag(diag, RS_ENOENT, "%s: no name server has an address", d->name);
 }
 
-/* Is the RRset of type at owner signed, valid at now, by the DNSKEY (RDATA) key? */
+/* Is the RRset of type at owner signed, valid at now, by the DNSKEY (RDATA) key of zone signer? */
 static bool signed_by(const rrset_t *set, const rrset_t *sigs, uint16_t type, const uint8_t *owner,
-		      const uint8_t *key, size_t klen, int64_t now)
+		      const uint8_t *signer, const uint8_t *key, size_t klen, int64_t now)
 {
 	rs_key_t *k;
-	if (set->count == 0 || rs_key_from_dnskey(owner, key, klen, &k) != RS_EOK)
+	if (set->count == 0 || rs_key_from_dnskey(signer, key, klen, &k) != RS_EOK)
 		return false;
 	uint16_t tag = rs_keytag(key, klen);
-	size_t olen = rs_dname_len(owner, RS_NAME_MAX);
+	size_t olen = rs_dname_len(signer, RS_NAME_MAX);
 	rs_rr_t rrs[RRSET_MAX];
 	for (size_t i = 0; i < set->count; i++)
 		rrs[i] = (rs_rr_t){ .rdata = (uint8_t *)set->rdata[i], .rdlen = set->len[i] };
@@ -78,7 +102,7 @@ static bool signed_by(const rrset_t *set, const rrset_t *sigs, uint16_t type, co
 		uint8_t head[18 + RS_NAME_MAX];
 		memcpy(head, s, 18 + olen);
 		rs_dname_lower(head + 18);
-		if (memcmp(head + 18, owner, olen) != 0)
+		if (memcmp(head + 18, signer, olen) != 0)
 			continue; /* signed by another zone */
 		/* RFC 4034 3.1.5: serial number arithmetic on both times. */
 		if ((int32_t)(t - rs_get32(s + 12)) < 0 || (int32_t)(rs_get32(s + 8) - t) < 0)
@@ -102,7 +126,7 @@ static int proven_key(const rrset_t *keys, const rrset_t *sigs, const uint8_t *c
 			if (!rs_ds_matches(ds[d].ds, ds[d].ds_len, child, keys->rdata[k], keys->len[k]))
 				continue;
 			matched = true;
-			if (signed_by(keys, sigs, RS_TYPE_DNSKEY, child, keys->rdata[k], keys->len[k], now))
+			if (signed_by(keys, sigs, RS_TYPE_DNSKEY, child, child, keys->rdata[k], keys->len[k], now))
 				return (int)k;
 		}
 	}
@@ -146,15 +170,20 @@ static bool is_delete(const uint8_t *rdata, size_t len, uint16_t type)
 				   : len == 5 && memcmp(rdata, cdnskey_delete, 5) == 0;
 }
 
-/* Is the RRset signed by a key the current DS vouches for (RFC 7344 4.1)? */
-static bool signed_by_ds_key(const rrset_t *set, const rrset_t *sigs, uint16_t type, const rrset_t *keys,
-			     const uint8_t *child, const rs_ds_entry_t *ds, size_t nds, int64_t now)
+/*
+ * Is the RRset at owner signed by a key of zone's proven DNSKEY RRset keys?
+ * With ds (RFC 7344 4.1), only a key the current DS vouches for will do.
+ */
+static bool signed_by_zone(const rrset_t *set, const rrset_t *sigs, uint16_t type, const uint8_t *owner,
+			   const uint8_t *zone, const rrset_t *keys, const rs_ds_entry_t *ds, size_t nds, int64_t now)
 {
-	for (size_t k = 0; k < keys->count; k++)
-		for (size_t d = 0; d < nds; d++)
-			if (rs_ds_matches(ds[d].ds, ds[d].ds_len, child, keys->rdata[k], keys->len[k]) &&
-			    signed_by(set, sigs, type, child, keys->rdata[k], keys->len[k], now))
-				return true;
+	for (size_t k = 0; k < keys->count; k++) {
+		bool vouched = ds == NULL;
+		for (size_t d = 0; d < nds && !vouched; d++)
+			vouched = rs_ds_matches(ds[d].ds, ds[d].ds_len, zone, keys->rdata[k], keys->len[k]);
+		if (vouched && signed_by(set, sigs, type, owner, zone, keys->rdata[k], keys->len[k], now))
+			return true;
+	}
 	return false;
 }
 
@@ -214,57 +243,116 @@ static int cds_entries(const rrset_t *cds, const rrset_t *cdnskey, const uint8_t
 	return RS_EOK;
 }
 
+static void set_digest(rs_cds_set_t *out)
+{
+	crypto_hash_sha256_state h;
+	crypto_hash_sha256_init(&h);
+	uint8_t flag = out->remove;
+	crypto_hash_sha256_update(&h, &flag, 1);
+	for (size_t i = 0; i < out->count; i++) {
+		uint8_t len[2] = { (uint8_t)(out->entries[i].ds_len >> 8), (uint8_t)out->entries[i].ds_len };
+		crypto_hash_sha256_update(&h, len, 2);
+		crypto_hash_sha256_update(&h, out->entries[i].ds, out->entries[i].ds_len);
+	}
+	crypto_hash_sha256_final(&h, out->digest);
+}
+
+typedef struct {
+	rrset_t keys, ksigs, cds, csigs, cdnskey, nsigs;
+} answers_t;
+
+/*
+ * The CDS and CDNSKEY at qname from server, into out. With zone, they must be
+ * signed by a key of zone's DNSKEY RRset proven by ds (only a DS-vouched key
+ * if vouched); without, they are taken as served (an insecure child's apex,
+ * compared with validated signals). a->keys holds zone's DNSKEY RRset after.
+ */
+static int read_cds(const char *server, const uint8_t *qname, const uint8_t *zone, const rs_ds_entry_t *ds,
+		    size_t nds, bool vouched, int64_t now, unsigned timeout_ms, answers_t *a, rs_cds_set_t *out,
+		    rs_diag_t *diag)
+{
+	memset(out, 0, sizeof(*out));
+	int ret = RS_EOK;
+	if (zone != NULL)
+		ret = dnsq_rrset(server, zone, RS_TYPE_DNSKEY, timeout_ms, &a->keys, &a->ksigs, diag);
+	if (ret == RS_EOK)
+		ret = dnsq_rrset(server, qname, RS_TYPE_CDS, timeout_ms, &a->cds, &a->csigs, diag);
+	if (ret == RS_EOK)
+		ret = dnsq_rrset(server, qname, RS_TYPE_CDNSKEY, timeout_ms, &a->cdnskey, &a->nsigs, diag);
+	if (ret != RS_EOK || (a->cds.count == 0 && a->cdnskey.count == 0))
+		return ret;
+	out->present = true;
+	char why[200];
+	const rs_ds_entry_t *signer_ds = vouched ? ds : NULL;
+	if (zone != NULL && proven_key(&a->keys, &a->ksigs, zone, ds, nds, now, why, sizeof(why)) < 0)
+		ret = rs_diag(diag, RS_ECHECK, "%s: the DNSKEY RRset is not proven by the current DS: %s", server, why);
+	else if (zone != NULL && a->cds.count > 0 &&
+		 !signed_by_zone(&a->cds, &a->csigs, RS_TYPE_CDS, qname, zone, &a->keys, signer_ds, nds, now))
+		ret = rs_diag(diag, RS_ECHECK, "%s: the CDS RRset has no valid signature by a key of the %s", server,
+			      vouched ? "current DS" : "signalling zone");
+	else if (zone != NULL && a->cdnskey.count > 0 &&
+		 !signed_by_zone(&a->cdnskey, &a->nsigs, RS_TYPE_CDNSKEY, qname, zone, &a->keys, signer_ds, nds, now))
+		ret = rs_diag(diag, RS_ECHECK, "%s: the CDNSKEY RRset has no valid signature by a key of the %s", server,
+			      vouched ? "current DS" : "signalling zone");
+	/* CDNSKEY records are keys of the child, whatever name they were published at. */
+	else if ((ret = cds_entries(&a->cds, &a->cdnskey, out->child, out, diag)) != RS_EOK)
+		rs_diag(diag, ret, "%s: %s", server, diag->text);
+	if (ret == RS_EOK)
+		set_digest(out);
+	return ret;
+}
+
 int rs_child_cds(const char *server, const uint8_t *child, const rs_ds_entry_t *ds, size_t nds, int64_t now,
 		 unsigned timeout_ms, rs_cds_set_t *out, rs_diag_t *diag)
 {
-	memset(out, 0, sizeof(*out));
-	rrset_t *keys = malloc(sizeof(*keys)), *ksigs = malloc(sizeof(*ksigs));
-	rrset_t *cds = malloc(sizeof(*cds)), *csigs = malloc(sizeof(*csigs));
-	rrset_t *cdnskey = malloc(sizeof(*cdnskey)), *nsigs = malloc(sizeof(*nsigs));
-	int ret = keys && ksigs && cds && csigs && cdnskey && nsigs ? RS_EOK : rs_diag(diag, RS_ENOMEM, "out of memory");
-	if (ret == RS_EOK)
-		ret = dnsq_rrset(server, child, RS_TYPE_DNSKEY, timeout_ms, keys, ksigs, diag);
-	if (ret == RS_EOK)
-		ret = dnsq_rrset(server, child, RS_TYPE_CDS, timeout_ms, cds, csigs, diag);
-	if (ret == RS_EOK)
-		ret = dnsq_rrset(server, child, RS_TYPE_CDNSKEY, timeout_ms, cdnskey, nsigs, diag);
+	answers_t *a = malloc(sizeof(*a));
+	if (a == NULL)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	out->child = child;
+	int ret = read_cds(server, child, child, ds, nds, true, now, timeout_ms, a, out, diag);
 	char why[200];
-	if (ret == RS_EOK && (cds->count > 0 || cdnskey->count > 0)) {
-		out->present = true;
-		if (proven_key(keys, ksigs, child, ds, nds, now, why, sizeof(why)) < 0)
-			ret = rs_diag(diag, RS_ECHECK, "%s: the DNSKEY RRset is not proven by the current DS: %s", server,
-				      why);
-		else if (cds->count > 0 && !signed_by_ds_key(cds, csigs, RS_TYPE_CDS, keys, child, ds, nds, now))
-			ret = rs_diag(diag, RS_ECHECK, "%s: the CDS RRset has no valid signature by a key of the current "
-				      "DS", server);
-		else if (cdnskey->count > 0 &&
-			 !signed_by_ds_key(cdnskey, nsigs, RS_TYPE_CDNSKEY, keys, child, ds, nds, now))
-			ret = rs_diag(diag, RS_ECHECK, "%s: the CDNSKEY RRset has no valid signature by a key of the "
-				      "current DS", server);
-		else if ((ret = cds_entries(cds, cdnskey, child, out, diag)) != RS_EOK)
-			rs_diag(diag, ret, "%s: %s", server, diag->text);
-		/* RFC 7344 4.1: the new DS set must not break the chain it replaces. */
-		else if (!out->remove && proven_key(keys, ksigs, child, out->entries, out->count, now, why,
-						     sizeof(why)) < 0)
-			ret = rs_diag(diag, RS_ECHECK, "%s: the new DS set would not be proven: %s", server, why);
-	}
-	if (ret == RS_EOK) {
-		crypto_hash_sha256_state h;
-		crypto_hash_sha256_init(&h);
-		uint8_t flag = out->remove;
-		crypto_hash_sha256_update(&h, &flag, 1);
-		for (size_t i = 0; i < out->count; i++) {
-			uint8_t len[2] = { (uint8_t)(out->entries[i].ds_len >> 8), (uint8_t)out->entries[i].ds_len };
-			crypto_hash_sha256_update(&h, len, 2);
-			crypto_hash_sha256_update(&h, out->entries[i].ds, out->entries[i].ds_len);
-		}
-		crypto_hash_sha256_final(&h, out->digest);
-	}
-	free(keys);
-	free(ksigs);
-	free(cds);
-	free(csigs);
-	free(cdnskey);
-	free(nsigs);
+	/* RFC 7344 4.1: the new DS set must not break the chain it replaces. */
+	if (ret == RS_EOK && out->present && !out->remove &&
+	    proven_key(&a->keys, &a->ksigs, child, out->entries, out->count, now, why, sizeof(why)) < 0)
+		ret = rs_diag(diag, RS_ECHECK, "%s: the new DS set would not be proven: %s", server, why);
+	free(a);
+	return ret;
+}
+
+int rs_child_signal(const char *server, const uint8_t *child, const uint8_t *ns, const uint8_t *szone,
+		    const rs_ds_entry_t *ds, size_t nds, int64_t now, unsigned timeout_ms, rs_cds_set_t *out,
+		    rs_diag_t *diag)
+{
+	/* RFC 9615 2: _dsboot.<child>._signal.<name server>. */
+	uint8_t qname[RS_NAME_MAX + 16];
+	size_t clen = rs_dname_len(child, RS_NAME_MAX), nlen = rs_dname_len(ns, RS_NAME_MAX);
+	if (8 + clen - 1 + 8 + nlen > RS_NAME_MAX)
+		return rs_diag(diag, RS_ECHECK, "the signalling name is longer than 255 octets");
+	size_t pos = 0;
+	memcpy(qname, "\x07_dsboot", 8);
+	pos = 8;
+	memcpy(qname + pos, child, clen - 1);
+	pos += clen - 1;
+	memcpy(qname + pos, "\x07_signal", 8);
+	pos += 8;
+	memcpy(qname + pos, ns, nlen);
+	answers_t *a = malloc(sizeof(*a));
+	if (a == NULL)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	out->child = child;
+	int ret = read_cds(server, qname, szone, ds, nds, false, now, timeout_ms, a, out, diag);
+	free(a);
+	return ret;
+}
+
+int rs_child_apex_cds(const char *server, const uint8_t *child, unsigned timeout_ms, rs_cds_set_t *out,
+		      rs_diag_t *diag)
+{
+	answers_t *a = malloc(sizeof(*a));
+	if (a == NULL)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	out->child = child;
+	int ret = read_cds(server, child, NULL, NULL, 0, false, 0, timeout_ms, a, out, diag);
+	free(a);
 	return ret;
 }

@@ -46,7 +46,7 @@ int rs_registry_check(const rs_registry_t *reg, const rs_domain_rec_t *d, const 
 	report->checked = true;
 	if (norm_name(d->name, name, child) != RS_EOK)
 		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", d->name);
-	int ret = rs_delegation_servers(d, reg->dns_port, servers, &n, diag);
+	int ret = rs_delegation_servers(reg->store, d, reg->dns_port, servers, &n, diag);
 	if (ret != RS_EOK)
 		return rs_diag(diag, RS_ECHECK, "%s", diag->text);
 	size_t good = 0;
