@@ -191,7 +191,6 @@ static bool signed_by_zone(const rrset_t *set, const rrset_t *sigs, uint16_t typ
 static int cds_entries(const rrset_t *cds, const rrset_t *cdnskey, const uint8_t *child, rs_cds_set_t *out,
 		       rs_diag_t *diag)
 {
-	const char *server = "";
 	size_t deletes = 0;
 	for (size_t i = 0; i < cds->count; i++)
 		deletes += is_delete(cds->rdata[i], cds->len[i], RS_TYPE_CDS);
@@ -199,8 +198,7 @@ static int cds_entries(const rrset_t *cds, const rrset_t *cdnskey, const uint8_t
 		deletes += is_delete(cdnskey->rdata[i], cdnskey->len[i], RS_TYPE_CDNSKEY);
 	if (deletes > 0) {
 		if (deletes != cds->count + cdnskey->count)
-			return rs_diag(diag, RS_ECHECK, "%sthe delete signal is mixed with other records (RFC 8078 4)",
-				       server);
+			return rs_diag(diag, RS_ECHECK, "the delete signal is mixed with other records (RFC 8078 4)");
 		out->remove = true;
 		return RS_EOK;
 	}

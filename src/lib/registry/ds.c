@@ -90,11 +90,7 @@ int rs_ds_entry_from_text(const char *text, rs_ds_entry_t *out, rs_diag_t *diag)
 
 int rs_ds_entry_format(const rs_ds_entry_t *e, char *out, size_t max)
 {
-	char hex[2 * RS_DS_RDATA_MAX + 1];
-	sodium_bin2hex(hex, sizeof(hex), e->ds + 4, e->ds_len - 4u);
-	for (char *p = hex; *p; p++)
-		*p = (char)(*p >= 'a' ? *p - 32 : *p);
-	return snprintf(out, max, "%u %u %u %s", rs_get16(e->ds), e->ds[2], e->ds[3], hex);
+	return rs_rdata_to_str(RS_TYPE_DS, e->ds, e->ds_len, out, max);
 }
 
 void rs_ds_entry_to_row(const rs_ds_entry_t *e, int64_t added, rs_ds_row_t *row)
