@@ -98,17 +98,10 @@ static int remove_domain(rs_store_t *store, const char *name_in)
 	if (ret == RS_EOK && !cli_audit(store, "domain-remove", name, 0, "ok", "delegation removed (sponsor %s)",
 					d.registrar))
 		ret = RS_EIO;
-	if (ret == RS_EOK)
-		ret = rs_store_commit(store, &diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(store);
-		if (ret != RS_EIO)
-			cli_error("%s", diag.text);
-		return cli_exit_code(ret);
-	}
-	cli_audit_flush(store);
-	printf("%s removed; it leaves the zone at the next signing\n", name);
-	return EXIT_OK;
+	int code = cli_finish(store, ret, &diag);
+	if (code == EXIT_OK)
+		printf("%s removed; it leaves the zone at the next signing\n", name);
+	return code;
 }
 
 int cmd_domain(int argc, char **argv)

@@ -108,17 +108,8 @@ static int registrar_add(int argc, char **argv)
 	if (ret == RS_EOK && !cli_audit(store, "registrar-add", "", 0, "ok", "registrar %s (%s), certificate %s", r.id,
 					r.name, r.cert[0] ? r.cert : "any"))
 		ret = RS_EIO;
-	if (ret == RS_EOK)
-		ret = rs_store_commit(store, &diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(store);
-		if (ret != RS_EIO) /* else cli_audit has said why */
-			cli_error("%s", diag.text);
-		code = cli_exit_code(ret);
-	} else {
-		cli_audit_flush(store);
+	if ((code = cli_finish(store, ret, &diag)) == EXIT_OK)
 		printf("registrar %s added\n", r.id);
-	}
 	rs_store_close(store);
 	return code;
 }
@@ -214,16 +205,10 @@ int cmd_registry(int argc, char **argv)
 		if (ret == RS_EOK && !cli_audit(store, "registry-config", "", 0, "ok", "%s = %s", names[i], values[i]))
 			ret = RS_EIO;
 	}
-	if (ret == RS_EOK)
-		ret = rs_store_commit(store, &diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(store);
-		if (ret != RS_EIO) /* else cli_audit has said why */
-			cli_error("%s", diag.text);
+	if ((code = cli_finish(store, ret, &diag)) != EXIT_OK) {
 		rs_store_close(store);
-		return cli_exit_code(ret);
+		return code;
 	}
-	cli_audit_flush(store);
 	rs_registry_t reg;
 	cli_registry(store, NULL, &reg);
 	printf("check %s\ndns-port %u\ntimeout %u ms\n", cli_check_mode_name(reg.check), reg.dns_port, reg.timeout_ms);

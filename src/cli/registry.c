@@ -66,6 +66,21 @@ void cli_print_report(FILE *f, const rs_check_report_t *report)
 			report->servers[i].result == RS_EOK ? "ok" : "FAILED", report->servers[i].detail);
 }
 
+int cli_finish(rs_store_t *store, int ret, const rs_diag_t *diag)
+{
+	rs_diag_t commit;
+	if (ret == RS_EOK && (ret = rs_store_commit(store, &commit)) != RS_EOK)
+		diag = &commit;
+	if (ret != RS_EOK) {
+		rs_store_rollback(store);
+		if (ret != RS_EIO || diag == &commit)
+			cli_error("%s", diag->text);
+		return cli_exit_code(ret);
+	}
+	cli_audit_flush(store);
+	return EXIT_OK;
+}
+
 bool cli_cert_fingerprint(const char *path, char out[65])
 {
 	FILE *f = fopen(path, "r");

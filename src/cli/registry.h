@@ -22,6 +22,13 @@ const char *cli_check_mode_name(rs_check_mode_t mode);
 /* Print a pre-delegation check report, one line per server. */
 void cli_print_report(FILE *f, const rs_check_report_t *report);
 
+/*
+ * End a command's transaction: commit if ret is RS_EOK and flush the audit
+ * log, else roll back and print diag (unless ret is RS_EIO: cli_audit has
+ * said why). Returns the exit code.
+ */
+int cli_finish(rs_store_t *store, int ret, const rs_diag_t *diag);
+
 /* SHA-256 (hex) of the certificate in PEM file path; prints the error. */
 bool cli_cert_fingerprint(const char *path, char out[65]);
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "epp.h"
+#include "internal.h"
 
 /* Built from the files in schemas/ by tools/embed.c. */
 struct rs_embedded {
@@ -464,11 +465,5 @@ int epp_set_password(rs_epp_session_t *s, const rs_registrar_rec_t *r, const cha
 	ret = rs_store_registrar_put(s->reg->store, &nr, &diag);
 	if (ret == RS_EOK && s->reg->record != NULL)
 		ret = s->reg->record(s->reg->arg, actor, "registrar-password", "", "password changed at login", &diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->reg->store, &diag);
-	if (ret != RS_EOK)
-		rs_store_rollback(s->reg->store);
-	else if (s->reg->committed != NULL)
-		s->reg->committed(s->reg->arg);
-	return ret;
+	return registry_finish(s->reg, ret, &diag);
 }

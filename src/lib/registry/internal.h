@@ -32,3 +32,6 @@ int dnsq_rrset(const char *server, const uint8_t *qname, uint16_t qtype, unsigne
  */
 int registry_put_domain(const rs_registry_t *reg, rs_domain_rec_t *d, const char *actor, int64_t now, bool audit,
 			rs_diag_t *diag);
+
+/* End the transaction of a change: commit if ret is RS_EOK (then reg->committed), else roll back. */
+int registry_finish(const rs_registry_t *reg, int ret, rs_diag_t *diag);

@@ -213,12 +213,7 @@ int rs_registry_ds_update(const rs_registry_t *reg, const char *domain_in, const
 		ret = rs_store_domain_history_add(reg->store, domain, now, actor, what, diag);
 	if (ret == RS_EOK && reg->record != NULL)
 		ret = reg->record(reg->arg, actor, reason ? "ds-emergency-remove" : "ds-update", domain, what, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(reg->store, diag);
-	if (ret != RS_EOK)
-		rs_store_rollback(reg->store);
-	else if (reg->committed != NULL)
-		reg->committed(reg->arg);
+	ret = registry_finish(reg, ret, diag);
 out:
 	free(set);
 	free(row);
@@ -321,7 +316,11 @@ int rs_registry_domain_put(const rs_registry_t *reg, const rs_domain_rec_t *d_in
 	int ret = rs_store_begin(reg->store, diag);
 	if (ret != RS_EOK)
 		return ret;
-	ret = registry_put_domain(reg, &d, actor, now, true, diag);
+	return registry_finish(reg, registry_put_domain(reg, &d, actor, now, true, diag), diag);
+}
+
+int registry_finish(const rs_registry_t *reg, int ret, rs_diag_t *diag)
+{
 	if (ret == RS_EOK)
 		ret = rs_store_commit(reg->store, diag);
 	if (ret != RS_EOK)

@@ -155,15 +155,8 @@ int rs_registry_import(const rs_registry_t *reg, const char *zone_name, const ch
 	snprintf(what, sizeof(what), "imported %zu delegations from %.400s, sponsor %s", im->count, path, registrar);
 	if (ret == RS_EOK && reg->record != NULL)
 		ret = reg->record(reg->arg, actor, "domain-import", zone_name, what, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(reg->store, diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(reg->store);
-	} else {
+	if ((ret = registry_finish(reg, ret, diag)) == RS_EOK)
 		*count = im->count;
-		if (reg->committed != NULL)
-			reg->committed(reg->arg);
-	}
 	free(im);
 	rs_zone_free(zone);
 	return ret;
