@@ -396,6 +396,19 @@ kill -TERM $EPP
 wait $EPP
 rc=$?
 EPP=
+# A server for one session at a time: a second client is told so (2502) and let go.
+"$R" epp --listen 127.0.0.1@$EPP_PORT --cert server.pem --key server.key --ca ca.pem --max-clients 1 \
+	> epp1.out 2> epp1.err &
+EPP1=$!
+for _ in $(seq 50); do grep -q listening epp1.out 2>/dev/null && break; sleep 0.1; done
+(sleep 4 | timeout 10 openssl s_client -connect 127.0.0.1:$EPP_PORT -cert one.pem -key one.key -CAfile ca.pem -quiet -no_ign_eof \
+	> /dev/null 2>&1) &
+HOLD=$!
+sleep 1.5
+out=$(session two f/login2.xml)
+check_match "past --max-clients a session is refused: 2502" "^2502 " "$(head -1 <<<"$out")"
+wait $HOLD
+kill $EPP1; wait $EPP1 2>/dev/null
 check_match "the EPP server stops cleanly on SIGTERM" "^0 stopped$" "$rc $(tail -1 epp.err | sed 's/^epp: //')"
 stop_all
 finish
