@@ -30,10 +30,11 @@ typedef struct {
 	 * or NULL. An RRSIG of it is written again instead of a new signature
 	 * when its RRset is unchanged (same TTL and RDATA, NSEC and NSEC3
 	 * included), it is by a key that signs that RRset now, and it expires
-	 * after reuse_until: a change re-signs only what it touches.
+	 * after reuse_until and no later than reuse_latest (a validity the
+	 * policy still allows): a change re-signs only what it touches.
 	 */
 	const rs_zone_t *previous;
-	int64_t reuse_until;
+	int64_t reuse_until, reuse_latest;
 	/* Called by the writing thread after each chunk; may be NULL. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;

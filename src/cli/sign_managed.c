@@ -244,7 +244,8 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 	/*
 	 * A kept signature must outlive the next run and the caches: at least
 	 * half its validity left, and never less than the refresh interval plus
-	 * the longest TTL.
+	 * the longest TTL. Nor may it live longer than the policy allows now
+	 * (a validity shortened since it was made).
 	 */
 	rs_zone_t *prev = incremental ? previous_output(&z, out_path, threads) : NULL;
 	int64_t margin = z.policy.sig_validity / 2;
@@ -252,6 +253,7 @@ int cli_sign_managed(const char *zone_name, const char *out_path, unsigned threa
 		margin = z.policy.sig_refresh + (int64_t)z.policy.max_zone_ttl;
 	so.previous = prev;
 	so.reuse_until = z.now + margin;
+	so.reuse_latest = z.now + z.policy.sig_validity;
 	rs_diag_t diag;
 	rs_outfile_t *out;
 	int ret = rs_outfile_open(out_path, 0644, &out, &diag);

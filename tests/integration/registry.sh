@@ -319,6 +319,11 @@ check_match "one new delegation re-signs only what it touches ($kept of $total k
 validate "registry zone after one change" cloud.signed cloud.
 out=$("$R" registry-zone --zone cloud. --out cloud.signed --full 2>&1)
 check_match "--full signs everything anew" "\(0 kept\)" "$out"
+"$R" policy show default | sed 's/^name: default/name: short/; s/validity: 14d/validity: 5d/; s/refresh: 1d/refresh: 12h/; s/jitter: 12h/jitter: 6h/' > short.yaml
+"$R" policy import short.yaml >/dev/null && "$R" zone set-policy cloud. short >/dev/null
+out=$("$R" registry-zone --zone cloud. --out cloud.signed 2>&1)
+check_match "a shortened validity keeps no signature that would outlive it" "\(0 kept\)" "$out"
+"$R" zone set-policy cloud. default >/dev/null
 
 # --- import and export: an existing zone moves in
 "$R" domain export --zone cloud. > export.zone

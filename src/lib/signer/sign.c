@@ -111,7 +111,8 @@ static bool unchanged(const worker_t *w, uint16_t type, uint32_t ttl, const rs_r
 		return false;
 	const rs_rr_t *old = rs_zone_rrs(prev) + b;
 	for (size_t i = 0; i < count; i++)
-		if (old[i].ttl != ttl || old[i].rdlen != rrs[i].rdlen || memcmp(old[i].rdata, rrs[i].rdata, rrs[i].rdlen) != 0)
+		if (old[i].ttl != ttl || old[i].rdlen != rrs[i].rdlen ||
+		    memcmp(old[i].rdata, rrs[i].rdata, rrs[i].rdlen) != 0)
 			return false;
 	return true;
 }
@@ -124,12 +125,12 @@ static const rs_rr_t *reusable(const worker_t *w, const uint8_t *head, size_t he
 	if (!rs_node_rrset(prev, w->prev, RS_TYPE_RRSIG, &b, &e))
 		return NULL;
 	const rs_rr_t *sigs = rs_zone_rrs(prev);
-	uint32_t until = (uint32_t)w->c->opts->reuse_until;
+	uint32_t until = (uint32_t)w->c->opts->reuse_until, latest = (uint32_t)w->c->opts->reuse_latest;
 	for (uint32_t i = b; i < e; i++) {
 		const uint8_t *r = sigs[i].rdata;
 		/* Type covered, algorithm, labels and original TTL (0-7), then tag and signer (16-); serial times. */
 		if (sigs[i].rdlen > head_len && memcmp(r, head, 8) == 0 && memcmp(r + 16, head + 16, head_len - 16) == 0 &&
-		    (int32_t)(rs_get32(r + 8) - until) > 0)
+		    (int32_t)(rs_get32(r + 8) - until) > 0 && (int32_t)(latest - rs_get32(r + 8)) >= 0)
 			return &sigs[i];
 	}
 	return NULL;
