@@ -229,9 +229,8 @@ void epp_trid(epp_writer_t *w, const char *cltrid)
 	xmlTextWriterEndElement(w->w); /* response */
 }
 
-int epp_simple(rs_epp_session_t *s, int code, const char *reason, const char *cltrid, rs_buf_t *out)
+int epp_simple(int code, const char *reason, const char *cltrid, rs_buf_t *out)
 {
-	(void)s;
 	epp_writer_t w;
 	if (epp_begin(&w, out) != RS_EOK)
 		return RS_ENOMEM;
@@ -242,7 +241,8 @@ int epp_simple(rs_epp_session_t *s, int code, const char *reason, const char *cl
 
 int rs_epp_error(rs_epp_session_t *s, int code, const char *text, rs_buf_t *out)
 {
-	return epp_simple(s, code, text, NULL, out);
+	(void)s; /* the answer needs nothing of the session yet; the API keeps the handle */
+	return epp_simple(code, text, NULL, out);
 }
 
 int rs_epp_greeting(rs_epp_session_t *s, int64_t now, rs_buf_t *out)
@@ -306,7 +306,7 @@ void epp_text(xmlNodePtr n, char *out, size_t max)
 static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_t now, rs_buf_t *out, bool *close)
 {
 	if (s->logged_in)
-		return epp_simple(s, 2002, "already logged in", cltrid, out);
+		return epp_simple(2002, "already logged in", cltrid, out);
 	char clid[64], pw[64], newpw[64], lang[16];
 	epp_text(epp_child(cmd, EPP_NS, "clID"), clid, sizeof(clid));
 	epp_text(epp_child(cmd, EPP_NS, "pw"), pw, sizeof(pw));
@@ -321,14 +321,14 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 		sodium_memzero(newpw, sizeof(newpw));
 		if (++s->failures >= MAX_LOGIN_FAILURES) {
 			*close = true;
-			return epp_simple(s, 2501, "too many failed logins", cltrid, out);
+			return epp_simple(2501, "too many failed logins", cltrid, out);
 		}
 		/* One answer for every cause: which one failed is not the client's to learn. */
-		return epp_simple(s, 2200, "client identifier, password or certificate not accepted", cltrid, out);
+		return epp_simple(2200, "client identifier, password or certificate not accepted", cltrid, out);
 	}
 	if (strcmp(lang, "en") != 0) {
 		sodium_memzero(newpw, sizeof(newpw));
-		return epp_simple(s, 2102, "only lang en is served", cltrid, out);
+		return epp_simple(2102, "only lang en is served", cltrid, out);
 	}
 	xmlNodePtr svcs = epp_child(cmd, EPP_NS, "svcs");
 	for (xmlNodePtr o = epp_child(svcs, EPP_NS, "objURI"); o != NULL; o = epp_next(o, "objURI")) {
@@ -336,7 +336,7 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 		epp_text(o, uri, sizeof(uri));
 		if (strcmp(uri, DOMAIN_NS) != 0) {
 			sodium_memzero(newpw, sizeof(newpw));
-			return epp_simple(s, 2307, uri, cltrid, out);
+			return epp_simple(2307, uri, cltrid, out);
 		}
 	}
 	xmlNodePtr ext = epp_child(svcs, EPP_NS, "svcExtension");
@@ -345,19 +345,19 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 		epp_text(e, uri, sizeof(uri));
 		if (strcmp(uri, SECDNS_NS) != 0) {
 			sodium_memzero(newpw, sizeof(newpw));
-			return epp_simple(s, 2103, uri, cltrid, out);
+			return epp_simple(2103, uri, cltrid, out);
 		}
 	}
 	if (newpw[0] != '\0') {
 		int ret = epp_set_password(s, &r, newpw, now);
 		sodium_memzero(newpw, sizeof(newpw));
 		if (ret != RS_EOK)
-			return epp_simple(s, 2400, "the new password cannot be stored", cltrid, out);
+			return epp_simple(2400, "the new password cannot be stored", cltrid, out);
 	}
 	s->logged_in = true;
 	s->failures = 0;
 	snprintf(s->client, sizeof(s->client), "%s", clid);
-	return epp_simple(s, 1000, NULL, cltrid, out);
+	return epp_simple(1000, NULL, cltrid, out);
 }
 
 /* Elements of namespaces this server does not serve are answered before validation, with their own codes. */
@@ -386,7 +386,7 @@ int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t
 {
 	*close = false;
 	if (len > RS_EPP_FRAME_MAX)
-		return epp_simple(s, 2001, "frame too long", NULL, out);
+		return epp_simple(2001, "frame too long", NULL, out);
 	/* No DTD, no entity expansion, no network: a frame is data, never instructions to the parser. */
 	xmlDocPtr doc = xmlReadMemory((const char *)frame, (int)len, "frame", NULL,
 				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
@@ -396,7 +396,7 @@ int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t
 		snprintf(why, sizeof(why), "not well-formed XML: line %d: %s", err ? err->line : 0,
 			 err && err->message ? err->message : "");
 		why[strcspn(why, "\n")] = '\0';
-		return epp_simple(s, 2001, why, NULL, out);
+		return epp_simple(2001, why, NULL, out);
 	}
 	int ret;
 	xmlNodePtr root = xmlDocGetRootElement(doc);
@@ -405,17 +405,17 @@ int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t
 	int code;
 	/* Before any text is read: a DTD could define entities that expand without bound. */
 	if (doc->intSubset != NULL) {
-		ret = epp_simple(s, 2001, "a document type declaration is not accepted", NULL, out);
+		ret = epp_simple(2001, "a document type declaration is not accepted", NULL, out);
 		goto out;
 	}
 	epp_text(epp_child(command, EPP_NS, "clTRID"), cltrid, sizeof(cltrid));
 	if (command != NULL && unserved(command, &code, what, sizeof(what))) {
-		ret = epp_simple(s, code, what, strlen(cltrid) <= 64 ? cltrid : NULL, out);
+		ret = epp_simple(code, what, strlen(cltrid) <= 64 ? cltrid : NULL, out);
 		goto out;
 	}
 	s->schema_error[0] = '\0';
 	if (root == NULL || xmlSchemaValidateDoc(s->valid, doc) != 0) {
-		ret = epp_simple(s, 2001, s->schema_error[0] ? s->schema_error : "not valid EPP", NULL, out);
+		ret = epp_simple(2001, s->schema_error[0] ? s->schema_error : "not valid EPP", NULL, out);
 		goto out;
 	}
 	if (epp_child(root, EPP_NS, "hello") != NULL) {
@@ -423,7 +423,7 @@ int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t
 		goto out;
 	}
 	if (command == NULL) {
-		ret = epp_simple(s, 2001, "a client sends commands or hello", NULL, out);
+		ret = epp_simple(2001, "a client sends commands or hello", NULL, out);
 		goto out;
 	}
 	xmlNodePtr verb = epp_child(command, EPP_NS, NULL);
@@ -431,11 +431,11 @@ int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t
 	if (strcmp(name, "login") == 0)
 		ret = login(s, verb, cltrid, now, out, close);
 	else if (!s->logged_in)
-		ret = epp_simple(s, 2002, "log in first", cltrid, out);
+		ret = epp_simple(2002, "log in first", cltrid, out);
 	else if (strcmp(name, "logout") == 0) {
 		*close = true;
 		s->logged_in = false;
-		ret = epp_simple(s, 1500, NULL, cltrid, out);
+		ret = epp_simple(1500, NULL, cltrid, out);
 	} else if (strcmp(name, "info") == 0)
 		ret = epp_domain_info(s, epp_child(verb, DOMAIN_NS, "info"), cltrid, now, out);
 	else if (strcmp(name, "update") == 0)
@@ -443,7 +443,7 @@ int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t
 					epp_child(epp_child(command, EPP_NS, "extension"), SECDNS_NS, "update"), cltrid,
 					now, out);
 	else
-		ret = epp_simple(s, 2101, name, cltrid, out);
+		ret = epp_simple(2101, name, cltrid, out);
 out:
 	xmlFreeDoc(doc);
 	return ret;

@@ -44,7 +44,7 @@ void epp_ext_value(epp_writer_t *w, const char *what, const char *value, const c
 void epp_trid(epp_writer_t *w, const char *cltrid);
 void epp_element(epp_writer_t *w, const char *name, const char *fmt, ...) RS_PRINTF(3, 4);
 /* A whole response of one result. */
-int epp_simple(rs_epp_session_t *s, int code, const char *reason, const char *cltrid, rs_buf_t *out);
+int epp_simple(int code, const char *reason, const char *cltrid, rs_buf_t *out);
 /* RFC 3339 UTC time, as EPP dates are written. */
 void epp_time(int64_t t, char out[32]);
 

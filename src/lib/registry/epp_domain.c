@@ -16,13 +16,13 @@ static int find_domain(rs_epp_session_t *s, xmlNodePtr cmd, rs_domain_rec_t *d, 
 	*answered = true;
 	epp_text(epp_child(cmd, DOMAIN_NS, "name"), name, sizeof(name));
 	if (rs_dname_from_str(name, wire) < 0)
-		return epp_simple(s, 2005, "not a domain name", cltrid, out);
+		return epp_simple(2005, "not a domain name", cltrid, out);
 	rs_dname_lower(wire);
 	rs_dname_to_str(wire, norm, sizeof(norm));
 	if (rs_store_domain_get(s->reg->store, norm, d) != RS_EOK)
-		return epp_simple(s, 2303, norm, cltrid, out);
+		return epp_simple(2303, norm, cltrid, out);
 	if (strcmp(d->registrar, s->client) != 0)
-		return epp_simple(s, 2201, "the domain is sponsored by another registrar", cltrid, out);
+		return epp_simple(2201, "the domain is sponsored by another registrar", cltrid, out);
 	*answered = false;
 	return RS_EOK;
 }
@@ -68,7 +68,7 @@ int epp_domain_info(rs_epp_session_t *s, xmlNodePtr info, const char *cltrid, in
 	size_t nds = 0;
 	if (rows == NULL || rs_store_ds_get(s->reg->store, d.name, rows, &nds) != RS_EOK) {
 		free(rows);
-		return epp_simple(s, 2400, "cannot read the delegation", cltrid, out);
+		return epp_simple(2400, "cannot read the delegation", cltrid, out);
 	}
 	epp_writer_t w;
 	if (epp_begin(&w, out) != RS_EOK) {
@@ -270,16 +270,16 @@ int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns,
 	static const char *const parts[] = { "add", "rem", "chg" };
 	for (size_t i = 0; i < 3; i++)
 		if (epp_child(epp_child(update, DOMAIN_NS, parts[i]), NULL, NULL) != NULL)
-			return epp_simple(s, 2102, "name servers, contacts and status change with the registry, not here; "
+			return epp_simple(2102, "name servers, contacts and status change with the registry, not here; "
 				       "secDNS updates are served", cltrid, out);
 	if (secdns == NULL)
-		return epp_simple(s, 1000, NULL, cltrid, out);
+		return epp_simple(1000, NULL, cltrid, out);
 	xmlChar *urgent = xmlGetProp(secdns, BAD_CAST "urgent");
 	bool is_urgent = urgent != NULL &&
 			 (xmlStrcmp(urgent, BAD_CAST "true") == 0 || xmlStrcmp(urgent, BAD_CAST "1") == 0);
 	xmlFree(urgent);
 	if (is_urgent)
-		return epp_simple(s, 2102, "urgent updates are not offered: changes take effect at the next signing",
+		return epp_simple(2102, "urgent updates are not offered: changes take effect at the next signing",
 				  cltrid, out);
 
 	uint8_t owner[RS_NAME_MAX];
@@ -290,7 +290,7 @@ int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns,
 	if (chg == NULL || report == NULL) {
 		free(chg);
 		free(report);
-		return epp_simple(s, 2400, "out of memory", cltrid, out);
+		return epp_simple(2400, "out of memory", cltrid, out);
 	}
 	xmlNodePtr rem = epp_child(secdns, SECDNS_NS, "rem"), add = epp_child(secdns, SECDNS_NS, "add");
 	xmlNodePtr c = epp_child(secdns, SECDNS_NS, "chg");
