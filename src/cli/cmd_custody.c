@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,28 +69,13 @@ static bool parse_count(const char *text, unsigned *out)
 /* A PIN from standard input, one line; not echoed on a terminal. */
 static bool read_pin(const char *what, char out[RS_SECRET_MAX + 2])
 {
-	struct termios old, quiet;
-	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	if (tty) {
-		fprintf(stderr, "%s: ", what);
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	}
-	bool ok = fgets(out, RS_SECRET_MAX + 2, stdin) != NULL;
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	size_t n = ok ? strcspn(out, "\r\n") : 0;
-	ok = ok && n > 0 && n <= RS_SECRET_MAX && (out[n] != '\0' || feof(stdin));
-	if (!ok) {
+	int n = cli_read_secret(what, out, RS_SECRET_MAX + 2);
+	if (n < 1 || n > RS_SECRET_MAX) {
 		rs_wipe(out, RS_SECRET_MAX + 2);
 		cli_error("--existing reads the token's %s from standard input: one line of 1 to %d characters", what,
 			  RS_SECRET_MAX);
 		return false;
 	}
-	out[n] = '\0';
 	return true;
 }
 

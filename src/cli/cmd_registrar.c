@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "custody.h"
 #include "managed.h"
@@ -30,22 +28,9 @@ static void registrar_help(FILE *f)
 /* A password from standard input (not echoed on a terminal), checked against EPP's pwType. */
 static bool read_password(char *pw, size_t max)
 {
-	struct termios old, quiet;
-	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	if (tty) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-		fprintf(stderr, "password: ");
-	}
-	bool ok = fgets(pw, (int)max, stdin) != NULL;
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &old);
-		fputc('\n', stderr);
-	}
-	pw[ok ? strcspn(pw, "\r\n") : 0] = '\0';
-	size_t len = strlen(pw);
+	int len = cli_read_secret("password", pw, max);
 	if (len < 6 || len > 16 || strpbrk(pw, " \t") != NULL) {
+		sodium_memzero(pw, max);
 		cli_error("the password must have 6 to 16 characters and no blanks (RFC 5730 pwType)");
 		return false;
 	}

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -40,6 +41,31 @@ static void close_hsm(void)
 bool cli_locator_is_token(const char *locator)
 {
 	return strncmp(locator, "pkcs11:", 7) == 0;
+}
+
+int cli_read_secret(const char *what, char *out, size_t max)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (tty) {
+		fprintf(stderr, "%s: ", what);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	bool ok = fgets(out, (int)max, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	size_t n = ok ? strcspn(out, "\r\n") : 0;
+	/* A line that filled the buffer without ending was cut: refuse it rather than take a part. */
+	if (!ok || (out[n] == '\0' && !feof(stdin))) {
+		rs_wipe(out, max);
+		return -1;
+	}
+	out[n] = '\0';
+	return (int)n;
 }
 
 const char *cli_operator(void)

@@ -101,6 +101,13 @@ int cli_agent_ask(const char *dir, const char *what, cli_agent_reply_t *reply);
 /* Become the agent (in a forked child) for ttl seconds; never returns. */
 void cli_agent_run(const char *dir, const cli_agent_reply_t *secret, int ready_fd) __attribute__((noreturn));
 
+/*
+ * One line of a secret from standard input, without its line end, into out
+ * (max octets); not echoed on a terminal, where what is asked for is shown.
+ * Returns its length, or -1 (out wiped) when there is no line or it does not fit.
+ */
+int cli_read_secret(const char *what, char *out, size_t max);
+
 /* Who acts: $REGSIGN_OPERATOR, else the user who ran sudo, else the login name. */
 const char *cli_operator(void);
 
