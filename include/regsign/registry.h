@@ -75,6 +75,22 @@ int rs_ds_entry_format(const rs_ds_entry_t *e, char *out, size_t max);
 void rs_ds_entry_to_row(const rs_ds_entry_t *e, int64_t added, rs_ds_row_t *row);
 int rs_ds_entry_from_row(const rs_ds_row_t *row, rs_ds_entry_t *out);
 
+/* Entries of stored rows into out, damaged rows skipped; returns how many. */
+size_t rs_ds_entries_from_rows(const rs_ds_row_t *rows, size_t n, rs_ds_entry_t *out);
+
+/* ---- The text forms of a stored delegation (rs_domain_rec_t) ---- */
+
+/* Is name at or below parent? Presentation forms, lower case, with the final dot. */
+bool rs_name_text_under(const char *name, const char *parent);
+/*
+ * The addresses glue ("HOST/ADDRESS ...", as stored) holds for host, one per
+ * call: *pos starts NULL and marks where the next search begins. False when
+ * none is left.
+ */
+bool rs_glue_next(const char *glue, const char *host, const char **pos, char addr[64]);
+/* The registry's delegation that holds name: name itself or its nearest ancestor. RS_ENOENT if none. */
+int rs_registry_holder(rs_store_t *store, const char *name, rs_domain_rec_t *out);
+
 /* ---- A child zone's own servers ---- */
 
 #define RS_SERVERS_MAX 16

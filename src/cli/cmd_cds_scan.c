@@ -211,32 +211,23 @@ static int scan_bootstrap(scan_t *sc, const rs_domain_rec_t *d)
 	char ns[sizeof(d->ns)];
 	snprintf(ns, sizeof(ns), "%s", d->ns);
 	for (char *save = NULL, *host = strtok_r(ns, " ", &save); host != NULL; host = strtok_r(NULL, " ", &save)) {
-		size_t hl = strlen(host), cl = strlen(d->name);
-		if (hl >= cl && strcmp(host + hl - cl, d->name) == 0 && (hl == cl || host[hl - cl - 1] == '.')) {
+		if (rs_name_text_under(host, d->name)) {
 			snprintf(why, sizeof(why), "name server %s is inside the child: nothing can vouch for it (RFC 9615 "
 				 "needs name servers outside)", host);
 			return refuse(sc, d, why);
 		}
-		/* The signalling zone: the registry's secure delegation that holds the name server's name. */
+		/* The signalling zone: the registry's delegation that holds the name server's name, if secure. */
 		rs_domain_rec_t sz;
 		rs_ds_row_t rows[RS_STORE_DS_MAX];
 		size_t nrows = 0;
-		bool found = false;
-		for (const char *p = host; !found && *p != '\0' && strcmp(p, ".") != 0;) {
-			found = rs_store_domain_get(sc->reg.store, p, &sz) == RS_EOK &&
-				rs_store_ds_get(sc->reg.store, sz.name, rows, &nrows) == RS_EOK && nrows > 0;
-			const char *dot = strchr(p, '.');
-			p = dot != NULL ? dot + 1 : "";
-		}
-		if (!found) {
+		if (rs_registry_holder(sc->reg.store, host, &sz) != RS_EOK ||
+		    rs_store_ds_get(sc->reg.store, sz.name, rows, &nrows) != RS_EOK || nrows == 0) {
 			snprintf(why, sizeof(why), "name server %s is not below a secure delegation of this registry: its "
 				 "signal cannot be validated here", host);
 			return refuse(sc, d, why);
 		}
 		rs_ds_entry_t sds[RS_STORE_DS_MAX];
-		size_t nsds = 0;
-		for (size_t i = 0; i < nrows; i++)
-			nsds += rs_ds_entry_from_row(&rows[i], &sds[nsds]) == RS_EOK;
+		size_t nsds = rs_ds_entries_from_rows(rows, nrows, sds);
 		uint8_t nsw[RS_NAME_MAX], szw[RS_NAME_MAX];
 		char sservers[RS_SERVERS_MAX][80];
 		size_t ns_n = 0;
@@ -270,10 +261,7 @@ static int scan_bootstrap(scan_t *sc, const rs_domain_rec_t *d)
 static int scan_one(scan_t *sc, const rs_domain_rec_t *d, const rs_ds_row_t *rows, size_t nrows)
 {
 	rs_ds_entry_t cur[RS_STORE_DS_MAX];
-	size_t ncur = 0;
-	for (size_t i = 0; i < nrows; i++)
-		if (rs_ds_entry_from_row(&rows[i], &cur[ncur]) == RS_EOK)
-			ncur++;
+	size_t ncur = rs_ds_entries_from_rows(rows, nrows, cur);
 	return ncur > 0 ? scan_secure(sc, d, cur, ncur) : scan_bootstrap(sc, d);
 }
 

@@ -158,9 +158,7 @@ int cmd_ds_registry(int argc, char **argv)
 			rs_ds_row_t rows[RS_STORE_DS_MAX];
 			size_t n = 0;
 			rs_store_ds_get(store, name, rows, &n);
-			for (size_t i = 0; i < n; i++)
-				if (rs_ds_entry_from_row(&rows[i], &chg->add[chg->nadd]) == RS_EOK)
-					chg->nadd++;
+			chg->nadd = rs_ds_entries_from_rows(rows, n, chg->add);
 		}
 		if (chg->nadd == 0)
 			ret = rs_diag(&diag, RS_EINVAL, "%s: no DS to check", name);

@@ -14,20 +14,17 @@
 #include "regsign/dns.h"
 #include "regsign/signer.h"
 
-/* Append the addresses glue ("HOST/ADDR ...") gives for host, with port. */
+/* Append the addresses glue gives for host, with port; false if it has none. */
 static bool glue_addrs(const char *glue, const char *host, uint16_t port, char servers[RS_SERVERS_MAX][80],
 		       size_t *n)
 {
-	size_t hl = strlen(host);
+	const char *pos = NULL;
+	char addr[64];
 	bool found = false;
-	for (const char *g = strstr(glue, host); g != NULL; g = strstr(g + 1, host)) {
-		if ((g != glue && g[-1] != ' ') || g[hl] != '/')
-			continue;
+	while (rs_glue_next(glue, host, &pos, addr)) {
 		found = true;
-		const char *addr = g + hl + 1;
-		size_t al = strcspn(addr, " ");
-		if (*n < RS_SERVERS_MAX && al < 64)
-			snprintf(servers[(*n)++], 80, "%.*s@%u", (int)al, addr, port);
+		if (*n < RS_SERVERS_MAX)
+			snprintf(servers[(*n)++], 80, "%s@%u", addr, port);
 	}
 	return found;
 }
@@ -37,13 +34,7 @@ static bool registry_glue(rs_store_t *store, const char *host, uint16_t port, ch
 			  size_t *n)
 {
 	rs_domain_rec_t *d = malloc(sizeof(*d));
-	bool found = false;
-	for (const char *p = host; d != NULL && !found && *p != '\0' && strcmp(p, ".") != 0;) {
-		if (rs_store_domain_get(store, p, d) == RS_EOK)
-			found = glue_addrs(d->glue, host, port, servers, n);
-		const char *dot = strchr(p, '.');
-		p = dot != NULL ? dot + 1 : "";
-	}
+	bool found = d != NULL && rs_registry_holder(store, host, d) == RS_EOK && glue_addrs(d->glue, host, port, servers, n);
 	free(d);
 	return found;
 }

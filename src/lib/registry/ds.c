@@ -111,3 +111,11 @@ int rs_ds_entry_from_row(const rs_ds_row_t *row, rs_ds_entry_t *out)
 	out->key_len = (uint16_t)kl;
 	return RS_EOK;
 }
+
+size_t rs_ds_entries_from_rows(const rs_ds_row_t *rows, size_t n, rs_ds_entry_t *out)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += rs_ds_entry_from_row(&rows[i], &out[count]) == RS_EOK;
+	return count;
+}

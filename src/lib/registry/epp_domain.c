@@ -5,20 +5,18 @@
 #include <string.h>
 
 #include "epp.h"
+#include "internal.h"
 #include "regsign/dns.h"
 
 /* The delegation a command names, if it exists and the client sponsors it; else the answer is written. */
 static int find_domain(rs_epp_session_t *s, xmlNodePtr cmd, rs_domain_rec_t *d, const char *cltrid, rs_buf_t *out,
 		       bool *answered)
 {
-	char name[300], norm[1024];
-	uint8_t wire[RS_NAME_MAX];
+	char name[300], norm[256];
 	*answered = true;
 	epp_text(epp_child(cmd, DOMAIN_NS, "name"), name, sizeof(name));
-	if (rs_dname_from_str(name, wire) < 0)
+	if (registry_name(name, norm, NULL) != RS_EOK)
 		return epp_simple(2005, "not a domain name", cltrid, out);
-	rs_dname_lower(wire);
-	rs_dname_to_str(wire, norm, sizeof(norm));
 	if (rs_store_domain_get(s->reg->store, norm, d) != RS_EOK)
 		return epp_simple(2303, norm, cltrid, out);
 	if (strcmp(d->registrar, s->client) != 0)
@@ -96,12 +94,9 @@ int epp_domain_info(rs_epp_session_t *s, xmlNodePtr info, const char *cltrid, in
 	for (char *save = NULL, *h = strtok_r(ns, " ", &save); h != NULL; h = strtok_r(NULL, " ", &save)) {
 		xmlTextWriterStartElement(w.w, BAD_CAST "domain:hostAttr");
 		write_name(&w, "domain:hostName", h);
-		size_t hl = strlen(h);
-		for (const char *g = strstr(d.glue, h); g != NULL; g = strstr(g + 1, h)) {
-			if ((g != d.glue && g[-1] != ' ') || g[hl] != '/')
-				continue;
-			char addr[64];
-			snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(g + hl + 1, " "), g + hl + 1);
+		const char *pos = NULL;
+		char addr[64];
+		while (rs_glue_next(d.glue, h, &pos, addr)) {
 			xmlTextWriterStartElement(w.w, BAD_CAST "domain:hostAddr");
 			xmlTextWriterWriteAttribute(w.w, BAD_CAST "ip", BAD_CAST(strchr(addr, ':') ? "v6" : "v4"));
 			xmlTextWriterWriteString(w.w, BAD_CAST addr);

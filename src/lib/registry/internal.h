@@ -35,3 +35,8 @@ int registry_put_domain(const rs_registry_t *reg, rs_domain_rec_t *d, const char
 
 /* End the transaction of a change: commit if ret is RS_EOK (then reg->committed), else roll back. */
 int registry_finish(const rs_registry_t *reg, int ret, rs_diag_t *diag);
+
+/* Presentation form of a name, lower case with the final dot (and its wire form into wire, if not NULL). */
+int registry_name(const char *in, char out[256], uint8_t *wire);
+/* Is name one of the space-separated names of list? */
+bool registry_names_include(const char *list, const char *name);

@@ -12,29 +12,6 @@
 #include "internal.h"
 #include "regsign/dns.h"
 
-/* Presentation form, lower case, with the trailing dot; the wire form into wire if not NULL. */
-static int norm_name(const char *in, char out[256], uint8_t *wire)
-{
-	uint8_t w[RS_NAME_MAX];
-	if (rs_dname_from_str(in, w) < 0)
-		return RS_ESYNTAX;
-	rs_dname_lower(w);
-	if (rs_dname_to_str(w, out, 256) < 0)
-		return RS_ESYNTAX;
-	if (wire != NULL)
-		memcpy(wire, w, rs_dname_len(w, RS_NAME_MAX));
-	return RS_EOK;
-}
-
-/* Is name (presentation, normalised) at or below parent? */
-static bool name_under(const char *name, const char *parent)
-{
-	size_t n = strlen(name), p = strlen(parent);
-	if (strcmp(parent, ".") == 0 || strcmp(name, parent) == 0)
-		return true;
-	return n > p && strcmp(name + n - p, parent) == 0 && name[n - p - 1] == '.';
-}
-
 int rs_registry_check(const rs_registry_t *reg, const rs_domain_rec_t *d, const rs_ds_entry_t *ds, size_t nds,
 		      int64_t now, rs_check_report_t *report, rs_diag_t *diag)
 {
@@ -44,7 +21,7 @@ int rs_registry_check(const rs_registry_t *reg, const rs_domain_rec_t *d, const 
 	size_t n;
 	memset(report, 0, sizeof(*report));
 	report->checked = true;
-	if (norm_name(d->name, name, child) != RS_EOK)
+	if (registry_name(d->name, name, child) != RS_EOK)
 		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", d->name);
 	int ret = rs_delegation_servers(reg->store, d, reg->dns_port, servers, &n, diag);
 	if (ret != RS_EOK)
@@ -131,7 +108,7 @@ int rs_registry_ds_update(const rs_registry_t *reg, const char *domain_in, const
 	char domain[256];
 	rs_domain_rec_t d;
 	memset(report, 0, sizeof(*report));
-	if (norm_name(domain_in, domain, NULL) != RS_EOK)
+	if (registry_name(domain_in, domain, NULL) != RS_EOK)
 		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", domain_in);
 	if (rs_store_domain_get(reg->store, domain, &d) != RS_EOK)
 		return rs_diag(diag, RS_ENOENT, "%s: no such delegation", domain);
@@ -224,11 +201,11 @@ out:
 static int check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
 {
 	char name[256], zone[256];
-	if (norm_name(d->name, name, NULL) != RS_EOK)
+	if (registry_name(d->name, name, NULL) != RS_EOK)
 		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", d->name);
-	if (norm_name(d->zone, zone, NULL) != RS_EOK)
+	if (registry_name(d->zone, zone, NULL) != RS_EOK)
 		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a zone name", d->zone);
-	if (strcmp(name, zone) == 0 || !name_under(name, zone))
+	if (strcmp(name, zone) == 0 || !rs_name_text_under(name, zone))
 		return rs_diag(diag, RS_ESYNTAX, "%s is not below the zone %s", name, zone);
 	memcpy(d->name, name, sizeof(name));
 	memcpy(d->zone, zone, sizeof(zone));
@@ -237,7 +214,7 @@ static int check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
 	snprintf(in, sizeof(in), "%s", d->ns);
 	for (char *save = NULL, *h = strtok_r(in, " ,", &save); h != NULL; h = strtok_r(NULL, " ,", &save)) {
 		char host[256];
-		if (norm_name(h, host, NULL) != RS_EOK)
+		if (registry_name(h, host, NULL) != RS_EOK)
 			return rs_diag(diag, RS_ESYNTAX, "%s: name server '%s' is not a host name", name, h);
 		if (pos + strlen(host) + 2 > sizeof(ns))
 			return rs_diag(diag, RS_ELIMIT, "%s: too many name servers", name);
@@ -254,17 +231,13 @@ static int check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
 		if (slash == NULL)
 			return rs_diag(diag, RS_ESYNTAX, "%s: glue '%s' is not HOST/ADDRESS", name, g);
 		*slash = '\0';
-		if (norm_name(g, host, NULL) != RS_EOK)
+		if (registry_name(g, host, NULL) != RS_EOK)
 			return rs_diag(diag, RS_ESYNTAX, "%s: glue host '%s' is not a host name", name, g);
 		if (inet_pton(AF_INET, slash + 1, buf) != 1 && inet_pton(AF_INET6, slash + 1, buf) != 1)
 			return rs_diag(diag, RS_ESYNTAX, "%s: glue address '%s' is not IPv4 or IPv6", name, slash + 1);
-		if (!name_under(host, name))
+		if (!rs_name_text_under(host, name))
 			return rs_diag(diag, RS_ESYNTAX, "%s: glue for %s, which is outside the domain", name, host);
-		char key[260];
-		snprintf(key, sizeof(key), " %s ", host);
-		char padded[sizeof(ns) + 2];
-		snprintf(padded, sizeof(padded), " %s ", ns);
-		if (strstr(padded, key) == NULL)
+		if (!registry_names_include(ns, host))
 			return rs_diag(diag, RS_ESYNTAX, "%s: glue for %s, which is not one of its name servers", name, host);
 		if (pos + strlen(host) + strlen(slash + 1) + 3 > sizeof(glue))
 			return rs_diag(diag, RS_ELIMIT, "%s: too many glue addresses", name);
@@ -273,9 +246,9 @@ static int check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
 	/* A server inside the domain is unreachable without glue (RFC 1034 4.2.1). */
 	snprintf(in, sizeof(in), "%s", ns);
 	for (char *save = NULL, *h = strtok_r(in, " ", &save); h != NULL; h = strtok_r(NULL, " ", &save)) {
-		char key[260];
-		snprintf(key, sizeof(key), "%s/", h);
-		if (name_under(h, name) && strstr(glue, key) == NULL)
+		const char *pos = NULL;
+		char addr[64];
+		if (rs_name_text_under(h, name) && !rs_glue_next(glue, h, &pos, addr))
 			return rs_diag(diag, RS_ESYNTAX, "%s: name server %s is inside the domain and needs glue", name, h);
 	}
 	memcpy(d->ns, ns, sizeof(ns));

@@ -89,11 +89,9 @@ static int start_delegation(import_t *im, const rs_node_t *node, const char *reg
 /* Glue: an address of one of the delegation's own name servers. */
 static int add_glue(import_t *im, const rs_node_t *node, rs_diag_t *diag)
 {
-	char host[1024], padded[sizeof(im->d.ns) + 2], key[1030];
+	char host[1024];
 	rs_dname_to_str(rs_name_wire(node->name), host, sizeof(host));
-	snprintf(padded, sizeof(padded), " %s ", im->d.ns);
-	snprintf(key, sizeof(key), " %s ", host);
-	if (strstr(padded, key) == NULL)
+	if (!registry_names_include(im->d.ns, host))
 		return RS_EOK; /* occluded data, not glue: the registry zone has no place for it */
 	const rs_rr_t *rrs = rs_zone_rrs(im->zone);
 	for (uint32_t i = node->first; i < node->first + node->count; i++) {
@@ -230,7 +228,6 @@ int rs_registry_zone_text(const rs_registry_t *reg, const char *zone_name, const
 	char name[1024];
 	if (rs_dname_from_str(zone_name, origin) < 0)
 		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a zone name", zone_name);
-	rs_dname_lower(origin);
 	rs_dname_to_str(origin, name, sizeof(name));
 	int ret = RS_EOK;
 	if (template_path != NULL) {
