@@ -265,7 +265,7 @@ int rs_epp_greeting(rs_epp_session_t *session, int64_t now, rs_buf_t *out);
  */
 int rs_epp_handle(rs_epp_session_t *session, const uint8_t *frame, size_t len, int64_t now, rs_buf_t *out,
 		  bool *close);
-/* A response with code and text for a failure outside any command (a frame over the limit). */
-int rs_epp_error(rs_epp_session_t *session, int code, const char *text, rs_buf_t *out);
+/* A response with code and text for a failure outside any command (a frame over the limit, too many sessions). */
+int rs_epp_error(int code, const char *text, rs_buf_t *out);
 /* The registrar the session is logged in as, or NULL. */
 const char *rs_epp_client(const rs_epp_session_t *session);

@@ -15,7 +15,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,17 +92,6 @@ static bool send_frame(SSL *ssl, const rs_buf_t *msg)
 	return ok;
 }
 
-static void peer_fingerprint(SSL *ssl, char out[65])
-{
-	out[0] = '\0';
-	X509 *cert = SSL_get1_peer_certificate(ssl);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	if (cert != NULL && X509_digest(cert, EVP_sha256(), md, &len) == 1 && len == 32)
-		sodium_bin2hex(out, 65, md, 32);
-	X509_free(cert);
-}
-
 /* One client from greeting to close. */
 static void session(conn_t *c, SSL *ssl)
 {
@@ -120,7 +108,18 @@ static void session(conn_t *c, SSL *ssl)
 		fprintf(stderr, "epp: %s: TLS handshake failed: %s\n", c->peer, ERR_reason_error_string(ERR_get_error()));
 		goto out;
 	}
-	peer_fingerprint(ssl, cert);
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	cli_x509_fingerprint(peer, cert);
+	X509_free(peer);
+	/* A session over the limit is told so before it costs a database connection. */
+	pthread_mutex_lock(&srv->lock);
+	bool full = srv->active > srv->max_clients;
+	pthread_mutex_unlock(&srv->lock);
+	if (full) {
+		if (rs_epp_error(2502, "too many sessions", &out) == RS_EOK)
+			send_frame(ssl, &out);
+		goto out;
+	}
 	if (rs_store_open(cli_state_dir(), &store, &diag) != RS_EOK) {
 		fprintf(stderr, "epp: %s: %s\n", c->peer, diag.text);
 		goto out;
@@ -128,14 +127,6 @@ static void session(conn_t *c, SSL *ssl)
 	cli_registry(store, srv->zone, &reg);
 	if (rs_epp_session_new(srv->epp, &reg, cert, &s) != RS_EOK)
 		goto out;
-	pthread_mutex_lock(&srv->lock);
-	bool full = srv->active > srv->max_clients;
-	pthread_mutex_unlock(&srv->lock);
-	if (full) {
-		if (rs_epp_error(s, 2502, "too many sessions", &out) == RS_EOK)
-			send_frame(ssl, &out);
-		goto out;
-	}
 	if (rs_epp_greeting(s, cli_now(), &out) != RS_EOK || !send_frame(ssl, &out))
 		goto out;
 	fprintf(stderr, "epp: %s: session open\n", c->peer);
@@ -147,7 +138,7 @@ static void session(conn_t *c, SSL *ssl)
 		if (total <= 4 || total - 4 > RS_EPP_FRAME_MAX) {
 			char why[100];
 			snprintf(why, sizeof(why), "a frame of %u octets; the limit is %d", total, RS_EPP_FRAME_MAX + 4);
-			if (rs_epp_error(s, 2500, why, &out) == RS_EOK)
+			if (rs_epp_error(2500, why, &out) == RS_EOK)
 				send_frame(ssl, &out);
 			fprintf(stderr, "epp: %s: %s: closed\n", c->peer, why);
 			break;

@@ -81,6 +81,17 @@ int cli_finish(rs_store_t *store, int ret, const rs_diag_t *diag)
 	return EXIT_OK;
 }
 
+bool cli_x509_fingerprint(X509 *cert, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	out[0] = '\0';
+	if (cert == NULL || X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32)
+		return false;
+	sodium_bin2hex(out, 65, md, 32);
+	return true;
+}
+
 bool cli_cert_fingerprint(const char *path, char out[65])
 {
 	FILE *f = fopen(path, "r");
@@ -90,14 +101,9 @@ bool cli_cert_fingerprint(const char *path, char out[65])
 	}
 	X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	bool ok = cert != NULL && X509_digest(cert, EVP_sha256(), md, &len) == 1 && len == 32;
+	bool ok = cli_x509_fingerprint(cert, out);
 	X509_free(cert);
-	if (!ok) {
+	if (!ok)
 		cli_error("%s: not a PEM certificate", path);
-		return false;
-	}
-	sodium_bin2hex(out, 65, md, 32);
-	return true;
+	return ok;
 }

@@ -1,6 +1,8 @@
 /* The registry commands' shared set-up: site settings, the audit hooks, certificates. */
 #pragma once
 
+#include <openssl/x509.h>
+
 #include "cli.h"
 #include "regsign/registry.h"
 #include "regsign/store.h"
@@ -31,6 +33,8 @@ int cli_finish(rs_store_t *store, int ret, const rs_diag_t *diag);
 
 /* SHA-256 (hex) of the certificate in PEM file path; prints the error. */
 bool cli_cert_fingerprint(const char *path, char out[65]);
+/* SHA-256 (hex) of cert (DER), the form registrars' certificates are stored in; "" and false if none. */
+bool cli_x509_fingerprint(X509 *cert, char out[65]);
 
 int cmd_registrar(int argc, char **argv);
 int cmd_domain(int argc, char **argv);

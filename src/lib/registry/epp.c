@@ -239,9 +239,8 @@ int epp_simple(int code, const char *reason, const char *cltrid, rs_buf_t *out)
 	return epp_end(&w);
 }
 
-int rs_epp_error(rs_epp_session_t *s, int code, const char *text, rs_buf_t *out)
+int rs_epp_error(int code, const char *text, rs_buf_t *out)
 {
-	(void)s; /* the answer needs nothing of the session yet; the API keeps the handle */
 	return epp_simple(code, text, NULL, out);
 }
 
