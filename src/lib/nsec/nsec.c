@@ -14,6 +14,13 @@ bool rs_rrset_is_signed(const rs_node_t *node, uint16_t type)
 	return true;
 }
 
+/*
+ * A name may hold any of 65536 types, and types has room for 512: a node's own
+ * types stop 4 short, leaving room for NSEC, RRSIG and extra, so that a full
+ * array (512) can only mean too many and callers refuse it, never overflowing.
+ */
+#define TYPES_ROOM 512
+
 size_t rs_node_types(const rs_zone_t *zone, const rs_node_t *node, bool nsec3, uint16_t extra,
 		     uint16_t *types)
 {
@@ -30,6 +37,8 @@ size_t rs_node_types(const rs_zone_t *zone, const rs_node_t *node, bool nsec3, u
 			continue;
 		if (t == RS_TYPE_RRSIG || t == RS_TYPE_NSEC || t == RS_TYPE_NSEC3)
 			continue;
+		if (n == TYPES_ROOM - 4)
+			return TYPES_ROOM;
 		if (rs_rrset_is_signed(node, t))
 			any_signed = true;
 		types[n++] = t;

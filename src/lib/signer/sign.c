@@ -70,6 +70,7 @@ typedef struct {
 	const rs_rr_t *rrs;
 	const rs_sign_opts_t *opts;
 	rs_key_role_t roles[MAX_KEYS];
+	bool fresh[MAX_KEYS]; /* another key had this one's tag in opts->previous: reuse none */
 	size_t nkeys;
 	uint32_t *nsec_next;
 	rs_nsec3_chain_t chain;
@@ -157,7 +158,7 @@ static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned
 			continue;
 		rdata[2] = (uint8_t)rs_key_alg(role->key);
 		rs_put16(rdata + 16, rs_key_tag(role->key));
-		const rs_rr_t *old = reuse ? reusable(w, rdata, head) : NULL;
+		const rs_rr_t *old = reuse && !c->fresh[k] ? reusable(w, rdata, head) : NULL;
 		if (old != NULL) {
 			int ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, old->rdata, old->rdlen);
 			if (ret != RS_EOK)
@@ -214,6 +215,8 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 		const rs_node_t *next = &c->nodes[c->nsec_next[index]];
 		uint16_t types[512];
 		size_t nt = rs_node_types(c->zone, node, false, 0, types);
+		if (nt == 512)
+			return RS_ELIMIT; /* more types than rs_node_types() holds */
 		memcpy(synth_rdata, rs_name_written(next->name), next->name->wire_len);
 		size_t bl = rs_bitmap_write(types, nt, synth_rdata + next->name->wire_len);
 		synth.rdlen = (uint16_t)(next->name->wire_len + bl);
@@ -226,6 +229,17 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 	}
 
 	const rs_rr_t *rr = c->rrs + node->first;
+	/*
+	 * The file starts with the SOA, as validns requires and as the other
+	 * signers write it; the rest of the apex stays in canonical order.
+	 */
+	bool apex = node->flags & RS_NODE_APEX;
+	if (apex) {
+		const rs_rr_t *soa = rs_zone_soa(c->zone);
+		int ret = put_rrset(w, out, owner, labels, RS_TYPE_SOA, soa->ttl, soa, 1, true);
+		if (ret != RS_EOK)
+			return ret;
+	}
 	uint32_t i = 0;
 	while (i < node->count || synth_type != 0) {
 		if (synth_type != 0 && (i == node->count || rr[i].type > synth_type)) {
@@ -240,6 +254,10 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 		while (j < node->count && rr[j].type == rr[i].type)
 			j++;
 		uint16_t type = rr[i].type;
+		if (apex && type == RS_TYPE_SOA) {
+			i = j;
+			continue;
+		}
 		uint32_t ttl = type == RS_TYPE_DNSKEY ? c->dnskey_ttl : rr[i].ttl;
 		int ret = put_rrset(w, out, owner, labels, type, ttl, rr + i, j - i,
 				    rs_rrset_is_signed(node, type));
@@ -284,6 +302,11 @@ static int do_nsec3(worker_t *w, rs_buf_t *out, uint32_t index)
 		uint16_t types[512];
 		size_t nt = rs_node_types(c->zone, node, true,
 					  (node->flags & RS_NODE_APEX) ? RS_TYPE_NSEC3PARAM : 0, types);
+		if (nt == 512) { /* too many types: the message names the name, not its hash */
+			const uint8_t *name = rs_name_written(node->name);
+			rs_name_format(name, w->owner_text, sizeof(w->owner_text));
+			return RS_ELIMIT;
+		}
 		pos += rs_bitmap_write(types, nt, rdata + pos);
 	}
 	rs_rr_t rr = { .rdata = rdata, .rdlen = (uint16_t)pos };
@@ -377,6 +400,28 @@ static int build_entries(ctx_t *c)
 	return RS_EOK;
 }
 
+/*
+ * Key tags collide (RFC 4034 Appendix B): another key with this key's tag and
+ * algorithm in the previous zone's DNSKEY RRset made RRSIGs that look like
+ * this key's own. True if there was one.
+ */
+static bool tag_was_other_key(const rs_zone_t *prev, const rs_key_t *key)
+{
+	size_t n, len;
+	const rs_node_t *apex = rs_zone_nodes(prev, &n);
+	uint32_t b, e;
+	if (n == 0 || !rs_node_rrset(prev, apex, RS_TYPE_DNSKEY, &b, &e))
+		return false;
+	const uint8_t *dnskey = rs_key_dnskey(key, &len);
+	const rs_rr_t *rr = rs_zone_rrs(prev);
+	for (uint32_t i = b; i < e; i++)
+		if (rr[i].rdlen > 4 && rr[i].rdata[3] == rs_key_alg(key) &&
+		    rs_keytag(rr[i].rdata, rr[i].rdlen) == rs_key_tag(key) &&
+		    (rr[i].rdlen != len || memcmp(rr[i].rdata, dnskey, len) != 0))
+			return true;
+	return false;
+}
+
 static int setup(ctx_t *c, rs_key_t *const *keys, size_t nkeys, rs_diag_t *diag)
 {
 	if (nkeys == 0)
@@ -388,6 +433,8 @@ static int setup(ctx_t *c, rs_key_t *const *keys, size_t nkeys, rs_diag_t *diag)
 		memcpy(c->roles, c->opts->roles, nkeys * sizeof(c->roles[0]));
 	else
 		rs_sign_roles(keys, nkeys, c->roles);
+	for (size_t k = 0; c->opts->previous != NULL && k < nkeys; k++)
+		c->fresh[k] = tag_was_other_key(c->opts->previous, keys[k]);
 	size_t n;
 	c->nodes = rs_zone_nodes(c->zone, &n);
 	c->rrs = rs_zone_rrs(c->zone);

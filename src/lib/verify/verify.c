@@ -72,8 +72,12 @@ static void check_rrset(vpart_t *p, const rs_node_t *node, uint16_t type, const 
 			problem(p, owner, type, "RRSIG by key %u has a signer name other than the apex", tag);
 			continue;
 		}
-		if (labels > node->name->labels) {
-			problem(p, owner, type, "RRSIG by key %u has %u labels, more than its owner", tag, labels);
+		/* The owner's labels less a leading * (RFC 4034 3.1.3): a wildcard's RRSIG that
+		 * counts the * does not validate the answers made from it (RFC 4035 5.3.2). */
+		unsigned want = node->name->labels - (rs_name_is_wildcard(node->name) ? 1 : 0);
+		if (labels != want) {
+			problem(p, owner, type, "RRSIG by key %u has %u labels, not %u (RFC 4034 3.1.3)", tag,
+				labels, want);
 			continue;
 		}
 		if (orig_ttl != rrs[0].ttl)
@@ -187,6 +191,10 @@ static void check_bitmap(vpart_t *p, const uint8_t *owner, uint16_t type, const 
 			 size_t len, const uint16_t *types, size_t nt)
 {
 	uint8_t expect[8704];
+	if (nt == 512) { /* rs_node_types: more types than it holds */
+		problem(p, owner, type, "more than 508 types at one name");
+		return;
+	}
 	size_t elen = rs_bitmap_write(types, nt, expect);
 	if (!rs_bitmap_valid(bitmap, len)) {
 		problem(p, owner, type, "malformed type bitmap");
@@ -385,9 +393,19 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 	}
 	rs_run_parallel(threads, run_part, parts, sizeof(parts[0]));
 
-	bool nsec3 = rs_node_rrset(zone, apex, RS_TYPE_NSEC3PARAM, &b, &e);
+	/*
+	 * NSEC3PARAM says NSEC3. Without it, NSEC3 records say so too: a lost
+	 * NSEC3PARAM is one problem, not a missing NSEC at every name.
+	 */
+	const rs_rr_t *param = NULL;
+	if (rs_node_rrset(zone, apex, RS_TYPE_NSEC3PARAM, &b, &e))
+		param = &c.rrs[b];
+	bool nsec3 = param != NULL;
+	if (!nsec3 && !rs_node_rrset(zone, apex, RS_TYPE_NSEC, &b, &e))
+		for (size_t i = 0; !nsec3 && i < c.nnodes; i++)
+			nsec3 = is_nsec3_node(zone, &c.nodes[i]);
 	if (nsec3)
-		check_nsec3(&c, &head, &c.rrs[b]);
+		check_nsec3(&c, &head, param);
 	else
 		check_nsec(&c, &head);
 
