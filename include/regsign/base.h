@@ -25,6 +25,7 @@ enum {
 	RS_EIO = -EIO,
 	RS_ENOENT = -ENOENT,
 	RS_ERANGE = -ERANGE,
+	RS_EBUSY = -EBUSY,
 	RS_EBASE = -1000,
 	RS_ESYNTAX = RS_EBASE - 1,  /* malformed input text */
 	RS_EZONE = RS_EBASE - 2,    /* zone content violates a DNS rule */
@@ -41,6 +42,21 @@ enum {
 
 /* Message for a code above; never NULL. */
 const char *rs_strerror(int code);
+
+/*
+ * Library messages go through a log hook the caller installs; the library
+ * never writes to a stream of its own. Levels are syslog's severities.
+ */
+enum { RS_LOG_ERR = 3, RS_LOG_WARNING = 4, RS_LOG_NOTICE = 5, RS_LOG_INFO = 6 };
+
+typedef struct {
+	/* zone may be NULL; msg is one line without its newline. */
+	void (*fn)(void *arg, int level, const char *zone, const char *msg);
+	void *arg;
+} rs_log_t;
+
+/* Send one message to log (nothing if log or log->fn is NULL). */
+void rs_log(const rs_log_t *log, int level, const char *zone, const char *fmt, ...) RS_PRINTF(4, 5);
 
 /* A one-line diagnostic filled in by functions that read untrusted input. */
 typedef struct {
@@ -108,9 +124,12 @@ void rs_time_format(int64_t t, char out[15]);
 int rs_duration_parse(const char *text, int64_t *out);
 
 /*
- * Atomic output file: data goes to a temporary file in the target's
- * directory; rs_outfile_commit() flushes, fsyncs and renames it into place,
- * rs_outfile_abort() removes it. The target is never seen half-written.
+ * Atomic output file: data goes to an unnamed file in the target's directory
+ * (O_TMPFILE), which rs_outfile_commit() flushes, fsyncs and links into
+ * place; rs_outfile_abort() drops it. The target is never seen half-written,
+ * and a process killed while writing leaves nothing behind. Where the file
+ * system has no unnamed files, a named temporary ".NAME.regsign-tmp.PID.*"
+ * is used, and those left by dead processes are removed at the next open.
  * "-" (standard output) and existing non-regular files (pipes, devices) are
  * written directly, without that guarantee.
  */
@@ -119,6 +138,11 @@ typedef struct rs_outfile rs_outfile_t;
 /* Create the temporary beside path; mode is applied at commit (umask honoured). */
 int rs_outfile_open(const char *path, unsigned mode, rs_outfile_t **out, rs_diag_t *diag);
 FILE *rs_outfile_stream(rs_outfile_t *file);
+/*
+ * Flush what was written and give a path (into max octets) through which it
+ * can be read back before commit, to check it; RS_EINVAL for a direct target.
+ */
+int rs_outfile_readback(rs_outfile_t *file, char *path, size_t max, rs_diag_t *diag);
 int rs_outfile_commit(rs_outfile_t *file, rs_diag_t *diag);
 void rs_outfile_abort(rs_outfile_t *file);
 

@@ -66,10 +66,14 @@ int rs_key_import_pem(const char *path, const uint8_t *origin, int alg, bool ksk
 int rs_key_load(const char *path, bool need_private, rs_key_t **out, rs_diag_t *diag);
 /* Build a public-only key from DNSKEY RDATA (for verification). */
 int rs_key_from_dnskey(const uint8_t *owner, const uint8_t *rdata, size_t len, rs_key_t **out);
+/* The base name of the key's BIND files, K<origin>+<alg>+<tag>, into out (max octets). */
+int rs_key_file_name(const rs_key_t *key, char *out, size_t max);
 /* Write DIR/K<origin>+<alg>+<tag>.key and .private (0600), each atomically. */
 int rs_key_save(const rs_key_t *key, const char *dir, int64_t now, uint32_t ttl, char *basename,
 		size_t basename_max, rs_diag_t *diag);
 void rs_key_free(rs_key_t *key);
+/* An independent copy of key (private part included), freed on its own; RS_EINVAL for a token key. */
+int rs_key_dup(const rs_key_t *key, rs_key_t **out);
 
 uint16_t rs_key_tag(const rs_key_t *key);
 int rs_key_alg(const rs_key_t *key);

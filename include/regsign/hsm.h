@@ -47,10 +47,13 @@ void rs_hsm_close(rs_hsm_t *hsm);
 /*
  * Generate a key pair inside the token (private part sensitive, signing only,
  * wrappable only by the trusted backup key) for origin (wire form), labelled
- * label. *out signs through the token; locator (RS_LOCATOR_MAX) names it.
+ * label. *out signs through the token; locator (RS_LOCATOR_MAX) names it: the
+ * CKA_ID to use when it is set on entry (see rs_hsm_new_locator), else a random one.
  */
 int rs_hsm_generate(rs_hsm_t *hsm, const uint8_t *origin, int alg, unsigned bits, bool ksk,
 		    const char *label, rs_key_t **out, char *locator, rs_diag_t *diag);
+/* A fresh random locator ("pkcs11:id=..."), for a key about to be made. */
+void rs_hsm_new_locator(char *locator);
 /* The key at locator, as an alg key of origin with the KSK flag or not. RS_ENOENT if the token lacks it. */
 int rs_hsm_key(rs_hsm_t *hsm, const char *locator, const uint8_t *origin, int alg, bool ksk, rs_key_t **out,
 	       rs_diag_t *diag);
@@ -113,3 +116,77 @@ int rs_share_combine(const rs_share_t *shares, size_t n, uint8_t *secret, size_t
 int rs_share_format(const rs_share_t *share, rs_buf_t *out);
 /* Read a share from text; label names it in the diagnostic ("FILE:LINE: ..."). */
 int rs_share_parse(const char *text, size_t len, const char *label, rs_share_t *out, rs_diag_t *diag);
+
+/* ---- key stores: key files and tokens behind one table ---- */
+
+/* What a caller may do with a key store's keys: read public halves, sign, or make and destroy keys. */
+enum { RS_ACCESS_PUBLIC = 0, RS_ACCESS_SIGN, RS_ACCESS_ADMIN };
+
+/* A key to make. */
+typedef struct {
+	const uint8_t *origin; /* wire form */
+	int alg;
+	unsigned bits;
+	bool ksk;
+	const char *label;     /* where the back end keeps labels */
+	int64_t now;           /* for the timestamps key files carry */
+	uint32_t ttl;          /* DNSKEY TTL written in a .key file */
+	/*
+	 * May be NULL: called with the key's locator before any of its material
+	 * exists in the store, so the caller can record what is about to be
+	 * made (a crash in between then leaves a key it knows of); an error stops it.
+	 */
+	int (*intent)(void *arg, const char *locator);
+	void *intent_arg;
+} rs_keygen_t;
+
+/*
+ * A back end. Every function takes the back end's own state (be). A locator
+ * names a key within its store (RS_LOCATOR_MAX with the NUL).
+ */
+typedef struct {
+	const char *name; /* "file", "pkcs11" */
+	int (*generate)(void *be, const rs_keygen_t *g, rs_key_t **out, char *locator, rs_diag_t *diag);
+	/* The key at locator as an alg key of origin (ksk: the SEP flag); RS_ENOENT if the store lacks it. */
+	int (*load)(void *be, const char *locator, const uint8_t *origin, int alg, bool ksk, bool need_private,
+		    rs_key_t **out, rs_diag_t *diag);
+	int (*relabel)(void *be, const char *locator, const char *label, rs_diag_t *diag); /* NULL: no labels */
+	/* Destroy the key material beyond recovery; RS_ENOENT if there is none. */
+	int (*destroy)(void *be, const char *locator, rs_diag_t *diag);
+	int (*list)(void *be, void (*fn)(void *arg, const char *locator, const char *label), void *arg,
+		    rs_diag_t *diag);
+	/* Raise access to level (a login); NULL: always RS_ACCESS_ADMIN. RS_ELOCKED with the reason. */
+	int (*unlock)(void *be, int level, rs_diag_t *diag);
+	void (*free)(void *be);
+} rs_keystore_ops_t;
+
+typedef struct rs_keystore rs_keystore_t;
+
+/* A key store over ops and be (taken over: freed with it). Caller frees with rs_keystore_free(). */
+int rs_keystore_new(const rs_keystore_ops_t *ops, void *be, rs_keystore_t **out);
+void rs_keystore_free(rs_keystore_t *ks);
+const char *rs_keystore_name(const rs_keystore_t *ks);
+/* Unlock to level now, if not yet: RS_ELOCKED with the reason when the key holders have not allowed it. */
+int rs_keystore_unlock(rs_keystore_t *ks, int level, rs_diag_t *diag);
+
+/* These unlock as far as they need (admin to generate, relabel and destroy, sign for private keys). */
+int rs_keystore_generate(rs_keystore_t *ks, const rs_keygen_t *g, rs_key_t **out, char *locator, rs_diag_t *diag);
+int rs_keystore_load(rs_keystore_t *ks, const char *locator, const uint8_t *origin, int alg, bool ksk,
+		     bool need_private, rs_key_t **out, rs_diag_t *diag);
+int rs_keystore_relabel(rs_keystore_t *ks, const char *locator, const char *label, rs_diag_t *diag);
+int rs_keystore_destroy(rs_keystore_t *ks, const char *locator, rs_diag_t *diag);
+int rs_keystore_list(rs_keystore_t *ks, void (*fn)(void *arg, const char *locator, const char *label), void *arg,
+		     rs_diag_t *diag);
+
+/* The file back end: BIND key files K<origin>+<alg>+<tag>.key/.private (0600) in dir. */
+int rs_keystore_files(const char *dir, rs_keystore_t **out, rs_diag_t *diag);
+
+/*
+ * The token back end over an open token (taken over). unlock is called to
+ * log in when an operation needs more than public objects; it may be NULL
+ * (the caller logged in already, as admin).
+ */
+int rs_keystore_token(rs_hsm_t *hsm, int (*unlock)(void *arg, rs_hsm_t *hsm, int level, rs_diag_t *diag),
+		      void *arg, void (*release)(void *arg), rs_keystore_t **out);
+/* The token under a token key store, NULL for another back end (for backup, restore and custody). */
+rs_hsm_t *rs_keystore_hsm(rs_keystore_t *ks);

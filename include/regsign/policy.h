@@ -73,6 +73,12 @@ typedef struct {
 	int ds_digest; /* digest type of the DS regsign asks the parent for */
 	bool cds;      /* publish CDS/CDNSKEY for the parent to pick up */
 	bool backup_before_use; /* a new key is not used until a backup holds it (regsign backup) */
+	/*
+	 * The fewest key holders whose shares must activate the keys: with 1 or
+	 * more, keys live in a token that the holders activate (no share kept on
+	 * the signer); 0: the statement promises nothing about it.
+	 */
+	unsigned key_holders;
 
 	int64_t clock_max_jump; /* refuse to sign when the clock moved further ahead than this */
 } rs_policy_t;
@@ -127,6 +133,7 @@ enum {
 	RS_KEY_EMERGENCY = 1 << 0, /* replaces a compromised key: shortest safe intervals */
 	RS_KEY_ALG_ROLL = 1 << 1,  /* introduced by an algorithm rollover (RFC 6781 4.1.4) */
 	RS_KEY_COMPROMISED = 1 << 2,
+	RS_KEY_DESTROYED = 1 << 3, /* removed, and its material destroyed */
 };
 
 /* One key of a zone, as the state machine and the store see it. No secret here. */
@@ -143,6 +150,13 @@ typedef struct {
 	int64_t since[RS_REC_COUNT];
 	int64_t created, published, active, retired, removed; /* 0: not yet */
 	int64_t backup;   /* last backup that holds the key; 0: none */
+	/*
+	 * Records (1 << RS_REC_*) whose last change no publication has carried
+	 * yet: their state is what the next zone will show, and their time
+	 * counts from that publication (rs_keyset_published), never from the
+	 * decision. A pending record does not settle.
+	 */
+	uint8_t pending;
 	char locator[96]; /* where the key material is: a key file's base name, or pkcs11:id=... */
 } rs_keystate_t;
 
@@ -167,8 +181,36 @@ typedef struct {
 void rs_keyset_max_ttl_change(rs_keyset_t *set, uint32_t old_max, uint32_t new_max, int64_t propagation,
 			      int64_t now);
 
-/* Step report: one line per change, for the operator and the audit trail; key is NULL for the zone. */
-typedef void (*rs_enforce_log_t)(void *arg, int64_t when, const rs_keystate_t *key, const char *what);
+/* What the state machine did, or waits for: typed, so callers choose audit actions without reading text. */
+typedef enum {
+	RS_EV_CREATED,      /* a key was made */
+	RS_EV_STATE,        /* a record (rec) went to state */
+	RS_EV_PUBLISHED,    /* the DNSKEY joins the RRset */
+	RS_EV_ACTIVE,       /* the key signs the zone */
+	RS_EV_RETIRED,      /* the key no longer signs the zone, or the DNSKEY RRset */
+	RS_EV_WITHDRAWN,    /* the DNSKEY leaves the RRset */
+	RS_EV_REMOVED,      /* every record is gone: the key material is to be destroyed */
+	RS_EV_DS_SUBMIT,    /* the parent is asked to publish the key's DS */
+	RS_EV_DS_CANCEL,    /* a DS submission not yet seen is withdrawn */
+	RS_EV_DS_WITHDRAW,  /* the parent is asked to remove the key's DS */
+	RS_EV_COMPROMISED,  /* marked compromised: an emergency rollover */
+	RS_EV_OVER_LIMIT,   /* an emergency key takes the DNSKEY RRset past max-dnskeys */
+	RS_EV_DEFERRED,     /* a step that max-dnskeys holds back: no change */
+	RS_EV_CUSTODY_WAIT, /* a step that waits for the key holders or a backup: no change */
+} rs_event_type_t;
+
+typedef struct {
+	rs_event_type_t type;
+	const rs_keystate_t *key; /* NULL: about the zone */
+	int rec, state;           /* for RS_EV_STATE */
+	const char *text;         /* the step in words ("DNSKEY rumoured", "created (RSASHA256 1024)") */
+} rs_event_t;
+
+/* Is the event a change of state (not a step held back)? */
+bool rs_event_is_change(const rs_event_t *ev);
+
+/* Step report, one call per event. */
+typedef void (*rs_enforce_log_t)(void *arg, int64_t when, const rs_event_t *ev);
 
 /*
  * Create a key for a rollover: fill tag, bits and locator of key (role, alg,
@@ -184,6 +226,12 @@ typedef struct {
 	void *make_arg;
 	rs_enforce_log_t log; /* may be NULL */
 	void *log_arg;
+	/*
+	 * May be NULL: called once a new key (set->keys[index]) is in the set
+	 * and its predecessor's goal is set, so the caller can record that the
+	 * key exists before anything else happens; an error stops the run.
+	 */
+	int (*made)(void *arg, const rs_keyset_t *set, size_t index);
 } rs_enforce_ctx_t;
 
 /* Ask for a rollover of the current key(s) of role now (RS_ROLE_KSK, _ZSK or _CSK). */
@@ -204,6 +252,15 @@ int rs_enforce(const rs_policy_t *policy, rs_keyset_t *set, int64_t now,
 int rs_enforce_ds_seen(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *diag);
 int rs_enforce_ds_gone(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *diag);
 
+/*
+ * A verified publication that showed the keys' current states was written
+ * at when: every pending record's time starts now (since, and the
+ * published, active, retired or removed time it set), and none is pending.
+ */
+void rs_keyset_published(rs_keyset_t *set, int64_t when);
+/* Number of live keys with records waiting for a publication. */
+size_t rs_keyset_pending(const rs_keyset_t *set);
+
 /* What the signer does with a key at this moment. */
 bool rs_keystate_published(const rs_keystate_t *key); /* DNSKEY in the zone */
 bool rs_keystate_signs_keys(const rs_keystate_t *key); /* signs the DNSKEY RRset */
@@ -223,6 +280,58 @@ const char *rs_goal_name(int goal);
 int rs_keyset_add(rs_keyset_t *set, const rs_keystate_t *key);
 rs_keystate_t *rs_keyset_find(rs_keyset_t *set, uint16_t tag);
 void rs_keyset_clear(rs_keyset_t *set);
+
+/* ---- a model of caching validating resolvers ---- */
+
+/*
+ * Each RRset a resolver can cache (the DS RRset at the parent, the DNSKEY
+ * RRset with its signatures, the zone data with theirs) goes through
+ * versions. A version served during [start, end) can sit in a cache until
+ * end + linger (propagation and TTL), and a resolver can hold any mix of
+ * versions whose windows overlap: every such (DS, DNSKEY, data) triple must
+ * validate. The simulation feeds it the state machine's versions; a test can
+ * feed it what real publications contained.
+ */
+typedef struct rs_model rs_model_t;
+
+typedef struct {
+	uint16_t tag;
+	uint8_t alg;
+} rs_model_key_t;
+
+#define RS_MODEL_SET_MAX 16
+typedef struct {
+	uint8_t n;
+	rs_model_key_t keys[RS_MODEL_SET_MAX];
+} rs_model_set_t;
+
+typedef struct {
+	int64_t ds_linger, dnskey_linger, data_linger;
+} rs_model_opts_t;
+
+/* Lingers of a policy: its propagation delays and TTLs, plus extra. */
+void rs_model_lingers(const rs_policy_t *policy, uint32_t soa_ttl, int64_t extra, rs_model_opts_t *out);
+/* Add key to set (ignored past RS_MODEL_SET_MAX). */
+void rs_model_set_add(rs_model_set_t *set, uint16_t tag, int alg);
+
+int rs_model_new(const rs_model_opts_t *opts, rs_model_t **out);
+void rs_model_free(rs_model_t *model);
+/* Versions served from now on linger this long (a policy change). */
+void rs_model_set_lingers(rs_model_t *model, const rs_model_opts_t *opts);
+/* From when on, the parent serves the DS of the keys in ds. */
+int rs_model_parent(rs_model_t *model, int64_t when, const rs_model_set_t *ds);
+/*
+ * From when on, the zone serves this DNSKEY RRset, signed by key_signers, and
+ * data signed by data_signers; *changed says whether that is a new version.
+ */
+int rs_model_zone(rs_model_t *model, int64_t when, const rs_model_set_t *dnskey, const rs_model_set_t *key_signers,
+		  const rs_model_set_t *data_signers, bool *changed);
+/*
+ * Check every combination of cached versions; one line per bogus one,
+ * stamped with the time it can first happen, goes to report. Counts into
+ * *combinations and *bogus.
+ */
+int rs_model_check(const rs_model_t *model, rs_buf_t *report, uint64_t *combinations, uint64_t *bogus);
 
 /* ---- simulation ---- */
 

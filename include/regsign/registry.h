@@ -163,9 +163,10 @@ typedef struct {
 	uint16_t dns_port;      /* the children's servers listen here (53) */
 	unsigned timeout_ms;    /* per question to a child's server */
 	uint32_t min_sig_life;  /* a maxSigLife below the registry's own signature validity is refused */
+	uint32_t max_ttl;       /* a delegation's NS TTL above it (the policy's ttl.max-zone) is refused; 0: none */
 	/* Called inside the transaction of every change to write its audit entry; an error undoes it. */
-	int (*record)(void *arg, const char *actor, const char *action, const char *domain, const char *detail,
-		      rs_diag_t *diag);
+	int (*record)(void *arg, int64_t when, const char *actor, const char *action, const char *domain,
+		      const char *result, const char *detail, rs_diag_t *diag);
 	/* Called after every commit (the audit entries then go to the log file and syslog). */
 	void (*committed)(void *arg);
 	void *arg;
@@ -225,13 +226,22 @@ int rs_registry_import(const rs_registry_t *reg, const char *zone, const char *p
 		       const char *actor, int64_t now, size_t *count, rs_diag_t *diag);
 
 /*
- * Write the registry zone's text to out: the records of the template at path
- * (none if NULL: the delegations alone, an export) that are the zone's own (apex and other authoritative data; delegations
- * there are dropped in favour of the registry's), then every delegation of
- * the store with its NS, glue and DS, the DS with the NS RRset's TTL.
+ * The registry zone, into zone (not yet finished): the template's own
+ * records (tmpl, the finished zone of the input file: apex and other
+ * authoritative data; its delegations, glue, DNSKEY, CDS and CDNSKEY are
+ * dropped in favour of the registry's), then every delegation of the store
+ * with its NS, glue and DS, the DS with the NS RRset's TTL (both
+ * statements), all read in one snapshot. A delegation whose stored data
+ * cannot be published (a name or TTL the zone refuses, a damaged DS or glue,
+ * an NS TTL above max_ttl) is left out, counted in *skipped and reported to
+ * skip (may be NULL) with the reason.
  */
-int rs_registry_zone_text(const rs_registry_t *reg, const char *zone, const char *template_path, FILE *out,
-			  size_t *delegations, rs_diag_t *diag);
+int rs_registry_zone_build(const rs_registry_t *reg, const rs_zone_t *tmpl, uint32_t max_ttl, rs_zone_t *zone,
+			   void (*skip)(void *arg, const char *domain, const char *reason), void *arg,
+			   size_t *delegations, size_t *skipped, rs_diag_t *diag);
+
+/* Every delegation of zone as zone text (domain export); RS_EZONE if some are damaged. */
+int rs_registry_export(const rs_registry_t *reg, const char *zone, FILE *out, size_t *delegations, rs_diag_t *diag);
 
 /* ---- EPP (RFC 5730) with the domain mapping (RFC 5731) and secDNS-1.1 (RFC 5910) ---- */
 

@@ -20,10 +20,17 @@
 typedef struct rs_store rs_store_t;
 
 /* Latest schema version this build writes. */
-#define RS_STORE_SCHEMA 3
+#define RS_STORE_SCHEMA 4
 
-/* Open (creating if needed, mode 0700) the state directory dir. Caller closes with rs_store_close(). */
-int rs_store_open(const char *dir, rs_store_t **out, rs_diag_t *diag);
+/* rs_store_open flags. */
+#define RS_STORE_CREATE 1 /* make the directory (mode 0700) and database if they are not there */
+
+/*
+ * Open the state directory dir. Without RS_STORE_CREATE, a directory that
+ * holds no state.db is refused (RS_ENOENT): a typo must not start a new,
+ * empty state. Caller closes with rs_store_close().
+ */
+int rs_store_open(const char *dir, int flags, rs_store_t **out, rs_diag_t *diag);
 void rs_store_close(rs_store_t *store);
 const char *rs_store_dir(const rs_store_t *store);
 
@@ -31,6 +38,21 @@ const char *rs_store_dir(const rs_store_t *store);
 int rs_store_begin(rs_store_t *store, rs_diag_t *diag);
 int rs_store_commit(rs_store_t *store, rs_diag_t *diag);
 void rs_store_rollback(rs_store_t *store);
+/*
+ * A read snapshot: every read until rs_store_read_end sees one consistent
+ * state, and writers are never held up by it (WAL).
+ */
+int rs_store_read_begin(rs_store_t *store, rs_diag_t *diag);
+void rs_store_read_end(rs_store_t *store);
+
+/*
+ * One writer per zone: an exclusive lock on DIR/locks/ZONE, held until
+ * rs_store_unlock or the process ends (kill -9 included). With wait false,
+ * a zone another process holds gives RS_EBUSY and a diagnostic naming it.
+ */
+typedef struct rs_store_lock rs_store_lock_t;
+int rs_store_zone_lock(rs_store_t *store, const char *zone, bool wait, rs_store_lock_t **out, rs_diag_t *diag);
+void rs_store_unlock(rs_store_lock_t *lock);
 
 typedef struct {
 	char name[256];   /* presentation form with the trailing dot */
@@ -46,13 +68,20 @@ typedef struct {
 	uint32_t old_max_ttl; /* see rs_keyset_t.old_max_zone_ttl */
 	int64_t old_max_until;
 	char parent_agents[512]; /* the parent's servers to ask for the DS ("ADDR[@PORT] ..."); may be empty */
+	bool registry;        /* built from the registry data (input is its template), not from input alone */
+	char output[4096];    /* where the last publication was written; "" before the first */
+	int64_t last_failure; /* the last publication that failed; 0: none since the last success */
+	char last_error[512]; /* why it failed */
 } rs_zone_rec_t;
 
 /* RS_EINVAL with a message if the zone exists. */
 int rs_store_zone_add(rs_store_t *store, const rs_zone_rec_t *zone, rs_diag_t *diag);
 /* RS_ENOENT if there is no such zone. */
 int rs_store_zone_get(rs_store_t *store, const char *name, rs_zone_rec_t *out);
+/* Every field but registry, which only rs_store_zone_mark_registry sets (registry commands race with sessions). */
 int rs_store_zone_update(rs_store_t *store, const rs_zone_rec_t *zone, rs_diag_t *diag);
+/* The zone is built from the registry data from now on. */
+int rs_store_zone_mark_registry(rs_store_t *store, const char *name, rs_diag_t *diag);
 /* Remove a zone and its keys' rows (history stays). */
 int rs_store_zone_remove(rs_store_t *store, const char *name, rs_diag_t *diag);
 /* All zones by name; caller frees *out. */
@@ -69,6 +98,30 @@ int rs_store_policy_name(rs_store_t *store, size_t i, char name[64]);
 int rs_store_keys_load(rs_store_t *store, const char *zone, rs_keyset_t *set);
 /* Write every key of set (insert or update). */
 int rs_store_keys_save(rs_store_t *store, const char *zone, const rs_keyset_t *set, rs_diag_t *diag);
+
+/* A verified, written publication of a zone: what resolvers can see from when. */
+typedef struct {
+	int64_t time;
+	uint32_t serial;
+	uint64_t signatures, reused;
+	char keys[256];     /* "dnskey=T,T ksk=T zsk=T": the key tags of the DNSKEY RRset and of its signers */
+	char output[4096];
+} rs_publication_t;
+
+int rs_store_publication_add(rs_store_t *store, const char *zone, const rs_publication_t *pub, rs_diag_t *diag);
+/* Call fn for the last n publications of zone, oldest first. */
+int rs_store_publications(rs_store_t *store, const char *zone, size_t n,
+			  void (*fn)(void *arg, const rs_publication_t *pub), void *arg);
+
+/*
+ * Keys about to be made: recorded before their material exists, removed with
+ * the key's own row. One left behind names material an interrupted run made.
+ */
+int rs_store_intent_add(rs_store_t *store, const char *zone, const char *locator, int64_t when, rs_diag_t *diag);
+int rs_store_intent_remove(rs_store_t *store, const char *locator, rs_diag_t *diag);
+/* Call fn for each key intent of zone. */
+int rs_store_intents(rs_store_t *store, const char *zone, void (*fn)(void *arg, const char *locator, int64_t when),
+		     void *arg);
 
 /* Append a line to the zone's history. tag 0: about the zone. */
 int rs_store_history_add(rs_store_t *store, const char *zone, int64_t when, uint16_t tag,

@@ -75,6 +75,11 @@ int rs_rdata_from_text(uint16_t type, const char *text, uint8_t *out, size_t max
 /* Add one record (wire owner, RDATA copied and canonicalised). Only before rs_zone_finish(). */
 int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t ttl,
 		const uint8_t *rdata, size_t len);
+/* Name a source of records (a file, "registry data of ZONE") for diagnostics; *index names it. */
+int rs_zone_source(rs_zone_t *zone, const char *label, uint32_t *index);
+/* rs_zone_add from a source, at line (0: none): diagnostics then say where the record came from. */
+int rs_zone_add_from(rs_zone_t *zone, uint32_t source, uint32_t line, const uint8_t *owner, uint16_t type,
+		     uint32_t ttl, const uint8_t *rdata, size_t len);
 /*
  * Sort, remove duplicates, unify RRset TTLs (lowest wins, RFC 2181 5.2),
  * check the zone rules (one SOA at the apex, CNAME alone, ...) and mark cuts.
@@ -91,6 +96,11 @@ void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial);
 /* Give each delegation's DS RRset the TTL of its NS RRset (after finish); returns records changed. */
 size_t rs_zone_ds_ttl_from_ns(rs_zone_t *zone);
 const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index);
+/*
+ * RS_EZONE with "FILE:LINE: TTL N is above ..." for the first record read
+ * from a file whose TTL is above max (what ttl.max-zone forbids).
+ */
+int rs_zone_check_ttls(const rs_zone_t *zone, uint32_t max, rs_diag_t *diag);
 /* Number of records TTL-unified by rs_zone_finish (RRsets whose TTLs differed). */
 size_t rs_zone_ttl_fixes(const rs_zone_t *zone);
 

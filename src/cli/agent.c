@@ -28,7 +28,7 @@ static int64_t mono_now(void)
 }
 
 /* Answer one client: only the agent's own user (or root) gets anything. */
-static bool serve(int fd, const cli_agent_reply_t *s)
+static bool serve(int fd, const rs_agent_reply_t *s)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -56,11 +56,11 @@ static bool serve(int fd, const cli_agent_reply_t *s)
 	return strcmp(req, "quit") != 0;
 }
 
-void cli_agent_run(const char *dir, const cli_agent_reply_t *secret, int ready_fd)
+void cli_agent_run(const char *dir, const rs_agent_reply_t *secret, int ready_fd)
 {
 	/* No core dump and no ptrace by others of this process. */
 	prctl(PR_SET_DUMPABLE, 0);
-	static cli_agent_reply_t s;
+	static rs_agent_reply_t s;
 	mlock(&s, sizeof(s));
 	s = *secret;
 	signal(SIGPIPE, SIG_IGN);

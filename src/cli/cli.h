@@ -30,18 +30,17 @@ int cmd_deactivate(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
-/*
- * regsign sign --zone: sign a managed zone (cmd_sign and registry-zone hand
- * over). input: the unsigned zone text, NULL for the zone's own input file;
- * incremental: keep the signatures of the last output (out_path) that still hold.
- */
-int cli_sign_managed(const char *zone, const char *out_path, unsigned threads, bool force_clock,
-		     bool quiet, const char *input, bool incremental);
+/* regsign sign --zone and registry-zone: the due steps, then a publication of the zone to out_path. */
+typedef struct {
+	unsigned threads;
+	bool force_clock, quiet;
+	bool incremental; /* keep the signatures of the last output that still hold */
+	bool registry;    /* the zone is (from now on) built from the registry data */
+} cli_publish_opts_t;
+int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t *opts);
 
 /* "regsign: message" on stderr. */
 void cli_error(const char *fmt, ...) RS_PRINTF(1, 2);
-/* New SOA serial by mode (keep, increment, unixtime, dateserial), always after old (RFC 1982). */
-int cli_new_serial(const char *mode, uint32_t old, int64_t now, uint32_t *out);
 
 /* Exit code for a library error code. */
 int cli_exit_code(int code);

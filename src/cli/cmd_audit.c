@@ -116,7 +116,7 @@ static int set_syslog(rs_store_t *store, const char *target)
 	rs_diag_t diag;
 	int ret = rs_store_begin(store, &diag);
 	if (ret == RS_EOK)
-		ret = rs_store_setting_put(store, SET_SYSLOG, none ? "" : target, &diag);
+		ret = rs_store_setting_put(store, RS_SET_SYSLOG, none ? "" : target, &diag);
 	if (ret == RS_EOK && !cli_audit(store, "audit-config", NULL, 0, "ok", "syslog target %s", target))
 		ret = RS_EIO;
 	if (ret == RS_EOK)

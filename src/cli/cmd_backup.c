@@ -122,10 +122,13 @@ static bool backup_secrets(rs_store_t *store, const cli_shares_t *shares, char *
 	size_t slen, blen;
 	bool ok;
 	if (shares->count[RS_SHARE_ADMIN] == 0 && shares->count[RS_SHARE_BACKUP] == 0 &&
-	    cli_kept_secret(store, RS_SHARE_ADMIN, secret, &slen) == RS_EOK)
-		ok = cli_secret_text(secret, slen, so) && cli_kept_secret(store, RS_SHARE_BACKUP, bkey, &blen) == RS_EOK;
+	    rs_site_kept_secret(store, RS_SHARE_ADMIN, secret, &slen, NULL) == RS_EOK)
+		ok = cli_secret_text(secret, slen, so) &&
+		     rs_site_kept_secret(store, RS_SHARE_BACKUP, bkey, &blen, NULL) == RS_EOK;
 	else
-		ok = cli_shares_combine(shares, RS_SHARE_ADMIN, secret, &slen, so) &&
+		ok = cli_shares_check_set(store, shares, RS_SHARE_ADMIN) &&
+		     cli_shares_check_set(store, shares, RS_SHARE_BACKUP) &&
+		     cli_shares_combine(shares, RS_SHARE_ADMIN, secret, &slen, so) &&
 		     cli_shares_combine(shares, RS_SHARE_BACKUP, bkey, &blen, NULL);
 	rs_wipe(secret, sizeof(secret));
 	if (ok && blen != 32) {
@@ -150,9 +153,20 @@ static int backup(const char *path, const cli_shares_t *shares)
 		rs_store_close(store);
 		return EXIT_INPUT;
 	}
-	int ret = rs_store_begin(store, &diag);
+	/* The backup stamps key rows: no zone session may hold them meanwhile (and sessions lock first). */
+	rs_zone_rec_t *zones = NULL;
+	size_t nzones = 0;
+	rs_store_lock_t **locks = NULL;
+	int ret = rs_store_zone_list(store, &zones, &nzones);
+	if (ret == RS_EOK && (locks = calloc(nzones + 1, sizeof(*locks))) == NULL)
+		ret = RS_ENOMEM;
+	for (size_t i = 0; ret == RS_EOK && i < nzones; i++)
+		ret = rs_store_zone_lock(store, zones[i].name, true, &locks[i], &diag);
+	free(zones);
 	if (ret == RS_EOK)
-		ret = cli_hsm_backup(store, so, bkey, &b.hsm, &diag);
+		ret = rs_store_begin(store, &diag);
+	if (ret == RS_EOK)
+		ret = rs_site_token(store, RS_ACCESS_SIGN, so, bkey, &b.hsm, &diag);
 	rs_wipe(so, sizeof(so));
 	rs_wipe(bkey, sizeof(bkey));
 	if (ret == RS_EOK && (b.out = open_memstream(&mem, &memlen)) == NULL)
@@ -189,6 +203,10 @@ static int backup(const char *path, const cli_shares_t *shares)
 		cli_audit_flush(store);
 		printf("%zu key(s) backed up to %s\n", b.keys, path);
 	}
+	rs_hsm_close(b.hsm);
+	for (size_t i = 0; locks != NULL && i < nzones; i++)
+		rs_store_unlock(locks[i]);
+	free(locks);
 	free(mem);
 	rs_store_close(store);
 	return code;
@@ -342,7 +360,8 @@ static int restore(const char *path, const cli_shares_t *shares, const char *mod
 	int code = EXIT_INPUT;
 	if (!cli_shares_combine(shares, RS_SHARE_ACTIVATION, pin, &plen, pinx) ||
 	    !cli_shares_combine(shares, RS_SHARE_ADMIN, so, &slen, sox) ||
-	    !cli_shares_combine(shares, RS_SHARE_BACKUP, bkey, &blen, NULL) || (code = cli_store(&store)) != EXIT_OK)
+	    !cli_shares_combine(shares, RS_SHARE_BACKUP, bkey, &blen, NULL) ||
+	    (code = cli_store_create(&store)) != EXIT_OK)
 		goto out;
 	code = EXIT_INPUT;
 	if (blen != 32) {
@@ -357,14 +376,14 @@ static int restore(const char *path, const cli_shares_t *shares, const char *mod
 	}
 	snprintf(mod, sizeof(mod), "%s", module ? module : "");
 	snprintf(tok, sizeof(tok), "%s", token ? token : "");
-	if (module == NULL && rs_store_setting_get(store, SET_MODULE, mod, sizeof(mod)) != RS_EOK)
+	if (module == NULL && rs_store_setting_get(store, RS_SET_MODULE, mod, sizeof(mod)) != RS_EOK)
 		snprintf(mod, sizeof(mod), "%s", CLI_SOFTHSM_MODULE);
-	if (token == NULL && rs_store_setting_get(store, SET_TOKEN, tok, sizeof(tok)) != RS_EOK)
+	if (token == NULL && rs_store_setting_get(store, RS_SET_TOKEN, tok, sizeof(tok)) != RS_EOK)
 		snprintf(tok, sizeof(tok), "%s", CLI_TOKEN_LABEL);
 	if (softhsm != NULL) {
 		if (cli_softhsm_prepare(softhsm, false, conf, sizeof(conf)) != EXIT_OK)
 			goto out;
-	} else if (module == NULL && rs_store_setting_get(store, SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK) {
+	} else if (module == NULL && rs_store_setting_get(store, RS_SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK) {
 		/* The embedded token's directory may be gone with the disaster; make it again. */
 		char hsmdir[4400];
 		snprintf(hsmdir, sizeof(hsmdir), "%.*s", (int)(strrchr(conf, '/') - conf), conf);
@@ -395,9 +414,9 @@ static int restore(const char *path, const cli_shares_t *shares, const char *mod
 	}
 	restore_t r = { store, keys, count, 0, h, cli_now() };
 	ret = each_token_key(store, restore_one, &r);
-	if (ret == RS_EOK && (rs_store_setting_put(store, SET_MODULE, mod, &diag) != RS_EOK ||
-			      rs_store_setting_put(store, SET_TOKEN, tok, &diag) != RS_EOK ||
-			      (conf[0] && rs_store_setting_put(store, SET_SOFTHSM, conf, &diag) != RS_EOK)))
+	if (ret == RS_EOK && (rs_store_setting_put(store, RS_SET_MODULE, mod, &diag) != RS_EOK ||
+			      rs_store_setting_put(store, RS_SET_TOKEN, tok, &diag) != RS_EOK ||
+			      (conf[0] && rs_store_setting_put(store, RS_SET_SOFTHSM, conf, &diag) != RS_EOK)))
 		ret = RS_EIO;
 	if (ret == RS_EOK && !cli_audit(store, "restore", NULL, 0, "ok", "%zu key(s) from %s into token '%s'",
 					r.restored, path, tok))

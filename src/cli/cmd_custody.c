@@ -82,18 +82,18 @@ static bool read_pin(const char *what, char out[RS_SECRET_MAX + 2])
 static int keystore_show(rs_store_t *store)
 {
 	char v[4096];
-	static const char *const names[] = { SET_KEYSTORE, SET_MODULE, SET_TOKEN, SET_SOFTHSM, SET_UNLOCK, SET_SYSLOG };
+	static const char *const names[] = { RS_SET_KEYSTORE, RS_SET_MODULE, RS_SET_TOKEN, RS_SET_SOFTHSM, RS_SET_UNLOCK, RS_SET_SYSLOG };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (rs_store_setting_get(store, names[i], v, sizeof(v)) == RS_EOK)
 			printf("%-20s %s\n", names[i], v[0] ? v : "-");
-	cli_agent_reply_t r;
-	if (cli_agent_ask(rs_store_dir(store), "status", &r) == RS_EOK) {
+	rs_agent_reply_t r;
+	if (rs_agent_ask(rs_store_dir(store), "status", &r) == RS_EOK) {
 		char until[15], admin[15];
 		rs_time_format(r.until, until);
 		rs_time_format(r.admin_until, admin);
 		printf("%-20s until %s, key changes %s%s\n", "activation", until, r.admin_until ? "until " : "no",
 		       r.admin_until ? admin : "");
-	} else if (rs_store_setting_get(store, SET_UNLOCK, v, sizeof(v)) == RS_EOK && strcmp(v, "agent") == 0) {
+	} else if (rs_store_setting_get(store, RS_SET_UNLOCK, v, sizeof(v)) == RS_EOK && strcmp(v, "agent") == 0) {
 		printf("%-20s none (regsign activate)\n", "activation");
 	}
 	return EXIT_OK;
@@ -131,8 +131,8 @@ static int keystore_list(rs_store_t *store)
 {
 	listing_t l = { 0 };
 	rs_diag_t diag;
-	rs_hsm_t *h;
-	int ret = cli_hsm(store, CLI_HSM_PUBLIC, &h, &diag);
+	rs_hsm_t *h = NULL;
+	int ret = rs_site_token(store, RS_ACCESS_PUBLIC, NULL, NULL, &h, &diag);
 	if (ret == RS_EOK && rs_store_zone_list(store, &l.zones, &l.nzones) == RS_EOK &&
 	    (l.sets = calloc(l.nzones + 1, sizeof(*l.sets))) != NULL) {
 		for (size_t i = 0; ret == RS_EOK && i < l.nzones; i++)
@@ -150,6 +150,7 @@ static int keystore_list(rs_store_t *store)
 		rs_keyset_clear(&l.sets[i]);
 	free(l.sets);
 	free(l.zones);
+	rs_hsm_close(h);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
 		return cli_exit_code(ret);
@@ -228,7 +229,7 @@ int cmd_keystore(int argc, char **argv)
 		plan.so_pin = pins[1];
 	}
 	rs_store_t *store;
-	int code = cli_store(&store);
+	int code = init ? cli_store_create(&store) : cli_store(&store);
 	if (code != EXIT_OK)
 		return code;
 	if (!init) {
@@ -243,11 +244,11 @@ int cmd_keystore(int argc, char **argv)
 		rs_store_close(store);
 		return EXIT_INTERNAL;
 	}
-	if (rs_store_setting_get(store, SET_KEYSTORE, have, sizeof(have)) == RS_EOK) {
+	if (rs_store_setting_get(store, RS_SET_KEYSTORE, have, sizeof(have)) == RS_EOK) {
 		cli_error("the key store is set up already (%s); keys never move between stores", have);
 		code = EXIT_INPUT;
 	} else if (strcmp(backend, "file") == 0) {
-		code = rs_store_setting_put(store, SET_KEYSTORE, "file", &diag) == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+		code = rs_store_setting_put(store, RS_SET_KEYSTORE, "file", &diag) == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
 		if (code == EXIT_OK && !cli_audit(store, "keystore-init", NULL, 0, "ok", "key files in %s/keys",
 						  rs_store_dir(store)))
 			code = EXIT_INTERNAL;
@@ -257,7 +258,7 @@ int cmd_keystore(int argc, char **argv)
 		plan.softhsm_dir = softhsm != NULL ? softhsm : module_given || existing ? NULL : hsmdir;
 		/* An initialised SoftHSM2 token is found where SOFTHSM2_CONF says, now and later. */
 		const char *conf = getenv("SOFTHSM2_CONF");
-		if (existing && conf != NULL && rs_store_setting_put(store, SET_SOFTHSM, conf, &diag) != RS_EOK)
+		if (existing && conf != NULL && rs_store_setting_put(store, RS_SET_SOFTHSM, conf, &diag) != RS_EOK)
 			code = EXIT_INTERNAL;
 		if (code == EXIT_OK)
 			code = cli_custody_setup(store, &plan);
@@ -288,8 +289,8 @@ int cmd_keystore(int argc, char **argv)
 
 static int activation_status(const char *dir)
 {
-	cli_agent_reply_t r;
-	if (cli_agent_ask(dir, "status", &r) != RS_EOK) {
+	rs_agent_reply_t r;
+	if (rs_agent_ask(dir, "status", &r) != RS_EOK) {
 		printf("not activated\n");
 		return EXIT_BOGUS;
 	}
@@ -307,9 +308,9 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 	char module[4096], token[64];
 	rs_diag_t diag;
 	rs_hsm_t *h = NULL;
-	cli_softhsm_env(store);
-	int ret = rs_store_setting_get(store, SET_MODULE, module, sizeof(module)) == RS_EOK &&
-			  rs_store_setting_get(store, SET_TOKEN, token, sizeof(token)) == RS_EOK
+	rs_site_softhsm_env(store);
+	int ret = rs_store_setting_get(store, RS_SET_MODULE, module, sizeof(module)) == RS_EOK &&
+			  rs_store_setting_get(store, RS_SET_TOKEN, token, sizeof(token)) == RS_EOK
 		  ? rs_hsm_open(module, token, &h, &diag)
 		  : rs_diag(&diag, RS_EINVAL, "no token configured");
 	if (ret == RS_EOK && so_pin != NULL)
@@ -324,9 +325,13 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 		return EXIT_INPUT;
 	}
 	const char *dir = rs_store_dir(store);
-	cli_agent_reply_t old;
-	cli_agent_ask(dir, "quit", &old);
-	cli_agent_reply_t secret = { .until = (int64_t)time(NULL) + ttl };
+	rs_agent_reply_t old;
+	/* A new activation replaces the old one whole, an admin window included: say so. */
+	if (rs_agent_ask(dir, "quit", &old) == RS_EOK && old.admin_until > (int64_t)time(NULL) && so_pin == NULL)
+		printf("the admin activation ends: key changes are disabled until key holders activate with "
+		       "--admin-share again\n");
+	rs_wipe(&old, sizeof(old));
+	rs_agent_reply_t secret = { .until = (int64_t)time(NULL) + ttl };
 	secret.admin_until = so_pin != NULL ? secret.until : 0;
 	snprintf(secret.pin, sizeof(secret.pin), "%s", pin);
 	int ready[2];
@@ -395,7 +400,7 @@ int cmd_activate(int argc, char **argv)
 	if (code != EXIT_OK)
 		return code;
 	char unlock[16] = "";
-	rs_store_setting_get(store, SET_UNLOCK, unlock, sizeof(unlock));
+	rs_store_setting_get(store, RS_SET_UNLOCK, unlock, sizeof(unlock));
 	if (status) {
 		code = activation_status(rs_store_dir(store));
 	} else if (strcmp(unlock, "agent") != 0) {
@@ -406,7 +411,9 @@ int cmd_activate(int argc, char **argv)
 		size_t len;
 		char pin[RS_SECRET_MAX + 1], so[RS_SECRET_MAX + 1];
 		bool admin = shares.count[RS_SHARE_ADMIN] > 0;
-		if (!cli_shares_combine(&shares, RS_SHARE_ACTIVATION, secret, &len, pin) ||
+		if (!cli_shares_check_set(store, &shares, RS_SHARE_ACTIVATION) ||
+		    !cli_shares_check_set(store, &shares, RS_SHARE_ADMIN) ||
+		    !cli_shares_combine(&shares, RS_SHARE_ACTIVATION, secret, &len, pin) ||
 		    (admin && !cli_shares_combine(&shares, RS_SHARE_ADMIN, secret, &len, so))) {
 			cli_audit_alone(store, "activate", NULL, 0, "refused", "shares did not combine");
 			code = EXIT_INPUT;
@@ -439,8 +446,8 @@ int cmd_deactivate(int argc, char **argv)
 	int code = cli_store(&store);
 	if (code != EXIT_OK)
 		return code;
-	cli_agent_reply_t r;
-	if (cli_agent_ask(rs_store_dir(store), "quit", &r) == RS_EOK) {
+	rs_agent_reply_t r;
+	if (rs_agent_ask(rs_store_dir(store), "quit", &r) == RS_EOK) {
 		cli_audit_alone(store, "deactivate", NULL, 0, "ok", "activation ended");
 		printf("keys deactivated\n");
 	} else {

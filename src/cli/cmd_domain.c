@@ -192,7 +192,7 @@ int cmd_domain(int argc, char **argv)
 			code = EXIT_INPUT;
 		} else {
 			size_t n;
-			ret = rs_registry_zone_text(&reg, zname, NULL, stdout, &n, &diag);
+			ret = rs_registry_export(&reg, zname, stdout, &n, &diag);
 		}
 	} else {
 		cli_error("unknown domain command '%s'", verb);

@@ -30,23 +30,25 @@ static void help(FILE *f)
 static int managed_keys(const char *name, rs_key_t **keys, int max, int *digest, bool digest_given)
 {
 	cli_zone_t z;
-	int n = 0, code = cli_zone_open(&z, name, true);
-	for (size_t i = 0; code == EXIT_OK && i < z.keys.count && n < max; i++) {
-		const rs_keystate_t *k = &z.keys.keys[i];
+	rs_diag_t diag;
+	rs_session_opts_t so = cli_session_opts(CLI_QUIET); /* standard output is the DS records */
+	int n = 0, code = cli_zone_open(&z, name, &so), ret = code == EXIT_OK ? RS_EOK : RS_EINVAL;
+	const rs_keyset_t *set = code == EXIT_OK ? rs_session_keys(z.session) : NULL;
+	for (size_t i = 0; ret == RS_EOK && i < set->count && n < max; i++) {
+		const rs_keystate_t *k = &set->keys[i];
 		if (k->goal == RS_GOAL_DEAD || !rs_keystate_wants_ds(k))
 			continue;
-		if (cli_zone_key(&z, k, false, &keys[n]) != RS_EOK) {
-			code = EXIT_INPUT;
-			break;
-		}
-		n++;
+		if ((ret = rs_session_key(z.session, k, false, &keys[n], &diag)) == RS_EOK)
+			n++;
 	}
-	if (code == EXIT_OK && !digest_given)
-		*digest = z.policy.ds_digest;
-	if (code == EXIT_OK) {
-		cli_zone_tell(&z, "ds-export", 0, "DS of %d key(s) exported for the parent", n);
-		code = cli_zone_commit(&z);
+	if (ret == RS_EOK && !digest_given)
+		*digest = rs_session_policy(z.session)->ds_digest;
+	if (ret == RS_EOK) {
+		rs_session_note(z.session, "ds-export", 0, "DS of %d key(s) exported for the parent", n);
+		ret = rs_session_commit(z.session, &diag);
 	}
+	if (code == EXIT_OK)
+		code = cli_check(ret, &diag);
 	cli_zone_close(&z);
 	if (code != EXIT_OK) {
 		for (int i = 0; i < n; i++)

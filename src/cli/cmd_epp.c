@@ -120,7 +120,7 @@ static void session(conn_t *c, SSL *ssl)
 			send_frame(ssl, &out);
 		goto out;
 	}
-	if (rs_store_open(cli_state_dir(), &store, &diag) != RS_EOK) {
+	if (rs_store_open(cli_state_dir(), 0, &store, &diag) != RS_EOK) {
 		fprintf(stderr, "epp: %s: %s\n", c->peer, diag.text);
 		goto out;
 	}

@@ -84,7 +84,6 @@ static void time_text(int64_t t, char *out)
 /* ---- looking ahead: the enforcer on a copy of the keys, with stand-in keys ---- */
 
 typedef struct {
-	const cli_zone_t *z;
 	bool print;          /* plan: print each event */
 	int64_t *first_at;   /* key list: first event time per key index */
 	char (*first_what)[96];
@@ -111,9 +110,11 @@ static int fake_key(void *arg, const rs_keyset_t *set, rs_keystate_t *k)
 	}
 }
 
-static void ahead_log(void *arg, int64_t when, const rs_keystate_t *k, const char *what)
+static void ahead_log(void *arg, int64_t when, const rs_event_t *ev)
 {
 	ahead_t *a = arg;
+	const rs_keystate_t *k = ev->key;
+	const char *what = ev->text;
 	if (a->print) {
 		char t[24], tag[16];
 		time_text(when, t);
@@ -135,40 +136,49 @@ static void ahead_log(void *arg, int64_t when, const rs_keystate_t *k, const cha
 	}
 }
 
-/* Run the state machine forward from z->now for days on a copy of the keys. */
-static int look_ahead(const cli_zone_t *z, long days, ahead_t *a)
+/*
+ * Run the state machine forward from now for days on a copy of the keys,
+ * with a publication after every step (what the signer does) and the
+ * parent acting on each DS request at once.
+ */
+static int look_ahead(rs_session_t *session, int64_t now, long days, ahead_t *a)
 {
-	rs_policy_t p = z->policy;
-	p.ds_auto = true; /* the plan assumes the parent acts on each DS request at once */
+	rs_policy_t p = *rs_session_policy(session);
+	p.ds_auto = true;
+	const rs_keyset_t *keys = rs_session_keys(session);
 	rs_keyset_t copy = { 0 };
-	copy.soa_ttl = z->keys.soa_ttl;
-	copy.soa_minimum = z->keys.soa_minimum;
-	for (size_t i = 0; i < z->keys.count; i++)
-		if (rs_keyset_add(&copy, &z->keys.keys[i]) != RS_EOK) {
+	copy.soa_ttl = keys->soa_ttl;
+	copy.soa_minimum = keys->soa_minimum;
+	for (size_t i = 0; i < keys->count; i++)
+		if (rs_keyset_add(&copy, &keys->keys[i]) != RS_EOK) {
 			rs_keyset_clear(&copy);
 			return EXIT_INTERNAL;
 		}
 	/* Submissions already waiting for the operator count as confirmed now. */
 	for (size_t i = 0; i < copy.count; i++) {
 		if (copy.keys[i].ds == RS_DS_SUBMIT)
-			rs_enforce_ds_seen(&copy, copy.keys[i].tag, z->now, NULL);
+			rs_enforce_ds_seen(&copy, copy.keys[i].tag, now, NULL);
 		else if (copy.keys[i].ds == RS_DS_WITHDRAW)
-			rs_enforce_ds_gone(&copy, copy.keys[i].tag, z->now, NULL);
+			rs_enforce_ds_gone(&copy, copy.keys[i].tag, now, NULL);
 	}
-	a->z = z;
-	a->known = z->keys.count;
+	a->known = keys->count;
 	a->next_fake = 65535;
 	a->set = &copy;
-	rs_enforce_ctx_t ctx = { fake_key, a, ahead_log, a };
-	int64_t t = z->now, end = z->now + days * 86400;
+	rs_enforce_ctx_t ctx = { fake_key, a, ahead_log, a, NULL };
+	int64_t t = now, end = now + days * 86400;
 	int code = EXIT_OK;
 	for (int steps = 0; t <= end && steps < 10000; steps++) {
 		int64_t next;
 		rs_diag_t diag;
+		rs_keyset_published(&copy, t);
 		if (rs_enforce(&p, &copy, t, &ctx, &next, &diag) != RS_EOK) {
 			cli_error("%s", diag.text);
 			code = EXIT_INTERNAL;
 			break;
+		}
+		if (rs_keyset_pending(&copy) > 0) {
+			rs_keyset_published(&copy, t);
+			continue; /* what the steps depend on is published: they may go on at once */
 		}
 		if (next == INT64_MAX)
 			break;
@@ -230,22 +240,26 @@ int cmd_key(int argc, char **argv)
 	if (!parse(argc - 1, argv + 1, &a, key_help, &code))
 		return code;
 	cli_zone_t z;
-	if ((code = cli_zone_open(&z, a.zone, true)) != EXIT_OK) {
+	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
+	if ((code = cli_zone_open(&z, a.zone, &so)) != EXIT_OK) {
 		cli_zone_close(&z);
 		return code;
 	}
-	int64_t *first_at = calloc(z.keys.count + 1, sizeof(*first_at));
-	char(*first_what)[96] = calloc(z.keys.count + 1, sizeof(*first_what));
+	const rs_keyset_t *keys = rs_session_keys(z.session);
+	const rs_zone_rec_t *zone = rs_session_zone(z.session);
+	int64_t *first_at = calloc(keys->count + 1, sizeof(*first_at));
+	char(*first_what)[96] = calloc(keys->count + 1, sizeof(*first_what));
 	ahead_t ah = { .first_at = first_at, .first_what = first_what };
-	if (first_at == NULL || first_what == NULL || look_ahead(&z, 5 * 366, &ah) != EXIT_OK)
+	if (first_at == NULL || first_what == NULL || look_ahead(z.session, so.now, 5 * 366, &ah) != EXIT_OK)
 		code = EXIT_INTERNAL;
 	char now[24];
-	time_text(z.now, now);
-	printf("zone %s, policy %s, at %s\n", z.zone.name, z.zone.policy, now);
+	time_text(so.now, now);
+	printf("zone %s, policy %s, at %s\n", zone->name, zone->policy, now);
 	printf("%-5s %-4s %-16s %-9s %-11s %-11s %-11s %-11s %s\n", "tag", "role", "algorithm", "state",
 	       "DNSKEY", "KRRSIG", "ZRRSIG", "DS", "next event");
-	for (size_t i = 0; code == EXIT_OK && i < z.keys.count; i++) {
-		const rs_keystate_t *k = &z.keys.keys[i];
+	size_t pending = 0;
+	for (size_t i = 0; code == EXIT_OK && i < keys->count; i++) {
+		const rs_keystate_t *k = &keys->keys[i];
 		if (k->goal == RS_GOAL_DEAD)
 			continue;
 		char next[160] = "-";
@@ -258,12 +272,20 @@ int cmd_key(int argc, char **argv)
 			time_text(first_at[i], t);
 			snprintf(next, sizeof(next), "%s: %s", t, first_what[i]);
 		}
+		/* A state no publication has shown yet is marked: its clock has not started. */
+		char st[3][16];
+		for (int r = 0; r < 3; r++)
+			snprintf(st[r], sizeof(st[r]), "%s%s", rs_recstate_name(k->state[r]),
+				 k->pending & (1u << r) ? "*" : "");
+		pending += k->pending != 0;
 		printf("%-5u %-4s %-16s %-9s %-11s %-11s %-11s %-11s %s\n", k->tag, rs_role_name(k->role),
-		       rs_alg_name(k->alg), doing(k), rs_recstate_name(k->state[RS_REC_DNSKEY]),
-		       rs_recstate_name(k->state[RS_REC_KRRSIG]), rs_recstate_name(k->state[RS_REC_ZRRSIG]),
+		       rs_alg_name(k->alg), doing(k), st[RS_REC_DNSKEY], st[RS_REC_KRRSIG], st[RS_REC_ZRRSIG],
 		       ds_text(k), next);
 	}
-	if (code == EXIT_OK && z.zone.next_event <= z.now)
+	if (code == EXIT_OK && pending > 0)
+		printf("* not yet published: the next 'regsign sign --zone %s' shows it, and its time counts from then\n",
+		       zone->name);
+	else if (code == EXIT_OK && zone->next_event <= so.now)
 		printf("steps are due: run regsign enforce (sign also does)\n");
 	free(first_at);
 	free(first_what);
@@ -286,18 +308,48 @@ static void enforce_help(FILE *f)
 		"  regsign --state /var/lib/regsign enforce --now 20270101000000\n");
 }
 
-static int enforce_zone(const char *name, const args_t *a)
+/* Open the zone for a change by the operator; the due steps and the parent's DS first. */
+static int open_steps(cli_zone_t *z, const args_t *a, rs_diag_t *diag, int *ret)
+{
+	rs_session_opts_t so = cli_session_opts(a->quiet ? CLI_QUIET : 0);
+	so.force_clock = a->force_clock;
+	int code = cli_zone_open(z, a->zone, &so);
+	*ret = code == EXIT_OK ? rs_session_parent(z->session, false, diag) : RS_EINVAL;
+	if (*ret == RS_EOK)
+		*ret = rs_session_enforce(z->session, diag);
+	return code;
+}
+
+/* Commit what ret allows, and close; the exit code. */
+static int close_steps(cli_zone_t *z, int code, int ret, rs_diag_t *diag)
+{
+	if (code == EXIT_OK && ret == RS_EOK)
+		ret = rs_session_commit(z->session, diag);
+	if (code == EXIT_OK)
+		code = cli_check(ret, diag);
+	cli_zone_close(z);
+	return code;
+}
+
+static int enforce_zone(const char *name, args_t a)
 {
 	cli_zone_t z;
-	int code = cli_zone_step(&z, cli_zone_open(&z, name, a->quiet), a->force_clock);
-	if (code == EXIT_OK && !a->quiet) {
+	rs_diag_t diag;
+	int ret;
+	a.zone = name;
+	int code = open_steps(&z, &a, &diag, &ret);
+	if (code == EXIT_OK && ret == RS_EOK && (ret = rs_session_commit(z.session, &diag)) == RS_EOK && !a.quiet) {
+		const rs_zone_rec_t *zone = rs_session_zone(z.session);
 		char t[40] = "the operator (ds-seen/ds-gone)";
-		if (z.zone.next_event != INT64_MAX)
-			time_text(z.zone.next_event, t);
-		printf("%s: %zu step(s) taken; next event: %s\n", z.zone.name, z.steps, t);
+		if (zone->next_event != INT64_MAX)
+			time_text(zone->next_event, t);
+		size_t waiting = rs_keyset_pending(rs_session_keys(z.session));
+		printf("%s: %zu step(s) taken; next event: %s\n", zone->name, rs_session_steps(z.session), t);
+		if (waiting > 0)
+			printf("%s: %zu key(s) wait for the next publication (regsign sign --zone %s): their time "
+			       "counts from it\n", zone->name, waiting, zone->name);
 	}
-	cli_zone_close(&z);
-	return code;
+	return close_steps(&z, code, ret, &diag);
 }
 
 int cmd_enforce(int argc, char **argv)
@@ -307,7 +359,7 @@ int cmd_enforce(int argc, char **argv)
 	if (!parse(argc, argv, &a, enforce_help, &code))
 		return code;
 	if (a.zone != NULL)
-		return enforce_zone(a.zone, &a);
+		return enforce_zone(a.zone, a);
 	rs_store_t *store;
 	if ((code = cli_store(&store)) != EXIT_OK)
 		return code;
@@ -317,7 +369,7 @@ int cmd_enforce(int argc, char **argv)
 		code = EXIT_INTERNAL;
 	rs_store_close(store);
 	for (size_t i = 0; i < n; i++) {
-		int c = enforce_zone(zones[i].name, &a);
+		int c = enforce_zone(zones[i].name, a);
 		if (c != EXIT_OK)
 			code = c;
 	}
@@ -345,11 +397,13 @@ int cmd_plan(int argc, char **argv)
 	if (!parse(argc, argv, &a, plan_help, &code))
 		return code;
 	cli_zone_t z;
-	if ((code = cli_zone_open(&z, a.zone, true)) == EXIT_OK) {
-		printf("plan for %s (policy %s), %ld days%s:\n", z.zone.name, z.zone.policy, a.days,
-		       z.policy.ds_auto ? "" : "; DS changes assumed confirmed when requested");
+	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
+	if ((code = cli_zone_open(&z, a.zone, &so)) == EXIT_OK) {
+		const rs_zone_rec_t *zone = rs_session_zone(z.session);
+		printf("plan for %s (policy %s), %ld days%s:\n", zone->name, zone->policy, a.days,
+		       rs_session_policy(z.session)->ds_auto ? "" : "; DS changes assumed confirmed when requested");
 		ahead_t ah = { .print = true };
-		code = look_ahead(&z, a.days, &ah);
+		code = look_ahead(z.session, so.now, a.days, &ah);
 	}
 	cli_zone_close(&z);
 	return code;
@@ -380,22 +434,13 @@ int cmd_rollover(int argc, char **argv)
 		return EXIT_INPUT;
 	}
 	cli_zone_t z;
+	rs_diag_t diag;
+	int ret;
 	/* Steps that are due come first: the rollover starts from the state as of now. */
-	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK)
-		code = cli_zone_enforce(&z, a.force_clock);
-	if (code == EXIT_OK) {
-		rs_enforce_ctx_t ctx = cli_zone_ctx(&z);
-		rs_diag_t diag;
-		int ret = rs_enforce_rollover(&z.policy, &z.keys, a.role, a.emergency ? RS_ROLLOVER_EMERGENCY : 0,
-					      z.now, &ctx, &diag);
-		if (ret != RS_EOK) {
-			cli_error("%s: %s", z.zone.name, diag.text);
-			code = cli_exit_code(ret);
-		}
-	}
-	code = cli_zone_step(&z, code, a.force_clock);
-	cli_zone_close(&z);
-	return code;
+	code = open_steps(&z, &a, &diag, &ret);
+	if (ret == RS_EOK)
+		ret = rs_session_rollover(z.session, a.role, a.emergency ? RS_ROLLOVER_EMERGENCY : 0, &diag);
+	return close_steps(&z, code, ret, &diag);
 }
 
 static void ds_help(FILE *f)
@@ -423,21 +468,15 @@ static int ds_event(int argc, char **argv, bool seen)
 		return EXIT_INPUT;
 	}
 	cli_zone_t z;
-	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK) {
-		rs_diag_t diag;
-		int ret = seen ? rs_enforce_ds_seen(&z.keys, a.tag, z.now, &diag)
-			       : rs_enforce_ds_gone(&z.keys, a.tag, z.now, &diag);
-		if (ret != RS_EOK) {
-			cli_error("%s: %s", z.zone.name, diag.text);
-			code = EXIT_INPUT;
-		} else {
-			cli_zone_tell(&z, "ds-change", a.tag, "DS of key %u %s at the parent (operator)", a.tag,
-				      seen ? "seen" : "gone");
-		}
-	}
-	code = cli_zone_step(&z, code, a.force_clock);
-	cli_zone_close(&z);
-	return code;
+	rs_diag_t diag;
+	int ret;
+	code = open_steps(&z, &a, &diag, &ret);
+	if (ret == RS_EOK)
+		ret = rs_session_ds_done(z.session, a.tag, seen, &diag);
+	/* The DS change may let the rollover go on at once. */
+	if (ret == RS_EOK)
+		ret = rs_session_enforce(z.session, &diag);
+	return close_steps(&z, code, ret, &diag);
 }
 
 static void ds_check_help(FILE *f)
@@ -460,15 +499,18 @@ int cmd_ds_check(int argc, char **argv)
 	if (!parse(argc, argv, &a, ds_check_help, &code))
 		return code;
 	cli_zone_t z;
-	if ((code = cli_zone_open(&z, a.zone, a.quiet)) == EXIT_OK && z.zone.parent_agents[0] == '\0') {
-		cli_error("%s has no parent agents (see regsign zone set-parent)", z.zone.name);
+	rs_session_opts_t so = cli_session_opts(a.quiet ? CLI_QUIET : 0);
+	so.force_clock = a.force_clock;
+	rs_diag_t diag;
+	int ret = RS_EINVAL;
+	if ((code = cli_zone_open(&z, a.zone, &so)) == EXIT_OK &&
+	    rs_session_zone(z.session)->parent_agents[0] == '\0') {
+		cli_error("%s has no parent agents (see regsign zone set-parent)", rs_session_zone(z.session)->name);
 		code = EXIT_INPUT;
 	}
-	if (code == EXIT_OK)
-		code = cli_zone_check_parent(&z, true);
-	code = cli_zone_step(&z, code, a.force_clock);
-	cli_zone_close(&z);
-	return code;
+	if (code == EXIT_OK && (ret = rs_session_parent(z.session, true, &diag)) == RS_EOK)
+		ret = rs_session_enforce(z.session, &diag);
+	return close_steps(&z, code, ret, &diag);
 }
 
 int cmd_ds_seen(int argc, char **argv)

@@ -145,7 +145,7 @@ int cmd_policy(int argc, char **argv)
 	char *text = NULL;
 	if (strcmp(sub, "list") == 0) {
 		/* Reading the list must not create a state directory. */
-		if (access(cli_state_dir(), F_OK) == 0 && (code = cli_store(&store)) != EXIT_OK)
+		if ((code = cli_store_if_any(&store)) != EXIT_OK)
 			return code;
 		for (size_t i = 0; rs_policy_builtin_name(i) != NULL; i++) {
 			char *stored = NULL;
@@ -163,13 +163,12 @@ int cmd_policy(int argc, char **argv)
 		cli_error("policy %s needs an argument", sub);
 		code = EXIT_INPUT;
 	} else if (strcmp(sub, "show") == 0) {
-		if (access(cli_state_dir(), F_OK) == 0)
-			code = cli_store(&store);
+		code = cli_store_if_any(&store);
 		if (code == EXIT_OK && (code = cli_policy_load(store, arg, false, &p, &text)) == EXIT_OK)
 			fputs(text, stdout);
 	} else if (strcmp(sub, "check") == 0) {
-		if (strchr(arg, '/') == NULL && strstr(arg, ".yaml") == NULL && access(cli_state_dir(), F_OK) == 0)
-			code = cli_store(&store);
+		if (strchr(arg, '/') == NULL && strstr(arg, ".yaml") == NULL)
+			code = cli_store_if_any(&store);
 		rs_diag_t diag;
 		if (code == EXIT_OK && (code = cli_policy_load(store, arg, false, &p, &text)) == EXIT_OK) {
 			if (rs_policy_check(&p, (uint32_t)soa_ttl, &diag) != RS_EOK) {
@@ -182,7 +181,8 @@ int cmd_policy(int argc, char **argv)
 		}
 	} else if (strcmp(sub, "import") == 0) {
 		rs_diag_t diag;
-		if ((code = cli_policy_load(NULL, arg, true, &p, &text)) == EXIT_OK && (code = cli_store(&store)) == EXIT_OK) {
+		if ((code = cli_policy_load(NULL, arg, true, &p, &text)) == EXIT_OK &&
+		    (code = cli_store_create(&store)) == EXIT_OK) {
 			int ret = rs_store_begin(store, &diag);
 			if (ret == RS_EOK)
 				ret = rs_store_policy_put(store, p.name, text, cli_now(), &diag);

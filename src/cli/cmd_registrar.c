@@ -79,7 +79,7 @@ static int registrar_add(int argc, char **argv)
 		return EXIT_INTERNAL;
 	}
 	rs_store_t *store;
-	int code = cli_store(&store);
+	int code = cli_store_create(&store);
 	if (code != EXIT_OK)
 		return code;
 	rs_diag_t diag;

@@ -3,10 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "managed.h"
-#include "registry.h"
 
 static void help(FILE *f)
 {
@@ -16,9 +14,11 @@ static void help(FILE *f)
 		"Builds the registry zone ZONE from its template (the input file of 'zone add':\n"
 		"SOA, apex NS and the registry's own records) and the delegations in the registry\n"
 		"data (NS, glue, and DS with the TTL of the NS RRset, as both statements require),\n"
-		"writes it to DIR/registry/ZONE.zone, and signs it as 'sign --zone' does. The\n"
-		"signatures of the last SIGNED whose RRsets did not change are kept, so a change\n"
-		"of one delegation re-signs only what it touches; --full signs everything anew.\n"
+		"and publishes it as 'sign --zone' does: verified, then written atomically. From\n"
+		"then on the zone is a registry zone, which 'sign --zone' builds the same way. A\n"
+		"delegation whose stored data cannot be published is left out, with a warning that\n"
+		"names it. The signatures of the last SIGNED whose RRsets did not change are kept,\n"
+		"so a change of one delegation re-signs only what it touches; --full signs all anew.\n"
 		"\n"
 		"example:\n"
 		"  regsign registry-zone --zone cloud. --out /var/lib/regsign/cloud.signed\n");
@@ -49,47 +49,11 @@ int cmd_registry_zone(int argc, char **argv)
 		default: help(stderr); return EXIT_INPUT;
 		}
 	}
-	char name[256];
-	uint8_t wire[255];
 	if (optind != argc || zone == NULL || out_path == NULL) {
 		help(stderr);
 		return EXIT_INPUT;
 	}
-	if (!cli_zone_name(zone, name, wire))
-		return EXIT_INPUT;
-	rs_store_t *store;
-	int code = cli_store(&store);
-	if (code != EXIT_OK)
-		return code;
-	rs_zone_rec_t z;
-	char dir[4200], path[4600];
-	if (rs_store_zone_get(store, name, &z) != RS_EOK) {
-		cli_error("%s: not a managed zone (regsign zone add %s --policy P --input TEMPLATE)", name, name);
-		rs_store_close(store);
-		return EXIT_INPUT;
-	}
-	snprintf(dir, sizeof(dir), "%s/registry", rs_store_dir(store));
-	snprintf(path, sizeof(path), "%s/%szone", dir, name);
-	mkdir(dir, 0700);
-	rs_registry_t reg;
-	cli_registry(store, name, &reg);
-	rs_diag_t diag;
-	rs_outfile_t *out;
-	size_t count = 0;
-	int ret = rs_outfile_open(path, 0600, &out, &diag);
-	if (ret == RS_EOK) {
-		ret = rs_registry_zone_text(&reg, name, z.input, rs_outfile_stream(out), &count, &diag);
-		if (ret == RS_EOK)
-			ret = rs_outfile_commit(out, &diag);
-		else
-			rs_outfile_abort(out);
-	}
-	rs_store_close(store);
-	if (ret != RS_EOK) {
-		cli_error("%s", diag.text);
-		return cli_exit_code(ret);
-	}
-	if (!quiet)
-		fprintf(stderr, "registry zone %s: %zu delegations, written to %s\n", name, count, path);
-	return cli_sign_managed(name, out_path, threads, force_clock, quiet, path, !full);
+	cli_publish_opts_t po = { .threads = threads, .force_clock = force_clock, .quiet = quiet, .incremental = !full,
+				  .registry = true };
+	return cli_publish(zone, out_path, &po);
 }

@@ -6,7 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "managed.h"
+#include "regsign/session.h"
 #include "regsign/signer.h"
 
 static void help(FILE *f)
@@ -83,6 +84,54 @@ static int parse_salt(const char *text, rs_nsec3_params_t *p)
 	return RS_EOK;
 }
 
+/* Phase times and counts of a publication, as the operator reads them. */
+static void publish_summary(const char *zone, const rs_publish_result_t *r)
+{
+	char exp[15];
+	rs_time_format(r->expiration, exp);
+	fprintf(stderr, "signed %s: %llu names, %llu signatures (%llu kept) by %zu keys, %zu DNSKEYs published, "
+		"serial %u, expires %s; %llu signatures verified; %.2f s (build %.2f, sign %.2f, verify %.2f)\n",
+		zone, (unsigned long long)r->stats.names, (unsigned long long)r->stats.signatures,
+		(unsigned long long)r->stats.reused, r->signers, r->published, r->serial, exp,
+		(unsigned long long)r->verified, r->t_build + r->t_sign + r->t_verify, r->t_build, r->t_sign,
+		r->t_verify);
+	if (r->delegations > 0 || r->skipped > 0)
+		fprintf(stderr, "registry zone %s: %zu delegations, %zu left out\n", zone, r->delegations, r->skipped);
+	if (r->ttl_fixes > 0)
+		fprintf(stderr, "warning: %zu records had a TTL different from their RRset's; the lowest was used "
+			"(RFC 2181 5.2)\n", r->ttl_fixes);
+}
+
+int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t *po)
+{
+	cli_zone_t z;
+	rs_session_opts_t so = cli_session_opts(CLI_STDERR | (po->quiet ? CLI_QUIET : 0));
+	so.force_clock = po->force_clock;
+	so.threads = po->threads;
+	int code = cli_zone_open(&z, zone, &so);
+	rs_diag_t diag;
+	int ret = code == EXIT_OK ? RS_EOK : RS_EINVAL;
+	if (ret == RS_EOK && po->registry)
+		ret = rs_session_set_registry(z.session, &diag);
+	if (ret == RS_EOK)
+		ret = rs_session_parent(z.session, false, &diag);
+	if (ret == RS_EOK)
+		ret = rs_session_enforce(z.session, &diag);
+	int last = -1;
+	rs_publish_opts_t o = { .output = out_path, .incremental = po->incremental };
+	if (!po->quiet && isatty(STDERR_FILENO)) {
+		o.progress = progress;
+		o.progress_arg = &last;
+	}
+	rs_publish_result_t res;
+	if (ret == RS_EOK && (ret = rs_session_publish(z.session, &o, &res, &diag)) == RS_EOK && !po->quiet)
+		publish_summary(rs_session_zone(z.session)->name, &res);
+	if (code == EXIT_OK)
+		code = cli_check(ret, &diag);
+	cli_zone_close(&z);
+	return code;
+}
+
 int cmd_sign(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -107,7 +156,7 @@ int cmd_sign(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *origin_text = NULL, *dir = NULL, *out_path = NULL, *serial_mode = "keep";
+	const char *origin_text = NULL, *dir = NULL, *out_path = NULL, *serial_text = "keep";
 	const char *inc_text = NULL, *exp_text = NULL, *validity_text = NULL;
 	const char *managed = NULL;
 	bool quiet = false, legacy = false, nsec3_opts = false, force_clock = false, incremental = false;
@@ -143,7 +192,7 @@ int cmd_sign(int argc, char **argv)
 			break;
 		case OPT_OPTOUT: so.nsec3_params.opt_out = true; nsec3_opts = true; break;
 		case OPT_THREADS: so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
-		case OPT_SERIAL: serial_mode = optarg; break;
+		case OPT_SERIAL: serial_text = optarg; break;
 		case OPT_LEGACY: legacy = true; break;
 		case OPT_ZONE: managed = optarg; break;
 		case OPT_NOW: if (!cli_set_now(optarg)) return EXIT_INPUT; break;
@@ -169,7 +218,9 @@ int cmd_sign(int argc, char **argv)
 			cli_error("--out SIGNED is required");
 			return EXIT_INPUT;
 		}
-		return cli_sign_managed(managed, out_path, so.threads, force_clock, quiet, NULL, incremental);
+		cli_publish_opts_t po = { .threads = so.threads, .force_clock = force_clock, .quiet = quiet,
+					  .incremental = incremental };
+		return cli_publish(managed, out_path, &po);
 	}
 	if (optind != argc - 1) {
 		cli_error(optind >= argc ? "ZONEFILE is required" : "only one ZONEFILE may be given");
@@ -214,9 +265,13 @@ int cmd_sign(int argc, char **argv)
 		cli_error("expiration is not after inception");
 		return EXIT_INPUT;
 	}
-	uint32_t dummy;
-	if (cli_new_serial(serial_mode, 0, now, &dummy) != RS_EOK) {
-		cli_error("unknown serial mode '%s' (keep, increment, unixtime, dateserial)", serial_mode);
+	static const char *const serial_modes[] = { "keep", "increment", "unixtime", "dateserial" };
+	int serial_mode = -1;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(serial_text, serial_modes[i]) == 0)
+			serial_mode = i;
+	if (serial_mode < 0) {
+		cli_error("unknown serial mode '%s' (keep, increment, unixtime, dateserial)", serial_text);
 		return EXIT_INPUT;
 	}
 
@@ -272,8 +327,7 @@ int cmd_sign(int argc, char **argv)
 		goto out;
 	}
 	const rs_rr_t *soa = rs_zone_soa(zone);
-	uint32_t old = rs_get32(soa->rdata + soa->rdlen - 20), serial;
-	cli_new_serial(serial_mode, old, now, &serial);
+	uint32_t serial = rs_serial_next(serial_mode, rs_get32(soa->rdata + soa->rdlen - 20), now);
 	rs_zone_set_serial(zone, serial);
 
 	rs_outfile_t *out;

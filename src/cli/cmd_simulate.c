@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "managed.h"
+#include "regsign/session.h"
 #include "regsign/crypto.h"
 #include "regsign/signer.h"
 #include "regsign/verify.h"
@@ -97,53 +98,48 @@ static const char small_zone[] =
 	"child DS 12345 13 2 2BB183AF5F22588179A53B0A98631FAD1A292118F6B9A8F89D8A2CCD7A6F0A18\n"
 	"ns.child A 192.0.2.3\n";
 
-/* Sign the small zone with the keys as the state machine says, then check the result. */
-static int real_check(void *arg, const rs_policy_t *p, const rs_keyset_t *set, int64_t now,
-		      rs_buf_t *report)
+static int real_load(void *arg, const rs_keystate_t *k, bool need_private, rs_key_t **out, rs_diag_t *diag)
+{
+	(void)need_private;
+	rs_key_t *key = real_find(arg, k->tag);
+	if (key == NULL)
+		return rs_diag(diag, RS_ENOKEY, "no key %u", k->tag);
+	/* The signing set frees what it loads: a copy. */
+	int ret = rs_key_dup(key, out);
+	return ret == RS_EOK ? RS_EOK : rs_diag(diag, ret, "%s", rs_strerror(ret));
+}
+
+/* Sign the small zone as the session signs a zone with these key states, then check the result. */
+static int real_check(void *arg, const rs_policy_t *p, const rs_keyset_t *set, int64_t now, rs_buf_t *report)
 {
 	real_t *r = arg;
-	rs_key_t *signers[16];
-	rs_key_role_t roles[16];
-	size_t ns = 0, published = 0;
+	rs_signing_t signing;
 	rs_zone_t *zone = NULL, *signed_zone = NULL;
 	rs_diag_t diag;
 	rs_zone_opts_t zo = { .threads = 1 };
-	int ret = rs_zone_new(r->origin, &zo, &zone);
-	char text[512];
+	char text[512], *out = NULL;
+	size_t outlen = 0;
 	snprintf(text, sizeof(text), "$ORIGIN %s\n%s", "example.", small_zone);
-	if (ret == RS_EOK)
+	int ret = rs_signing_load(set, real_load, r, &signing, &diag);
+	if (ret == RS_EOK && (ret = rs_zone_new(r->origin, &zo, &zone)) == RS_EOK)
 		ret = rs_zone_read_string(zone, text, strlen(text), "simulated", &diag);
-	for (size_t i = 0; ret == RS_EOK && i < set->count; i++) {
-		const rs_keystate_t *k = &set->keys[i];
-		rs_key_t *key = real_find(r, k->tag);
-		if (key == NULL)
-			continue;
-		if (rs_keystate_published(k)) {
-			size_t len;
-			const uint8_t *dnskey = rs_key_dnskey(key, &len);
-			ret = rs_zone_add(zone, r->origin, RS_TYPE_DNSKEY, 0, dnskey, len);
-			published++;
-		}
-		if ((rs_keystate_signs_keys(k) || rs_keystate_signs_data(k)) && ns < 16) {
-			signers[ns] = key;
-			roles[ns++] = (rs_key_role_t){ key, rs_keystate_signs_keys(k), rs_keystate_signs_data(k) };
-		}
-	}
+	if (ret == RS_EOK)
+		ret = rs_signing_add_keys(&signing, p, zone, r->soa_ttl, &diag);
 	if (ret == RS_EOK)
 		ret = rs_zone_finish(zone, &diag);
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *mem = open_memstream(&out, &outlen);
-	rs_sign_opts_t so = { .inception = now - p->sig_inception, .expiration = rs_policy_expiration(p, now),
-			      .nsec3 = p->nsec3, .nsec3_params = p->nsec3_params, .threads = 1, .roles = roles };
-	if (ret == RS_EOK && mem != NULL)
-		ret = rs_sign_zone(zone, signers, ns, &so, mem, NULL, &diag);
+	FILE *mem = ret == RS_EOK ? open_memstream(&out, &outlen) : NULL;
+	if (ret == RS_EOK && mem == NULL)
+		ret = rs_diag(&diag, RS_ENOMEM, "out of memory");
+	if (ret == RS_EOK) {
+		rs_sign_opts_t so;
+		rs_signing_opts(&signing, p, zone, now, &so);
+		so.threads = 1;
+		ret = rs_sign_zone(zone, signing.signers, signing.nsigners, &so, mem, NULL, &diag);
+	}
 	if (mem != NULL)
 		fclose(mem);
 	rs_zone_opts_t vo = { .keep_dnssec = true, .threads = 1 };
-	if (ret == RS_EOK)
-		ret = rs_zone_new(r->origin, &vo, &signed_zone);
-	if (ret == RS_EOK)
+	if (ret == RS_EOK && (ret = rs_zone_new(r->origin, &vo, &signed_zone)) == RS_EOK)
 		ret = rs_zone_read_string(signed_zone, out, outlen, "signed", &diag);
 	if (ret == RS_EOK)
 		ret = rs_zone_finish(signed_zone, &diag);
@@ -165,13 +161,14 @@ static int real_check(void *arg, const rs_policy_t *p, const rs_keyset_t *set, i
 		uint32_t b, e;
 		size_t nn;
 		const rs_node_t *apex = rs_zone_nodes(signed_zone, &nn);
-		if (rs_node_rrset(signed_zone, apex, RS_TYPE_DNSKEY, &b, &e) && e - b != published) {
+		if (rs_node_rrset(signed_zone, apex, RS_TYPE_DNSKEY, &b, &e) && e - b != signing.published) {
 			rs_buf_printf(report, "DNSKEY RRset has %u keys, the state machine publishes %zu", e - b,
-				      published);
+				      signing.published);
 			problems++;
 		}
 		rs_buf_clear(&vr);
 	}
+	rs_signing_clear(&signing);
 	free(out);
 	rs_zone_free(zone);
 	rs_zone_free(signed_zone);

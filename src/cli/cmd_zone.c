@@ -60,7 +60,7 @@ static int check_zone_file(const uint8_t *origin, const char *path, const rs_pol
 	const rs_rr_t *soa = rs_zone_soa(zone);
 	*soa_ttl = soa->ttl;
 	*minimum = rs_get32(soa->rdata + soa->rdlen - 4);
-	int code = cli_check_ttls(zone, policy);
+	int code = cli_check(rs_zone_check_ttls(zone, policy->max_zone_ttl, &diag), &diag);
 	rs_zone_free(zone);
 	return code;
 }
@@ -100,12 +100,13 @@ static int zone_add(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' }, { "input", required_argument, NULL, 'i' },
 		{ "parent-agent", required_argument, NULL, 'a' },
+		{ "accept-weaker-custody", no_argument, NULL, 'W' },
 		{ "now", required_argument, NULL, 'N' },    { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	const char *policy_name = NULL, *input = NULL;
 	char agents[512] = "";
-	bool quiet = false;
+	bool quiet = false, weaker = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:i:a:qh", opts, NULL)) != -1) {
@@ -116,6 +117,7 @@ static int zone_add(int argc, char **argv)
 			break;
 		case 'p': policy_name = optarg; break;
 		case 'i': input = optarg; break;
+		case 'W': weaker = true; break;
 		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
 		case 'q': quiet = true; break;
 		case 'h': help(stdout); return EXIT_OK;
@@ -140,7 +142,7 @@ static int zone_add(int argc, char **argv)
 	snprintf(rec.parent_agents, sizeof(rec.parent_agents), "%s", agents);
 	free(abs);
 	rs_store_t *store;
-	int code = cli_store(&store);
+	int code = cli_store_create(&store);
 	if (code != EXIT_OK)
 		return code;
 	rs_diag_t diag;
@@ -153,6 +155,15 @@ static int zone_add(int argc, char **argv)
 		cli_error("policy '%s' cannot be kept for %s: %s", policy_name, rec.name, diag.text);
 		code = EXIT_INPUT;
 	}
+	/* Custody is never weaker than the policy by accident: the operator says so, and it is audited. */
+	int custody = code == EXIT_OK ? rs_site_custody_check(store, &policy, &diag) : RS_EOK;
+	if (custody != RS_EOK && custody != RS_ENOENT && !weaker) {
+		cli_error("%s (--accept-weaker-custody to go on anyway)", diag.text);
+		code = EXIT_INPUT;
+	} else if (custody == RS_ENOENT && policy.key_holders > 0 && !weaker) {
+		cli_error("%s", diag.text);
+		code = EXIT_INPUT;
+	}
 	int64_t now = cli_now();
 	snprintf(rec.policy, sizeof(rec.policy), "%s", policy_name);
 	rec.max_ttl = policy.max_zone_ttl;
@@ -160,6 +171,7 @@ static int zone_add(int argc, char **argv)
 	rec.next_event = now;
 	int ret = RS_EOK;
 	if (code == EXIT_OK && (ret = rs_store_begin(store, &diag)) == RS_EOK) {
+		char backend[16];
 		/* The zone keeps the policy text it was added with: a later release's shipped policy changes nothing. */
 		char *stored = NULL;
 		if (rs_store_policy_get(store, policy_name, &stored) == RS_ENOENT)
@@ -167,12 +179,17 @@ static int zone_add(int argc, char **argv)
 		free(stored);
 		if (ret == RS_EOK)
 			ret = rs_store_zone_add(store, &rec, &diag);
-		char line[200];
-		snprintf(line, sizeof(line), "zone added with policy %s, input %.100s", policy_name, rec.input);
+		char line[300];
+		snprintf(line, sizeof(line), "zone added with policy %s, input %.100s%s", policy_name, rec.input,
+			 custody != RS_EOK && custody != RS_ENOENT ? "; custody weaker than the policy, accepted by the "
+								     "operator" : "");
 		if (ret == RS_EOK)
 			ret = rs_store_history_add(store, rec.name, now, 0, line);
 		if (ret == RS_EOK && !cli_audit(store, "zone-add", rec.name, 0, "ok", "%s", line))
 			ret = RS_EIO;
+		/* The first key needs a key store: the embedded default if none is set up. */
+		if (ret == RS_EOK && cli_keystore(store, backend) != EXIT_OK)
+			ret = rs_diag(&diag, RS_EIO, "cannot set up the key store");
 		if (ret == RS_EOK)
 			ret = rs_store_commit(store, &diag);
 		else
@@ -184,15 +201,19 @@ static int zone_add(int argc, char **argv)
 	rs_store_close(store);
 	if (code != EXIT_OK)
 		return code;
-	if (ret != RS_EOK) {
-		cli_error("%s", diag.text);
-		return cli_exit_code(ret);
-	}
+	if (ret != RS_EOK)
+		return cli_check(ret, &diag);
 	if (!quiet)
 		printf("zone %s added with policy %s (input %s)\n", rec.name, rec.policy, rec.input);
 	/* The first keys, at once, so that key list and sign have something to show. */
 	cli_zone_t z;
-	code = cli_zone_step(&z, cli_zone_open(&z, rec.name, quiet), false);
+	rs_session_opts_t so = cli_session_opts(quiet ? CLI_QUIET : 0);
+	code = cli_zone_open(&z, rec.name, &so);
+	ret = code == EXIT_OK ? rs_session_enforce(z.session, &diag) : RS_EINVAL;
+	if (ret == RS_EOK)
+		ret = rs_session_commit(z.session, &diag);
+	if (code == EXIT_OK)
+		code = cli_check(ret, &diag);
 	cli_zone_close(&z);
 	return code;
 }
@@ -221,12 +242,18 @@ static int zone_list(void)
 		rs_store_close(store);
 		return EXIT_INTERNAL;
 	}
-	printf("%-30s %-16s %-14s %-14s %s\n", "zone", "policy", "last signed", "next event", "serial");
+	printf("%-30s %-16s %-14s %-14s %-10s %s\n", "zone", "policy", "last signed", "next event", "serial", "status");
 	for (size_t i = 0; i < n; i++) {
-		char a[20], b[20];
+		char a[20], b[20], f[20], status[600] = "ok";
 		when_text(zones[i].last_sign, a, sizeof(a));
 		when_text(zones[i].next_event, b, sizeof(b));
-		printf("%-30s %-16s %-14s %-14s %u\n", zones[i].name, zones[i].policy, a, b, zones[i].serial);
+		if (zones[i].last_failure != 0) {
+			when_text(zones[i].last_failure, f, sizeof(f));
+			snprintf(status, sizeof(status), "FAILED %s: %s", f, zones[i].last_error);
+		} else if (zones[i].last_sign == 0) {
+			snprintf(status, sizeof(status), "never published");
+		}
+		printf("%-30s %-16s %-14s %-14s %-10u %s\n", zones[i].name, zones[i].policy, a, b, zones[i].serial, status);
 	}
 	free(zones);
 	rs_store_close(store);
@@ -261,64 +288,86 @@ static void skip_history(void *arg, int64_t when, uint16_t tag, const char *what
 	print_history(&skip[1], when, tag, what);
 }
 
+static void print_publication(void *arg, const rs_publication_t *p)
+{
+	(void)arg;
+	char ts[15];
+	rs_time_format(p->time, ts);
+	printf("  %s serial %u, %llu signatures (%llu kept), %s\n", ts, p->serial, (unsigned long long)p->signatures,
+	       (unsigned long long)p->reused, p->keys);
+}
+
 static int zone_show(const char *name)
 {
 	cli_zone_t z;
-	int code = cli_zone_open(&z, name, true);
+	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
+	int code = cli_zone_open(&z, name, &so);
 	if (code == EXIT_OK) {
-		char a[20], b[20], c[20];
-		when_text(z.zone.added, a, sizeof(a));
-		when_text(z.zone.last_sign, b, sizeof(b));
-		when_text(z.zone.next_event, c, sizeof(c));
-		printf("zone        %s\npolicy      %s (%s)\ninput       %s\nSOA TTL     %u\nserial      %u\n"
-		       "added       %s\nlast signed %s\nnext event  %s\nparent      %s\nkeys:\n",
-		       z.zone.name, z.zone.policy, z.policy.description, z.zone.input, z.zone.soa_ttl,
-		       z.zone.serial, a, b, c, z.zone.parent_agents[0] ? z.zone.parent_agents : "(operator confirms DS)");
-		for (size_t i = 0; i < z.keys.count; i++) {
-			const rs_keystate_t *k = &z.keys.keys[i];
-			if (k->goal != RS_GOAL_DEAD)
-				printf("  %s %5u %s %s\n", rs_role_name(k->role), k->tag, rs_alg_name(k->alg),
-				       rs_goal_name(k->goal));
+		const rs_zone_rec_t *zone = rs_session_zone(z.session);
+		const rs_keyset_t *keys = rs_session_keys(z.session);
+		char a[20], b[20], c[20], f[20];
+		when_text(zone->added, a, sizeof(a));
+		when_text(zone->last_sign, b, sizeof(b));
+		when_text(zone->next_event, c, sizeof(c));
+		printf("zone        %s\npolicy      %s (%s)\ninput       %s%s\noutput      %s\nSOA TTL     %u\n"
+		       "serial      %u\nadded       %s\nlast signed %s\nnext event  %s\nparent      %s\n",
+		       zone->name, zone->policy, rs_session_policy(z.session)->description, zone->input,
+		       zone->registry ? " (template; delegations from the registry data)" : "",
+		       zone->output[0] ? zone->output : "(never published)", zone->soa_ttl, zone->serial, a, b, c,
+		       zone->parent_agents[0] ? zone->parent_agents : "(operator confirms DS)");
+		if (zone->last_failure != 0) {
+			when_text(zone->last_failure, f, sizeof(f));
+			printf("FAILED      %s: %s\n", f, zone->last_error);
 		}
+		printf("keys:\n");
+		for (size_t i = 0; i < keys->count; i++) {
+			const rs_keystate_t *k = &keys->keys[i];
+			if (k->goal != RS_GOAL_DEAD)
+				printf("  %s %5u %s %s%s\n", rs_role_name(k->role), k->tag, rs_alg_name(k->alg),
+				       rs_goal_name(k->goal), k->pending ? " (changes wait for the next publication)" : "");
+		}
+		printf("publications (last 5):\n");
+		rs_store_publications(z.store, zone->name, 5, print_publication, NULL);
 		size_t total = 0;
-		rs_store_history(z.store, z.zone.name, count_history, &total);
+		rs_store_history(z.store, zone->name, count_history, &total);
 		size_t skip[2] = { total > 20 ? total - 20 : 0, 20 };
 		printf("history (last %zu of %zu):\n", total - skip[0], total);
-		rs_store_history(z.store, z.zone.name, skip_history, skip);
+		rs_store_history(z.store, zone->name, skip_history, skip);
 	}
 	cli_zone_close(&z);
 	return code;
 }
 
-static int zone_set_policy(const char *name, const char *policy_name)
+/* One change by the operator: open, act, commit, close; the exit code. */
+static int zone_change(const char *name, int (*act)(rs_session_t *s, const char *arg, rs_diag_t *diag),
+		       const char *arg)
 {
 	cli_zone_t z;
-	int code = cli_zone_open(&z, name, false);
-	rs_policy_t policy;
-	char *text = NULL;
 	rs_diag_t diag;
+	int code = cli_zone_open(&z, name, NULL);
+	int ret = code == EXIT_OK ? act(z.session, arg, &diag) : RS_EINVAL;
+	if (ret == RS_EOK)
+		ret = rs_session_commit(z.session, &diag);
 	if (code == EXIT_OK)
-		code = cli_policy_get(z.store, policy_name, &policy, &text);
-	if (code == EXIT_OK && rs_policy_check(&policy, z.zone.soa_ttl, &diag) != RS_EOK) {
-		cli_error("policy '%s' cannot be kept for %s: %s", policy_name, z.zone.name, diag.text);
-		code = EXIT_INPUT;
-	}
-	char *stored = NULL;
-	if (code == EXIT_OK && rs_store_policy_get(z.store, policy_name, &stored) == RS_ENOENT &&
-	    rs_store_policy_put(z.store, policy_name, text, z.now, &diag) != RS_EOK) {
-		cli_error("%s", diag.text);
-		code = EXIT_INTERNAL;
-	}
-	free(stored);
-	free(text);
-	if (code == EXIT_OK) {
-		cli_zone_tell(&z, "policy-change", 0, "policy changed from %s to %s", z.zone.policy, policy_name);
-		snprintf(z.zone.policy, sizeof(z.zone.policy), "%s", policy_name);
-		z.zone.next_event = z.now;
-		code = cli_zone_commit(&z);
-	}
+		code = cli_check(ret, &diag);
 	cli_zone_close(&z);
 	return code;
+}
+
+static int set_policy(rs_session_t *s, const char *name, rs_diag_t *diag)
+{
+	return rs_session_set_policy(s, name, diag);
+}
+
+static int set_parent(rs_session_t *s, const char *agents, rs_diag_t *diag)
+{
+	return rs_session_set_parent(s, agents, diag);
+}
+
+static int remove_zone(rs_session_t *s, const char *arg, rs_diag_t *diag)
+{
+	(void)arg;
+	return rs_session_remove(s, diag);
 }
 
 static int zone_set_parent(const char *name, char **agents, int n)
@@ -327,50 +376,14 @@ static int zone_set_parent(const char *name, char **agents, int n)
 	for (int i = 0; i < n; i++)
 		if (!add_agent(list, sizeof(list), agents[i]))
 			return EXIT_INPUT;
-	cli_zone_t z;
-	int code = cli_zone_open(&z, name, false);
-	if (code == EXIT_OK) {
-		snprintf(z.zone.parent_agents, sizeof(z.zone.parent_agents), "%s", list);
-		cli_zone_tell(&z, "zone-config", 0, "parent agents: %s",
-			      list[0] ? list : "none (the operator confirms DS changes)");
-		code = cli_zone_commit(&z);
-	}
-	cli_zone_close(&z);
-	return code;
+	return zone_change(name, set_parent, list);
 }
 
 static int zone_remove(const char *name)
 {
-	cli_zone_t z;
-	int code = cli_zone_open(&z, name, true);
-	rs_diag_t diag;
-	bool tokens = false;
-	for (size_t i = 0; code == EXIT_OK && i < z.keys.count; i++)
-		tokens = tokens || (z.keys.keys[i].goal != RS_GOAL_DEAD && cli_locator_is_token(z.keys.keys[i].locator));
-	rs_hsm_t *hsm;
-	if (tokens && cli_hsm(z.store, CLI_HSM_ADMIN, &hsm, &diag) != RS_EOK) {
-		cli_error("%s: removing the zone destroys its keys: %s", z.zone.name, diag.text);
-		code = EXIT_INPUT;
-	}
-	if (code == EXIT_OK) {
-		/* Every key of the zone is destroyed: a key belongs to one zone only, forever. */
-		for (size_t i = 0; i < z.keys.count; i++)
-			z.keys.keys[i].goal = RS_GOAL_DEAD;
-		if (rs_store_zone_remove(z.store, z.zone.name, &diag) != RS_EOK ||
-		    rs_store_history_add(z.store, z.zone.name, z.now, 0, "zone removed; keys destroyed") != RS_EOK ||
-		    !cli_audit(z.store, "zone-remove", z.zone.name, 0, "ok", "zone removed; %zu key(s) to destroy",
-			       z.keys.count) ||
-		    rs_store_commit(z.store, &diag) != RS_EOK) {
-			cli_error("cannot remove %s", z.zone.name);
-			code = EXIT_INTERNAL;
-		} else {
-			z.in_tx = false;
-			printf("zone %s removed; %zu key(s) destroyed\n", z.zone.name, z.keys.count);
-		}
-	}
+	int code = zone_change(name, remove_zone, NULL);
 	if (code == EXIT_OK)
-		cli_zone_destroy_keys(&z);
-	cli_zone_close(&z);
+		printf("zone %s removed; its keys destroyed\n", name);
 	return code;
 }
 
@@ -410,7 +423,7 @@ int cmd_zone(int argc, char **argv)
 	if (strcmp(sub, "remove") == 0 && nargs == 1)
 		return zone_remove(args[0]);
 	if (strcmp(sub, "set-policy") == 0 && nargs == 2)
-		return zone_set_policy(args[0], args[1]);
+		return zone_change(args[0], set_policy, args[1]);
 	cli_error("unknown or incomplete command 'zone %s'", sub);
 	help(stderr);
 	return EXIT_INPUT;

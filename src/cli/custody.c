@@ -29,13 +29,11 @@
 
 #include "custody.h"
 
-static rs_hsm_t *open_hsm;
-static int open_level; /* CLI_HSM_* reached by open_hsm */
-
-static void close_hsm(void)
+/* The setting that records which set of shares of kind this state directory's token takes. */
+static const char *share_set_setting(rs_share_kind_t kind)
 {
-	rs_hsm_close(open_hsm);
-	open_hsm = NULL;
+	return kind == RS_SHARE_ACTIVATION ? "pkcs11.activation-set" : kind == RS_SHARE_ADMIN ? "pkcs11.admin-set"
+											      : "pkcs11.backup-set";
 }
 
 bool cli_locator_is_token(const char *locator)
@@ -80,63 +78,6 @@ const char *cli_operator(void)
 	}
 	snprintf(name, sizeof(name), "%s", env);
 	return name;
-}
-
-/* Copy src over dst atomically, mode 0600 (rs_outfile: temporary file, fsync, rename). */
-static void copy_atomic(const char *src, const char *dst)
-{
-	rs_buf_t data;
-	rs_buf_init(&data, (size_t)1 << 20);
-	rs_outfile_t *out;
-	if (rs_buf_read_file(&data, src) == RS_EOK && rs_outfile_open(dst, 0600, &out, NULL) == RS_EOK) {
-		if (fwrite(data.data, 1, data.len, rs_outfile_stream(out)) == data.len)
-			rs_outfile_commit(out, NULL);
-		else
-			rs_outfile_abort(out);
-	}
-	rs_buf_clear(&data);
-}
-
-/*
- * SoftHSM2's file store rewrites token.object in place (truncate, then
- * write) at every login: a process killed in between leaves it empty, and
- * with it go the PIN-wrapped key that unlocks every private object. So the
- * embedded token's token.object is kept as a last good copy, and put back
- * when it is found cut short. It changes only with PINs and flags.
- */
-static void softhsm_guard(const char *conf)
-{
-	char text[4400], dir[4300];
-	int fd = open(conf, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0 || sscanf((text[n] = '\0', text), "directories.tokendir = %4095s", dir) != 1)
-		return;
-	DIR *d = opendir(dir);
-	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
-		if (de->d_name[0] == '.')
-			continue;
-		char obj[4600], good[4700];
-		struct stat st;
-		snprintf(obj, sizeof(obj), "%s/%s/token.object", dir, de->d_name);
-		snprintf(good, sizeof(good), "%s.good", obj);
-		if (stat(obj, &st) == 0 && st.st_size > 0)
-			copy_atomic(obj, good);
-		else if (stat(good, &st) == 0 && st.st_size > 0)
-			copy_atomic(good, obj);
-	}
-	if (d != NULL)
-		closedir(d);
-}
-
-void cli_softhsm_env(rs_store_t *store)
-{
-	char conf[4096];
-	if (rs_store_setting_get(store, SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK) {
-		setenv("SOFTHSM2_CONF", conf, 1);
-		softhsm_guard(conf);
-	}
 }
 
 bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out)
@@ -196,52 +137,6 @@ bool cli_shares_combine(const cli_shares_t *s, rs_share_kind_t kind, uint8_t *se
 	return ok;
 }
 
-/* ---- the activation agent's client side ---- */
-
-static int agent_connect(const char *dir)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/agent.sock", dir) >= sizeof(sa.sun_path))
-		return RS_ELIMIT;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return RS_ENOENT;
-	}
-	struct timeval tv = { 5, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-int cli_agent_ask(const char *dir, const char *what, cli_agent_reply_t *reply)
-{
-	int fd = agent_connect(dir);
-	if (fd < 0)
-		return fd;
-	char buf[256];
-	size_t got = 0;
-	ssize_t n;
-	int ret = RS_EIO;
-	if (dprintf(fd, "%s\n", what) > 0) {
-		while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-			got += (size_t)n;
-		buf[got] = '\0';
-		long long until, admin;
-		int used = 0;
-		if (sscanf(buf, "ok %lld %lld %n", &until, &admin, &used) == 2) {
-			reply->until = until;
-			reply->admin_until = admin;
-			snprintf(reply->pin, sizeof(reply->pin), "%.*s", (int)strcspn(buf + used, "\n"), buf + used);
-			ret = RS_EOK;
-		}
-	}
-	rs_wipe(buf, sizeof(buf));
-	close(fd);
-	return ret;
-}
-
 /* ---- the key store ---- */
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -289,12 +184,14 @@ int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max)
 }
 
 int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret, size_t len, unsigned m,
-		    unsigned n, bool quiet)
+		    unsigned n, bool quiet, char set_hex[17])
 {
 	rs_share_t *shares = calloc(n, sizeof(*shares));
 	if (shares == NULL)
 		return EXIT_INTERNAL;
 	int ret = rs_share_split(kind, secret, len, m, n, shares);
+	if (ret == RS_EOK && set_hex != NULL)
+		sodium_bin2hex(set_hex, 17, shares[0].set, sizeof(shares[0].set));
 	char path[4400];
 	for (unsigned i = 0; ret == RS_EOK && i < n; i++) {
 		rs_buf_t text;
@@ -358,24 +255,57 @@ int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan)
 	}
 	const uint8_t *secrets[3] = { (uint8_t *)pin, (uint8_t *)so, backup };
 	const size_t lens[3] = { strlen(pin), strlen(so), 32 };
+	char sets[3][17];
 	for (int kind = 0; code == EXIT_OK && kind < 3; kind++)
 		code = cli_share_files(plan->shares_dir, (rs_share_kind_t)kind, secrets[kind], lens[kind],
-				       plan->m[kind], plan->n[kind], plan->keep_shares);
+				       plan->m[kind], plan->n[kind], plan->keep_shares, sets[kind]);
 	rs_wipe(random, sizeof(random));
 	rs_wipe(backup, sizeof(backup));
 	rs_wipe(pin, sizeof(pin));
 	rs_wipe(so, sizeof(so));
 	if (code != EXIT_OK)
 		return code;
-	if (rs_store_setting_put(store, SET_KEYSTORE, "pkcs11", &diag) != RS_EOK ||
-	    rs_store_setting_put(store, SET_MODULE, plan->module, &diag) != RS_EOK ||
-	    rs_store_setting_put(store, SET_TOKEN, plan->token, &diag) != RS_EOK ||
-	    (conf[0] != '\0' && rs_store_setting_put(store, SET_SOFTHSM, conf, &diag) != RS_EOK) ||
-	    rs_store_setting_put(store, SET_UNLOCK, plan->keep_shares ? "state" : "agent", &diag) != RS_EOK) {
+	char activation[32];
+	snprintf(activation, sizeof(activation), "%u-of-%u", plan->m[RS_SHARE_ACTIVATION], plan->n[RS_SHARE_ACTIVATION]);
+	if (rs_store_setting_put(store, RS_SET_KEYSTORE, "pkcs11", &diag) != RS_EOK ||
+	    rs_store_setting_put(store, RS_SET_MODULE, plan->module, &diag) != RS_EOK ||
+	    rs_store_setting_put(store, RS_SET_TOKEN, plan->token, &diag) != RS_EOK ||
+	    (conf[0] != '\0' && rs_store_setting_put(store, RS_SET_SOFTHSM, conf, &diag) != RS_EOK) ||
+	    rs_store_setting_put(store, RS_SET_UNLOCK, plan->keep_shares ? "state" : "agent", &diag) != RS_EOK ||
+	    rs_store_setting_put(store, RS_SET_ACTIVATION, activation, &diag) != RS_EOK) {
 		cli_error("%s", diag.text);
 		return EXIT_INTERNAL;
 	}
+	for (int kind = 0; kind < 3; kind++)
+		if (rs_store_setting_put(store, share_set_setting((rs_share_kind_t)kind), sets[kind], &diag) != RS_EOK) {
+			cli_error("%s", diag.text);
+			return EXIT_INTERNAL;
+		}
 	return EXIT_OK;
+}
+
+bool cli_shares_check_set(rs_store_t *store, const cli_shares_t *s, rs_share_kind_t kind)
+{
+	char want[32];
+	if (rs_store_setting_get(store, share_set_setting(kind), want, sizeof(want)) != RS_EOK)
+		return true; /* set up before sets were recorded: the check value still catches a wrong set */
+	bool ok = true;
+	for (size_t i = 0; ok && i < s->count[kind]; i++) {
+		rs_share_t share;
+		char have[17];
+		if (!cli_share_read(s->paths[kind][i], kind, &share))
+			return false;
+		sodium_bin2hex(have, sizeof(have), share.set, sizeof(share.set));
+		rs_wipe(&share, sizeof(share));
+		/* Before any login: a share of another token must never cost a PIN try on a real HSM. */
+		if (strcmp(have, want) != 0) {
+			cli_error("%s: this %s share is of set %s, but this state directory's token takes set %s (a "
+				  "share of another token, or of an earlier keystore init)", s->paths[kind][i],
+				  rs_share_kind_name(kind), have, want);
+			ok = false;
+		}
+	}
+	return ok;
 }
 
 /* The embedded default: a SoftHSM2 token in DIR/hsm, its shares kept beside it (1 of 1). */
@@ -395,7 +325,7 @@ static int embedded_setup(rs_store_t *store)
 
 int cli_keystore(rs_store_t *store, char backend[16])
 {
-	if (rs_store_setting_get(store, SET_KEYSTORE, backend, 16) == RS_EOK)
+	if (rs_store_setting_get(store, RS_SET_KEYSTORE, backend, 16) == RS_EOK)
 		return EXIT_OK;
 	/* A state directory from before key custody keeps its key files. */
 	char keys[4200];
@@ -409,7 +339,7 @@ int cli_keystore(rs_store_t *store, char backend[16])
 	rs_diag_t diag;
 	if (files) {
 		snprintf(backend, 16, "file");
-		return rs_store_setting_put(store, SET_KEYSTORE, backend, &diag) == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+		return rs_store_setting_put(store, RS_SET_KEYSTORE, backend, &diag) == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
 	}
 	int code = embedded_setup(store);
 	if (code == EXIT_OK)
@@ -426,92 +356,6 @@ bool cli_secret_text(const uint8_t *secret, size_t len, char *text)
 	return true;
 }
 
-/* cli_hsm, loading the backup key as the security officer first when so_pin is given. */
-static int hsm_open(rs_store_t *store, int level, const char *so_pin, const uint8_t *backup_key, rs_hsm_t **out,
-		    rs_diag_t *diag)
-{
-	if (so_pin != NULL && open_hsm != NULL)
-		return rs_diag(diag, RS_EINVAL, "the backup key must be loaded before the token is used");
-	if (open_hsm != NULL && open_level >= level) {
-		*out = open_hsm;
-		return RS_EOK;
-	}
-	char module[4096], token[64], unlock[16];
-	if (rs_store_setting_get(store, SET_MODULE, module, sizeof(module)) != RS_EOK ||
-	    rs_store_setting_get(store, SET_TOKEN, token, sizeof(token)) != RS_EOK ||
-	    rs_store_setting_get(store, SET_UNLOCK, unlock, sizeof(unlock)) != RS_EOK)
-		return rs_diag(diag, RS_EINVAL, "no PKCS#11 token is configured (see regsign keystore init)");
-	const char *dir = rs_store_dir(store);
-	char pin[RS_SECRET_MAX + 1] = "";
-	int ret = RS_EOK, reached = CLI_HSM_PUBLIC;
-	if (level > CLI_HSM_PUBLIC && strcmp(unlock, "state") == 0) {
-		uint8_t secret[RS_SECRET_MAX];
-		size_t len;
-		ret = cli_kept_secret(store, RS_SHARE_ACTIVATION, secret, &len);
-		if (ret != RS_EOK || !cli_secret_text(secret, len, pin))
-			ret = rs_diag(diag, RS_ELOCKED, "cannot read the activation share kept in %s/hsm", dir);
-		rs_wipe(secret, sizeof(secret));
-		reached = CLI_HSM_ADMIN;
-	} else if (level > CLI_HSM_PUBLIC) {
-		cli_agent_reply_t reply;
-		if (cli_agent_ask(dir, "pin", &reply) != RS_EOK)
-			return rs_diag(diag, RS_ELOCKED, "the keys are not activated: key holders run 'regsign "
-				       "activate' with their shares");
-		snprintf(pin, sizeof(pin), "%s", reply.pin);
-		reached = reply.admin_until > (int64_t)time(NULL) ? CLI_HSM_ADMIN : CLI_HSM_SIGN;
-		rs_wipe(&reply, sizeof(reply));
-	}
-	if (ret == RS_EOK && reached < level)
-		ret = rs_diag(diag, RS_ELOCKED, "key changes need an admin activation ('regsign activate "
-			      "--admin-share')");
-	if (ret == RS_EOK && open_hsm == NULL) {
-		cli_softhsm_env(store);
-		if ((ret = rs_hsm_open(module, token, &open_hsm, diag)) == RS_EOK)
-			atexit(close_hsm);
-		open_level = CLI_HSM_PUBLIC;
-		if (ret == RS_EOK && so_pin != NULL)
-			ret = rs_hsm_backup_key_load(open_hsm, so_pin, backup_key, diag);
-	}
-	if (ret == RS_EOK && level > CLI_HSM_PUBLIC && open_level == CLI_HSM_PUBLIC)
-		ret = rs_hsm_login(open_hsm, pin, diag);
-	rs_wipe(pin, sizeof(pin));
-	if (ret != RS_EOK)
-		return ret;
-	if (level > CLI_HSM_PUBLIC)
-		open_level = reached;
-	*out = open_hsm;
-	return RS_EOK;
-}
-
-int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag)
-{
-	return hsm_open(store, level, NULL, NULL, out, diag);
-}
-
-int cli_hsm_backup(rs_store_t *store, const char *so_pin, const uint8_t backup_key[32], rs_hsm_t **out,
-		   rs_diag_t *diag)
-{
-	return hsm_open(store, CLI_HSM_SIGN, so_pin, backup_key, out, diag);
-}
-
-int cli_kept_secret(rs_store_t *store, rs_share_kind_t kind, uint8_t *secret, size_t *len)
-{
-	char unlock[16] = "", path[4300];
-	rs_store_setting_get(store, SET_UNLOCK, unlock, sizeof(unlock));
-	if (strcmp(unlock, "state") != 0)
-		return RS_ENOENT;
-	snprintf(path, sizeof(path), "%s/hsm/%s-1-of-1.share", rs_store_dir(store), rs_share_kind_name(kind));
-	rs_share_t share;
-	if (!cli_share_read(path, kind, &share))
-		return RS_EIO;
-	rs_diag_t diag;
-	int ret = rs_share_combine(&share, 1, secret, len, &diag);
-	rs_wipe(&share, sizeof(share));
-	if (ret != RS_EOK)
-		cli_error("%s", diag.text);
-	return ret;
-}
-
 /* ---- audit ---- */
 
 static int audit_record(rs_store_t *store, const char *action, const char *zone, uint16_t tag,
@@ -519,7 +363,7 @@ static int audit_record(rs_store_t *store, const char *action, const char *zone,
 {
 	char detail[600];
 	vsnprintf(detail, sizeof(detail), fmt, ap);
-	rs_audit_event_t e = { (int64_t)time(NULL), cli_operator(), action, zone, tag, result, detail };
+	rs_audit_event_t e = { cli_now(), cli_operator(), action, zone, tag, result, detail };
 	rs_diag_t diag;
 	int ret = rs_audit_record(store, &e, &diag);
 	if (ret != RS_EOK)
@@ -540,7 +384,7 @@ bool cli_audit(rs_store_t *store, const char *action, const char *zone, uint16_t
 void cli_audit_flush(rs_store_t *store)
 {
 	char target[512] = "";
-	rs_store_setting_get(store, SET_SYSLOG, target, sizeof(target));
+	rs_store_setting_get(store, RS_SET_SYSLOG, target, sizeof(target));
 	rs_diag_t diag;
 	if (rs_audit_flush(store, target, &diag) != RS_EOK)
 		cli_error("warning: audit: %s", diag.text);

@@ -8,18 +8,11 @@
 #include "cli.h"
 #include "regsign/audit.h"
 #include "regsign/hsm.h"
+#include "regsign/session.h"
 #include "regsign/store.h"
 
 #define CLI_SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define CLI_TOKEN_LABEL "regsign"
-
-/* Settings of the state directory (rs_store_setting_*). */
-#define SET_KEYSTORE "keystore"           /* file | pkcs11 */
-#define SET_MODULE "pkcs11.module"        /* path of the PKCS#11 module */
-#define SET_TOKEN "pkcs11.token"          /* token label */
-#define SET_SOFTHSM "pkcs11.softhsm-conf" /* SOFTHSM2_CONF of an embedded SoftHSM2 token */
-#define SET_UNLOCK "pkcs11.unlock"        /* agent (m-of-n activation) | state (shares in DIR/hsm) */
-#define SET_SYSLOG "audit.syslog"         /* udp:HOST:PORT | unix:PATH */
 
 /* Is the key at this locator in a token (else: key files)? */
 bool cli_locator_is_token(const char *locator);
@@ -31,20 +24,6 @@ bool cli_locator_is_token(const char *locator);
  * files. Runs inside the caller's transaction. Returns an exit code.
  */
 int cli_keystore(rs_store_t *store, char backend[16]);
-
-/* What a caller needs of the token: its public keys, signing, or key changes too. */
-enum { CLI_HSM_PUBLIC, CLI_HSM_SIGN, CLI_HSM_ADMIN };
-/*
- * The token, opened once per process (closed at exit) and logged in when
- * level asks for more than public keys. RS_ELOCKED (with the reason in diag)
- * when the key holders have not activated it, or not as admin.
- */
-int cli_hsm(rs_store_t *store, int level, rs_hsm_t **out, rs_diag_t *diag);
-/* cli_hsm ready to sign, with the backup key loaded by the security officer: for backup. */
-int cli_hsm_backup(rs_store_t *store, const char *so_pin, const uint8_t backup_key[32], rs_hsm_t **out,
-		   rs_diag_t *diag);
-/* A secret whose 1-of-1 share the state directory keeps (the embedded default); RS_ENOENT if none is kept. */
-int cli_kept_secret(rs_store_t *store, rs_share_kind_t kind, uint8_t *secret, size_t *len);
 
 /* What `keystore init` (or the embedded default) sets up. */
 typedef struct {
@@ -69,13 +48,10 @@ int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan);
 int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max);
 /* Split secret m of n into DIR/<kind>-<i>-of-<n>.share files (0600, never overwritten). */
 int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret, size_t len, unsigned m,
-		    unsigned n, bool quiet);
+		    unsigned n, bool quiet, char set_hex[17]);
 
 /* A combined PIN as a string (into RS_SECRET_MAX + 1 octets); false if it cannot be one. */
 bool cli_secret_text(const uint8_t *secret, size_t len, char *text);
-
-/* Point SoftHSM2 at the embedded token's configuration, if the store names one. */
-void cli_softhsm_env(rs_store_t *store);
 
 /* Share files named on the command line, per rs_share_kind_t. */
 #define CLI_MAX_SHARES 16
@@ -87,19 +63,14 @@ typedef struct {
 bool cli_shares_add(cli_shares_t *shares, rs_share_kind_t kind, const char *path);
 /* The secret of kind from the shares given, as octets and (text not NULL, PINs) a string; prints errors. */
 bool cli_shares_combine(const cli_shares_t *shares, rs_share_kind_t kind, uint8_t *secret, size_t *len, char *text);
+/* Are the shares of kind of the set this state directory's token takes? Prints why not. */
+bool cli_shares_check_set(rs_store_t *store, const cli_shares_t *shares, rs_share_kind_t kind);
 
 /* Read a share file; prints "FILE:LINE: ..." and returns false if it is not a share of kind. */
 bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out);
 
-/* The activation agent of a state directory: DIR/agent.sock. */
-typedef struct {
-	char pin[RS_SECRET_MAX + 1];
-	int64_t until, admin_until; /* real time; admin_until 0: no admin activation */
-} cli_agent_reply_t;
-/* Ask the agent ("pin", "status" or "quit"). RS_ENOENT if no agent runs. */
-int cli_agent_ask(const char *dir, const char *what, cli_agent_reply_t *reply);
-/* Become the agent (in a forked child) for ttl seconds; never returns. */
-void cli_agent_run(const char *dir, const cli_agent_reply_t *secret, int ready_fd) __attribute__((noreturn));
+/* Become the activation agent of dir (in a forked child) until secret->until; never returns. */
+void cli_agent_run(const char *dir, const rs_agent_reply_t *secret, int ready_fd) __attribute__((noreturn));
 
 /*
  * One line of a secret from standard input, without its line end, into out

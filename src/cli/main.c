@@ -213,6 +213,25 @@ int main(int argc, char **argv)
 		printf("regsign %s\n", REGSIGN_VERSION);
 		return EXIT_OK;
 	}
+	/* Every command takes --now T (or --now=T), as the global help says: taken here, once. */
+	if (strcmp(argv[1], "simulate") != 0)
+		for (int i = 2; i < argc; i++) {
+			const char *value = NULL;
+			int used = 0;
+			if (strcmp(argv[i], "--") == 0)
+				break;
+			if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
+				value = argv[i + 1], used = 2;
+			else if (strncmp(argv[i], "--now=", 6) == 0)
+				value = argv[i] + 6, used = 1;
+			if (value == NULL)
+				continue;
+			if (!cli_set_now(value))
+				return EXIT_INPUT;
+			memmove(&argv[i], &argv[i + used], (size_t)(argc - i - used + 1) * sizeof(*argv));
+			argc -= used;
+			i--;
+		}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);

@@ -1,76 +1,43 @@
-/* Managed zones: shared by the commands that work on the state directory. */
+/* Managed zones on the command line: the zone session of the library, opened the way every command does. */
 #pragma once
 
 #include "cli.h"
 #include "regsign/policy.h"
+#include "regsign/session.h"
 #include "regsign/store.h"
-#include "regsign/zone.h"
+
+/* Open the state directory, which must hold state already (create: start one). Prints the error. */
+int cli_store(rs_store_t **out);
+int cli_store_create(rs_store_t **out);
+/* The state directory if it holds state, else *out NULL (for commands that only read it). */
+int cli_store_if_any(rs_store_t **out);
+
+/* How a command opens a zone. */
+enum {
+	CLI_LOOK = 1 << 0,   /* only look: no lock, nothing committed */
+	CLI_QUIET = 1 << 1,  /* print only what the operator must act on, and errors */
+	CLI_STDERR = 1 << 2, /* steps go to standard error (standard output may be the signed zone) */
+};
 
 typedef struct {
 	rs_store_t *store;
-	rs_zone_rec_t zone;
-	rs_policy_t policy;
-	rs_keyset_t keys;
-	uint8_t origin[255];
-	int64_t now;
-	bool quiet;
-	FILE *log; /* where steps are printed; NULL: standard output */
-	bool in_tx;
-	bool history_failed;
-	bool parent_asked;
-	size_t steps; /* steps reported by the enforcer */
+	rs_session_t *session;
 } cli_zone_t;
 
-/* Open the state directory; prints the error and returns an exit code. */
-int cli_store(rs_store_t **out);
+/* Session options for this command line (--now, the operator, the log), for flags. */
+rs_session_opts_t cli_session_opts(unsigned flags);
+/* Open a managed zone with opts (NULL: cli_session_opts(0)); returns an exit code after printing why not. */
+int cli_zone_open(cli_zone_t *z, const char *name, const rs_session_opts_t *opts);
+void cli_zone_close(cli_zone_t *z);
+/* Print diag when ret is an error; the exit code for ret. */
+int cli_check(int ret, const rs_diag_t *diag);
 
-/* A policy by name: imported into store (may be NULL), else shipped. text_out (may be NULL) gets the text. */
+/* A policy by name (imported into store, which may be NULL, else shipped); prints the error. */
 int cli_policy_get(rs_store_t *store, const char *name, rs_policy_t *out, char **text_out);
-
 /* A policy from a file (an argument with a slash or ending .yaml) or by name; check: refuse unsafe ones. */
 int cli_policy_load(rs_store_t *store, const char *arg, bool check, rs_policy_t *p, char **text);
-
 /* Print why rs_policy_check refused a policy, at the line of the field it names. */
 void cli_policy_refusal(const char *label, const char *text, const char *reason);
 
-/* Refuse (printing FILE:LINE) a record of the zone file with a TTL above the policy's ttl.max-zone. */
-int cli_check_ttls(const rs_zone_t *zone, const rs_policy_t *policy);
-
 /* Canonical presentation form (lowercase, trailing dot) and wire form of a zone name; prints errors. */
 bool cli_zone_name(const char *text, char out[256], uint8_t wire[255]);
-
-/*
- * Open a managed zone for change: takes the store's write lock (one
- * transaction until cli_zone_commit or cli_zone_close), loads the zone, its
- * policy and keys, and removes leftover key files. Returns an exit code.
- */
-int cli_zone_open(cli_zone_t *z, const char *name, bool quiet);
-/*
- * Ask the zone's parent agents for the DS RRset and confirm each pending DS
- * change that all of them show (ds-seen / ds-gone by observation). verbose
- * reports every server's answer even with nothing pending.
- */
-int cli_zone_check_parent(cli_zone_t *z, bool verbose);
-/* Run the enforcer at z->now (after asking the parent); steps are printed and recorded in the history. */
-int cli_zone_enforce(cli_zone_t *z, bool force_clock);
-/* Enforcer callbacks (file key back end, reporting) for other state machine calls. */
-rs_enforce_ctx_t cli_zone_ctx(cli_zone_t *z);
-/*
- * One line to the operator (unless quiet), the zone's history (stamped
- * z->now) and the audit log as action; tag 0: the zone.
- */
-void cli_zone_tell(cli_zone_t *z, const char *action, uint16_t tag, const char *fmt, ...) RS_PRINTF(4, 5);
-/* If code is EXIT_OK: the due steps, then the commit. Returns the resulting exit code. */
-int cli_zone_step(cli_zone_t *z, int code, bool force_clock);
-/* Save keys and zone, commit, then destroy the files of removed keys. */
-int cli_zone_commit(cli_zone_t *z);
-/* Destroy the material (files or token objects) of every key marked removed, once that is committed. */
-void cli_zone_destroy_keys(cli_zone_t *z);
-/* Roll back anything not committed and free. */
-void cli_zone_close(cli_zone_t *z);
-
-/* Path of a key file: DIR/keys/<locator><suffix>. */
-void cli_key_path(const cli_zone_t *z, const char *locator, const char *suffix, char *out, size_t max);
-
-/* A key of the zone, public part only or ready to sign (files or token); prints the error. */
-int cli_zone_key(cli_zone_t *z, const rs_keystate_t *k, bool need_private, rs_key_t **out);

@@ -13,10 +13,10 @@
 #include "regsign/audit.h"
 
 /* Audit entries of registry changes name who acted: the registrar over EPP, the operator, or the scanner. */
-static int record(void *arg, const char *actor, const char *action, const char *domain, const char *detail,
-		  rs_diag_t *diag)
+static int record(void *arg, int64_t when, const char *actor, const char *action, const char *domain,
+		  const char *result, const char *detail, rs_diag_t *diag)
 {
-	rs_audit_event_t e = { (int64_t)time(NULL), actor, action, domain, 0, "ok", detail };
+	rs_audit_event_t e = { when, actor, action, domain, 0, result, detail };
 	return rs_audit_record(arg, &e, diag);
 }
 
@@ -56,7 +56,7 @@ void cli_registry(rs_store_t *store, const char *zone, rs_registry_t *reg)
 	rs_policy_t p;
 	if (zone != NULL && rs_store_zone_get(store, zone, &z) == RS_EOK &&
 	    cli_policy_get(store, z.policy, &p, NULL) == RS_EOK)
-		reg->min_sig_life = (uint32_t)p.sig_validity;
+		reg->min_sig_life = (uint32_t)p.sig_validity, reg->max_ttl = p.max_zone_ttl;
 }
 
 void cli_print_report(FILE *f, const rs_check_report_t *report)

@@ -32,7 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	rs_diag_t d;
-	if (sodium_init() < 0 || mkdtemp(dir) == NULL || rs_store_open(dir, &store, &d) != RS_EOK ||
+	if (sodium_init() < 0 || mkdtemp(dir) == NULL || rs_store_open(dir, RS_STORE_CREATE, &store, &d) != RS_EOK ||
 	    rs_epp_new("fuzz", &epp, &d) != RS_EOK)
 		abort();
 	atexit(cleanup);

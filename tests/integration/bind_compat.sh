@@ -5,8 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 
 ZONE=$DATA/zones/example.zone
-INC=20261101000000
-EXP=20261201000000
+# One window for both signers, fixed for the run but around today: the outputs are only compared
+# as text, yet no signer should be asked to make signatures that have already expired.
+day0=$(date -u -d 'yesterday 00:00' +%s)
+INC=$(date -u -d "@$day0" +%Y%m%d%H%M%S)
+EXP=$(date -u -d "@$((day0 + 30 * 86400))" +%Y%m%d%H%M%S)
 
 for alg in RSASHA256 ED25519; do
 	mkdir -p "b-$alg"

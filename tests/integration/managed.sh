@@ -26,14 +26,14 @@ EOF
 
 # --- zone add, key list, sign: the contract (the key file back end; tokens: custody.sh) ---
 check "keystore init --backend file" "$R" --state "$S" keystore init --backend file
-out=$("$R" --state "$S" zone add tld. --policy cloud-tld --input tld.zone --now "$T0" 2>&1)
+out=$("$R" --state "$S" zone add tld. --policy cloud-tld --accept-weaker-custody --input tld.zone --now "$T0" 2>&1)
 check_match "zone add makes the first KSK and ZSK" "ksk .*created.*zsk .*created|zsk .*created.*ksk .*created" "$(printf '%s' "$out" | tr '\n' ' ')"
 check_match "state directory is private (0700)" "^700$" "$(stat -c %a "$S")"
 check_match "state database is private (0600)" "^600$" "$(stat -c %a "$S/state.db")"
 modes=$(stat -c %a "$S"/keys/*.private | sort -u | tr '\n' ' ')
 check_match "private key files are 0600" "^600 $" "$modes"
 list=$("$R" --state "$S" key list --zone tld. --now "$T0")
-check_match "key list shows the KSK and ZSK with their record states" "ksk .*RSASHA256 .*active +rumoured +rumoured +hidden" "$list"
+check_match "key list shows the KSK and ZSK with their record states" "ksk .*RSASHA256 .*active +rumoured\\* +rumoured\\* +hidden" "$list"
 two=$(at 0 2)
 check_match "key list shows the next event and when" "zsk .*${two:0:4}-${two:4:2}-${two:6:2} ${two:8:2}:00: DNSKEY omnipresent" "$list"
 ksk=$(printf '%s\n' "$list" | awk '$2 == "ksk" {print $1}')
@@ -82,6 +82,7 @@ check_match "plan shows the next ZSK rollover" "zsk +new1 .*published" "$("$R" -
 # --- emergency rollover ---
 out=$("$R" --state "$S" rollover --zone tld. --zsk --emergency --now "$(at 101)")
 check_match "emergency ZSK rollover marks the key compromised and makes a new one" "marked compromised.*|created.*emergency" "$out"
+check "the emergency ZSK is published" "$R" --state "$S" sign --zone tld. --out e.signed --now "$(at 101)" --quiet
 out=$("$R" --state "$S" enforce --now "$(at 101 3)")
 check_match "the emergency ZSK signs as soon as every cache has its DNSKEY" "zsk .*active: signs the zone" "$out"
 
@@ -103,7 +104,7 @@ printf '$ORIGIN other.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ NS ns1\nbad A 300.1.1.1
 err=$("$R" --state "$S" zone add other. --policy default --input bad.zone 2>&1)
 check_match "zone add with a broken zone file names file and line" "bad.zone:4: " "$err"
 printf '$ORIGIN other.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 604800 A 192.0.2.1\n' > ttl.zone
-err=$("$R" --state "$S" zone add other. --policy cloud-tld --input ttl.zone 2>&1)
+err=$("$R" --state "$S" zone add other. --policy cloud-tld --accept-weaker-custody --input ttl.zone 2>&1)
 check_match "zone add refuses a TTL above the policy's ttl.max-zone, with file and line" "ttl.zone:4: TTL 604800 is above" "$err"
 check_exit 2 "zone add of a zone already managed" "$R" --state "$S" zone add tld. --policy default --input tld.zone
 check_exit 2 "ds-seen for a key that does not exist" "$R" --state "$S" ds-seen --zone tld. --key 1 --now "$(at 111)"
@@ -111,7 +112,7 @@ check_exit 2 "sign of a zone not managed" "$R" --state "$S" sign --zone nope. --
 check_match "the database is unchanged by refused commands" "^$before$" "$(db_sum)"
 check_match "zone list shows only tld." "^tld\. +cloud-tld" "$("$R" --state "$S" zone list | tail -n +2)"
 sed 's/tld\./long./g' tld.zone > long.zone
-"$R" --state "$S" zone add long. --policy cloud-tld --input long.zone --now "$(at 111)" --quiet >/dev/null
+"$R" --state "$S" zone add long. --policy cloud-tld --accept-weaker-custody --input long.zone --now "$(at 111)" --quiet >/dev/null
 echo "kept" > long.signed
 printf 'slow\t604800 TXT "a week"\n' >> long.zone
 err=$("$R" --state "$S" sign --zone long. --out long.signed --now "$(at 111)" 2>&1)
@@ -128,7 +129,8 @@ if [ $leak -eq 0 ]; then pass "no private key material in the database"; else fa
 
 # --- an algorithm rollover on a managed zone ---
 S2=$WORK/state2
-"$R" --state "$S2" zone add tld. --policy ripe-ncc --input tld.zone --now "$T0" --quiet >/dev/null
+"$R" --state "$S2" zone add tld. --policy ripe-ncc --accept-weaker-custody --input tld.zone --now "$T0" --quiet >/dev/null
+"$R" --state "$S2" sign --zone tld. --out a0.signed --now "$T0" --quiet
 "$R" --state "$S2" enforce --now "$(at 0 3)" --quiet
 k=$("$R" --state "$S2" key list --zone tld. --now "$(at 0 3)" | awk '$2 == "ksk" {print $1}')
 "$R" --state "$S2" ds-seen --zone tld. --key "$k" --now "$(at 0 3)" --quiet
@@ -144,7 +146,7 @@ check_match "the new DNSKEYs are not published yet" "^2$" "$(dnskeys a.signed)"
 check_match "after a lower ttl.max-zone, signatures wait for the old largest TTL" \
 	"zsk +ECDSAP256SHA256 +active +hidden +hidden +rumoured" "$("$R" --state "$S2" key list --zone tld. --now "$(at 3 3)")"
 "$R" --state "$S2" enforce --now "$(at 4 2)" --quiet
-check_match "... and no longer" "zsk +ECDSAP256SHA256 +active +[a-z]+ +hidden +omnipresent" \
+check_match "... and no longer" "zsk +ECDSAP256SHA256 +active +[a-z]+\\*? +hidden +omnipresent" \
 	"$("$R" --state "$S2" key list --zone tld. --now "$(at 4 2)")"
 
 # --- kill -9 at any instant loses nothing ---
@@ -153,7 +155,7 @@ check_match "... and no longer" "zsk +ECDSAP256SHA256 +active +[a-z]+ +hidden +o
 schedule() { # DIR KILL
 	local dir=$1 kill=$2 i t pid
 	"$R" --state "$dir" keystore init --backend file >/dev/null
-	"$R" --state "$dir" zone add tld. --policy cloud-tld --input "$WORK/tld.zone.orig" --now "$T0" --quiet >/dev/null 2>&1
+	"$R" --state "$dir" zone add tld. --policy cloud-tld --accept-weaker-custody --input "$WORK/tld.zone.orig" --now "$T0" --quiet >/dev/null 2>&1
 	for i in $(seq 0 8 240); do
 		t=$(at "$i")
 		for cmd in enforce sign; do

@@ -125,7 +125,7 @@ static void test_token(void)
 		{ RS_ALG_RSASHA256, 1024 }, { RS_ALG_RSASHA512, 2048 }, { RS_ALG_ECDSAP256SHA256, 0 },
 		{ RS_ALG_ECDSAP384SHA384, 0 }, { RS_ALG_ED25519, 0 },
 	};
-	char locators[5][RS_LOCATOR_MAX];
+	char locators[5][RS_LOCATOR_MAX] = { "" };
 	uint8_t dnskeys[5][600];
 	size_t dlens[5];
 	for (size_t i = 0; i < 5; i++) {

@@ -31,11 +31,17 @@ static rs_policy_t load(const char *name)
 	return p;
 }
 
+/* A signing run at now: the due steps, a publication that shows them, and when to wake next. */
 static int enforce(const rs_policy_t *p, rs_keyset_t *set, int64_t now, int64_t *next)
 {
-	rs_enforce_ctx_t ctx = { make, NULL, NULL, NULL };
+	rs_enforce_ctx_t ctx = { make, NULL, NULL, NULL, NULL };
 	rs_diag_t d;
-	return rs_enforce(p, set, now, &ctx, next, &d);
+	int ret = rs_enforce(p, set, now, &ctx, next, &d);
+	if (ret == RS_EOK && rs_keyset_pending(set) > 0) {
+		rs_keyset_published(set, now);
+		ret = rs_enforce(p, set, now, &ctx, next, &d);
+	}
+	return ret;
 }
 
 static rs_keystate_t *by_role(rs_keyset_t *set, int role, int goal)
@@ -44,6 +50,56 @@ static rs_keystate_t *by_role(rs_keyset_t *set, int role, int goal)
 		if (set->keys[i].role == role && set->keys[i].goal == goal)
 			return &set->keys[i];
 	return NULL;
+}
+
+/* Decisions without a publication: nothing a resolver has not seen may count as seen. */
+static void test_publication(void)
+{
+	rs_policy_t p = load("cloud-tld");
+	rs_keyset_t set = { .soa_ttl = 3600 };
+	rs_enforce_ctx_t ctx = { make, NULL, NULL, NULL, NULL };
+	rs_diag_t d;
+	int64_t t0 = 1800000000, next;
+	is_int(rs_enforce(&p, &set, t0, &ctx, &next, &d), RS_EOK, "enforce alone on a new zone");
+	rs_keystate_t *zsk = by_role(&set, RS_ROLE_ZSK, RS_GOAL_ACTIVE);
+	ok(zsk != NULL && zsk->state[RS_REC_DNSKEY] == RS_RUMOURED && (zsk->pending & (1u << RS_REC_DNSKEY)),
+	   "the new ZSK's DNSKEY is rumoured, waiting for a publication");
+	is_int(rs_keyset_pending(&set), 2, "both new keys wait for a publication");
+	/* Years of enforce-only runs: no record settles. */
+	for (int day = 1; day <= 800; day += 7)
+		rs_enforce(&p, &set, t0 + day * 86400, &ctx, &next, &d);
+	zsk = by_role(&set, RS_ROLE_ZSK, RS_GOAL_ACTIVE);
+	rs_keystate_t *ksk = by_role(&set, RS_ROLE_KSK, RS_GOAL_ACTIVE);
+	ok(set.count == 2 && zsk->state[RS_REC_DNSKEY] == RS_RUMOURED && ksk->state[RS_REC_DNSKEY] == RS_RUMOURED &&
+	   ksk->ds == RS_DS_NONE, "800 days of enforce without a publication: still rumoured, no DS request, no rollover");
+	int64_t t1 = t0 + 801 * 86400;
+	rs_keyset_published(&set, t1);
+	ok(zsk->since[RS_REC_DNSKEY] == t1 && zsk->published == t1 && zsk->active == t1 && zsk->pending == 0,
+	   "a publication starts the clocks: since, published and active are its time");
+	rs_enforce(&p, &set, t1 + 3600, &ctx, &next, &d);
+	is_int(zsk->state[RS_REC_DNSKEY], RS_RUMOURED, "an hour after the publication: still rumoured");
+	is_int(next, t1 + 3600 + 3600, "... and the next event is TTL + propagation after the publication");
+	rs_enforce(&p, &set, next, &ctx, &next, &d);
+	is_int(zsk->state[RS_REC_DNSKEY], RS_OMNIPRESENT, "omnipresent once the publication has settled");
+	/* A rollover decided by enforce alone: the pre-publication counts from the publication. */
+	rs_keyset_t roll = { .soa_ttl = 3600 };
+	enforce(&p, &roll, t0, &next);
+	rs_keystate_t *old = by_role(&roll, RS_ROLE_ZSK, RS_GOAL_ACTIVE);
+	int64_t due = old->active + p.zsk.lifetime - p.zsk.publish;
+	rs_enforce(&p, &roll, due, &ctx, &next, &d);
+	rs_keystate_t *succ = by_role(&roll, RS_ROLE_ZSK, RS_GOAL_ACTIVE);
+	ok(succ != old && succ->state[RS_REC_DNSKEY] == RS_RUMOURED && succ->pending != 0,
+	   "the successor ZSK is made and waits for its publication");
+	int64_t pub = due + 5 * 86400;
+	for (int64_t t = due; t < pub; t += 86400)
+		rs_enforce(&p, &roll, t, &ctx, &next, &d);
+	enforce(&p, &roll, pub, &next);
+	enforce(&p, &roll, pub + p.zsk.publish - 1, &next);
+	ok(!rs_keystate_signs_data(succ), "not signing 10 days after the decision, 5 days after the publication");
+	enforce(&p, &roll, pub + p.zsk.publish, &next);
+	ok(rs_keystate_signs_data(succ), "signing 10 days after the publication");
+	rs_keyset_clear(&set);
+	rs_keyset_clear(&roll);
 }
 
 static void test_parse(void)
@@ -180,7 +236,7 @@ static void test_store(void)
 	snprintf(state, sizeof(state), "%s/state", dir);
 	rs_store_t *s;
 	rs_diag_t d;
-	is_int(rs_store_open(state, &s, &d), RS_EOK, "open a new state directory");
+	is_int(rs_store_open(state, RS_STORE_CREATE, &s, &d), RS_EOK, "open a new state directory");
 	struct stat st;
 	ok(stat(state, &st) == 0 && (st.st_mode & 0777) == 0700, "state directory is 0700");
 	rs_zone_rec_t z = { .name = "example.", .policy = "default", .input = "/x", .soa_ttl = 3600, .next_event = 5 };
@@ -203,7 +259,7 @@ static void test_store(void)
 	rs_store_close(s);
 	rs_keyset_clear(&set);
 
-	is_int(rs_store_open(state, &s, &d), RS_EOK, "reopen");
+	is_int(rs_store_open(state, RS_STORE_CREATE, &s, &d), RS_EOK, "reopen");
 	ok(rs_store_zone_get(s, "example.", &back) == RS_EOK && back.next_event == 5 && back.soa_ttl == 3600,
 	   "the zone row survives");
 	rs_store_keys_load(s, "example.", &set);
@@ -216,7 +272,7 @@ static void test_store(void)
 	snprintf(cmd, sizeof(cmd), "python3 -c \"import sqlite3; c=sqlite3.connect('%s/state.db'); "
 		 "c.execute('pragma user_version=99'); c.commit()\"", state);
 	if (system(cmd) == 0) {
-		ok(rs_store_open(state, &s, &d) == RS_EINVAL && strstr(d.text, "newer") != NULL,
+		ok(rs_store_open(state, RS_STORE_CREATE, &s, &d) == RS_EINVAL && strstr(d.text, "newer") != NULL,
 		   "a newer schema is refused: %s", d.text);
 	} else {
 		ok(1, "# SKIP python3 missing");
@@ -230,6 +286,7 @@ int main(void)
 {
 	test_parse();
 	test_zsk_rollover();
+	test_publication();
 	test_ds_and_limits();
 	test_store();
 	return done_testing();

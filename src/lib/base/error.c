@@ -43,3 +43,15 @@ void rs_wipe(void *ptr, size_t len)
 	while (len--)
 		*p++ = 0;
 }
+
+void rs_log(const rs_log_t *log, int level, const char *zone, const char *fmt, ...)
+{
+	if (log == NULL || log->fn == NULL)
+		return;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log->fn(log->arg, level, zone, msg);
+}

@@ -66,6 +66,26 @@ void rs_key_free(rs_key_t *key)
 	free(key);
 }
 
+int rs_key_dup(const rs_key_t *key, rs_key_t **out)
+{
+	/* A key held elsewhere has one owner of its context: it cannot be copied. */
+	if (key->ext != NULL)
+		return RS_EINVAL;
+	rs_key_t *k = malloc(sizeof(*k));
+	if (k == NULL)
+		return RS_ENOMEM;
+	*k = *key;
+	if ((k->dnskey = malloc(key->dnskey_len)) == NULL) {
+		free(k);
+		return RS_ENOMEM;
+	}
+	memcpy(k->dnskey, key->dnskey, key->dnskey_len);
+	if (k->pkey != NULL)
+		EVP_PKEY_up_ref(k->pkey);
+	*out = k;
+	return RS_EOK;
+}
+
 void rs_key_set_external(rs_key_t *key, const rs_key_ops_t *ops, void *ctx)
 {
 	key->ext = ops;
@@ -778,6 +798,15 @@ static int write_private(const rs_key_t *key, FILE *f, const char *stamp)
 	return RS_EOK;
 }
 
+int rs_key_file_name(const rs_key_t *key, char *out, size_t max)
+{
+	char owner[1024];
+	rs_dname_to_str(key->owner, owner, sizeof(owner));
+	/* BIND's naming: the owner with its trailing dot, "Kexample.+013+12345". */
+	int n = snprintf(out, max, "K%s+%03d+%05u", owner, key->alg, key->tag);
+	return n >= 0 && (size_t)n < max ? RS_EOK : RS_ELIMIT;
+}
+
 int rs_key_save(const rs_key_t *key, const char *dir, int64_t now, uint32_t ttl, char *basename,
 		size_t basename_max, rs_diag_t *diag)
 {
@@ -786,9 +815,7 @@ int rs_key_save(const rs_key_t *key, const char *dir, int64_t now, uint32_t ttl,
 	char owner[1024], path[4200], stamp[15];
 	rs_dname_to_str(key->owner, owner, sizeof(owner));
 	rs_time_format(now, stamp);
-	/* BIND's naming: the owner with its trailing dot, "Kexample.+013+12345". */
-	int n = snprintf(basename, basename_max, "K%s+%03d+%05u", owner, key->alg, key->tag);
-	if (n < 0 || (size_t)n >= basename_max)
+	if (rs_key_file_name(key, basename, basename_max) != RS_EOK)
 		return rs_diag(diag, RS_ELIMIT, "key file name too long");
 
 	uint8_t *pub = key->dnskey + 4;

@@ -261,6 +261,15 @@ void rs_hsm_close(rs_hsm_t *h)
 
 /* ---- locators ---- */
 
+static void locator_make(const uint8_t id[ID_LEN], char *out);
+
+void rs_hsm_new_locator(char *locator)
+{
+	uint8_t id[ID_LEN];
+	randombytes_buf(id, sizeof(id));
+	locator_make(id, locator);
+}
+
 static void locator_make(const uint8_t id[ID_LEN], char *out)
 {
 	int n = snprintf(out, RS_LOCATOR_MAX, "pkcs11:id=");
@@ -584,7 +593,13 @@ int rs_hsm_generate(rs_hsm_t *h, const uint8_t *origin, int alg, unsigned bits, 
 		    rs_key_t **out, char *locator, rs_diag_t *diag)
 {
 	uint8_t id[ID_LEN];
-	randombytes_buf(id, sizeof(id));
+	if (locator[0] != '\0') {
+		int ret = locator_parse(locator, id, diag);
+		if (ret != RS_EOK)
+			return ret;
+	} else {
+		randombytes_buf(id, sizeof(id));
+	}
 	CK_ULONG modbits = bits ? bits : 2048;
 	CK_BYTE exponent[] = { 0x01, 0x00, 0x01 };
 	const uint8_t *oid = NULL;

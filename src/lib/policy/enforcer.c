@@ -63,6 +63,41 @@ bool rs_keystate_wants_ds(const rs_keystate_t *k)
 	       (k->state[RS_REC_DS] == RS_RUMOURED || k->state[RS_REC_DS] == RS_OMNIPRESENT);
 }
 
+/* The time field a pending record's change set when it was decided, if any. */
+static int64_t *stamped_time(rs_keystate_t *k, int rec)
+{
+	int s = k->state[rec];
+	if (rec == RS_REC_DNSKEY)
+		return s == RS_RUMOURED ? &k->published : s == RS_UNRETENTIVE ? &k->removed : NULL;
+	if (s == RS_UNRETENTIVE)
+		return &k->retired;
+	return rec == RS_REC_ZRRSIG && s == RS_RUMOURED ? &k->active : NULL;
+}
+
+void rs_keyset_published(rs_keyset_t *set, int64_t when)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		rs_keystate_t *k = &set->keys[i];
+		for (int rec = 0; rec < RS_REC_COUNT && k->pending != 0; rec++) {
+			if (!(k->pending & (1u << rec)))
+				continue;
+			int64_t *t = stamped_time(k, rec);
+			if (t != NULL && *t == k->since[rec])
+				*t = when;
+			k->since[rec] = when;
+		}
+		k->pending = 0;
+	}
+}
+
+size_t rs_keyset_pending(const rs_keyset_t *set)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < set->count; i++)
+		n += set->keys[i].pending != 0 && set->keys[i].goal != RS_GOAL_DEAD;
+	return n;
+}
+
 int rs_keyset_add(rs_keyset_t *set, const rs_keystate_t *key)
 {
 	if (set->count == set->cap) {
@@ -101,39 +136,56 @@ void rs_keyset_clear(rs_keyset_t *set)
 	set->count = set->cap = 0;
 }
 
-static void say(run_t *r, const rs_keystate_t *k, const char *fmt, ...) RS_PRINTF(3, 4);
-static void say(run_t *r, const rs_keystate_t *k, const char *fmt, ...)
+bool rs_event_is_change(const rs_event_t *ev)
 {
-	r->changed = true;
+	return ev->type != RS_EV_DEFERRED && ev->type != RS_EV_CUSTODY_WAIT;
+}
+
+static void emit(run_t *r, const rs_event_t *ev, const char *fmt, va_list ap)
+{
 	if (r->ctx == NULL || r->ctx->log == NULL)
 		return;
 	char text[256];
+	vsnprintf(text, sizeof(text), fmt, ap);
+	rs_event_t e = *ev;
+	e.text = text;
+	r->ctx->log(r->ctx->log_arg, r->now, &e);
+}
+
+static void say(run_t *r, const rs_keystate_t *k, rs_event_type_t type, const char *fmt, ...) RS_PRINTF(4, 5);
+static void say(run_t *r, const rs_keystate_t *k, rs_event_type_t type, const char *fmt, ...)
+{
+	r->changed = true;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	emit(r, &(rs_event_t){ .type = type, .key = k }, fmt, ap);
 	va_end(ap);
-	r->ctx->log(r->ctx->log_arg, r->now, k, text);
 }
 
 /* Report a step a policy limit holds back, once per run; it is not a change. */
+static void note(run_t *r, bool *noted, const rs_keystate_t *k, rs_event_type_t type, const char *fmt, ...)
+	RS_PRINTF(5, 6);
+static void note(run_t *r, bool *noted, const rs_keystate_t *k, rs_event_type_t type, const char *fmt, ...)
+{
+	if (*noted)
+		return;
+	*noted = true;
+	va_list ap;
+	va_start(ap, fmt);
+	emit(r, &(rs_event_t){ .type = type, .key = k }, fmt, ap);
+	va_end(ap);
+}
+
 static void note_deferral(run_t *r, const rs_keystate_t *k, const char *what)
 {
-	if (r->deferral_noted || r->ctx == NULL || r->ctx->log == NULL)
-		return;
-	r->deferral_noted = true;
-	char text[160];
-	snprintf(text, sizeof(text), "%s deferred: the DNSKEY RRset would exceed max-dnskeys %u", what,
-		 r->p->max_dnskeys);
-	r->ctx->log(r->ctx->log_arg, r->now, k, text);
+	note(r, &r->deferral_noted, k, RS_EV_DEFERRED, "%s deferred: the DNSKEY RRset would exceed max-dnskeys %u",
+	     what, r->p->max_dnskeys);
 }
 
 /* Report, once per run, a step that waits for the key custodians; it is not a change. */
 static void note_custody(run_t *r, const rs_keystate_t *k, const char *what)
 {
-	if (r->custody_noted || r->ctx == NULL || r->ctx->log == NULL)
-		return;
-	r->custody_noted = true;
-	r->ctx->log(r->ctx->log_arg, r->now, k, what);
+	note(r, &r->custody_noted, k, RS_EV_CUSTODY_WAIT, "%s", what);
 }
 
 /* Remember a future instant at which a step becomes possible. */
@@ -143,11 +195,32 @@ static void wake_at(run_t *r, int64_t t)
 		r->next = t;
 }
 
+/* Records in the zone itself, which only a publication shows resolvers. */
+static bool in_zone(int rec)
+{
+	return rec != RS_REC_DS;
+}
+
 static void set_state(run_t *r, rs_keystate_t *k, int rec, int state)
 {
 	k->state[rec] = (uint8_t)state;
 	k->since[rec] = r->now;
-	say(r, k, "%s %s", rec_names[rec], state_names[state]);
+	/* Entering or leaving the zone is a change of what is served: it starts with a publication. */
+	if (in_zone(rec) && (state == RS_RUMOURED || state == RS_UNRETENTIVE))
+		k->pending |= (uint8_t)(1u << rec);
+	r->changed = true;
+	if (r->ctx == NULL || r->ctx->log == NULL)
+		return;
+	char text[64];
+	snprintf(text, sizeof(text), "%s %s", rec_names[rec], state_names[state]);
+	rs_event_t e = { .type = RS_EV_STATE, .key = k, .rec = rec, .state = state, .text = text };
+	r->ctx->log(r->ctx->log_arg, r->now, &e);
+}
+
+/* Has a publication carried the last change of the record? */
+static bool shown(const rs_keystate_t *k, int rec)
+{
+	return !(k->pending & (1u << rec));
 }
 
 static bool has(const rs_keystate_t *k, int role)
@@ -227,8 +300,8 @@ static void settle(run_t *r, rs_keystate_t *k)
 {
 	for (int rec = 0; rec < RS_REC_COUNT; rec++) {
 		int s = k->state[rec];
-		if (s != RS_RUMOURED && s != RS_UNRETENTIVE)
-			continue;
+		if ((s != RS_RUMOURED && s != RS_UNRETENTIVE) || !shown(k, rec))
+			continue; /* a pending record waits for the publication that carries it */
 		int64_t at = k->since[rec] + settle_time(r, rec);
 		if (r->now >= at)
 			set_state(r, k, rec, s == RS_RUMOURED ? RS_OMNIPRESENT : RS_HIDDEN);
@@ -270,14 +343,14 @@ static void introduce(run_t *r, rs_keystate_t *k)
 			note_deferral(r, k, "publication");
 			return; /* waits for a key to leave the DNSKEY RRset */
 		}
-		say(r, k, "emergency: the DNSKEY RRset exceeds max-dnskeys %u until the old key is gone",
-		    r->p->max_dnskeys);
+		say(r, k, RS_EV_OVER_LIMIT, "emergency: the DNSKEY RRset exceeds max-dnskeys %u until the old "
+		    "key is gone", r->p->max_dnskeys);
 	}
 	bool data_signed = any(r->set, RS_REC_ZRRSIG, RS_OMNIPRESENT, k) ||
 			   any(r->set, RS_REC_ZRRSIG, RS_RUMOURED, k);
 	set_state(r, k, RS_REC_DNSKEY, RS_RUMOURED);
 	k->published = r->now;
-	say(r, k, "published");
+	say(r, k, RS_EV_PUBLISHED, "published");
 	/* Double signature: a key that signs the DNSKEY RRset does so from its first day. */
 	if (has(k, RS_ROLE_KSK) && k->state[RS_REC_KRRSIG] == RS_HIDDEN)
 		set_state(r, k, RS_REC_KRRSIG, RS_RUMOURED);
@@ -300,12 +373,12 @@ static void activate_zsk(run_t *r, rs_keystate_t *k)
 	}
 	set_state(r, k, RS_REC_ZRRSIG, RS_RUMOURED);
 	k->active = r->now;
-	say(r, k, "active: signs the zone");
+	say(r, k, RS_EV_ACTIVE, "active: signs the zone");
 	rs_keystate_t *old = find_live(r->set, k->predecessor);
 	if (old != NULL && old->alg == k->alg && rs_keystate_signs_data(old)) {
 		set_state(r, old, RS_REC_ZRRSIG, RS_UNRETENTIVE);
 		old->retired = r->now;
-		say(r, old, "retired: no longer signs the zone");
+		say(r, old, RS_EV_RETIRED, "retired: no longer signs the zone");
 	}
 }
 
@@ -338,7 +411,7 @@ static void submit_ds(run_t *r, rs_keystate_t *k)
 	k->ds = RS_DS_SUBMIT;
 	if (k->active == 0)
 		k->active = r->now;
-	say(r, k, "DS submitted to the parent%s", r->p->ds_auto ? "" : "; confirm with ds-seen");
+	say(r, k, RS_EV_DS_SUBMIT, "DS submitted to the parent%s", r->p->ds_auto ? "" : "; confirm with ds-seen");
 	if (r->p->ds_auto) {
 		k->ds = RS_DS_NONE;
 		set_state(r, k, RS_REC_DS, RS_RUMOURED);
@@ -347,10 +420,11 @@ static void submit_ds(run_t *r, rs_keystate_t *k)
 		return;
 	if (old->ds == RS_DS_SUBMIT) {
 		old->ds = RS_DS_NONE;
-		say(r, old, "DS submission withdrawn");
+		say(r, old, RS_EV_DS_CANCEL, "DS submission withdrawn");
 	} else if (old->state[RS_REC_DS] == RS_OMNIPRESENT || old->state[RS_REC_DS] == RS_RUMOURED) {
 		old->ds = RS_DS_WITHDRAW;
-		say(r, old, "DS removal requested at the parent%s", r->p->ds_auto ? "" : "; confirm with ds-gone");
+		say(r, old, RS_EV_DS_WITHDRAW, "DS removal requested at the parent%s",
+		    r->p->ds_auto ? "" : "; confirm with ds-gone");
 		if (r->p->ds_auto) {
 			old->ds = RS_DS_NONE;
 			set_state(r, old, RS_REC_DS, RS_UNRETENTIVE);
@@ -400,7 +474,7 @@ static void retire(run_t *r, rs_keystate_t *k)
 				k->retired = r->now;
 			set_state(r, k, RS_REC_DNSKEY, RS_UNRETENTIVE);
 			k->removed = r->now;
-			say(r, k, "withdrawn from the DNSKEY RRset");
+			say(r, k, RS_EV_WITHDRAWN, "withdrawn from the DNSKEY RRset");
 		}
 		if (k->state[RS_REC_DNSKEY] == RS_HIDDEN) {
 			if (rs_keystate_signs_data(k))
@@ -414,21 +488,23 @@ static void retire(run_t *r, rs_keystate_t *k)
 		    chain_without(r, k)) {
 			if (k->ds == RS_DS_SUBMIT) {
 				k->ds = RS_DS_NONE;
-				say(r, k, "DS submission withdrawn");
+				say(r, k, RS_EV_DS_CANCEL, "DS submission withdrawn");
 			}
 			set_state(r, k, RS_REC_KRRSIG, RS_UNRETENTIVE);
 			k->retired = r->now;
-			say(r, k, "retired: no longer signs the DNSKEY RRset");
+			say(r, k, RS_EV_RETIRED, "retired: no longer signs the DNSKEY RRset");
 		}
+		/* The retire interval counts from the publication that stopped the signatures. */
 		bool sigs_gone = (!has(k, RS_ROLE_ZSK) || k->state[RS_REC_ZRRSIG] == RS_HIDDEN) &&
 				 (!has(k, RS_ROLE_KSK) || k->state[RS_REC_KRRSIG] == RS_HIDDEN ||
-				  k->state[RS_REC_KRRSIG] == RS_UNRETENTIVE);
+				  k->state[RS_REC_KRRSIG] == RS_UNRETENTIVE) &&
+				 shown(k, RS_REC_ZRRSIG) && shown(k, RS_REC_KRRSIG);
 		if (rs_keystate_published(k) && sigs_gone && ds_gone && k->retired != 0) {
 			int64_t due = k->retired + retire_interval(r, k);
 			if (r->now >= due) {
 				set_state(r, k, RS_REC_DNSKEY, RS_UNRETENTIVE);
 				k->removed = r->now;
-				say(r, k, "withdrawn from the DNSKEY RRset");
+				say(r, k, RS_EV_WITHDRAWN, "withdrawn from the DNSKEY RRset");
 			} else {
 				wake_at(r, due);
 			}
@@ -439,7 +515,7 @@ static void retire(run_t *r, rs_keystate_t *k)
 		all_hidden = all_hidden && k->state[rec] == RS_HIDDEN;
 	if (all_hidden && k->published != 0 && k->ds == RS_DS_NONE) {
 		k->goal = RS_GOAL_DEAD;
-		say(r, k, "removed: key material to be destroyed");
+		say(r, k, RS_EV_REMOVED, "removed: key material to be destroyed");
 	}
 }
 
@@ -463,8 +539,10 @@ static int new_key(run_t *r, int role, int alg, unsigned bits, uint16_t predeces
 	if (old != NULL && old->goal == RS_GOAL_ACTIVE)
 		old->goal = (flags & RS_KEY_ALG_ROLL) ? RS_GOAL_RETIRE_ALG : RS_GOAL_RETIRE;
 	const rs_keystate_t *made = &r->set->keys[r->set->count - 1];
-	say(r, made, "created (%s %u)%s", rs_alg_name(alg), made->bits,
+	say(r, made, RS_EV_CREATED, "created (%s %u)%s", rs_alg_name(alg), made->bits,
 	    (flags & RS_KEY_EMERGENCY) ? ", emergency" : "");
+	if (r->ctx->made != NULL && (ret = r->ctx->made(r->ctx->make_arg, r->set, r->set->count - 1)) != RS_EOK)
+		return rs_diag(diag, ret, "cannot record the new %s: %s", rs_role_name(role), rs_strerror(ret));
 	return RS_EOK;
 }
 
@@ -555,7 +633,8 @@ static int schedule(run_t *r, rs_diag_t *diag)
 				return ret;
 			continue;
 		}
-		if (t->lifetime == 0 || cur->active == 0 || cur->published == 0)
+		/* A key's lifetime counts from the publication that put it to use: not yet, while pending. */
+		if (t->lifetime == 0 || cur->active == 0 || cur->published == 0 || cur->pending != 0)
 			continue;
 		int64_t due = cur->active + t->lifetime - t->publish;
 		/*
@@ -652,7 +731,7 @@ int rs_enforce_rollover(const rs_policy_t *policy, rs_keyset_t *set, int role, i
 	/* An emergency retires the compromised key as fast as is safe: the new key waits only for caches. */
 	if (emergency) {
 		cur->flags |= RS_KEY_COMPROMISED;
-		say(&r, cur, "marked compromised: emergency rollover");
+		say(&r, cur, RS_EV_COMPROMISED, "marked compromised: emergency rollover");
 	}
 	if (succ != NULL) {
 		succ->flags |= RS_KEY_EMERGENCY;

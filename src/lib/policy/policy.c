@@ -58,6 +58,7 @@ static const field_t schema[] = {
 	F("parent.cds", T_BOOL, cds, 0),
 	F("clock.max-jump", T_DURATION, clock_max_jump, 0),
 	F("custody.backup-before-use", T_BOOL, backup_before_use, 0),
+	F("custody.key-holders", T_UINT, key_holders, 255),
 };
 
 static void defaults(rs_policy_t *p)

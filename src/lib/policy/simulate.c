@@ -1,15 +1,7 @@
 /*
- * Simulated years of key management, checked against a model of a caching
- * validating resolver.
- *
- * Each RRset the resolver can cache (the DS RRset at the parent, the DNSKEY
- * RRset with its signatures, any zone data with its signatures) goes through
- * versions: the contents served from one change to the next. A version
- * served during [start, end) can sit in a cache during [start, end +
- * propagation + TTL). A resolver can hold any mix of versions whose cache
- * windows overlap, so every such (DS, DNSKEY, data) triple must validate.
- * Only key changes make new versions; re-signing renews expirations, which
- * are checked per signing run instead.
+ * Simulated years of key management, checked against the model of caching
+ * validating resolvers (model.c). Only key changes make new versions;
+ * re-signing renews expirations, which are checked per signing run instead.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,25 +9,6 @@
 
 #include "regsign/crypto.h"
 #include "regsign/policy.h"
-
-#define SET_MAX 16
-
-typedef struct {
-	uint16_t idx[SET_MAX]; /* indexes into the key set (keys are never moved or dropped) */
-	uint8_t n;
-} members_t;
-
-typedef struct {
-	int64_t start, end;
-	int64_t linger; /* propagation + TTL when it was served */
-	members_t keys;    /* DS: keys with a DS at the parent; DNSKEY: published keys; data: unused */
-	members_t signers; /* DNSKEY: keys signing the DNSKEY RRset; data: keys signing the data */
-} version_t;
-
-typedef struct {
-	version_t *v;
-	size_t n, cap;
-} history_t;
 
 /* A record state change, for the picture. */
 typedef struct {
@@ -50,29 +23,11 @@ typedef struct {
 	rs_keyset_t set;
 	rs_buf_t *timeline;
 	rs_sim_result_t *res;
-	history_t ds, dnskey, data;
+	rs_model_t *model;
 	change_t *changes;
 	size_t nchanges, capchanges;
 	uint16_t next_tag;
 } sim_t;
-
-static bool contains(const members_t *m, uint16_t idx)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (m->idx[i] == idx)
-			return true;
-	return false;
-}
-
-static bool same(const members_t *a, const members_t *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (!contains(b, a->idx[i]))
-			return false;
-	return true;
-}
 
 static void day_text(int64_t t, char out[32])
 {
@@ -81,16 +36,17 @@ static void day_text(int64_t t, char out[32])
 	snprintf(out, 32, "%.4s-%.2s-%.2s %.2s:%.2s", ts, ts + 4, ts + 6, ts + 8, ts + 10);
 }
 
-static void timeline_log(void *arg, int64_t when, const rs_keystate_t *k, const char *what)
+static void timeline_log(void *arg, int64_t when, const rs_event_t *ev)
 {
 	sim_t *s = arg;
 	char day[32];
 	day_text(when, day);
+	const rs_keystate_t *k = ev->key;
 	if (k != NULL)
 		rs_buf_printf(s->timeline, "%s  %s %5u %-16s %s\n", day, rs_role_name(k->role), k->tag,
-			      rs_alg_name(k->alg), what);
+			      rs_alg_name(k->alg), ev->text);
 	else
-		rs_buf_printf(s->timeline, "%s  zone %s\n", day, what);
+		rs_buf_printf(s->timeline, "%s  zone %s\n", day, ev->text);
 }
 
 /* Stand-in for key generation when no real keys are wanted: tags count up. */
@@ -103,64 +59,28 @@ static int fake_key(void *arg, const rs_keyset_t *set, rs_keystate_t *key)
 	return RS_EOK;
 }
 
-static int record(history_t *h, int64_t now, int64_t linger, const members_t *keys,
-		  const members_t *signers, bool *changed)
-{
-	if (h->n > 0) {
-		version_t *last = &h->v[h->n - 1];
-		if (same(&last->keys, keys) && same(&last->signers, signers))
-			return RS_EOK;
-		last->end = now;
-	}
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 64;
-		version_t *v = realloc(h->v, cap * sizeof(*v));
-		if (v == NULL)
-			return RS_ENOMEM;
-		h->v = v;
-		h->cap = cap;
-	}
-	h->v[h->n++] = (version_t){ now, INT64_MAX, linger, *keys, *signers };
-	*changed = true;
-	return RS_EOK;
-}
-
-static void add(members_t *m, size_t idx)
-{
-	if (m->n < SET_MAX)
-		m->idx[m->n++] = (uint16_t)idx;
-}
-
-/* What the zone and the parent serve now, as versions. */
+/* What the zone and the parent serve now, as versions of the model. */
 static int snapshot(sim_t *s, int64_t now, bool *zone_changed)
 {
-	members_t ds = { 0 }, pub = { 0 }, ksig = { 0 }, zsig = { 0 }, none = { 0 };
+	rs_model_set_t ds = { 0 }, pub = { 0 }, ksig = { 0 }, zsig = { 0 };
 	for (size_t i = 0; i < s->set.count; i++) {
 		const rs_keystate_t *k = &s->set.keys[i];
 		/* The parent serves the DS from when it is seen (rumoured) until it is removed. */
 		if (k->state[RS_REC_DS] == RS_RUMOURED || k->state[RS_REC_DS] == RS_OMNIPRESENT ||
 		    k->ds == RS_DS_WITHDRAW)
-			add(&ds, i);
+			rs_model_set_add(&ds, k->tag, k->alg);
 		if (rs_keystate_published(k))
-			add(&pub, i);
+			rs_model_set_add(&pub, k->tag, k->alg);
 		if (rs_keystate_signs_keys(k))
-			add(&ksig, i);
+			rs_model_set_add(&ksig, k->tag, k->alg);
 		if (rs_keystate_signs_data(k))
-			add(&zsig, i);
+			rs_model_set_add(&zsig, k->tag, k->alg);
 	}
 	if (pub.n > s->res->max_dnskeys)
 		s->res->max_dnskeys = pub.n;
-	bool ds_changed = false;
-	const rs_policy_t *p = s->p;
-	int64_t extra = s->o->extra_delay;
-	int64_t ds_linger = p->parent_propagation + p->parent_ds_ttl + extra;
-	int64_t dk_linger = p->zone_propagation + rs_policy_dnskey_ttl(p, s->set.soa_ttl) + extra;
-	int64_t data_linger = p->zone_propagation + p->max_zone_ttl + extra;
-	int ret = record(&s->ds, now, ds_linger, &ds, &none, &ds_changed);
+	int ret = rs_model_parent(s->model, now, &ds);
 	if (ret == RS_EOK)
-		ret = record(&s->dnskey, now, dk_linger, &pub, &ksig, zone_changed);
-	if (ret == RS_EOK)
-		ret = record(&s->data, now, data_linger, &none, &zsig, zone_changed);
+		ret = rs_model_zone(s->model, now, &pub, &ksig, &zsig, zone_changed);
 	if (ret == RS_EOK && *zone_changed) {
 		s->res->zone_versions++;
 		if (s->p->max_dnskeys != 0 && pub.n > s->p->max_dnskeys) {
@@ -196,97 +116,6 @@ static int track_changes(sim_t *s, const rs_keystate_t *before, size_t nbefore, 
 			s->res->events++;
 		}
 	return RS_EOK;
-}
-
-/* Does a validator holding these three versions get a secure answer? Fills why if not. */
-static bool validates(const sim_t *s, const version_t *ds, const version_t *dk, const version_t *data,
-		      char *why, size_t max)
-{
-	const rs_keystate_t *keys = s->set.keys;
-	if (ds->keys.n == 0)
-		return true; /* no DS: the zone is insecure, never bogus */
-	/* Every algorithm of the DS RRset leads to a DNSKEY that signs the DNSKEY RRset. */
-	for (size_t i = 0; i < ds->keys.n; i++) {
-		int alg = keys[ds->keys.idx[i]].alg;
-		bool ok = false;
-		for (size_t j = 0; j < ds->keys.n && !ok; j++) {
-			uint16_t x = ds->keys.idx[j];
-			ok = keys[x].alg == alg && contains(&dk->keys, x) && contains(&dk->signers, x);
-		}
-		if (!ok) {
-			snprintf(why, max, "no %s DNSKEY both matches a cached DS and signs the DNSKEY RRset",
-				 rs_alg_name(alg));
-			return false;
-		}
-	}
-	/* Every algorithm of the DNSKEY RRset signs the RRsets (RFC 4035 2.2). */
-	for (size_t i = 0; i < dk->keys.n; i++) {
-		int alg = keys[dk->keys.idx[i]].alg;
-		bool data_ok = false, keys_ok = false;
-		for (size_t j = 0; j < data->signers.n && !data_ok; j++) {
-			uint16_t z = data->signers.idx[j];
-			data_ok = keys[z].alg == alg && contains(&dk->keys, z);
-		}
-		for (size_t j = 0; j < dk->signers.n && !keys_ok; j++)
-			keys_ok = keys[dk->signers.idx[j]].alg == alg;
-		if (!data_ok || !keys_ok) {
-			snprintf(why, max, "no %s signature on the %s from a key of the cached DNSKEY RRset",
-				 rs_alg_name(alg), data_ok ? "DNSKEY RRset" : "zone data");
-			return false;
-		}
-	}
-	return true;
-}
-
-static void list_members(const sim_t *s, const members_t *m, char *out, size_t max)
-{
-	size_t o = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < m->n && o < max; i++)
-		o += (size_t)snprintf(out + o, max - o, "%s%u", i ? "," : "", s->set.keys[m->idx[i]].tag);
-	if (m->n == 0)
-		snprintf(out, max, "-");
-}
-
-/* The version can be in a cache until its end plus propagation plus the TTL it was served with. */
-static int64_t window_end(const version_t *v)
-{
-	return v->end == INT64_MAX ? INT64_MAX : v->end + v->linger;
-}
-
-static void check_caches(sim_t *s)
-{
-	for (size_t a = 0; a < s->ds.n; a++) {
-		const version_t *d = &s->ds.v[a];
-		int64_t d_end = window_end(d);
-		for (size_t b = 0; b < s->dnskey.n; b++) {
-			const version_t *k = &s->dnskey.v[b];
-			int64_t k_end = window_end(k);
-			int64_t lo = d->start > k->start ? d->start : k->start;
-			int64_t hi = d_end < k_end ? d_end : k_end;
-			if (lo >= hi)
-				continue;
-			for (size_t c = 0; c < s->data.n; c++) {
-				const version_t *z = &s->data.v[c];
-				int64_t z_end = window_end(z);
-				int64_t from = lo > z->start ? lo : z->start;
-				if (from >= (hi < z_end ? hi : z_end))
-					continue;
-				s->res->combinations++;
-				char why[160];
-				if (validates(s, d, k, z, why, sizeof(why)))
-					continue;
-				s->res->bogus++;
-				char day[32], dsl[96], kl[96], zl[96];
-				day_text(from, day);
-				list_members(s, &d->keys, dsl, sizeof(dsl));
-				list_members(s, &k->keys, kl, sizeof(kl));
-				list_members(s, &z->signers, zl, sizeof(zl));
-				rs_buf_printf(s->timeline, "%s  BOGUS: %s (DS %s, DNSKEY %s, data signed by %s)\n",
-					      day, why, dsl, kl, zl);
-			}
-		}
-	}
 }
 
 static void svg_picture(const sim_t *s, rs_buf_t *svg, int64_t t0, int64_t t1)
@@ -382,8 +211,12 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 	sim_t s = { .p = policy, .o = o, .timeline = timeline, .res = result };
 	memset(result, 0, sizeof(*result));
 	s.set.soa_ttl = o->soa_ttl;
+	rs_model_opts_t mo;
+	rs_model_lingers(policy, o->soa_ttl, o->extra_delay, &mo);
+	if (rs_model_new(&mo, &s.model) != RS_EOK)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	rs_enforce_ctx_t ctx = { o->make_key ? o->make_key : fake_key, o->make_key ? o->make_arg : &s,
-				 timeline_log, &s };
+				 timeline_log, &s, NULL };
 	const rs_policy_t *p = policy;
 	int64_t t = o->start, end = o->start + o->days * 86400;
 	bool zsk_done = o->emergency_zsk_at == 0, ksk_done = o->emergency_ksk_at == 0;
@@ -397,6 +230,8 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 			rs_keyset_max_ttl_change(&s.set, p->max_zone_ttl, second.max_zone_ttl, p->zone_propagation, t);
 			p = &second;
 			s.p = p;
+			rs_model_lingers(p, o->soa_ttl, o->extra_delay, &mo);
+			rs_model_set_lingers(s.model, &mo);
 			rs_buf_printf(timeline, "-- policy changed to %s\n", p->name);
 		}
 		size_t nbefore = s.set.count;
@@ -426,6 +261,8 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 		bool zone_changed = false;
 		if (ret == RS_EOK)
 			ret = snapshot(&s, t, &zone_changed);
+		/* The signer publishes what the state machine decided at once: its clocks start now. */
+		rs_keyset_published(&s.set, t);
 		if (ret != RS_EOK)
 			break;
 		/* A signing run at t: its signatures must outlive every cached copy. */
@@ -463,15 +300,13 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 	}
 	rs_buf_clear(&report);
 	if (ret == RS_EOK) {
-		check_caches(&s);
+		ret = rs_model_check(s.model, timeline, &result->combinations, &result->bogus);
 		result->keys = s.set.count;
 		key_summary(&s);
 		if (svg != NULL)
 			svg_picture(&s, svg, o->start, end);
 	}
-	free(s.ds.v);
-	free(s.dnskey.v);
-	free(s.data.v);
+	rs_model_free(s.model);
 	free(s.changes);
 	rs_keyset_clear(&s.set);
 	return ret;

@@ -318,7 +318,14 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 	sodium_memzero(pw, sizeof(pw));
 	if (!ok) {
 		sodium_memzero(newpw, sizeof(newpw));
-		if (++s->failures >= MAX_LOGIN_FAILURES) {
+		char why[300], actor[80];
+		snprintf(actor, sizeof(actor), "epp:%s", clid[0] ? clid : "-");
+		bool out_now = ++s->failures >= MAX_LOGIN_FAILURES;
+		snprintf(why, sizeof(why), "identifier, password or certificate not accepted (failure %u of %d in the "
+			 "session; certificate %.64s)%s", s->failures, MAX_LOGIN_FAILURES,
+			 s->peer_cert[0] ? s->peer_cert : "none", out_now ? "; session closed" : "");
+		registry_refused(s->reg, now, actor, "epp-login", "", why);
+		if (out_now) {
 			*close = true;
 			return epp_simple(2501, "too many failed logins", cltrid, out);
 		}
@@ -457,12 +464,11 @@ int epp_set_password(rs_epp_session_t *s, const rs_registrar_rec_t *r, const cha
 	rs_diag_t diag;
 	char actor[80];
 	snprintf(actor, sizeof(actor), "epp:%s", r->id);
-	(void)now;
 	int ret = rs_store_begin(s->reg->store, &diag);
 	if (ret != RS_EOK)
 		return ret;
 	ret = rs_store_registrar_put(s->reg->store, &nr, &diag);
 	if (ret == RS_EOK && s->reg->record != NULL)
-		ret = s->reg->record(s->reg->arg, actor, "registrar-password", "", "password changed at login", &diag);
+		ret = s->reg->record(s->reg->arg, now, actor, "registrar-password", "", "ok", "password changed at login", &diag);
 	return registry_finish(s->reg, ret, &diag);
 }

@@ -27,11 +27,25 @@ int dnsq_rrset(const char *server, const uint8_t *qname, uint16_t qtype, unsigne
 	       rrset_t *sigs, rs_diag_t *diag);
 
 /*
+ * Check a delegation's names (directly below its zone, name servers, glue
+ * only for its own in-domain servers, which must have it) and normalise
+ * them in place; RS_ESYNTAX or RS_ELIMIT with the reason, naming d.
+ */
+int registry_check_domain(rs_domain_rec_t *d, rs_diag_t *diag);
+
+/*
  * Check and store delegation d (names normalised in place) with its history
  * line, and its audit entry if audit, inside the caller's transaction.
  */
 int registry_put_domain(const rs_registry_t *reg, rs_domain_rec_t *d, const char *actor, int64_t now, bool audit,
 			rs_diag_t *diag);
+
+/*
+ * A refused or failed attempt, audited in a transaction of its own (the
+ * change itself was rolled back): who tried what, and why it was refused.
+ */
+void registry_refused(const rs_registry_t *reg, int64_t now, const char *actor, const char *action, const char *domain,
+		      const char *why);
 
 /* End the transaction of a change: commit if ret is RS_EOK (then reg->committed), else roll back. */
 int registry_finish(const rs_registry_t *reg, int ret, rs_diag_t *diag);

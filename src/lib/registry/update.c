@@ -101,9 +101,9 @@ static int load_set(rs_store_t *store, const char *domain, rs_ds_entry_t *set, i
 	return ret;
 }
 
-int rs_registry_ds_update(const rs_registry_t *reg, const char *domain_in, const char *registrar, const char *actor,
-			  const rs_ds_change_t *chg, const char *reason, int64_t now, rs_check_report_t *report,
-			  rs_diag_t *diag)
+static int ds_update(const rs_registry_t *reg, const char *domain_in, const char *registrar, const char *actor,
+		     const rs_ds_change_t *chg, const char *reason, int64_t now, rs_check_report_t *report,
+		     rs_diag_t *diag)
 {
 	char domain[256];
 	rs_domain_rec_t d;
@@ -189,7 +189,7 @@ int rs_registry_ds_update(const rs_registry_t *reg, const char *domain_in, const
 	if (ret == RS_EOK)
 		ret = rs_store_domain_history_add(reg->store, domain, now, actor, what, diag);
 	if (ret == RS_EOK && reg->record != NULL)
-		ret = reg->record(reg->arg, actor, reason ? "ds-emergency-remove" : "ds-update", domain, what, diag);
+		ret = reg->record(reg->arg, now, actor, reason ? "ds-emergency-remove" : "ds-update", domain, "ok", what, diag);
 	ret = registry_finish(reg, ret, diag);
 out:
 	free(set);
@@ -197,8 +197,20 @@ out:
 	return ret;
 }
 
+int rs_registry_ds_update(const rs_registry_t *reg, const char *domain, const char *registrar, const char *actor,
+			  const rs_ds_change_t *chg, const char *reason, int64_t now, rs_check_report_t *report,
+			  rs_diag_t *diag)
+{
+	int ret = ds_update(reg, domain, registrar, actor, chg, reason, now, report, diag);
+	/* A refusal is worth an audit entry too: who asked for what, and why not. */
+	if (ret == RS_ENOENT || ret == RS_EDENIED || ret == RS_EINVAL || ret == RS_ELIMIT || ret == RS_ERANGE ||
+	    ret == RS_ECHECK || ret == RS_ESYNTAX || ret == RS_EALG)
+		registry_refused(reg, now, actor, reason ? "ds-emergency-remove" : "ds-update", domain, diag->text);
+	return ret;
+}
+
 /* Check the names of d (normalising them in place). */
-static int check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
+int registry_check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
 {
 	char name[256], zone[256];
 	if (registry_name(d->name, name, NULL) != RS_EOK)
@@ -259,9 +271,13 @@ static int check_domain(rs_domain_rec_t *d, rs_diag_t *diag)
 int registry_put_domain(const rs_registry_t *reg, rs_domain_rec_t *d, const char *actor, int64_t now, bool audit,
 			rs_diag_t *diag)
 {
-	int ret = check_domain(d, diag);
+	int ret = registry_check_domain(d, diag);
 	if (ret != RS_EOK)
 		return ret;
+	/* Refused where it enters: once stored, it would only be left out of the zone. */
+	if (reg->max_ttl != 0 && d->ns_ttl > reg->max_ttl)
+		return rs_diag(diag, RS_ERANGE, "%s: NS TTL %u is above the policy's largest zone TTL (ttl.max-zone %u)",
+			       d->name, d->ns_ttl, reg->max_ttl);
 	rs_registrar_rec_t r;
 	if (rs_store_registrar_get(reg->store, d->registrar, &r) != RS_EOK)
 		return rs_diag(diag, RS_ENOENT, "%s: no registrar '%s'", d->name, d->registrar);
@@ -272,13 +288,16 @@ int registry_put_domain(const rs_registry_t *reg, rs_domain_rec_t *d, const char
 	if (exists && d->max_sig_life == 0)
 		d->max_sig_life = old.max_sig_life;
 	ret = rs_store_domain_put(reg->store, d, diag);
+	/* A managed zone with delegations in the registry is built from them from now on. */
+	if (ret == RS_EOK)
+		ret = rs_store_zone_mark_registry(reg->store, d->zone, diag);
 	char what[3400];
 	snprintf(what, sizeof(what), "%s: sponsor %s, NS %s (TTL %u)%s%s", exists ? "changed" : "added", d->registrar,
 		 d->ns, d->ns_ttl, d->glue[0] ? ", glue " : "", d->glue);
 	if (ret == RS_EOK)
 		ret = rs_store_domain_history_add(reg->store, d->name, now, actor, what, diag);
 	if (ret == RS_EOK && audit && reg->record != NULL)
-		ret = reg->record(reg->arg, actor, exists ? "domain-change" : "domain-add", d->name, what, diag);
+		ret = reg->record(reg->arg, now, actor, exists ? "domain-change" : "domain-add", d->name, "ok", what, diag);
 	return ret;
 }
 
@@ -289,7 +308,19 @@ int rs_registry_domain_put(const rs_registry_t *reg, const rs_domain_rec_t *d_in
 	int ret = rs_store_begin(reg->store, diag);
 	if (ret != RS_EOK)
 		return ret;
-	return registry_finish(reg, registry_put_domain(reg, &d, actor, now, true, diag), diag);
+	ret = registry_finish(reg, registry_put_domain(reg, &d, actor, now, true, diag), diag);
+	if (ret == RS_ESYNTAX || ret == RS_ELIMIT || ret == RS_ERANGE || ret == RS_ENOENT)
+		registry_refused(reg, now, actor, "domain-add", d_in->name, diag->text);
+	return ret;
+}
+
+void registry_refused(const rs_registry_t *reg, int64_t now, const char *actor, const char *action, const char *domain,
+		      const char *why)
+{
+	rs_diag_t diag;
+	if (reg->record == NULL || rs_store_begin(reg->store, &diag) != RS_EOK)
+		return;
+	registry_finish(reg, reg->record(reg->arg, now, actor, action, domain, "refused", why, &diag), &diag);
 }
 
 int registry_finish(const rs_registry_t *reg, int ret, rs_diag_t *diag)

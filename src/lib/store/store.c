@@ -1,10 +1,13 @@
 /* The SQLite state database: schema, migrations, and the rows of zones, policies, keys and history. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -49,6 +52,17 @@ static const char *const migrations[] = {
 	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, hash TEXT NOT NULL);",
 	/* 2 -> 3: registry data (src/lib/store/registry.c). */
 	STORE_REGISTRY_SCHEMA,
+	/* 3 -> 4: the zone session. Key records wait for the publication that carries them (pending). */
+	"ALTER TABLE zone ADD COLUMN registry INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE zone ADD COLUMN output TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE zone ADD COLUMN last_failure INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE zone ADD COLUMN last_error TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE key ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE publication (id INTEGER PRIMARY KEY, zone TEXT NOT NULL, time INTEGER NOT NULL,"
+	"  serial INTEGER NOT NULL, signatures INTEGER NOT NULL, reused INTEGER NOT NULL, keys TEXT NOT NULL,"
+	"  output TEXT NOT NULL);"
+	"CREATE INDEX publication_zone ON publication (zone, id);"
+	"CREATE TABLE key_intent (locator TEXT PRIMARY KEY, zone TEXT NOT NULL, time INTEGER NOT NULL);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -99,8 +113,13 @@ static int migrate(rs_store_t *s, rs_diag_t *diag)
 	return ret;
 }
 
-int rs_store_open(const char *dir, rs_store_t **out, rs_diag_t *diag)
+int rs_store_open(const char *dir, int flags, rs_store_t **out, rs_diag_t *diag)
 {
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	if (!(flags & RS_STORE_CREATE) && access(path, F_OK) != 0)
+		return rs_diag(diag, RS_ENOENT, "'%s' holds no regsign state (zone add, policy import or keystore "
+			       "init starts one; check --state or REGSIGN_STATE)", dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return rs_diag(diag, -errno, "cannot create state directory '%s': %s", dir, strerror(errno));
 	rs_store_t *s = calloc(1, sizeof(*s));
@@ -108,8 +127,6 @@ int rs_store_open(const char *dir, rs_store_t **out, rs_diag_t *diag)
 		free(s);
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	}
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/state.db", dir);
 	/* The database holds no secret, but nothing about the keys is anyone else's business. */
 	mode_t old = umask(077);
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -164,6 +181,83 @@ void rs_store_rollback(rs_store_t *s)
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int rs_store_read_begin(rs_store_t *s, rs_diag_t *diag)
+{
+	/* A deferred transaction takes its snapshot at the first read: make that now. */
+	int ret = exec(s, "BEGIN DEFERRED; SELECT count(*) FROM zone", diag, "cannot read the state");
+	if (ret != RS_EOK)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+void rs_store_read_end(rs_store_t *s)
+{
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
+struct rs_store_lock {
+	int fd;
+};
+
+/* A zone name as a file name: what is not a letter, digit, '-' or '.' (RFC 2317's '/') as %XX. */
+static void lock_path(const rs_store_t *s, const char *zone, char *out, size_t max)
+{
+	size_t n = (size_t)snprintf(out, max, "%s/locks/", s->dir);
+	for (const unsigned char *p = (const unsigned char *)zone; *p != '\0' && n + 4 < max; p++) {
+		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+			     (*p == '.' && p != (const unsigned char *)zone);
+		n += (size_t)snprintf(out + n, max - n, plain ? "%c" : "%%%02X", *p);
+	}
+}
+
+int rs_store_zone_lock(rs_store_t *s, const char *zone, bool wait, rs_store_lock_t **out, rs_diag_t *diag)
+{
+	char dir[4200], path[4400];
+	snprintf(dir, sizeof(dir), "%s/locks", s->dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return rs_diag(diag, -errno, "cannot create '%s': %s", dir, strerror(errno));
+	lock_path(s, zone, path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return rs_diag(diag, -errno, "cannot open '%s': %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+		if (errno == EINTR)
+			continue;
+		int err = errno;
+		char who[64] = "";
+		ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
+		who[n > 0 ? n : 0] = '\0';
+		who[strcspn(who, "\n")] = '\0';
+		close(fd);
+		if (err == EWOULDBLOCK)
+			return rs_diag(diag, RS_EBUSY, "%s: another regsign is working on this zone (%s); try again "
+				       "when it is done", zone, who[0] ? who : "process unknown");
+		return rs_diag(diag, -err, "cannot lock '%s': %s", path, strerror(err));
+	}
+	/* Who holds it, for the message another process gets. */
+	char who[64];
+	int len = snprintf(who, sizeof(who), "pid %ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)len, 0) != len) {
+		/* Informational only: the lock itself holds. */
+	}
+	rs_store_lock_t *l = malloc(sizeof(*l));
+	if (l == NULL) {
+		close(fd);
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	}
+	l->fd = fd;
+	*out = l;
+	return RS_EOK;
+}
+
+void rs_store_unlock(rs_store_lock_t *lock)
+{
+	if (lock == NULL)
+		return;
+	close(lock->fd); /* releases the flock */
+	free(lock);
+}
+
 /*
  * Prepare sql and bind arguments described by fmt: 't' text, 'i' int64.
  * Returns the statement or NULL.
@@ -205,7 +299,7 @@ void store_copy_text(char *dst, size_t max, const unsigned char *src)
 
 #define ZONE_COLUMNS                                                                           \
 	"name, policy, input, soa_ttl, soa_minimum, serial, added, last_enforce, last_sign, next_event, " \
-	"max_ttl, old_max_ttl, old_max_until, parent_agents"
+	"max_ttl, old_max_ttl, old_max_until, parent_agents, registry, output, last_failure, last_error"
 
 static void zone_row(sqlite3_stmt *st, rs_zone_rec_t *z)
 {
@@ -224,6 +318,10 @@ static void zone_row(sqlite3_stmt *st, rs_zone_rec_t *z)
 	z->old_max_ttl = (uint32_t)sqlite3_column_int64(st, 11);
 	z->old_max_until = sqlite3_column_int64(st, 12);
 	store_copy_text(z->parent_agents, sizeof(z->parent_agents), sqlite3_column_text(st, 13));
+	z->registry = sqlite3_column_int(st, 14) != 0;
+	store_copy_text(z->output, sizeof(z->output), sqlite3_column_text(st, 15));
+	z->last_failure = sqlite3_column_int64(st, 16);
+	store_copy_text(z->last_error, sizeof(z->last_error), sqlite3_column_text(st, 17));
 }
 
 int rs_store_zone_add(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
@@ -231,11 +329,13 @@ int rs_store_zone_add(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
 	rs_zone_rec_t old;
 	if (rs_store_zone_get(s, z->name, &old) == RS_EOK)
 		return rs_diag(diag, RS_EINVAL, "zone '%s' is already managed", z->name);
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO zone (" ZONE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-				   "tttiiiiiiiiiit", z->name, z->policy, z->input, (int64_t)z->soa_ttl,
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO zone (" ZONE_COLUMNS ") VALUES "
+				   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				   "tttiiiiiiiiiititit", z->name, z->policy, z->input, (int64_t)z->soa_ttl,
 				   (int64_t)z->soa_minimum, (int64_t)z->serial, z->added, z->last_enforce,
 				   z->last_sign, z->next_event, (int64_t)z->max_ttl, (int64_t)z->old_max_ttl,
-				   z->old_max_until, z->parent_agents);
+				   z->old_max_until, z->parent_agents, (int64_t)z->registry, z->output, z->last_failure,
+				   z->last_error);
 	return store_run(s, st, diag, "cannot add the zone");
 }
 
@@ -255,12 +355,19 @@ int rs_store_zone_update(rs_store_t *s, const rs_zone_rec_t *z, rs_diag_t *diag)
 {
 	sqlite3_stmt *st = store_prepare(s, "UPDATE zone SET policy = ?, input = ?, soa_ttl = ?, soa_minimum = ?, "
 				   "serial = ?, last_enforce = ?, last_sign = ?, next_event = ?, old_max_ttl = ?, "
-				   "max_ttl = ?, old_max_until = ?, parent_agents = ? WHERE name = ?",
-				   "ttiiiiiiiiitt", z->policy, z->input, (int64_t)z->soa_ttl, (int64_t)z->soa_minimum,
+				   "max_ttl = ?, old_max_until = ?, parent_agents = ?, output = ?, "
+				   "last_failure = ?, last_error = ? WHERE name = ?",
+				   "ttiiiiiiiiittitt", z->policy, z->input, (int64_t)z->soa_ttl, (int64_t)z->soa_minimum,
 				   (int64_t)z->serial, z->last_enforce, z->last_sign, z->next_event,
 				   (int64_t)z->old_max_ttl, (int64_t)z->max_ttl, z->old_max_until, z->parent_agents,
-				   z->name);
+				   z->output, z->last_failure, z->last_error, z->name);
 	return store_run(s, st, diag, "cannot update the zone");
+}
+
+int rs_store_zone_mark_registry(rs_store_t *s, const char *name, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "UPDATE zone SET registry = 1 WHERE name = ?", "t", name), diag,
+			 "cannot update the zone");
 }
 
 int rs_store_zone_remove(rs_store_t *s, const char *name, rs_diag_t *diag)
@@ -337,7 +444,7 @@ int rs_store_policy_name(rs_store_t *s, size_t i, char name[64])
 #define KEY_COLUMNS                                                                              \
 	"tag, alg, role, bits, predecessor, goal, ds, flags, dnskey, dnskey_since, krrsig, "     \
 	"krrsig_since, zrrsig, zrrsig_since, ds_state, ds_since, created, published, active, " \
-	"retired, removed, locator, backup"
+	"retired, removed, locator, backup, pending"
 
 int rs_store_keys_load(rs_store_t *s, const char *zone, rs_keyset_t *set)
 {
@@ -366,6 +473,7 @@ int rs_store_keys_load(rs_store_t *s, const char *zone, rs_keyset_t *set)
 			*times[i] = sqlite3_column_int64(st, c++);
 		store_copy_text(k.locator, sizeof(k.locator), sqlite3_column_text(st, c++));
 		k.backup = sqlite3_column_int64(st, c++);
+		k.pending = (uint8_t)sqlite3_column_int(st, c++);
 		ret = rs_keyset_add(set, &k);
 	}
 	if (ret == RS_EOK && rc != SQLITE_DONE)
@@ -380,17 +488,73 @@ int rs_store_keys_save(rs_store_t *s, const char *zone, const rs_keyset_t *set, 
 		const rs_keystate_t *k = &set->keys[i];
 		sqlite3_stmt *st = store_prepare(
 			s, "INSERT OR REPLACE INTO key (zone, " KEY_COLUMNS ") VALUES "
-			   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			"tiiiiiiiiiiiiiiiiiiiiiti", zone, (int64_t)k->tag, (int64_t)k->alg, (int64_t)k->role,
+			   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			"tiiiiiiiiiiiiiiiiiiiiitii", zone, (int64_t)k->tag, (int64_t)k->alg, (int64_t)k->role,
 			(int64_t)k->bits, (int64_t)k->predecessor, (int64_t)k->goal, (int64_t)k->ds,
 			(int64_t)k->flags, (int64_t)k->state[0], k->since[0], (int64_t)k->state[1], k->since[1],
 			(int64_t)k->state[2], k->since[2], (int64_t)k->state[3], k->since[3], k->created,
-			k->published, k->active, k->retired, k->removed, k->locator, k->backup);
+			k->published, k->active, k->retired, k->removed, k->locator, k->backup, (int64_t)k->pending);
 		int ret = store_run(s, st, diag, "cannot store a key");
 		if (ret != RS_EOK)
 			return ret;
 	}
 	return RS_EOK;
+}
+
+int rs_store_intent_add(rs_store_t *s, const char *zone, const char *locator, int64_t when, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "INSERT OR REPLACE INTO key_intent (locator, zone, time) VALUES (?,?,?)",
+					  "tti", locator, zone, when), diag, "cannot record a key about to be made");
+}
+
+int rs_store_intent_remove(rs_store_t *s, const char *locator, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "DELETE FROM key_intent WHERE locator = ?", "t", locator), diag,
+			 "cannot remove a key intent");
+}
+
+int rs_store_intents(rs_store_t *s, const char *zone, void (*fn)(void *arg, const char *locator, int64_t when),
+		     void *arg)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT locator, time FROM key_intent WHERE zone = ? ORDER BY time", "t", zone);
+	if (st == NULL)
+		return RS_EIO;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RS_EOK : RS_EIO;
+}
+
+int rs_store_publication_add(rs_store_t *s, const char *zone, const rs_publication_t *p, rs_diag_t *diag)
+{
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO publication (zone, time, serial, signatures, reused, keys, output) "
+				   "VALUES (?,?,?,?,?,?,?)", "tiiiitt", zone, p->time, (int64_t)p->serial,
+				   (int64_t)p->signatures, (int64_t)p->reused, p->keys, p->output);
+	return store_run(s, st, diag, "cannot record the publication");
+}
+
+int rs_store_publications(rs_store_t *s, const char *zone, size_t n,
+			  void (*fn)(void *arg, const rs_publication_t *pub), void *arg)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT time, serial, signatures, reused, keys, output FROM (SELECT * FROM "
+				   "publication WHERE zone = ? ORDER BY id DESC LIMIT ?) ORDER BY id", "ti", zone, (int64_t)n);
+	if (st == NULL)
+		return RS_EIO;
+	rs_publication_t *p = malloc(sizeof(*p));
+	int rc = SQLITE_NOMEM;
+	while (p != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p->time = sqlite3_column_int64(st, 0);
+		p->serial = (uint32_t)sqlite3_column_int64(st, 1);
+		p->signatures = (uint64_t)sqlite3_column_int64(st, 2);
+		p->reused = (uint64_t)sqlite3_column_int64(st, 3);
+		store_copy_text(p->keys, sizeof(p->keys), sqlite3_column_text(st, 4));
+		store_copy_text(p->output, sizeof(p->output), sqlite3_column_text(st, 5));
+		fn(arg, p);
+	}
+	free(p);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RS_EOK : rc == SQLITE_NOMEM ? RS_ENOMEM : RS_EIO;
 }
 
 int rs_store_history_add(rs_store_t *s, const char *zone, int64_t when, uint16_t tag, const char *what)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libzscanner/scanner.h>
 
@@ -275,8 +276,11 @@ static int read_file(struct reader *r, const char *path, const char *origin, uin
 		return rs_diag(r->diag, RS_ELIMIT, "%s$INCLUDE nested deeper than %u files", where,
 			       r->zone->opts.include_depth);
 	if (strcmp(path, "-") != 0) {
-		if (realpath(path, real) == NULL)
+		/* An unnamed file (/proc/self/fd/N of an O_TMPFILE) has no real path, but can be read. */
+		if (realpath(path, real) == NULL && (errno != ENOENT || access(path, R_OK) != 0))
 			return rs_diag(r->diag, -errno, "%scannot open '%s': %s", where, path, strerror(errno));
+		if (access(real, F_OK) != 0)
+			snprintf(real, sizeof(real), "%s", path);
 		for (unsigned i = 0; i < r->depth; i++)
 			if (strcmp(r->open[i], real) == 0)
 				return rs_diag(r->diag, RS_ELIMIT, "%s$INCLUDE loop: '%s' is already being read",

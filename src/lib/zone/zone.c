@@ -149,8 +149,31 @@ int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t
 	return RS_EOK;
 }
 
+int rs_zone_check_ttls(const rs_zone_t *zone, uint32_t max, rs_diag_t *diag)
+{
+	for (size_t i = 0; i < zone->nrr; i++) {
+		const rs_rr_t *rr = &zone->rrs[i];
+		if (rr->ttl > max && rr->line != 0)
+			return rs_diag(diag, RS_EZONE, "%s:%u: TTL %u is above the policy's largest zone TTL "
+				       "(ttl.max-zone %u): its signatures could expire in caches",
+				       rs_zone_file_name(zone, rr->file), rr->line, rr->ttl, max);
+	}
+	return RS_EOK;
+}
+
+int rs_zone_source(rs_zone_t *zone, const char *label, uint32_t *index)
+{
+	return zone_file_index(zone, label, index);
+}
+
 int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t ttl,
 		const uint8_t *rdata, size_t len)
+{
+	return rs_zone_add_from(zone, UINT32_MAX, 0, owner, type, ttl, rdata, len);
+}
+
+int rs_zone_add_from(rs_zone_t *zone, uint32_t source, uint32_t line, const uint8_t *owner, uint16_t type,
+		     uint32_t ttl, const uint8_t *rdata, size_t len)
 {
 	uint8_t lower[RS_NAME_MAX];
 	size_t olen = rs_dname_len(owner, RS_NAME_MAX);
@@ -163,7 +186,7 @@ int rs_zone_add(rs_zone_t *zone, const uint8_t *owner, uint16_t type, uint32_t t
 		return RS_ENOMEM;
 	if (!rs_name_is_sub(name, zone->origin))
 		return RS_EZONE;
-	return zone_append(zone, name, type, ttl, rdata, len, UINT32_MAX, 0);
+	return zone_append(zone, name, type, ttl, rdata, len, source, line);
 }
 
 /* ---- canonical sort ------------------------------------------------------ */
@@ -450,6 +473,8 @@ static int where(const rs_zone_t *zone, const rs_rr_t *rr, rs_diag_t *diag, int 
 	if (rr->line > 0)
 		return rs_diag(diag, code, "%s:%u: %s '%s'", rs_zone_file_name(zone, rr->file), rr->line,
 			       what, owner);
+	if (rr->file < zone->nfiles)
+		return rs_diag(diag, code, "%s: %s '%s'", zone->files[rr->file], what, owner);
 	return rs_diag(diag, code, "%s '%s'", what, owner);
 }
 

@@ -1,0 +1,47 @@
+/* Private to the session module: the session's body, shared by session.c and publish.c. */
+#pragma once
+
+#include "regsign/session.h"
+
+/* A line for the zone's history and the audit log, recorded at the next commit. */
+typedef struct {
+	int64_t when;
+	char action[24];
+	uint16_t tag;
+	int level;      /* how the operator hears of it once recorded; 0: not at all */
+	bool failed;    /* the audit result is "failed" */
+	bool recorded;
+	char text[400];
+} note_t;
+
+struct rs_session {
+	rs_store_t *store;
+	rs_store_lock_t *lock;
+	rs_session_opts_t o;
+	rs_zone_rec_t zone;  /* as it will be committed */
+	rs_policy_t policy;
+	char policy_name[64];
+	char *policy_text;   /* a policy switched to, stored at commit if the store lacks it */
+	rs_keyset_t keys;    /* as they will be committed */
+	rs_keyset_t loaded;  /* as committed last */
+	uint8_t origin[255];
+	rs_keystore_t *ks;
+	bool own_keys;
+	note_t *notes;
+	size_t nnotes, capnotes;
+	bool note_lost;
+	size_t steps;
+	bool parent_asked;
+	bool removed;
+	bool mark_registry;
+};
+
+/* Note a line (printf-style) for the history and audit log, told at level once recorded. */
+void session_note(rs_session_t *s, const char *action, uint16_t tag, int level, const char *fmt, ...)
+	RS_PRINTF(5, 6);
+/* The key store (the caller's, or the state directory's, opened on first use). */
+int session_keystore(rs_session_t *s, rs_keystore_t **out, rs_diag_t *diag);
+/* Commit the session's state, with pub (may be NULL) recorded as a publication. */
+int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag);
+/* Copy new audit entries to the log file and syslog; a failure is a warning. */
+void session_flush_audit(rs_session_t *s);
