@@ -52,6 +52,18 @@ int rs_audit_verify(const char *text, size_t len, const char *label, uint64_t he
 
 /* Sequence number and hash of a log line; RS_ESYNTAX if it is not one. */
 int rs_audit_line_head(const char *line, size_t len, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX]);
+/* The prev field of a log line. */
+int rs_audit_line_prev(const char *line, size_t len, char prev[RS_AUDIT_HASH_HEX]);
+
+/*
+ * An acknowledged gap: entries lost from the file (cut by a crash of the
+ * disk, or by someone), which an operator saw and accepted. Its detail ends
+ * "resume=SEQ:HASH": the next entry is SEQ and follows HASH. verify accepts
+ * the chain going on there, and counts the gap.
+ */
+#define RS_AUDIT_GAP "audit-gap"
+/* True (1) with where the chain resumes if line is a gap entry, else 0. */
+int rs_audit_gap_of(const char *line, size_t len, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX]);
 
 /*
  * The entry as an RFC 5424 syslog message (facility authpriv, severity
@@ -72,5 +84,20 @@ int rs_audit_record(rs_store_t *store, const rs_audit_event_t *event, rs_diag_t 
  * syslog_target ("udp:HOST:PORT", "unix:PATH" or NULL), then trim the
  * database's copy to the head. RS_EIO with a diagnostic if the log cannot be
  * written or a message not sent; the entries are then still in the database.
+ *
+ * A log that lost entries the database no longer holds (cut short) is never
+ * silently continued: nothing is appended, RS_EINVAL says which entries are
+ * missing, and the database keeps every new entry until an operator
+ * acknowledges the gap (rs_audit_acknowledge). So is a log that is ahead of
+ * the database (a state database restored from an older copy).
  */
 int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag);
+
+/*
+ * The operator saw the gap rs_audit_flush reported and accepts it (reason
+ * says why): a gap entry naming the missing entries goes into the file, the
+ * chain goes on, and the acknowledgement itself is audited. RS_ENOENT if
+ * there is no gap.
+ */
+int rs_audit_acknowledge(rs_store_t *store, const char *operator, const char *reason, int64_t now,
+			 const char *syslog_target, rs_diag_t *diag);

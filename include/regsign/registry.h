@@ -97,19 +97,10 @@ int rs_registry_holder(rs_store_t *store, const char *name, rs_domain_rec_t *out
 
 /* What one name server of a child answered, for the operator or registrar to read. */
 typedef struct {
-	char server[80]; /* ADDR@PORT */
+	char server[80]; /* ADDR@PORT, or the name server's name when it has no address */
 	int result;      /* RS_EOK: proven; RS_ECHECK: answered but did not prove; RS_EIO: no usable answer */
-	char detail[240];
+	char detail[240]; /* what it answered, or why it was not asked; without the server's name */
 } rs_server_result_t;
-
-/*
- * The addresses to ask about delegation d: the glue of its name servers; for
- * a server without, the glue of the registry's delegation that holds it
- * (store, may be NULL), else its A and AAAA from the system resolver; each
- * with port appended. RS_ENOENT if no server has an address.
- */
-int rs_delegation_servers(rs_store_t *store, const rs_domain_rec_t *d, uint16_t port,
-			  char servers[RS_SERVERS_MAX][80], size_t *count, rs_diag_t *diag);
 
 /*
  * Pre-delegation check at one server (RIPE NCC DPS, "method to prove
@@ -161,7 +152,8 @@ typedef struct {
 	rs_store_t *store;
 	rs_check_mode_t check;
 	uint16_t dns_port;      /* the children's servers listen here (53) */
-	unsigned timeout_ms;    /* per question to a child's server */
+	unsigned timeout_ms;    /* per question to a child's server, or to the resolver */
+	char resolver[64];      /* ADDR[@PORT] resolving name servers outside the registry; "": the system's */
 	uint32_t min_sig_life;  /* a maxSigLife below the registry's own signature validity is refused */
 	uint32_t max_ttl;       /* a delegation's NS TTL above it (the policy's ttl.max-zone) is refused; 0: none */
 	/* Called inside the transaction of every change to write its audit entry; an error undoes it. */
@@ -182,12 +174,25 @@ typedef struct {
 	uint32_t max_sig_life;
 } rs_ds_change_t;
 
-/* The pre-delegation check of a change: one line per server asked. */
+/* The pre-delegation check of a change: one line per server asked, or name server without an address. */
 typedef struct {
 	bool checked;
 	size_t count;
 	rs_server_result_t servers[RS_SERVERS_MAX];
 } rs_check_report_t;
+
+/*
+ * The addresses to ask about delegation d, each with reg->dns_port appended:
+ * the glue of its name servers; for a name server without, the glue of the
+ * registry's delegation that holds it, else its A and AAAA records from
+ * reg->resolver (the system's if ""). A name server none of these gives an
+ * address is added to report (if not NULL) as an entry of its own, result
+ * RS_EIO and why (NXDOMAIN, no A or AAAA, the resolver did not answer);
+ * servers and report together hold at most RS_SERVERS_MAX entries. RS_ENOENT
+ * if no name server has an address, with the first one's reason in diag.
+ */
+int rs_delegation_servers(const rs_registry_t *reg, const rs_domain_rec_t *d, char servers[RS_SERVERS_MAX][80],
+			  size_t *count, rs_check_report_t *report, rs_diag_t *diag);
 
 /*
  * Change the DS set of delegation domain. registrar: the client making the

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "regsign/base.h"
@@ -39,8 +40,32 @@ typedef struct {
 } cli_publish_opts_t;
 int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t *opts);
 
+struct rs_store;
+struct rs_session;
+struct cli_json;
+/*
+ * Why the zone of session cannot go on without its key holders at now (a
+ * token not activated, key changes without an admin activation, a backup
+ * before first use), into why; false if it can. *tag (may be NULL): the key
+ * it is about, 0 for the zone. Only looks (cmd_key.c).
+ */
+bool cli_custody_wait(struct rs_store *store, struct rs_session *session, int64_t now, char *why,
+		      size_t max, uint16_t *tag);
+/* The "keys" array of key list --json, for zone show --json; wait_tag: the key that waits, or -1. */
+int cli_json_keys(struct cli_json *j, struct rs_session *session, int64_t now, int wait_tag);
+
 /* "regsign: message" on stderr. */
 void cli_error(const char *fmt, ...) RS_PRINTF(1, 2);
+
+/*
+ * The names near word (a typo, or the start of a name), each quoted with prefix
+ * ("'zone list'"), into out: "'a'", "'a' or 'b'". False if none is near.
+ */
+bool cli_suggest(const char *word, const char *prefix, const char *const *names, size_t n, char *out,
+		 size_t max);
+/* "unknown WHAT 'PREFIXWORD'", with "; did you mean ...?" when a name is near (then true). */
+bool cli_unknown(const char *what, const char *word, const char *prefix, const char *const *names,
+		 size_t n);
 
 /* Exit code for a library error code. */
 int cli_exit_code(int code);

@@ -11,7 +11,8 @@ static void help(FILE *f)
 {
 	fprintf(f, "usage: regsign [--state DIR] audit verify\n"
 		   "       regsign [--state DIR] audit show [--tail N]\n"
-		   "       regsign [--state DIR] audit syslog udp:HOST:PORT|unix:PATH|none\n\n"
+		   "       regsign [--state DIR] audit syslog udp:HOST:PORT|unix:PATH|none\n"
+		   "       regsign [--state DIR] audit acknowledge --reason TEXT\n\n"
 		   "Every key and DS operation (key generation, activation, rollover steps, signing runs,\n"
 		   "backups, restores, destruction, DS changes) is a line of DIR/audit.log. Each line carries\n"
 		   "the SHA-256 of the line before it, and the state database keeps the last one.\n\n"
@@ -19,7 +20,11 @@ static void help(FILE *f)
 		   "         changed, removed, inserted or moved.\n"
 		   "show     prints the log (the last N entries with --tail).\n"
 		   "syslog   also sends each new entry to a syslog collector as RFC 5424 (facility\n"
-		   "         authpriv), over UDP (RFC 5426) or a local datagram socket such as /dev/log.\n\n"
+		   "         authpriv), over UDP (RFC 5426) or a local datagram socket such as /dev/log.\n"
+		   "acknowledge  after the log lost entries (cut short), nothing more is appended and every\n"
+		   "         command raises an alarm, until an operator who checked it says why here: a gap\n"
+		   "         entry naming the missing entries goes into the log, which goes on from there\n"
+		   "         (verify accepts it and counts it); the acknowledgement is audited.\n\n"
 		   "example:\n  regsign --state /var/lib/regsign audit syslog udp:192.0.2.10:514\n"
 		   "  regsign --state /var/lib/regsign audit verify\n");
 }
@@ -131,6 +136,22 @@ static int set_syslog(rs_store_t *store, const char *target)
 	return EXIT_OK;
 }
 
+static int acknowledge(rs_store_t *store, const char *reason)
+{
+	if (reason[0] == '\0') {
+		cli_error("--reason says why the gap is accepted; it is part of the log");
+		return EXIT_INPUT;
+	}
+	char target[512] = "";
+	rs_store_setting_get(store, RS_SET_SYSLOG, target, sizeof(target));
+	rs_diag_t diag;
+	int ret = rs_audit_acknowledge(store, cli_operator(), reason, cli_now(), target, &diag);
+	if (ret != RS_EOK)
+		return cli_check(ret, &diag);
+	printf("gap acknowledged; the log goes on\n");
+	return EXIT_OK;
+}
+
 int cmd_audit(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -147,7 +168,8 @@ int cmd_audit(int argc, char **argv)
 			return EXIT_INPUT;
 		}
 	} else if (!((strcmp(sub, "verify") == 0 && argc == 2) || (strcmp(sub, "show") == 0 && argc == 2) ||
-		     (strcmp(sub, "syslog") == 0 && argc == 3))) {
+		     (strcmp(sub, "syslog") == 0 && argc == 3) ||
+		     (strcmp(sub, "acknowledge") == 0 && argc == 4 && strcmp(argv[2], "--reason") == 0))) {
 		cli_error("unknown or incomplete command 'audit %s'", sub);
 		help(stderr);
 		return EXIT_INPUT;
@@ -160,6 +182,8 @@ int cmd_audit(int argc, char **argv)
 		code = verify(store);
 	else if (strcmp(sub, "show") == 0)
 		code = show(store, tail);
+	else if (strcmp(sub, "acknowledge") == 0)
+		code = acknowledge(store, argv[3]);
 	else
 		code = set_syslog(store, argv[2]);
 	rs_store_close(store);

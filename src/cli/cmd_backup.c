@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "custody.h"
@@ -18,7 +19,8 @@
 
 static void help_backup(FILE *f)
 {
-	fprintf(f, "usage: regsign [--state DIR] backup --out FILE --admin-share FILE... --backup-share FILE...\n"
+	fprintf(f, "usage: regsign [--state DIR] backup --out FILE [--force] --admin-share FILE...\n"
+		   "               --backup-share FILE...\n"
 		   "       regsign [--state DIR] restore --in FILE --share FILE... --admin-share FILE...\n"
 		   "               --backup-share FILE... [--module PATH --token LABEL] [--softhsm-dir DIR]\n\n"
 		   "backup loads the backup key into the token for the moment (the admin and backup\n"
@@ -26,7 +28,7 @@ static void help_backup(FILE *f)
 		   "inside the token under it (AES key wrap with padding, RFC 5649), with its DNSKEY.\n"
 		   "The keys must be activated. The file is useless without the backup shares. Keys it\n"
 		   "holds count as backed up (custody.backup-before-use). With the embedded default the\n"
-		   "shares kept in DIR/hsm are used.\n"
+		   "shares kept in DIR/hsm are used. An existing FILE is kept unless --force.\n"
 		   "restore recreates those keys in a fresh, empty token (initialised with the same PINs,\n"
 		   "so the key holders' shares stay valid): it needs M activation, admin and backup shares.\n"
 		   "Keys destroyed since the backup are not restored.\n\n"
@@ -138,8 +140,20 @@ static bool backup_secrets(rs_store_t *store, const cli_shares_t *shares, char *
 	return ok;
 }
 
-static int backup(const char *path, const cli_shares_t *shares)
+/* A backup never replaces another by accident: the older one may be the only good copy. */
+static bool refuse_overwrite(const char *path, bool force)
 {
+	struct stat st;
+	if (force || lstat(path, &st) != 0)
+		return false;
+	cli_error("backup file '%s' already exists (--force replaces it)", path);
+	return true;
+}
+
+static int backup(const char *path, const cli_shares_t *shares, bool force)
+{
+	if (refuse_overwrite(path, force))
+		return EXIT_INPUT;
 	rs_store_t *store;
 	int code = cli_store(&store);
 	if (code != EXIT_OK)
@@ -183,6 +197,10 @@ static int backup(const char *path, const cli_shares_t *shares)
 	rs_outfile_t *out = NULL;
 	if (ret == RS_EOK && b.keys == 0)
 		ret = rs_diag(&diag, RS_ENOENT, "no token keys to back up");
+	/* Made meanwhile by someone else: still not ours to replace. */
+	if (ret == RS_EOK && !force && access(path, F_OK) == 0)
+		ret = rs_diag(&diag, RS_EINVAL, "file '%s' appeared during the backup (--force replaces it)",
+			      path);
 	if (ret == RS_EOK && (ret = rs_outfile_open(path, 0600, &out, &diag)) == RS_EOK) {
 		char sum[65];
 		checksum_hex((const uint8_t *)mem, memlen, sum);
@@ -453,15 +471,18 @@ int cmd_backup(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },         { "now", required_argument, NULL, 'N' },
 		{ "admin-share", required_argument, NULL, 'a' }, { "backup-share", required_argument, NULL, 'b' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 },
 	};
 	cli_shares_t shares = { 0 };
 	const char *out = NULL;
+	bool force = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
+		case 'f': force = true; break;
 		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return EXIT_INPUT; break;
 		case 'b': if (!cli_shares_add(&shares, RS_SHARE_BACKUP, optarg)) return EXIT_INPUT; break;
 		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
@@ -473,7 +494,7 @@ int cmd_backup(int argc, char **argv)
 		cli_error(out == NULL ? "--out is required" : "unexpected argument");
 		return EXIT_INPUT;
 	}
-	return backup(out, &shares);
+	return backup(out, &shares, force);
 }
 
 int cmd_restore(int argc, char **argv)

@@ -156,7 +156,7 @@ static int scan_secure(scan_t *sc, const rs_domain_rec_t *d, const rs_ds_entry_t
 	char servers[RS_SERVERS_MAX][80];
 	size_t n = 0, present = 0;
 	rs_diag_t diag;
-	int ret = rs_delegation_servers(sc->reg.store, d, sc->reg.dns_port, servers, &n, &diag);
+	int ret = rs_delegation_servers(&sc->reg, d, servers, &n, NULL, &diag);
 	for (size_t i = 0; ret == RS_EOK && i < n; i++) {
 		ret = rs_child_cds(servers[i], child, cur, ncur, sc->now, sc->reg.timeout_ms, &sets[i], &diag);
 		present += sets[i].present;
@@ -195,7 +195,7 @@ static int scan_bootstrap(scan_t *sc, const rs_domain_rec_t *d)
 	char servers[RS_SERVERS_MAX][80], why[1800];
 	size_t n = 0, present = 0;
 	rs_diag_t diag;
-	if (rs_delegation_servers(sc->reg.store, d, sc->reg.dns_port, servers, &n, &diag) != RS_EOK)
+	if (rs_delegation_servers(&sc->reg, d, servers, &n, NULL, &diag) != RS_EOK)
 		return RS_EOK;
 	int ret = RS_EOK;
 	for (size_t i = 0; ret == RS_EOK && i < n; i++) {
@@ -233,7 +233,7 @@ static int scan_bootstrap(scan_t *sc, const rs_domain_rec_t *d)
 		size_t ns_n = 0;
 		rs_dname_from_str(host, nsw);
 		rs_dname_from_str(sz.name, szw);
-		if (rs_delegation_servers(sc->reg.store, &sz, sc->reg.dns_port, sservers, &ns_n, &diag) != RS_EOK)
+		if (rs_delegation_servers(&sc->reg, &sz, sservers, &ns_n, NULL, &diag) != RS_EOK)
 			return refuse(sc, d, diag.text);
 		for (size_t i = 0; i < ns_n; i++) {
 			if (rs_child_signal(sservers[i], child, nsw, szw, sds, nsds, sc->now, sc->reg.timeout_ms, &signal,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "custody.h"
+#include "json.h"
 #include "managed.h"
 #include "registry.h"
 
@@ -14,7 +15,7 @@ static void help(FILE *f)
 		"usage: regsign domain add NAME --zone ZONE --registrar ID --ns HOST[,HOST...]\n"
 		"                         [--glue HOST/ADDRESS[,...]] [--ttl TTL]\n"
 		"       regsign domain remove NAME\n"
-		"       regsign domain info NAME\n"
+		"       regsign domain info NAME [--json]\n"
 		"       regsign domain list [--zone ZONE]\n"
 		"       regsign domain import --zone ZONE --registrar ID FILE\n"
 		"       regsign domain export --zone ZONE\n"
@@ -25,6 +26,12 @@ static void help(FILE *f)
 		"import takes every delegation of an existing zone file (NS, glue and DS), so a\n"
 		"running TLD can move in; export prints the delegations as zone text. Every change\n"
 		"is kept in the delegation's history (info) and in the audit log.\n"
+		"\n"
+		"info --json  one JSON object instead: domain, zone, registrar, ns (list), ns_ttl,\n"
+		"        glue [{host, address}], max_sig_life (null: none asked for), added, updated,\n"
+		"        ds [{rdata, key_tag, algorithm, digest_type, digest, from_dnskey (bool),\n"
+		"        added}] and history [{time, actor, what}]. Times are epoch seconds with a\n"
+		"        NAME_text twin in ISO 8601 UTC.\n"
 		"\n"
 		"examples:\n"
 		"  regsign domain add example.cloud. --zone cloud. --registrar reg-one \\\n"
@@ -40,7 +47,79 @@ static void print_history(void *arg, int64_t when, const char *actor, const char
 	printf("  %s  %-20s %s\n", t, actor, what);
 }
 
-static int info(rs_store_t *store, const char *name_in)
+static void json_history(void *arg, int64_t when, const char *actor, const char *what)
+{
+	cli_json_t *j = arg;
+	cli_json_object(j, NULL);
+	cli_json_time(j, "time", when);
+	cli_json_str(j, "actor", actor);
+	cli_json_str(j, "what", what);
+	cli_json_close(j);
+}
+
+static int info_json(rs_store_t *store, const rs_domain_rec_t *d, const rs_ds_row_t *rows, size_t n)
+{
+	cli_json_t j;
+	char list[sizeof(d->glue)];
+	cli_json_begin(&j, stdout);
+	cli_json_object(&j, NULL);
+	cli_json_str(&j, "domain", d->name);
+	cli_json_str(&j, "zone", d->zone);
+	cli_json_str(&j, "registrar", d->registrar);
+	cli_json_array(&j, "ns");
+	char *save = NULL;
+	snprintf(list, sizeof(list), "%s", d->ns);
+	for (char *h = strtok_r(list, " ", &save); h != NULL; h = strtok_r(NULL, " ", &save))
+		cli_json_str(&j, NULL, h);
+	cli_json_close(&j);
+	cli_json_int(&j, "ns_ttl", d->ns_ttl);
+	cli_json_array(&j, "glue");
+	snprintf(list, sizeof(list), "%s", d->glue);
+	for (char *g = strtok_r(list, " ", &save); g != NULL; g = strtok_r(NULL, " ", &save)) {
+		char *slash = strchr(g, '/');
+		if (slash == NULL)
+			continue;
+		*slash = '\0';
+		cli_json_object(&j, NULL);
+		cli_json_str(&j, "host", g);
+		cli_json_str(&j, "address", slash + 1);
+		cli_json_close(&j);
+	}
+	cli_json_close(&j);
+	if (d->max_sig_life)
+		cli_json_int(&j, "max_sig_life", d->max_sig_life);
+	else
+		cli_json_null(&j, "max_sig_life");
+	cli_json_time(&j, "added", d->added);
+	cli_json_time(&j, "updated", d->updated);
+	cli_json_array(&j, "ds");
+	for (size_t i = 0; i < n; i++) {
+		rs_ds_entry_t e;
+		char text[300];
+		if (rs_ds_entry_from_row(&rows[i], &e) != RS_EOK || e.ds_len < 4 ||
+		    rs_ds_entry_format(&e, text, sizeof(text)) <= 0)
+			continue;
+		cli_json_object(&j, NULL);
+		cli_json_str(&j, "rdata", text);
+		cli_json_int(&j, "key_tag", rs_get16(e.ds));
+		cli_json_int(&j, "algorithm", e.ds[2]);
+		cli_json_int(&j, "digest_type", e.ds[3]);
+		/* The digest as the presentation form writes it: the last field. */
+		const char *digest = strrchr(text, ' ');
+		cli_json_str(&j, "digest", digest != NULL ? digest + 1 : "");
+		cli_json_bool(&j, "from_dnskey", e.key_len > 0);
+		cli_json_time(&j, "added", rows[i].added);
+		cli_json_close(&j);
+	}
+	cli_json_close(&j);
+	cli_json_array(&j, "history");
+	rs_store_domain_history(store, d->name, json_history, &j);
+	cli_json_close(&j);
+	cli_json_close(&j);
+	return cli_json_end(&j);
+}
+
+static int info(rs_store_t *store, const char *name_in, bool json)
 {
 	char name[256];
 	uint8_t wire[255];
@@ -54,6 +133,8 @@ static int info(rs_store_t *store, const char *name_in)
 	rs_ds_row_t rows[RS_STORE_DS_MAX];
 	size_t n = 0;
 	rs_store_ds_get(store, name, rows, &n);
+	if (json)
+		return info_json(store, &d, rows, n);
 	printf("domain     %s\nzone       %s\nregistrar  %s\nns         %s (TTL %u)\nglue       %s\n", d.name, d.zone,
 	       d.registrar, d.ns, d.ns_ttl, d.glue[0] ? d.glue : "-");
 	if (d.max_sig_life)
@@ -109,8 +190,8 @@ int cmd_domain(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "zone", required_argument, NULL, 'z' }, { "registrar", required_argument, NULL, 'r' },
 		{ "ns", required_argument, NULL, 'n' },	  { "glue", required_argument, NULL, 'g' },
-		{ "ttl", required_argument, NULL, 't' },  { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "ttl", required_argument, NULL, 't' },  { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
 	};
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		help(argc < 2 ? stderr : stdout);
@@ -118,11 +199,13 @@ int cmd_domain(int argc, char **argv)
 	}
 	const char *verb = argv[1], *zone = NULL, *registrar = NULL, *ns = NULL, *glue = "";
 	unsigned long ttl = 3600;
+	bool json = false;
 	int c;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "z:r:n:g:t:h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
+		case 'j': json = true; break;
 		case 'z': zone = optarg; break;
 		case 'r': registrar = optarg; break;
 		case 'n': ns = optarg; break;
@@ -137,6 +220,19 @@ int cmd_domain(int argc, char **argv)
 		case 'h': help(stdout); return EXIT_OK;
 		default: help(stderr); return EXIT_INPUT;
 		}
+	}
+	static const char *const verbs[] = { "add", "remove", "info", "list", "import", "export" };
+	bool known = false;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		known = known || strcmp(verb, verbs[i]) == 0;
+	if (!known) {
+		if (!cli_unknown("command", verb, "domain ", verbs, sizeof(verbs) / sizeof(verbs[0])))
+			help(stderr);
+		return EXIT_INPUT;
+	}
+	if (json && strcmp(verb, "info") != 0) {
+		cli_error("only domain info has --json output");
+		return EXIT_INPUT;
 	}
 	const char *arg = optind < argc ? argv[optind] : NULL;
 	bool needs_arg = strcmp(verb, "list") != 0 && strcmp(verb, "export") != 0;
@@ -181,7 +277,7 @@ int cmd_domain(int argc, char **argv)
 	} else if (strcmp(verb, "remove") == 0) {
 		code = remove_domain(store, arg);
 	} else if (strcmp(verb, "info") == 0) {
-		code = info(store, arg);
+		code = info(store, arg, json);
 	} else if (strcmp(verb, "list") == 0) {
 		ret = rs_store_domain_each(store, zname[0] ? zname : NULL, print_domain, NULL);
 		if (ret != RS_EOK)

@@ -31,11 +31,37 @@ static void help(FILE *f)
 		"records that break the delegation, with the reason recorded in the audit log.\n"
 		"check runs the pre-delegation check alone, for the stored or the given records.\n"
 		"Changes take effect at the next signing of the registry zone. Exit status: 0 done,\n"
-		"1 the pre-delegation check failed (nothing changed), 2 refused input.\n"
+		"1 the pre-delegation check failed (nothing changed), 2 refused input. Submitting DS\n"
+		"records the delegation has already is no change: it is said so, and not recorded.\n"
 		"\n"
 		"examples:\n"
 		"  regsign ds submit --domain example.cloud. --ds '12345 13 2 3C5E...'\n"
 		"  regsign ds remove --domain example.cloud. --all --emergency --reason 'DS matches no key; ticket 4711'\n");
+}
+
+/*
+ * Is the submission already in force: every DS stored for the domain, and no
+ * other maxSigLife? Then it is answered without the check, a history line or
+ * an audit entry, which would only record that nothing changed.
+ */
+static bool already_stored(rs_store_t *store, const rs_domain_rec_t *d, const rs_ds_change_t *chg)
+{
+	rs_ds_row_t *rows = malloc(RS_STORE_DS_MAX * sizeof(*rows));
+	rs_ds_entry_t *have = malloc(RS_STORE_DS_MAX * sizeof(*have));
+	size_t n = 0, nhave = 0;
+	if (rows != NULL && have != NULL && rs_store_ds_get(store, d->name, rows, &n) == RS_EOK)
+		nhave = rs_ds_entries_from_rows(rows, n, have);
+	bool all = chg->nadd > 0 && (!chg->set_max_sig_life || chg->max_sig_life == d->max_sig_life);
+	for (size_t a = 0; all && a < chg->nadd; a++) {
+		bool found = false;
+		for (size_t i = 0; i < nhave && !found; i++)
+			found = have[i].ds_len == chg->add[a].ds_len &&
+				memcmp(have[i].ds, chg->add[a].ds, have[i].ds_len) == 0;
+		all = found;
+	}
+	free(rows);
+	free(have);
+	return all;
 }
 
 /* An entry from --ds or --dnskey text; check: one the registry takes (additions). */
@@ -167,6 +193,12 @@ int cmd_ds_registry(int argc, char **argv)
 		cli_print_report(stdout, &report);
 		if (ret == RS_EOK)
 			printf("%s: every name server proves the DS\n", name);
+	} else if (ret == RS_EOK && submit && already_stored(store, &d, chg)) {
+		for (size_t i = 0; i < chg->nadd; i++) {
+			char text[300];
+			rs_ds_entry_format(&chg->add[i], text, sizeof(text));
+			printf("no change: DS %s is already published for %s\n", text, name);
+		}
 	} else if (ret == RS_EOK && (submit || remove)) {
 		char actor[80];
 		snprintf(actor, sizeof(actor), "%s", cli_operator());

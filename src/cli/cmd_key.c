@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "json.h"
 #include "managed.h"
 #include "regsign/crypto.h"
 
@@ -14,13 +16,14 @@ typedef struct {
 	bool emergency;
 	bool force_clock;
 	bool quiet;
+	bool json;
 	long days;
 } args_t;
 
-enum { OPT_NOW = 256, OPT_KSK, OPT_ZSK, OPT_CSK, OPT_EMERGENCY, OPT_FORCE_CLOCK, OPT_DAYS };
+enum { OPT_NOW = 256, OPT_KSK, OPT_ZSK, OPT_CSK, OPT_EMERGENCY, OPT_FORCE_CLOCK, OPT_DAYS, OPT_JSON };
 
-/* The options every command here understands; returns false after printing an error. */
-static bool parse(int argc, char **argv, args_t *a, void (*help)(FILE *), int *code)
+/* The options every command here understands (--json if json_ok); false after printing an error. */
+static bool parse(int argc, char **argv, args_t *a, void (*help)(FILE *), bool json_ok, int *code)
 {
 	static const struct option opts[] = {
 		{ "zone", required_argument, NULL, 'z' },   { "key", required_argument, NULL, 'k' },
@@ -29,7 +32,8 @@ static bool parse(int argc, char **argv, args_t *a, void (*help)(FILE *), int *c
 		{ "emergency", no_argument, NULL, OPT_EMERGENCY },
 		{ "force-clock", no_argument, NULL, OPT_FORCE_CLOCK },
 		{ "days", required_argument, NULL, OPT_DAYS }, { "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, OPT_JSON },      { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	memset(a, 0, sizeof(*a));
 	a->days = 365;
@@ -63,6 +67,13 @@ static bool parse(int argc, char **argv, args_t *a, void (*help)(FILE *), int *c
 			}
 			break;
 		case 'q': a->quiet = true; break;
+		case OPT_JSON:
+			if (!json_ok) {
+				cli_error("this command has no --json output");
+				return false;
+			}
+			a->json = true;
+			break;
 		case 'h': help(stdout); *code = EXIT_OK; return false;
 		default: help(stderr); return false;
 		}
@@ -85,6 +96,7 @@ static void time_text(int64_t t, char *out)
 
 typedef struct {
 	bool print;          /* plan: print each event */
+	cli_json_t *json;    /* plan --json: each event as an element of the array open here */
 	int64_t *first_at;   /* key list: first event time per key index */
 	char (*first_what)[96];
 	size_t known;        /* keys that exist now */
@@ -115,6 +127,20 @@ static void ahead_log(void *arg, int64_t when, const rs_event_t *ev)
 	ahead_t *a = arg;
 	const rs_keystate_t *k = ev->key;
 	const char *what = ev->text;
+	if (a->json != NULL) {
+		bool planned = k != NULL && strncmp(k->locator, "planned", 7) == 0;
+		cli_json_object(a->json, NULL);
+		cli_json_time(a->json, "time", when);
+		if (k != NULL && !planned)
+			cli_json_int(a->json, "tag", k->tag);
+		else
+			cli_json_null(a->json, "tag");
+		cli_json_str(a->json, "planned", planned ? k->locator + 7 : NULL);
+		cli_json_str(a->json, "role", k != NULL ? rs_role_name(k->role) : NULL);
+		cli_json_str(a->json, "algorithm", k != NULL ? rs_alg_name(k->alg) : NULL);
+		cli_json_str(a->json, "what", what);
+		cli_json_close(a->json);
+	}
 	if (a->print) {
 		char t[24], tag[16];
 		time_text(when, t);
@@ -193,12 +219,26 @@ static int look_ahead(rs_session_t *session, int64_t now, long days, ahead_t *a)
 static void key_help(FILE *f)
 {
 	fprintf(f,
-		"usage: regsign [--state DIR] key list --zone ZONE [--now T]\n"
+		"usage: regsign [--state DIR] key list --zone ZONE [--now T] [--json]\n"
 		"\n"
 		"Lists the zone's keys: role, algorithm, what the key does now, the state of its\n"
 		"DNSKEY, its signatures over the DNSKEY RRset (KRRSIG) and over the zone (ZRRSIG), its\n"
 		"DS at the parent (hidden, rumoured, omnipresent, unretentive), and its next event\n"
-		"with the time it is due (assuming the parent acts on DS requests at once).\n"
+		"with the time it is due (assuming the parent acts on DS requests at once). A step\n"
+		"that cannot be taken without the key holders (an activation, an admin activation\n"
+		"for new keys, a backup before first use) is named under the table, on standard\n"
+		"error, in a line 'waits for key holders: ...'.\n"
+		"\n"
+		"--json  one JSON object instead: zone, policy, now, now_text, waiting_for (null or\n"
+		"        \"key holders\"), waiting_detail, and keys, each with tag, role, algorithm,\n"
+		"        algorithm_number, state (created, published, active, retiring, retired),\n"
+		"        goal, locator, predecessor (tag or null), created, published, active, retired,\n"
+		"        removed, backup, records {dnskey, krrsig, zrrsig, ds: {state, pending, since}\n"
+		"        with request (\"submit\", \"withdraw\" or null) in ds}, next_event {time,\n"
+		"        time_text, what} or null, and waiting_for (\"ds-seen\", \"ds-gone\",\n"
+		"        \"publication\", \"key holders\" or null). Times are epoch seconds with a\n"
+		"        NAME_text twin in ISO 8601 UTC; null: never. pending: the record's change\n"
+		"        waits for the next publication.\n"
 		"\n"
 		"example:\n"
 		"  regsign --state /var/lib/regsign key list --zone cloud.\n");
@@ -224,6 +264,201 @@ static const char *ds_text(const rs_keystate_t *k)
 	return rs_recstate_name(k->state[RS_REC_DS]);
 }
 
+/* ---- steps that wait for the key holders ---- */
+
+typedef struct {
+	bool can_make;    /* new keys can be made now (an admin activation, or no custody) */
+	uint16_t next_tag;
+	bool found;
+	uint16_t tag;     /* the key the wait is about; 0: the zone */
+	char *why;
+	size_t max;
+} custody_t;
+
+static int custody_make(void *arg, const rs_keyset_t *set, rs_keystate_t *k)
+{
+	custody_t *c = arg;
+	if (!c->can_make)
+		return RS_ELOCKED;
+	for (;;) {
+		uint16_t tag = c->next_tag--;
+		bool used = false;
+		for (size_t i = 0; i < set->count && !used; i++)
+			used = set->keys[i].tag == tag;
+		if (!used) {
+			k->tag = tag;
+			snprintf(k->locator, sizeof(k->locator), "planned");
+			return RS_EOK;
+		}
+	}
+}
+
+static void custody_log(void *arg, int64_t when, const rs_event_t *ev)
+{
+	(void)when;
+	custody_t *c = arg;
+	const rs_keystate_t *k = ev->key;
+	if (ev->type != RS_EV_CUSTODY_WAIT || c->found)
+		return;
+	c->found = true;
+	c->tag = k != NULL ? k->tag : 0;
+	/* As the history says it. */
+	if (k != NULL)
+		snprintf(c->why, c->max, "%s %u %s: %s", rs_role_name(k->role), k->tag, rs_alg_name(k->alg),
+			 ev->text);
+	else
+		snprintf(c->why, c->max, "%s", ev->text);
+}
+
+bool cli_custody_wait(rs_store_t *store, rs_session_t *session, int64_t now, char *why, size_t max,
+		      uint16_t *tag)
+{
+	const rs_zone_rec_t *zone = rs_session_zone(session);
+	const rs_keyset_t *keys = rs_session_keys(session);
+	char backend[16] = "", unlock[16] = "";
+	rs_store_setting_get(store, RS_SET_KEYSTORE, backend, sizeof(backend));
+	rs_store_setting_get(store, RS_SET_UNLOCK, unlock, sizeof(unlock));
+	/* Only a token that m key holders activate holds a zone up; its agent says how far it goes. */
+	bool held = strcmp(backend, "pkcs11") == 0 && strcmp(unlock, "agent") == 0;
+	bool active = !held, admin = !held;
+	if (held) {
+		rs_agent_reply_t reply;
+		if (rs_agent_ask(rs_store_dir(store), "status", &reply) == RS_EOK) {
+			/* The agent's deadlines are real time, whatever --now says. */
+			active = reply.until > (int64_t)time(NULL);
+			admin = reply.admin_until > (int64_t)time(NULL);
+		}
+		rs_wipe(&reply, sizeof(reply));
+	}
+	/* The steps due now, on a copy: what enforce would have to leave for the key holders. */
+	custody_t c = { .can_make = admin, .next_tag = 65535, .why = why, .max = max };
+	rs_keyset_t copy = *keys;
+	copy.keys = malloc((keys->count + 1) * sizeof(*copy.keys));
+	if (copy.keys != NULL) {
+		if (keys->count > 0)
+			memcpy(copy.keys, keys->keys, keys->count * sizeof(*copy.keys));
+		copy.cap = keys->count + 1;
+		copy.count = keys->count;
+		rs_enforce_ctx_t ctx = { custody_make, &c, custody_log, &c, NULL };
+		int64_t next;
+		rs_enforce(rs_session_policy(session), &copy, now, &ctx, &next, NULL);
+		rs_keyset_clear(&copy);
+	}
+	/* Keys that exist but cannot sign: due steps or a failed publication wait for an activation. */
+	if (!c.found && !active && (zone->last_failure != 0 || zone->next_event <= now)) {
+		c.found = true;
+		c.tag = 0;
+		bool said = zone->last_failure != 0 && strstr(zone->last_error, "activat") != NULL;
+		snprintf(why, max, "%s", said ? zone->last_error : "the keys are not activated: key holders "
+					 "run 'regsign activate' with their shares");
+	}
+	if (tag != NULL)
+		*tag = c.found ? c.tag : 0;
+	return c.found;
+}
+
+/* ---- key list ---- */
+
+/* What a key waits for, beyond time: the parent, a publication, the key holders; NULL: nothing. */
+static const char *key_waits(const rs_keystate_t *k, bool holders)
+{
+	if (holders)
+		return "key holders";
+	if (k->ds == RS_DS_SUBMIT)
+		return "ds-seen";
+	if (k->ds == RS_DS_WITHDRAW)
+		return "ds-gone";
+	return k->pending != 0 ? "publication" : NULL;
+}
+
+static void key_json(cli_json_t *j, const rs_keystate_t *k, int64_t next_at, const char *next_what,
+		     bool holders)
+{
+	static const char *const recs[RS_REC_COUNT] = { "dnskey", "krrsig", "zrrsig", "ds" };
+	cli_json_object(j, NULL);
+	cli_json_int(j, "tag", k->tag);
+	cli_json_str(j, "role", rs_role_name(k->role));
+	cli_json_str(j, "algorithm", rs_alg_name(k->alg));
+	cli_json_int(j, "algorithm_number", k->alg);
+	cli_json_str(j, "state", doing(k));
+	cli_json_str(j, "goal", rs_goal_name(k->goal));
+	cli_json_str(j, "locator", k->locator);
+	if (k->predecessor != 0)
+		cli_json_int(j, "predecessor", k->predecessor);
+	else
+		cli_json_null(j, "predecessor");
+	cli_json_time(j, "created", k->created);
+	cli_json_time(j, "published", k->published);
+	cli_json_time(j, "active", k->active);
+	cli_json_time(j, "retired", k->retired);
+	cli_json_time(j, "removed", k->removed);
+	cli_json_time(j, "backup", k->backup);
+	cli_json_object(j, "records");
+	for (int r = 0; r < RS_REC_COUNT; r++) {
+		cli_json_object(j, recs[r]);
+		cli_json_str(j, "state", rs_recstate_name(k->state[r]));
+		cli_json_bool(j, "pending", (k->pending & (1u << r)) != 0);
+		cli_json_time(j, "since", k->since[r]);
+		if (r == RS_REC_DS && k->ds != RS_DS_NONE)
+			cli_json_str(j, "request", k->ds == RS_DS_SUBMIT ? "submit" : "withdraw");
+		else if (r == RS_REC_DS)
+			cli_json_null(j, "request");
+		cli_json_close(j);
+	}
+	cli_json_close(j);
+	if (next_at != 0 && k->ds == RS_DS_NONE) {
+		cli_json_object(j, "next_event");
+		cli_json_time(j, "time", next_at);
+		cli_json_str(j, "what", next_what);
+		cli_json_close(j);
+	} else {
+		cli_json_null(j, "next_event");
+	}
+	cli_json_str(j, "waiting_for", key_waits(k, holders));
+	cli_json_close(j);
+}
+
+int cli_json_keys(cli_json_t *j, rs_session_t *session, int64_t now, int wait_tag)
+{
+	const rs_keyset_t *keys = rs_session_keys(session);
+	int64_t *first_at = calloc(keys->count + 1, sizeof(*first_at));
+	char(*first_what)[96] = calloc(keys->count + 1, sizeof(*first_what));
+	ahead_t ah = { .first_at = first_at, .first_what = first_what };
+	int code = EXIT_OK;
+	if (first_at == NULL || first_what == NULL || look_ahead(session, now, 5 * 366, &ah) != EXIT_OK)
+		code = EXIT_INTERNAL;
+	cli_json_array(j, "keys");
+	for (size_t i = 0; code == EXIT_OK && i < keys->count; i++) {
+		const rs_keystate_t *k = &keys->keys[i];
+		if (k->goal != RS_GOAL_DEAD)
+			key_json(j, k, first_at[i], first_what[i], wait_tag >= 0 && k->tag == wait_tag);
+	}
+	cli_json_close(j);
+	free(first_at);
+	free(first_what);
+	return code;
+}
+
+static int key_list_json(cli_zone_t *z, int64_t now)
+{
+	const rs_zone_rec_t *zone = rs_session_zone(z->session);
+	char why[400];
+	uint16_t tag;
+	bool waits = cli_custody_wait(z->store, z->session, now, why, sizeof(why), &tag);
+	cli_json_t j;
+	cli_json_begin(&j, stdout);
+	cli_json_object(&j, NULL);
+	cli_json_str(&j, "zone", zone->name);
+	cli_json_str(&j, "policy", zone->policy);
+	cli_json_time(&j, "now", now);
+	cli_json_str(&j, "waiting_for", waits ? "key holders" : NULL);
+	cli_json_str(&j, "waiting_detail", waits ? why : NULL);
+	int code = cli_json_keys(&j, z->session, now, waits && tag != 0 ? tag : -1);
+	cli_json_close(&j);
+	int wrote = cli_json_end(&j);
+	return code != EXIT_OK ? code : wrote;
+}
+
 int cmd_key(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "list") != 0) {
@@ -231,17 +466,23 @@ int cmd_key(int argc, char **argv)
 			key_help(stdout);
 			return EXIT_OK;
 		}
-		cli_error("unknown command 'key %s'", argc >= 2 ? argv[1] : "");
-		key_help(stderr);
+		static const char *const subs[] = { "list" };
+		if (argc < 2 || !cli_unknown("command", argv[1], "key ", subs, 1))
+			key_help(stderr);
 		return EXIT_INPUT;
 	}
 	args_t a;
 	int code;
-	if (!parse(argc - 1, argv + 1, &a, key_help, &code))
+	if (!parse(argc - 1, argv + 1, &a, key_help, true, &code))
 		return code;
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
 	if ((code = cli_zone_open(&z, a.zone, &so)) != EXIT_OK) {
+		cli_zone_close(&z);
+		return code;
+	}
+	if (a.json) {
+		code = key_list_json(&z, so.now);
 		cli_zone_close(&z);
 		return code;
 	}
@@ -287,6 +528,12 @@ int cmd_key(int argc, char **argv)
 		       zone->name);
 	else if (code == EXIT_OK && zone->next_event <= so.now)
 		printf("steps are due: run regsign enforce (sign also does)\n");
+	/* Under the table, on standard error as alerts are: what the operator must act on. */
+	char why[400];
+	if (code == EXIT_OK && cli_custody_wait(z.store, z.session, so.now, why, sizeof(why), NULL)) {
+		fflush(stdout);
+		fprintf(stderr, "waits for key holders: %s\n", why);
+	}
 	free(first_at);
 	free(first_what);
 	cli_zone_close(&z);
@@ -356,7 +603,7 @@ int cmd_enforce(int argc, char **argv)
 {
 	args_t a;
 	int code;
-	if (!parse(argc, argv, &a, enforce_help, &code))
+	if (!parse(argc, argv, &a, enforce_help, false, &code))
 		return code;
 	if (a.zone != NULL)
 		return enforce_zone(a.zone, a);
@@ -380,11 +627,17 @@ int cmd_enforce(int argc, char **argv)
 static void plan_help(FILE *f)
 {
 	fprintf(f,
-		"usage: regsign [--state DIR] plan --zone ZONE [--days N] [--now T]\n"
+		"usage: regsign [--state DIR] plan --zone ZONE [--days N] [--now T] [--json]\n"
 		"\n"
 		"A dry run: every key event of the next N days (default 365) with its date, as the\n"
 		"state machine will take them. DS changes at the parent are assumed to happen as\n"
 		"soon as they are requested. Nothing is stored.\n"
+		"\n"
+		"--json  one JSON object instead: zone, policy, days, from, from_text,\n"
+		"        ds_assumed_confirmed (bool), and events, each with time, time_text, tag\n"
+		"        (null for a key not made yet), planned (\"new1\", ... for those, else null),\n"
+		"        role, algorithm and what. Times are epoch seconds with a NAME_text twin in\n"
+		"        ISO 8601 UTC.\n"
 		"\n"
 		"example:\n"
 		"  regsign plan --zone cloud. --days 730\n");
@@ -394,11 +647,28 @@ int cmd_plan(int argc, char **argv)
 {
 	args_t a;
 	int code;
-	if (!parse(argc, argv, &a, plan_help, &code))
+	if (!parse(argc, argv, &a, plan_help, true, &code))
 		return code;
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
-	if ((code = cli_zone_open(&z, a.zone, &so)) == EXIT_OK) {
+	if ((code = cli_zone_open(&z, a.zone, &so)) == EXIT_OK && a.json) {
+		const rs_zone_rec_t *zone = rs_session_zone(z.session);
+		cli_json_t j;
+		cli_json_begin(&j, stdout);
+		cli_json_object(&j, NULL);
+		cli_json_str(&j, "zone", zone->name);
+		cli_json_str(&j, "policy", zone->policy);
+		cli_json_int(&j, "days", a.days);
+		cli_json_time(&j, "from", so.now);
+		cli_json_bool(&j, "ds_assumed_confirmed", !rs_session_policy(z.session)->ds_auto);
+		cli_json_array(&j, "events");
+		ahead_t ah = { .json = &j };
+		code = look_ahead(z.session, so.now, a.days, &ah);
+		cli_json_close(&j);
+		cli_json_close(&j);
+		int wrote = cli_json_end(&j);
+		code = code != EXIT_OK ? code : wrote;
+	} else if (code == EXIT_OK) {
 		const rs_zone_rec_t *zone = rs_session_zone(z.session);
 		printf("plan for %s (policy %s), %ld days%s:\n", zone->name, zone->policy, a.days,
 		       rs_session_policy(z.session)->ds_auto ? "" : "; DS changes assumed confirmed when requested");
@@ -427,7 +697,7 @@ int cmd_rollover(int argc, char **argv)
 {
 	args_t a;
 	int code;
-	if (!parse(argc, argv, &a, rollover_help, &code))
+	if (!parse(argc, argv, &a, rollover_help, false, &code))
 		return code;
 	if (a.role == 0) {
 		cli_error("say which key to roll: --ksk, --zsk or --csk");
@@ -461,7 +731,7 @@ static int ds_event(int argc, char **argv, bool seen)
 {
 	args_t a;
 	int code;
-	if (!parse(argc, argv, &a, ds_help, &code))
+	if (!parse(argc, argv, &a, ds_help, false, &code))
 		return code;
 	if (a.tag == 0) {
 		cli_error("--key TAG is required");
@@ -496,7 +766,7 @@ int cmd_ds_check(int argc, char **argv)
 {
 	args_t a;
 	int code;
-	if (!parse(argc, argv, &a, ds_check_help, &code))
+	if (!parse(argc, argv, &a, ds_check_help, false, &code))
 		return code;
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(a.quiet ? CLI_QUIET : 0);

@@ -1,4 +1,5 @@
 /* regsign registrar: the registrars that may log in over EPP; regsign registry: the registry's settings. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -132,27 +133,50 @@ static void registry_help(FILE *f)
 {
 	fprintf(f,
 		"usage: regsign registry [--check off|warn|enforce] [--dns-port PORT] [--timeout MS]\n"
+		"                        [--resolver ADDR[@PORT]|system]\n"
 		"\n"
 		"Shows, or sets, how the registry takes DS records. --check: the pre-delegation\n"
 		"check asks every name server of the child for its DNSKEY RRset and requires a\n"
 		"key matching a submitted DS that signs it validly now; 'enforce' refuses the DS\n"
 		"otherwise (the default), 'warn' takes it and reports, 'off' does not ask.\n"
 		"--dns-port: the port the children's servers answer on (53). --timeout: per question.\n"
+		"--resolver: the recursive resolver asked for the addresses of name servers that\n"
+		"have no glue in the registry (port 53 unless given); 'system' (the default) uses\n"
+		"the one in /etc/resolv.conf.\n"
 		"\n"
-		"example:\n"
-		"  regsign registry --check enforce --timeout 2000\n");
+		"examples:\n"
+		"  regsign registry --check enforce --timeout 2000\n"
+		"  regsign registry --resolver 192.0.2.53@5353\n");
+}
+
+/* Is text ADDR or ADDR@PORT, an IPv4 or IPv6 address with a port from 1 to 65535? */
+static bool server_address(const char *text)
+{
+	char host[64];
+	const char *at = strchr(text, '@');
+	size_t len = at ? (size_t)(at - text) : strlen(text);
+	unsigned char buf[16];
+	char *end = NULL;
+	unsigned long port = at ? strtoul(at + 1, &end, 10) : 53;
+	if (len == 0 || len >= sizeof(host) || (at && (at[1] == '\0' || *end != '\0' || port == 0 || port > 65535)))
+		return false;
+	memcpy(host, text, len);
+	host[len] = '\0';
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
 int cmd_registry(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "check", required_argument, NULL, 'c' }, { "dns-port", required_argument, NULL, 'p' },
-		{ "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "check", required_argument, NULL, 'c' },    { "dns-port", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },  { "resolver", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
-	const char *names[3] = { SET_CHECK, SET_DNS_PORT, SET_TIMEOUT }, *values[3] = { NULL, NULL, NULL };
+	const char *names[4] = { SET_CHECK, SET_DNS_PORT, SET_TIMEOUT, SET_RESOLVER };
+	const char *values[4] = { NULL, NULL, NULL, NULL };
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:p:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:p:t:r:h", opts, NULL)) != -1) {
 		rs_check_mode_t mode;
 		char *end;
 		switch (c) {
@@ -173,9 +197,20 @@ int cmd_registry(int argc, char **argv)
 			values[c == 'p' ? 1 : 2] = optarg;
 			break;
 		}
+		case 'r':
+			if (strcmp(optarg, "system") != 0 && !server_address(optarg)) {
+				cli_error("--resolver takes ADDR, ADDR@PORT or system, not '%s'", optarg);
+				return EXIT_INPUT;
+			}
+			values[3] = optarg;
+			break;
 		case 'h': registry_help(stdout); return EXIT_OK;
 		default: registry_help(stderr); return EXIT_INPUT;
 		}
+	}
+	if (optind != argc) {
+		registry_help(stderr);
+		return EXIT_INPUT;
 	}
 	rs_store_t *store;
 	int code = cli_store(&store);
@@ -183,7 +218,7 @@ int cmd_registry(int argc, char **argv)
 		return code;
 	rs_diag_t diag;
 	int ret = rs_store_begin(store, &diag);
-	for (int i = 0; i < 3 && ret == RS_EOK; i++) {
+	for (int i = 0; i < 4 && ret == RS_EOK; i++) {
 		if (values[i] == NULL)
 			continue;
 		ret = rs_store_setting_put(store, names[i], values[i], &diag);
@@ -196,7 +231,8 @@ int cmd_registry(int argc, char **argv)
 	}
 	rs_registry_t reg;
 	cli_registry(store, NULL, &reg);
-	printf("check %s\ndns-port %u\ntimeout %u ms\n", cli_check_mode_name(reg.check), reg.dns_port, reg.timeout_ms);
+	printf("check %s\ndns-port %u\ntimeout %u ms\nresolver %s\n", cli_check_mode_name(reg.check), reg.dns_port,
+	       reg.timeout_ms, reg.resolver[0] ? reg.resolver : "system");
 	rs_store_close(store);
 	return EXIT_OK;
 }

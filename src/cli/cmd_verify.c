@@ -1,6 +1,7 @@
 /* regsign verify: the full check of a signed zone. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -9,13 +10,14 @@
 static void help(FILE *f)
 {
 	fprintf(f,
-		"usage: regsign verify SIGNED --origin ORIGIN [--time T] [--threads N] [--quiet]\n"
+		"usage: regsign verify SIGNED --origin ORIGIN [--time T] [--threads N] [--max-problems N] [--quiet]\n"
 		"\n"
 		"Checks that every authoritative RRset has a valid signature from a key of the apex\n"
 		"DNSKEY RRset (for each of its algorithms), that the DNSKEY RRset is signed by a SEP\n"
 		"key, that the NSEC or NSEC3 chain is complete with right type bitmaps, and that no\n"
 		"signature is outside its validity at T (default: now). Problems are listed on\n"
-		"stdout as 'OWNER TYPE: what is wrong'.\n"
+		"stdout as 'OWNER TYPE: what is wrong', the first N (default 20; 0: all) followed by\n"
+		"'... and K more problems (N shown)'; the summary on stderr counts them all.\n"
 		"Exit status: 0 secure, 1 bogus (problems listed), 2 the input could not be read.\n"
 		"\n"
 		"example:\n"
@@ -27,10 +29,12 @@ int cmd_verify(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "origin", required_argument, NULL, 'o' }, { "time", required_argument, NULL, 't' },
 		{ "threads", required_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
+		{ "max-problems", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *origin_text = NULL;
-	rs_verify_opts_t vo = { .now = cli_now() };
+	/* A zone signed with the wrong key has a problem per RRset: the first few say what is wrong. */
+	rs_verify_opts_t vo = { .now = cli_now(), .max_problems = 20 };
 	bool quiet = false;
 	int c;
 	optind = 1;
@@ -45,6 +49,16 @@ int cmd_verify(int argc, char **argv)
 			break;
 		case 'j': vo.threads = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'q': quiet = true; break;
+		case 'm': {
+			char *end;
+			unsigned long long n = strtoull(optarg, &end, 10);
+			if (*optarg == '\0' || *optarg == '-' || *end != '\0') {
+				cli_error("invalid --max-problems '%s'", optarg);
+				return EXIT_INPUT;
+			}
+			vo.max_problems = n == 0 || n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+			break;
+		}
 		case 'h': help(stdout); return EXIT_OK;
 		default: help(stderr); return EXIT_INPUT;
 		}
@@ -82,9 +96,16 @@ int cmd_verify(int argc, char **argv)
 		rs_buf_clear(&report);
 		return EXIT_INTERNAL;
 	}
+	uint64_t listed = 0;
+	for (size_t i = 0; i < report.len; i++)
+		listed += report.data[i] == '\n';
 	if (report.len > 0)
 		fwrite(report.data, 1, report.len, stdout);
 	rs_buf_clear(&report);
+	if (res.problems > listed)
+		printf("... and %llu more problems (%llu shown)\n",
+		       (unsigned long long)(res.problems - listed), (unsigned long long)listed);
+	fflush(stdout); /* the list before the summary, on a terminal or in one log */
 	if (!quiet || res.problems > 0)
 		fprintf(stderr, "%s: %llu RRsets, %llu signatures checked, %s chain: %s (%llu problems)\n",
 			argv[optind], (unsigned long long)res.rrsets, (unsigned long long)res.signatures,

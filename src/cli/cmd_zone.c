@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "custody.h"
+#include "json.h"
 #include "managed.h"
 #include "regsign/crypto.h"
 #include "regsign/zone.h"
@@ -16,8 +17,8 @@ static void help(FILE *f)
 	fprintf(f,
 		"usage: regsign [--state DIR] zone add ZONE --policy NAME --input ZONEFILE\n"
 		"                 [--parent-agent ADDR[@PORT]]... [--now T]\n"
-		"       regsign [--state DIR] zone list\n"
-		"       regsign [--state DIR] zone show ZONE [--now T]\n"
+		"       regsign [--state DIR] zone list [--json]\n"
+		"       regsign [--state DIR] zone show ZONE [--now T] [--json]\n"
 		"       regsign [--state DIR] zone set-policy ZONE NAME [--now T]\n"
 		"       regsign [--state DIR] zone set-parent ZONE [ADDR[@PORT]]...\n"
 		"       regsign [--state DIR] zone remove ZONE\n"
@@ -25,6 +26,10 @@ static void help(FILE *f)
 		"add      starts managing ZONE: checks ZONEFILE (the unsigned zone) and the policy\n"
 		"         against it, stores both, and makes the first keys. Sign with\n"
 		"         'regsign sign --zone ZONE --out FILE'.\n"
+		"list     every zone with its policy, last signing, next event, serial and status:\n"
+		"         ok, never published, FAILED (the last publication, and why), or 'waits for\n"
+		"         key holders' (a token to activate, an admin activation for new keys, a\n"
+		"         backup before first use).\n"
 		"show     the zone's settings, keys and recent history.\n"
 		"set-policy  switches to another policy; a new algorithm starts an algorithm\n"
 		"         rollover (RFC 6781 4.1.4) at the next enforce.\n"
@@ -32,6 +37,17 @@ static void help(FILE *f)
 		"         then confirms DS changes that all of them show, as ds-seen/ds-gone would.\n"
 		"         No address: the operator confirms.\n"
 		"remove   stops managing ZONE and destroys its keys.\n"
+		"\n"
+		"--json   (list, show) one JSON object instead. list: {\"zones\": [ZONE...]}; show:\n"
+		"         ZONE with policy_description, soa_ttl, keys (the objects of 'key list\n"
+		"         --json'), publications [{time, serial, signatures, reused, keys}] (last 5)\n"
+		"         and history [{time, tag, what}] (last 20) with history_total. ZONE has name,\n"
+		"         policy, input, output (null: never published), serial, added, last_sign,\n"
+		"         next_event (null: never, or waits for the operator), last_failure,\n"
+		"         last_error (null: none since the last success), registry (bool),\n"
+		"         parent_agents (list of ADDR[@PORT]), status (\"ok\", \"never-published\",\n"
+		"         \"failed\"), waiting_for (\"key holders\" or null) and waiting_detail.\n"
+		"         Times are epoch seconds with a NAME_text twin in ISO 8601 UTC; null: never.\n"
 		"\n"
 		"examples:\n"
 		"  regsign --state /var/lib/regsign zone add cloud. --policy cloud-tld --input cloud.zone\n"
@@ -164,6 +180,7 @@ static int zone_add(int argc, char **argv)
 		cli_error("%s", diag.text);
 		code = EXIT_INPUT;
 	}
+	bool weaker_used = custody == RS_EDENIED || (custody == RS_ENOENT && policy.key_holders > 0);
 	int64_t now = cli_now();
 	snprintf(rec.policy, sizeof(rec.policy), "%s", policy_name);
 	rec.max_ttl = policy.max_zone_ttl;
@@ -181,8 +198,7 @@ static int zone_add(int argc, char **argv)
 			ret = rs_store_zone_add(store, &rec, &diag);
 		char line[300];
 		snprintf(line, sizeof(line), "zone added with policy %s, input %.100s%s", policy_name, rec.input,
-			 custody != RS_EOK && custody != RS_ENOENT ? "; custody weaker than the policy, accepted by the "
-								     "operator" : "");
+			 weaker_used ? "; custody weaker than the policy, accepted by the operator" : "");
 		if (ret == RS_EOK)
 			ret = rs_store_history_add(store, rec.name, now, 0, line);
 		if (ret == RS_EOK && !cli_audit(store, "zone-add", rec.name, 0, "ok", "%s", line))
@@ -229,7 +245,51 @@ static void when_text(int64_t t, char *out, size_t max)
 	snprintf(out, max, "%s", ts);
 }
 
-static int zone_list(void)
+/* Why the zone waits for its key holders, from a look at its state now; false if it does not. */
+static bool zone_waits(rs_store_t *store, const char *name, char *why, size_t max, uint16_t *tag)
+{
+	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
+	so.log.fn = NULL;
+	rs_session_t *s = NULL;
+	rs_diag_t diag;
+	bool waits = rs_session_open(store, name, &so, &s, &diag) == RS_EOK &&
+		     cli_custody_wait(store, s, so.now, why, max, tag);
+	rs_session_close(s);
+	return waits;
+}
+
+static const char *zone_status(const rs_zone_rec_t *z)
+{
+	return z->last_failure != 0 ? "failed" : z->last_sign == 0 ? "never-published" : "ok";
+}
+
+/* The members of a zone every --json output shares. */
+static void zone_json(cli_json_t *j, const rs_zone_rec_t *z, const char *waits)
+{
+	cli_json_str(j, "name", z->name);
+	cli_json_str(j, "policy", z->policy);
+	cli_json_str(j, "input", z->input);
+	cli_json_str_or_null(j, "output", z->output);
+	cli_json_int(j, "serial", z->serial);
+	cli_json_time(j, "added", z->added);
+	cli_json_time(j, "last_sign", z->last_sign);
+	cli_json_time(j, "next_event", z->next_event);
+	cli_json_time(j, "last_failure", z->last_failure);
+	cli_json_str_or_null(j, "last_error", z->last_failure != 0 ? z->last_error : "");
+	cli_json_bool(j, "registry", z->registry);
+	cli_json_array(j, "parent_agents");
+	char agents[sizeof(z->parent_agents)];
+	snprintf(agents, sizeof(agents), "%s", z->parent_agents);
+	char *save = NULL;
+	for (char *a = strtok_r(agents, " ", &save); a != NULL; a = strtok_r(NULL, " ", &save))
+		cli_json_str(j, NULL, a);
+	cli_json_close(j);
+	cli_json_str(j, "status", zone_status(z));
+	cli_json_str(j, "waiting_for", waits != NULL ? "key holders" : NULL);
+	cli_json_str(j, "waiting_detail", waits);
+}
+
+static int zone_list(bool json)
 {
 	rs_store_t *store;
 	int code = cli_store(&store);
@@ -242,22 +302,52 @@ static int zone_list(void)
 		rs_store_close(store);
 		return EXIT_INTERNAL;
 	}
-	printf("%-30s %-16s %-14s %-14s %-10s %s\n", "zone", "policy", "last signed", "next event", "serial", "status");
+	cli_json_t j;
+	if (json) {
+		cli_json_begin(&j, stdout);
+		cli_json_object(&j, NULL);
+		cli_json_array(&j, "zones");
+	} else {
+		printf("%-30s %-16s %-14s %-14s %-10s %s\n", "zone", "policy", "last signed", "next event",
+		       "serial", "status");
+	}
 	for (size_t i = 0; i < n; i++) {
-		char a[20], b[20], f[20], status[600] = "ok";
+		char why[400];
+		bool waits = zone_waits(store, zones[i].name, why, sizeof(why), NULL);
+		if (json) {
+			cli_json_object(&j, NULL);
+			zone_json(&j, &zones[i], waits ? why : NULL);
+			cli_json_close(&j);
+			continue;
+		}
+		char a[20], b[20], f[20], state[600] = "ok", status[1100];
 		when_text(zones[i].last_sign, a, sizeof(a));
 		when_text(zones[i].next_event, b, sizeof(b));
 		if (zones[i].last_failure != 0) {
 			when_text(zones[i].last_failure, f, sizeof(f));
-			snprintf(status, sizeof(status), "FAILED %s: %s", f, zones[i].last_error);
+			snprintf(state, sizeof(state), "FAILED %s: %s", f, zones[i].last_error);
 		} else if (zones[i].last_sign == 0) {
-			snprintf(status, sizeof(status), "never published");
+			snprintf(state, sizeof(state), "never published");
 		}
+		/* What the operator must act on comes first; the failure it explains after it. */
+		bool ok = strcmp(state, "ok") == 0;
+		const char *sep = ok ? "" : "; ", *rest = ok ? "" : state;
+		if (waits && zones[i].last_failure != 0 && strcmp(why, zones[i].last_error) == 0)
+			snprintf(status, sizeof(status), "waits for key holders: %s (FAILED %s)", why, f);
+		else if (waits)
+			snprintf(status, sizeof(status), "waits for key holders: %s%s%s", why, sep, rest);
+		else
+			snprintf(status, sizeof(status), "%s", state);
 		printf("%-30s %-16s %-14s %-14s %-10u %s\n", zones[i].name, zones[i].policy, a, b, zones[i].serial, status);
+	}
+	if (json) {
+		cli_json_close(&j);
+		cli_json_close(&j);
+		code = cli_json_end(&j);
 	}
 	free(zones);
 	rs_store_close(store);
-	return EXIT_OK;
+	return code;
 }
 
 static void print_history(void *arg, int64_t when, uint16_t tag, const char *what)
@@ -297,12 +387,80 @@ static void print_publication(void *arg, const rs_publication_t *p)
 	       (unsigned long long)p->reused, p->keys);
 }
 
-static int zone_show(const char *name)
+typedef struct {
+	cli_json_t *j;
+	size_t skip, left;
+} json_history_t;
+
+static void json_history(void *arg, int64_t when, uint16_t tag, const char *what)
+{
+	json_history_t *h = arg;
+	if (h->skip > 0) {
+		h->skip--;
+		return;
+	}
+	if (h->left == 0)
+		return;
+	h->left--;
+	cli_json_object(h->j, NULL);
+	cli_json_time(h->j, "time", when);
+	if (tag != 0)
+		cli_json_int(h->j, "tag", tag);
+	else
+		cli_json_null(h->j, "tag");
+	cli_json_str(h->j, "what", what);
+	cli_json_close(h->j);
+}
+
+static void json_publication(void *arg, const rs_publication_t *p)
+{
+	cli_json_t *j = arg;
+	cli_json_object(j, NULL);
+	cli_json_time(j, "time", p->time);
+	cli_json_int(j, "serial", p->serial);
+	cli_json_int(j, "signatures", (int64_t)p->signatures);
+	cli_json_int(j, "reused", (int64_t)p->reused);
+	cli_json_str(j, "keys", p->keys);
+	cli_json_str(j, "output", p->output);
+	cli_json_close(j);
+}
+
+static int zone_show_json(cli_zone_t *z, int64_t now)
+{
+	const rs_zone_rec_t *zone = rs_session_zone(z->session);
+	char why[400];
+	uint16_t tag = 0;
+	bool waits = cli_custody_wait(z->store, z->session, now, why, sizeof(why), &tag);
+	cli_json_t j;
+	cli_json_begin(&j, stdout);
+	cli_json_object(&j, NULL);
+	zone_json(&j, zone, waits ? why : NULL);
+	cli_json_str(&j, "policy_description", rs_session_policy(z->session)->description);
+	cli_json_int(&j, "soa_ttl", zone->soa_ttl);
+	int code = cli_json_keys(&j, z->session, now, waits && tag != 0 ? tag : -1);
+	cli_json_array(&j, "publications");
+	rs_store_publications(z->store, zone->name, 5, json_publication, &j);
+	cli_json_close(&j);
+	size_t total = 0;
+	rs_store_history(z->store, zone->name, count_history, &total);
+	json_history_t h = { &j, total > 20 ? total - 20 : 0, 20 };
+	cli_json_int(&j, "history_total", (int64_t)total);
+	cli_json_array(&j, "history");
+	rs_store_history(z->store, zone->name, json_history, &h);
+	cli_json_close(&j);
+	cli_json_close(&j);
+	int wrote = cli_json_end(&j);
+	return code != EXIT_OK ? code : wrote;
+}
+
+static int zone_show(const char *name, bool json)
 {
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
 	int code = cli_zone_open(&z, name, &so);
-	if (code == EXIT_OK) {
+	if (code == EXIT_OK && json) {
+		code = zone_show_json(&z, so.now);
+	} else if (code == EXIT_OK) {
 		const rs_zone_rec_t *zone = rs_session_zone(z.session);
 		const rs_keyset_t *keys = rs_session_keys(z.session);
 		char a[20], b[20], c[20], f[20];
@@ -319,6 +477,9 @@ static int zone_show(const char *name)
 			when_text(zone->last_failure, f, sizeof(f));
 			printf("FAILED      %s: %s\n", f, zone->last_error);
 		}
+		char why[400];
+		if (cli_custody_wait(z.store, z.session, so.now, why, sizeof(why), NULL))
+			printf("custody     waits for key holders: %s\n", why);
 		printf("keys:\n");
 		for (size_t i = 0; i < keys->count; i++) {
 			const rs_keystate_t *k = &keys->keys[i];
@@ -399,13 +560,17 @@ int cmd_zone(int argc, char **argv)
 		return zone_add(argc, argv);
 	if (strcmp(sub, "set-parent") == 0 && argc >= 2 && argv[1][0] != '-')
 		return zone_set_parent(argv[1], argv + 2, argc - 2);
-	/* The other subcommands take positional arguments, --now and --help. */
+	/* The other subcommands take positional arguments, --now, --json (list, show) and --help. */
 	const char *args[2] = { NULL, NULL };
 	int nargs = 0;
+	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			help(stdout);
 			return EXIT_OK;
+		} else if (strcmp(argv[i], "--json") == 0 &&
+			   (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0)) {
+			json = true;
 		} else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
 			if (!cli_set_now(argv[++i]))
 				return EXIT_INPUT;
@@ -417,14 +582,23 @@ int cmd_zone(int argc, char **argv)
 		}
 	}
 	if (strcmp(sub, "list") == 0 && nargs == 0)
-		return zone_list();
+		return zone_list(json);
 	if (strcmp(sub, "show") == 0 && nargs == 1)
-		return zone_show(args[0]);
+		return zone_show(args[0], json);
 	if (strcmp(sub, "remove") == 0 && nargs == 1)
 		return zone_remove(args[0]);
 	if (strcmp(sub, "set-policy") == 0 && nargs == 2)
 		return zone_change(args[0], set_policy, args[1]);
-	cli_error("unknown or incomplete command 'zone %s'", sub);
-	help(stderr);
+	static const char *const subs[] = { "add", "list", "show", "set-policy", "set-parent",
+					    "remove" };
+	bool known = false;
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		known = known || strcmp(sub, subs[i]) == 0;
+	if (known) {
+		cli_error("incomplete command 'zone %s'", sub);
+		help(stderr);
+	} else if (!cli_unknown("command", sub, "zone ", subs, sizeof(subs) / sizeof(subs[0]))) {
+		help(stderr);
+	}
 	return EXIT_INPUT;
 }

@@ -387,7 +387,7 @@ void cli_audit_flush(rs_store_t *store)
 	rs_store_setting_get(store, RS_SET_SYSLOG, target, sizeof(target));
 	rs_diag_t diag;
 	if (rs_audit_flush(store, target, &diag) != RS_EOK)
-		cli_error("warning: audit: %s", diag.text);
+		cli_error("ALARM: audit: %s", diag.text);
 }
 
 int cli_audit_alone(rs_store_t *store, const char *action, const char *zone, uint16_t tag, const char *result,

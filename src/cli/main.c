@@ -1,4 +1,5 @@
 /* regsign SUBCOMMAND: dispatch and shared helpers. */
+#include <ctype.h>
 #include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -53,7 +54,119 @@ static void usage(FILE *f)
 	fprintf(f, "\n--state DIR  state directory (default $REGSIGN_STATE, else %s)\n"
 		   "--now T      act as if the time were T (YYYYMMDDHHMMSS, UTC); every command takes it\n",
 		CLI_STATE_DEFAULT);
-	fprintf(f, "\n'regsign COMMAND --help' describes a command, with an example.\n");
+	fprintf(f, "\n'regsign help COMMAND' (or 'regsign COMMAND --help') describes a command, with an\n"
+		   "example.\n");
+}
+
+/* Optimal string alignment distance, case-blind: a swap of neighbours is one edit ("sing", "sign"). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	enum { MAX = 32 };
+	size_t la = strlen(a), lb = strlen(b);
+	if (la >= MAX || lb >= MAX)
+		return SIZE_MAX;
+	size_t d[MAX + 1][MAX + 1];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t k = 0; k <= lb; k++)
+		d[0][k] = k;
+	char x[MAX], y[MAX];
+	for (size_t i = 0; i < la; i++)
+		x[i] = (char)tolower((unsigned char)a[i]);
+	for (size_t k = 0; k < lb; k++)
+		y[k] = (char)tolower((unsigned char)b[k]);
+	for (size_t i = 1; i <= la; i++)
+		for (size_t k = 1; k <= lb; k++) {
+			size_t best = d[i - 1][k - 1] + (x[i - 1] != y[k - 1]);
+			if (d[i - 1][k] + 1 < best)
+				best = d[i - 1][k] + 1;
+			if (d[i][k - 1] + 1 < best)
+				best = d[i][k - 1] + 1;
+			bool swap = i > 1 && k > 1 && x[i - 1] == y[k - 2] && x[i - 2] == y[k - 1];
+			if (swap && d[i - 2][k - 2] + 1 < best)
+				best = d[i - 2][k - 2] + 1;
+			d[i][k] = best;
+		}
+	return d[la][lb];
+}
+
+bool cli_suggest(const char *word, const char *prefix, const char *const *names, size_t n, char *out,
+		 size_t max)
+{
+	/* A typo is one or two edits (one for short words), or the start of a name. */
+	size_t len = strlen(word), limit = len < 4 ? 1 : 2, best = SIZE_MAX, dist[64];
+	for (size_t i = 0; i < n && i < 64; i++) {
+		bool start = len >= 3 && strncasecmp(names[i], word, len) == 0;
+		dist[i] = start ? 1 : edit_distance(word, names[i]);
+		if (dist[i] < best)
+			best = dist[i];
+	}
+	if (best > limit || best == 0)
+		return false;
+	size_t shown = 0, pos = 0, total = 0;
+	for (size_t i = 0; i < n && i < 64; i++)
+		total += dist[i] == best;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && i < 64 && shown < 3 && pos < max; i++) {
+		if (dist[i] != best)
+			continue;
+		shown++;
+		const char *sep = shown == 1 ? "" : shown == total || shown == 3 ? " or " : ", ";
+		pos += (size_t)snprintf(out + pos, max - pos, "%s'%s%s'", sep, prefix, names[i]);
+	}
+	return true;
+}
+
+bool cli_unknown(const char *what, const char *word, const char *prefix, const char *const *names,
+		 size_t n)
+{
+	char near[300];
+	bool found = cli_suggest(word, prefix, names, n, near, sizeof(near));
+	if (found)
+		cli_error("unknown %s '%s%s'; did you mean %s?", what, prefix, word, near);
+	else
+		cli_error("unknown %s '%s%s'", what, prefix, word);
+	return found;
+}
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The command called name, or NULL after saying so: with the one probably meant, else the list. */
+static int (*find_command(const char *name))(int, char **)
+{
+	const char *names[NCOMMANDS];
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(name, commands[i].name) == 0)
+			return commands[i].run;
+		names[i] = commands[i].name;
+	}
+	if (cli_unknown("command", name, "", names, NCOMMANDS))
+		fprintf(stderr, "'regsign --help' lists the commands\n");
+	else
+		usage(stderr);
+	return NULL;
+}
+
+/* regsign help [COMMAND [SUBCOMMAND...]]: what COMMAND --help prints. */
+static int help_command(int argc, char **argv)
+{
+	if (argc < 3) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	int (*run)(int, char **) = find_command(argv[2]);
+	if (run == NULL)
+		return EXIT_INPUT;
+	/* The command's own argv: its name, any subcommand, then --help. */
+	char **args = calloc((size_t)argc, sizeof(*args));
+	if (args == NULL)
+		return EXIT_INTERNAL;
+	for (int i = 2; i < argc; i++)
+		args[i - 2] = argv[i];
+	args[argc - 2] = (char *)"--help";
+	int code = run(argc - 1, args);
+	free(args);
+	return code;
 }
 
 void cli_error(const char *fmt, ...)
@@ -205,10 +318,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_INPUT;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return EXIT_OK;
 	}
+	if (strcmp(argv[1], "help") == 0)
+		return help_command(argc, argv);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("regsign %s\n", REGSIGN_VERSION);
 		return EXIT_OK;
@@ -232,10 +347,6 @@ int main(int argc, char **argv)
 			argc -= used;
 			i--;
 		}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
-	cli_error("unknown command '%s'", argv[1]);
-	usage(stderr);
-	return EXIT_INPUT;
+	int (*run)(int, char **) = find_command(argv[1]);
+	return run != NULL ? run(argc - 1, argv + 1) : EXIT_INPUT;
 }

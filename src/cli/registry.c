@@ -52,6 +52,8 @@ void cli_registry(rs_store_t *store, const char *zone, rs_registry_t *reg)
 		reg->dns_port = (uint16_t)strtoul(v, NULL, 10);
 	if (rs_store_setting_get(store, SET_TIMEOUT, v, sizeof(v)) == RS_EOK)
 		reg->timeout_ms = (unsigned)strtoul(v, NULL, 10);
+	if (rs_store_setting_get(store, SET_RESOLVER, v, sizeof(v)) == RS_EOK && strcmp(v, "system") != 0)
+		snprintf(reg->resolver, sizeof(reg->resolver), "%s", v);
 	rs_zone_rec_t z;
 	rs_policy_t p;
 	if (zone != NULL && rs_store_zone_get(store, zone, &z) == RS_EOK &&

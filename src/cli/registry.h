@@ -10,12 +10,13 @@
 #define SET_CHECK "registry.check"           /* pre-delegation check: off | warn | enforce */
 #define SET_DNS_PORT "registry.dns-port"     /* port of the children's servers (53) */
 #define SET_TIMEOUT "registry.timeout-ms"    /* per question to a child's server */
+#define SET_RESOLVER "registry.resolver"     /* ADDR[@PORT] for name servers outside the registry, or system */
 
 /*
- * The registry environment over store: check mode, port and timeout from the
- * settings; changes audited with the actor as operator and flushed after each
- * commit. zone (may be NULL): the registry zone, whose policy's signature
- * validity is the least maxSigLife taken.
+ * The registry environment over store: check mode, port, timeout and
+ * resolver from the settings; changes audited with the actor as operator and
+ * flushed after each commit. zone (may be NULL): the registry zone, whose
+ * policy's signature validity is the least maxSigLife taken.
  */
 void cli_registry(rs_store_t *store, const char *zone, rs_registry_t *reg);
 /* Parse off|warn|enforce; false if it is none of them. */

@@ -100,19 +100,49 @@ agent=$(pgrep -f "regsign --state $S activate" | head -1)
 agent_leak=$(for f in cmdline environ; do python3 "$SRC/tests/integration/secrets.py" "/proc/$agent/$f" "$pin" "$so"; done)
 check_match "the agent's command line and environment hold no PIN" "^$" "$agent_leak"
 
-# A core dump of a regsign process holding a logged-in token: there must be none.
+# A core dump of the regsign process holding the PIN (the agent): there must be none.
 if grep -q '^|' /proc/sys/kernel/core_pattern; then
 	pass "# SKIP core dumps go to a handler here ($(cat /proc/sys/kernel/core_pattern)); not checked"
 else
-	mkdir cores && mkfifo cores/fifo
+	mkdir cores
+	"$R" --state "$S" deactivate >/dev/null
+	(cd cores && ulimit -c unlimited && act --for 1h >/dev/null)
 	(cd cores && ulimit -c unlimited && exec sleep 30) & sl=$!
-	(cd cores && ulimit -c unlimited && exec "$R" --state "$S" sign --zone tld. --out fifo --now "$T0" --quiet 2>/dev/null) & rp=$!
-	sleep 1
-	kill -SEGV $sl $rp 2>/dev/null
-	wait $sl $rp 2>/dev/null
+	agent=$(pgrep -f "regsign --state $S activate" | head -1)
+	sleep 0.2
+	kill -SEGV $sl "$agent" 2>/dev/null
+	wait $sl 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
 	cores=$(ls cores | grep -c '^core')
-	check_match "a crashing regsign leaves no core dump (a crashing sleep does: the check works)" "^1$" "$cores"
+	check_match "the agent, crashing with the PIN in memory, leaves no core dump (a crashing sleep does: the check works)" \
+		"^1 gone$" "$cores $(kill -0 "$agent" 2>/dev/null && echo alive || echo gone)"
+	admin --for 2h >/dev/null
 fi
+
+# --- custody is never weaker than the policy by accident (item 6) ---
+other=$WORK/other
+"$R" --state "$other" keystore init --shares-dir "$WORK/other-shares" --holders 3 --threshold 2 >/dev/null 2>&1
+out=$("$R" --state "$S" activate --share "$WORK/other-shares/activation-1-of-3.share" \
+	--share "$WORK/other-shares/activation-2-of-3.share" 2>&1); rc=$?
+check_match "shares of another token's set are refused before any login" "^2 .*is of set [0-9a-f]{16}, but this state directory's token takes set [0-9a-f]{16}" "$rc $out"
+check_match "... so the token never saw a wrong PIN (no C_Login error)" "^$" "$(printf '%s' "$out" | grep -i 'C_Login\|pin incorrect')"
+check_match "activation still works with the right shares, key changes allowed" "key changes allowed" "$(admin --for 2h)"
+out=$(act --for 2h 2>&1)
+check_match "re-activating without an admin share says key changes are now disabled" "key changes are disabled" "$out"
+check_match "... and they are" "key changes not allowed" "$("$R" --state "$S" activate --status)"
+admin --for 2h >/dev/null
+W=$WORK/weak
+check_exit 2 "zone add under a policy that needs key holders, with no token set up, is refused" \
+	"$R" --state "$W" zone add tld. --policy cloud-tld --input tld.zone --now "$T0"
+check_match "... naming keystore init" "keystore init" "$("$R" --state "$W" zone add tld. --policy cloud-tld --input tld.zone --now "$T0" 2>&1)"
+check_match "... and no 1-of-1 token was made" "^$" "$(ls "$W/hsm" 2>/dev/null)"
+check "--accept-weaker-custody makes it an audited decision" "$R" --state "$W" zone add tld. --policy cloud-tld \
+	--accept-weaker-custody --input tld.zone --now "$T0" --quiet
+check_match "... recorded in the audit log" "action=zone-add .*custody weaker than the policy" "$(cat "$W/audit.log")"
+rm -rf "$W/hsm/tokens"
+out=$("$R" --state "$W" sign --zone tld. --out weak.signed --now "$T0" 2>&1); rc=$?
+check_match "a lost token directory gives a clear message, not a PKCS#11 error code" \
+	"^2 .*embedded token .* is missing or damaged" "$rc $out"
 
 # --- backup before first use ---
 sed 's/tld\./bk./g' tld.zone > bk.zone

@@ -107,7 +107,9 @@ check_exit 2 "a delegation of another zone is refused" "$R" domain add x.example
 check_exit 2 "an unknown sponsor is refused" "$R" domain add x.cloud. --zone cloud. --registrar nobody --ns ns.example.net.
 check_exit 2 "a glue address that is not one is refused" "$R" domain add x.cloud. --zone cloud. --registrar one \
 	--ns ns.x.cloud. --glue ns.x.cloud./300.1.2.3
-"$R" registry --dns-port $PORT --timeout 1000 >/dev/null
+# Name servers outside the registry (ns.example.net.) are looked up at knotd A, which refuses names it does not
+# serve: the test stays on loopback instead of asking the system's resolver (tests/integration/resolver.sh has one).
+"$R" registry --dns-port $PORT --timeout 1000 --resolver 127.0.0.1@$PORT >/dev/null
 
 # --- EPP frames
 frame() { # FILE COMMAND-XML [EXTENSION-XML]
@@ -225,6 +227,14 @@ check_match "the expired child is refused for its signatures" "no valid signatur
 check_match "the unsigned child: no DNSKEY RRset" "no DNSKEY RRset" "$(sed -n 5p <<<"$out")"
 after=$(state_of)
 if [ "$before" = "$after" ]; then pass "none of the refused commands changed anything"; else fail "refused commands changed nothing"; note "$(diff <(echo "$before") <(echo "$after"))"; fi
+audit=$("$R" audit show)
+check_match "a refused EPP update is audited as refused, with the reason" \
+	"operator=epp:one action=ds-update zone=wrong\.cloud\. key=0 result=refused detail=\"[^\"]*DNSKEY" "$audit"
+check_match "another registrar's domain: audited as refused" \
+	"operator=epp:one action=ds-update zone=other\.cloud\. key=0 result=refused .*another registrar" "$audit"
+check_match "a failed EPP login is audited, with its count and certificate" \
+	"operator=epp:one action=epp-login .*result=refused detail=\"[^\"]*failure 1 of 3 in the session; certificate [0-9a-f]{64}" "$audit"
+check_match "... and the lock-out after the third" "action=epp-login .*failure 3 of 3 .*session closed" "$audit"
 check_match "the server is still up after the hostile frames" "^greeting" "$(session one)"
 
 out=$(session one f/login1.xml f/add-good.xml f/info-good.xml f/life.xml f/info-good.xml f/logout.xml)
@@ -382,6 +392,9 @@ cp zA/good.zone zB/
 restart_knots
 out=$("$R" cds-scan --zone cloud.)
 check_match "first scan: the CDS set is seen, not yet taken" "good\.cloud\.: new CDS set seen at 2 servers" "$out"
+check_match "... a delegation whose name server has no address is not taken, and says why once" \
+	"^c1\.cloud\.: not taken: no name server has an address: ns\.example\.net\. cannot be resolved: resolver 127\.0\.0\.1@$PORT answered REFUSED for A$" \
+	"$out"
 check_match "... the DS is unchanged" "ds +$DS_GOOD" "$("$R" domain info good.cloud.)"
 out=$("$R" cds-scan --zone cloud.)
 check_match "second scan, same set: applied" "good\.cloud\.: CDS set applied" "$out"

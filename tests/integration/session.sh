@@ -96,6 +96,21 @@ check_match "... carries the new KSK's DNSKEY" "257 3 13" "$(grep -P '\tDNSKEY\t
 check_match "... and its clock starts there" "^$new +ksk .*rumoured +rumoured +hidden +hidden .*DNSKEY omnipresent" \
 	"$("$R" --state "$S" key list --zone tld. --now "$(at 10)")"
 
+# --- a cut audit log is never silently continued ---
+n=$(wc -l < "$S/audit.log")
+head -n -2 "$S/audit.log" > cut.log && cat cut.log > "$S/audit.log"
+out=$(sign "$(at 11)" 2>&1); rc=$?
+check_match "a run after the log lost its last entries still signs, and raises the alarm" \
+	"^0 .*ALARM: audit: .*entries $((n - 1)) to $((n - 1)) are missing" "$rc $(printf '%s' "$out" | tr '\n' ' ')"
+check_match "... nothing is appended to the cut log" "^$((n - 2))$" "$(wc -l < "$S/audit.log")"
+check_exit 1 "audit verify reports the missing entries" "$R" --state "$S" audit verify
+check_exit 2 "an acknowledgement needs a reason" "$R" --state "$S" audit acknowledge --reason ""
+check "the operator acknowledges the gap" "$R" --state "$S" audit acknowledge --reason "disk fault, checked against syslog"
+check "the chain verifies again, across the acknowledged gap" "$R" --state "$S" audit verify
+check_match "... the entries kept meanwhile are in the log, then the acknowledgement" \
+	"action=sign .*action=audit-acknowledge" "$(tail -2 "$S/audit.log" | tr '\n' ' ')"
+check_exit 2 "there is nothing more to acknowledge" "$R" --state "$S" audit acknowledge --reason "again"
+
 # --- the registry zone: one bad delegation never stops the TLD ---
 R2=$WORK/reg
 cat > template.zone <<'EOF'

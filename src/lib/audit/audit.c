@@ -153,12 +153,45 @@ int rs_audit_line_head(const char *line, size_t len, uint64_t *seq, char hash[RS
 	return ret;
 }
 
+/* An acknowledged gap's "resume=SEQ:HASH": where the chain goes on after it. */
+static bool gap_resume(const field_t *f, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX])
+{
+	if (f[3].vlen != strlen(RS_AUDIT_GAP) || memcmp(f[3].val, RS_AUDIT_GAP, f[3].vlen) != 0)
+		return false;
+	const char *r = memmem(f[7].val, f[7].vlen, "resume=", 7);
+	unsigned long long s;
+	int used = 0;
+	if (r == NULL || sscanf(r + 7, "%llu:%64[0-9a-f]%n", &s, hash, &used) != 2 || used < 66)
+		return false;
+	*seq = s;
+	return true;
+}
+
+int rs_audit_gap_of(const char *line, size_t len, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX])
+{
+	field_t f[NFIELDS];
+	uint64_t own;
+	return parse_line(line, len, f, &own) == RS_EOK && gap_resume(f, seq, hash);
+}
+
+int rs_audit_line_prev(const char *line, size_t len, char prev[RS_AUDIT_HASH_HEX])
+{
+	field_t f[NFIELDS];
+	uint64_t seq;
+	int ret = parse_line(line, len, f, &seq);
+	if (ret == RS_EOK) {
+		memcpy(prev, f[8].val, 64);
+		prev[64] = '\0';
+	}
+	return ret;
+}
+
 int rs_audit_verify(const char *text, size_t len, const char *label, uint64_t head_seq, const char *head_hash,
 		    uint64_t *entries, rs_diag_t *diag)
 {
 	char prev[RS_AUDIT_HASH_HEX];
 	memcpy(prev, rs_audit_genesis, sizeof(prev));
-	uint64_t n = 0;
+	uint64_t n = 0, gaps = 0;
 	size_t at = 0, lineno = 0;
 	while (at < len) {
 		const char *line = text + at;
@@ -187,6 +220,12 @@ int rs_audit_verify(const char *text, size_t len, const char *label, uint64_t he
 			return rs_diag(diag, RS_EINVAL, "%s:%zu: entry %" PRIu64 ": does not follow the entry before "
 				       "it (chain broken): an entry was removed, inserted or moved", label, lineno, seq);
 		memcpy(prev, want, sizeof(prev));
+		/* An operator acknowledged entries lost before this point: the chain goes on where it says. */
+		uint64_t resume;
+		if (gap_resume(f, &resume, prev) && resume > n) {
+			n = resume - 1;
+			gaps++;
+		}
 	}
 	if (head_seq > n)
 		return rs_diag(diag, RS_EINVAL, "%s: entry %" PRIu64 ": missing: the log ends at entry %" PRIu64
@@ -194,7 +233,7 @@ int rs_audit_verify(const char *text, size_t len, const char *label, uint64_t he
 	if (head_seq != 0 && head_seq == n && strcmp(head_hash, prev) != 0)
 		return rs_diag(diag, RS_EINVAL, "%s: entry %" PRIu64 ": differs from the one the state database "
 			       "records: the log was rewritten", label, n);
-	*entries = n;
+	*entries = n - gaps;
 	return RS_EOK;
 }
 

@@ -51,9 +51,19 @@ int rs_audit_record(rs_store_t *store, const rs_audit_event_t *event, rs_diag_t 
 	return ret;
 }
 
-/* Sequence number of the last whole line of fd; cuts off a partial line a crash left. */
-static int file_tail(int fd, const char *path, uint64_t *seq, rs_diag_t *diag)
+/* The last whole line of the file: its sequence number and hash, and where a gap entry resumes. */
+typedef struct {
+	uint64_t seq;
+	char hash[RS_AUDIT_HASH_HEX];
+	uint64_t resume; /* a gap entry: the sequence number that follows it; 0: not one */
+	char resume_prev[RS_AUDIT_HASH_HEX];
+} tail_t;
+
+/* The last whole line of fd; cuts off a partial line a crash left. */
+static int file_tail(int fd, const char *path, tail_t *tail, rs_diag_t *diag)
 {
+	uint64_t *seq = &tail->seq;
+	tail->resume = 0;
 	struct stat st;
 	if (fstat(fd, &st) != 0)
 		return rs_diag(diag, RS_EIO, "%s: %s", path, strerror(errno));
@@ -78,10 +88,12 @@ static int file_tail(int fd, const char *path, uint64_t *seq, rs_diag_t *diag)
 		size_t start = end > 0 ? end - 1 : 0;
 		while (start > 0 && buf[start - 1] != '\n')
 			start--;
-		char hash[RS_AUDIT_HASH_HEX];
-		if (ret == RS_EOK && end > 0 && rs_audit_line_head(buf + start, end - 1 - start, seq, hash) != RS_EOK)
+		if (ret == RS_EOK && end > 0 && rs_audit_line_head(buf + start, end - 1 - start, seq, tail->hash) != RS_EOK)
 			ret = rs_diag(diag, RS_EINVAL, "%s: the last line is not an audit entry; not appending "
 				      "(run regsign audit verify)", path);
+		if (ret == RS_EOK && end > 0 &&
+		    !rs_audit_gap_of(buf + start, end - 1 - start, &tail->resume, tail->resume_prev))
+			tail->resume = 0;
 	}
 	free(buf);
 	return ret;
@@ -162,19 +174,136 @@ static int syslog_send(const char *target, const rs_buf_t *text, rs_diag_t *diag
 	return ret;
 }
 
-int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag)
+/* What the database holds: its first entry (and the hash it follows), the last, and the hash of one. */
+typedef struct {
+	uint64_t first, last, want;
+	char first_prev[RS_AUDIT_HASH_HEX], want_hash[RS_AUDIT_HASH_HEX];
+} bounds_t;
+
+static int note_bounds(void *arg, uint64_t seq, const char *line)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/audit.log", rs_store_dir(store));
+	bounds_t *b = arg;
+	char hash[RS_AUDIT_HASH_HEX];
+	uint64_t s;
+	if (b->first == 0) {
+		b->first = seq;
+		if (rs_audit_line_prev(line, strlen(line), b->first_prev) != RS_EOK)
+			return RS_EINVAL;
+	}
+	b->last = seq;
+	if (seq == b->want && rs_audit_line_head(line, strlen(line), &s, hash) == RS_EOK)
+		memcpy(b->want_hash, hash, sizeof(hash));
+	return RS_EOK;
+}
+
+/*
+ * Does the file go on where the database does? Sets *have to the last entry
+ * the file holds in the database's numbering. RS_EINVAL with what is wrong
+ * when entries are missing from it, it was rewritten, or it is ahead.
+ */
+static int file_matches(rs_store_t *store, const char *path, const tail_t *t, uint64_t *have, bounds_t *b,
+			rs_diag_t *diag)
+{
+	*b = (bounds_t){ .want = t->seq };
+	if (rs_store_audit_since(store, 0, note_bounds, b) != RS_EOK)
+		return rs_diag(diag, RS_EIO, "cannot read the audit entries");
+	*have = t->seq;
+	if (b->first == 0 || t->seq == 0)
+		return RS_EOK; /* nothing recorded yet, or a new log */
+	/* An acknowledged gap: the file goes on with the database's first entry. */
+	if (t->resume != 0 && t->resume == b->first && strcmp(t->resume_prev, b->first_prev) == 0) {
+		*have = b->first - 1;
+		return RS_EOK;
+	}
+	if (t->seq < b->first)
+		return rs_diag(diag, RS_EINVAL, "%s ends at entry %llu, but the state holds entries from %llu on: "
+			       "entries %llu to %llu are missing from it (the log was cut); nothing more is appended "
+			       "until an operator checks it and runs 'regsign audit acknowledge --reason TEXT'", path,
+			       (unsigned long long)t->seq, (unsigned long long)b->first, (unsigned long long)t->seq + 1,
+			       (unsigned long long)b->first - 1);
+	if (t->seq > b->last)
+		return rs_diag(diag, RS_EINVAL, "%s goes on to entry %llu, beyond the state's last (%llu): the state "
+			       "database is older than its audit log (restored from a copy?); nothing is appended",
+			       path, (unsigned long long)t->seq, (unsigned long long)b->last);
+	if (strcmp(t->hash, b->want_hash) != 0)
+		return rs_diag(diag, RS_EINVAL, "%s: entry %llu differs from the state's: the log was rewritten; "
+			       "nothing is appended (run regsign audit verify)", path, (unsigned long long)t->seq);
+	return RS_EOK;
+}
+
+static int open_log(rs_store_t *store, char *path, size_t max, rs_diag_t *diag)
+{
+	snprintf(path, max, "%s/audit.log", rs_store_dir(store));
 	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rs_diag(diag, RS_EIO, "cannot open '%s': %s", path, strerror(errno));
-	/* One flusher at a time, so no entry is appended twice. */
+	/* One writer at a time, so no entry is appended twice. */
 	flock(fd, LOCK_EX);
+	return fd;
+}
+
+int rs_audit_acknowledge(rs_store_t *store, const char *operator, const char *reason, int64_t now,
+			 const char *syslog_target, rs_diag_t *diag)
+{
+	char path[4200];
+	int fd = open_log(store, path, sizeof(path), diag);
+	if (fd < 0)
+		return fd;
+	tail_t t;
 	uint64_t have;
+	bounds_t b;
+	rs_diag_t gap;
+	int ret = file_tail(fd, path, &t, diag);
+	if (ret == RS_EOK && file_matches(store, path, &t, &have, &b, &gap) == RS_EOK)
+		ret = rs_diag(diag, RS_ENOENT, "%s goes on where the state does: nothing to acknowledge", path);
+	if (ret == RS_EOK && (t.seq >= b.first || t.seq == 0))
+		ret = rs_diag(diag, RS_EINVAL, "%s: %s; only missing entries can be acknowledged", path, gap.text);
+	rs_buf_t line;
+	rs_buf_init(&line, 8192);
+	if (ret == RS_EOK) {
+		char detail[1200], hash[RS_AUDIT_HASH_HEX];
+		snprintf(detail, sizeof(detail), "entries %llu to %llu are missing from the log, acknowledged: %.800s; "
+			 "resume=%llu:%s", (unsigned long long)t.seq + 1, (unsigned long long)b.first - 1, reason,
+			 (unsigned long long)b.first, b.first_prev);
+		rs_audit_event_t e = { now, operator, RS_AUDIT_GAP, NULL, 0, "ok", detail };
+		ret = rs_audit_line(&e, t.seq + 1, t.hash, &line, hash);
+		if (ret == RS_EOK && (write(fd, line.data, line.len) != (ssize_t)line.len || fsync(fd) != 0))
+			ret = rs_diag(diag, RS_EIO, "cannot append to '%s': %s", path, strerror(errno));
+	}
+	rs_buf_clear(&line);
+	close(fd);
+	if (ret != RS_EOK)
+		return ret;
+	/* The acknowledgement is an entry of the chain too, and everything kept meanwhile goes out now. */
+	char detail[1000];
+	snprintf(detail, sizeof(detail), "audit log gap (entries %llu to %llu) acknowledged: %.800s",
+		 (unsigned long long)t.seq + 1, (unsigned long long)b.first - 1, reason);
+	rs_audit_event_t ack = { now, operator, "audit-acknowledge", NULL, 0, "ok", detail };
+	if ((ret = rs_store_begin(store, diag)) != RS_EOK)
+		return ret;
+	if ((ret = rs_audit_record(store, &ack, diag)) == RS_EOK)
+		ret = rs_store_commit(store, diag);
+	if (ret != RS_EOK) {
+		rs_store_rollback(store);
+		return ret;
+	}
+	return rs_audit_flush(store, syslog_target, diag);
+}
+
+int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag)
+{
+	char path[4200];
+	int fd = open_log(store, path, sizeof(path), diag);
+	if (fd < 0)
+		return fd;
+	uint64_t have;
+	tail_t tail;
+	bounds_t bounds;
 	pending_t p = { .last = 0 };
 	rs_buf_init(&p.text, (size_t)1 << 26);
-	int ret = file_tail(fd, path, &have, diag);
+	int ret = file_tail(fd, path, &tail, diag);
+	if (ret == RS_EOK)
+		ret = file_matches(store, path, &tail, &have, &bounds, diag);
 	if (ret == RS_EOK && rs_store_audit_since(store, have, collect, &p) != RS_EOK)
 		ret = rs_diag(diag, RS_EIO, "cannot read the audit entries");
 	if (ret == RS_EOK && p.text.len > 0 &&

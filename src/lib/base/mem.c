@@ -42,6 +42,8 @@ rs_arena_t *rs_arena_new(size_t block_size)
 
 void *rs_arena_alloc(rs_arena_t *arena, size_t len)
 {
+	if (len > SIZE_MAX - 8 - sizeof(struct block))
+		return NULL;
 	len = (len + 7) & ~(size_t)7;
 	struct block *b = arena->head;
 	if (b == NULL || b->size - b->used < len) {
@@ -88,6 +90,8 @@ void rs_buf_init(rs_buf_t *buf, size_t max)
 
 int rs_buf_reserve(rs_buf_t *buf, size_t extra)
 {
+	if (extra > SIZE_MAX - buf->len)
+		return RS_ELIMIT;
 	if (buf->len + extra <= buf->cap)
 		return RS_EOK;
 	if (buf->len + extra > buf->max)

@@ -29,7 +29,11 @@ int rs_time_parse(const char *text, int64_t *out)
 			return RS_ESYNTAX;
 	if (len != 14) {
 		/* Plain seconds since the epoch, as RFC 4034 3.2 also allows. */
-		*out = strtoll(text, NULL, 10);
+		errno = 0;
+		long long t = strtoll(text, NULL, 10);
+		if (errno == ERANGE)
+			return RS_ERANGE;
+		*out = t;
 		return RS_EOK;
 	}
 	int v[6];
@@ -40,7 +44,11 @@ int rs_time_parse(const char *text, int64_t *out)
 		for (int k = 0; k < width[i]; k++)
 			v[i] = v[i] * 10 + (*p++ - '0');
 	}
-	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (v[0] % 4 == 0 && v[0] % 100 != 0) || v[0] % 400 == 0;
+	/* A date that does not exist (Feb 30, Apr 31, Feb 29 of a common year) is refused, not rolled over. */
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] || (v[1] == 2 && v[2] == 29 && !leap) ||
+	    v[3] > 23 || v[4] > 59 || v[5] > 59)
 		return RS_ESYNTAX;
 	*out = days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]) * 86400 + v[3] * 3600 +
 	       v[4] * 60 + v[5];

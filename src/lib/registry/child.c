@@ -3,7 +3,6 @@
  * CDS/CDNSKEY a secure child publishes. Answers are validated here against
  * the DS the registry holds, never taken on trust.
  */
-#include <ldns/ldns.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +13,16 @@
 #include "regsign/dns.h"
 #include "regsign/signer.h"
 
-/* Append the addresses glue gives for host, with port; false if it has none. */
+/* Append the addresses glue gives for host, with port, while fewer than max; false if it has none. */
 static bool glue_addrs(const char *glue, const char *host, uint16_t port, char servers[RS_SERVERS_MAX][80],
-		       size_t *n)
+		       size_t *n, size_t max)
 {
 	const char *pos = NULL;
 	char addr[64];
 	bool found = false;
 	while (rs_glue_next(glue, host, &pos, addr)) {
 		found = true;
-		if (*n < RS_SERVERS_MAX)
+		if (*n < max)
 			snprintf(servers[(*n)++], 80, "%s@%u", addr, port);
 	}
 	return found;
@@ -31,42 +30,66 @@ static bool glue_addrs(const char *glue, const char *host, uint16_t port, char s
 
 /* The glue of the registry's delegation that holds host (a sibling's name server), if any. */
 static bool registry_glue(rs_store_t *store, const char *host, uint16_t port, char servers[RS_SERVERS_MAX][80],
-			  size_t *n)
+			  size_t *n, size_t max)
 {
 	rs_domain_rec_t *d = malloc(sizeof(*d));
-	bool found = d != NULL && rs_registry_holder(store, host, d) == RS_EOK && glue_addrs(d->glue, host, port, servers, n);
+	bool found = d != NULL && rs_registry_holder(store, host, d) == RS_EOK &&
+		     glue_addrs(d->glue, host, port, servers, n, max);
 	free(d);
 	return found;
 }
 
-int rs_delegation_servers(rs_store_t *store, const rs_domain_rec_t *d, uint16_t port,
-			  char servers[RS_SERVERS_MAX][80], size_t *count, rs_diag_t *diag)
+/* A name server without an address, as an entry of the report: why it was not asked. */
+static void add_unresolved(rs_check_report_t *report, size_t asked, const char *host, const char *why)
+{
+	if (report == NULL || asked + report->count >= RS_SERVERS_MAX)
+		return;
+	rs_server_result_t *r = &report->servers[report->count++];
+	snprintf(r->server, sizeof(r->server), "%.79s", host);
+	r->result = RS_EIO;
+	snprintf(r->detail, sizeof(r->detail), "%.239s", why);
+}
+
+int rs_delegation_servers(const rs_registry_t *reg, const rs_domain_rec_t *d, char servers[RS_SERVERS_MAX][80],
+			  size_t *count, rs_check_report_t *report, rs_diag_t *diag)
 {
 	size_t n = 0;
-	char ns[sizeof(d->ns)];
+	char ns[sizeof(d->ns)], first[sizeof(diag->text)] = "";
+	rs_diag_t why, down; /* down: the resolver failed as a whole, and is not asked again */
+	int down_ret = RS_EOK;
 	snprintf(ns, sizeof(ns), "%s", d->ns);
 	for (char *save = NULL, *host = strtok_r(ns, " ", &save); host != NULL; host = strtok_r(NULL, " ", &save)) {
-		if (glue_addrs(d->glue, host, port, servers, &n) ||
-		    (store != NULL && registry_glue(store, host, port, servers, &n)))
+		size_t max = RS_SERVERS_MAX - (report != NULL ? report->count : 0);
+		if (glue_addrs(d->glue, host, reg->dns_port, servers, &n, max) ||
+		    (reg->store != NULL && registry_glue(reg->store, host, reg->dns_port, servers, &n, max)))
 			continue;
-		/* Out of the registry: its addresses from the system's resolver. */
-		ldns_resolver *res = NULL;
-		ldns_rdf *name = ldns_dname_new_frm_str(host);
-		if (name != NULL && ldns_resolver_new_frm_file(&res, NULL) == LDNS_STATUS_OK) {
-			ldns_rr_list *addrs = ldns_get_rr_list_addr_by_name(res, name, LDNS_RR_CLASS_IN, LDNS_RD);
-			for (size_t i = 0; addrs != NULL && i < ldns_rr_list_rr_count(addrs) && n < RS_SERVERS_MAX; i++) {
-				char *a = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(addrs, i), 0));
-				if (a != NULL && strlen(a) < 64)
-					snprintf(servers[n++], 80, "%s@%u", a, port);
-				free(a);
-			}
-			ldns_rr_list_deep_free(addrs);
-			ldns_resolver_deep_free(res);
+		/* Out of the registry: its addresses from the resolver. */
+		char addrs[RS_SERVERS_MAX][64];
+		size_t na = 0;
+		int ret = down_ret;
+		if (ret != RS_EOK)
+			why = down;
+		else
+			ret = dnsq_addresses(reg->resolver, host, reg->timeout_ms, addrs, RS_SERVERS_MAX, &na, &why);
+		if (ret == RS_EIO || ret == RS_ESYNTAX) {
+			down = why;
+			down_ret = ret;
 		}
-		ldns_rdf_deep_free(name);
+		if (ret != RS_EOK) {
+			add_unresolved(report, n, host, why.text);
+			if (first[0] == '\0')
+				snprintf(first, sizeof(first), "%.255s %.254s", host, why.text);
+			continue;
+		}
+		max = RS_SERVERS_MAX - (report != NULL ? report->count : 0);
+		for (size_t i = 0; i < na && n < max; i++)
+			snprintf(servers[n++], 80, "%.63s@%u", addrs[i], reg->dns_port);
 	}
+	if (n == 0)
+		return first[0] != '\0' ? rs_diag(diag, RS_ENOENT, "no name server has an address: %s", first)
+					: rs_diag(diag, RS_ENOENT, "no name server");
 	*count = n;
-	return n > 0 ? RS_EOK : rs_diag(diag, RS_ENOENT, "%s: no name server has an address", d->name);
+	return RS_EOK;
 }
 
 /* Is the RRset of type at owner signed, valid at now, by the DNSKEY (RDATA) key of zone signer? */
@@ -141,7 +164,11 @@ void rs_child_prove(const char *server, const uint8_t *child, const rs_ds_entry_
 		snprintf(r->detail, sizeof(r->detail), "out of memory");
 	} else if (dnsq_rrset(server, child, RS_TYPE_DNSKEY, timeout_ms, keys, sigs, &diag) != RS_EOK) {
 		r->result = RS_EIO;
-		snprintf(r->detail, sizeof(r->detail), "%.200s", diag.text);
+		/* The report has the server in a column of its own. */
+		size_t len = strlen(server);
+		const char *why = strncmp(diag.text, server, len) == 0 && strncmp(diag.text + len, ": ", 2) == 0
+					  ? diag.text + len + 2 : diag.text;
+		snprintf(r->detail, sizeof(r->detail), "%.239s", why);
 	} else {
 		int k = proven_key(keys, sigs, child, ds, nds, now, r->detail, sizeof(r->detail));
 		r->result = k < 0 ? RS_ECHECK : RS_EOK;
@@ -182,6 +209,7 @@ static bool signed_by_zone(const rrset_t *set, const rrset_t *sigs, uint16_t typ
 static int cds_entries(const rrset_t *cds, const rrset_t *cdnskey, const uint8_t *child, rs_cds_set_t *out,
 		       rs_diag_t *diag)
 {
+	rs_diag_t why; /* a diagnostic cannot be its own argument */
 	size_t deletes = 0;
 	for (size_t i = 0; i < cds->count; i++)
 		deletes += is_delete(cds->rdata[i], cds->len[i], RS_TYPE_CDS);
@@ -195,10 +223,10 @@ static int cds_entries(const rrset_t *cds, const rrset_t *cdnskey, const uint8_t
 	}
 	for (size_t i = 0; i < cdnskey->count; i++) {
 		rs_ds_entry_t e;
-		int ret = rs_ds_entry_from_key(child, cdnskey->rdata[i], cdnskey->len[i], &e, diag);
+		int ret = rs_ds_entry_from_key(child, cdnskey->rdata[i], cdnskey->len[i], &e, &why);
 		if (ret != RS_EOK)
 			return rs_diag(diag, RS_ECHECK, "CDNSKEY %u: %s", rs_keytag(cdnskey->rdata[i], cdnskey->len[i]),
-				       diag->text);
+				       why.text);
 		bool in_cds = cds->count == 0;
 		for (size_t j = 0; j < cds->count && !in_cds; j++)
 			in_cds = rs_ds_matches(cds->rdata[j], cds->len[j], child, e.key, e.key_len);
@@ -211,9 +239,9 @@ static int cds_entries(const rrset_t *cds, const rrset_t *cdnskey, const uint8_t
 	for (size_t j = 0; j < cds->count; j++) {
 		rs_ds_entry_t e = { .ds_len = cds->len[j] };
 		memcpy(e.ds, cds->rdata[j], cds->len[j]);
-		int ret = rs_ds_check(e.ds, e.ds_len, diag);
+		int ret = rs_ds_check(e.ds, e.ds_len, &why);
 		if (ret != RS_EOK)
-			return rs_diag(diag, RS_ECHECK, "CDS %u: %s", rs_get16(e.ds), diag->text);
+			return rs_diag(diag, RS_ECHECK, "CDS %u: %s", rs_get16(e.ds), why.text);
 		bool in_cdnskey = cdnskey->count == 0;
 		for (size_t i = 0; i < cdnskey->count && !in_cdnskey; i++) {
 			if (rs_ds_matches(e.ds, e.ds_len, child, cdnskey->rdata[i], cdnskey->len[i])) {
@@ -272,6 +300,7 @@ static int read_cds(const char *server, const uint8_t *qname, const uint8_t *zon
 		return ret;
 	out->present = true;
 	char why[200];
+	rs_diag_t inner;
 	const rs_ds_entry_t *signer_ds = vouched ? ds : NULL;
 	if (zone != NULL && proven_key(&a->keys, &a->ksigs, zone, ds, nds, now, why, sizeof(why)) < 0)
 		ret = rs_diag(diag, RS_ECHECK, "%s: the DNSKEY RRset is not proven by the current DS: %s", server, why);
@@ -284,8 +313,8 @@ static int read_cds(const char *server, const uint8_t *qname, const uint8_t *zon
 		ret = rs_diag(diag, RS_ECHECK, "%s: the CDNSKEY RRset has no valid signature by a key of the %s", server,
 			      vouched ? "current DS" : "signalling zone");
 	/* CDNSKEY records are keys of the child, whatever name they were published at. */
-	else if ((ret = cds_entries(&a->cds, &a->cdnskey, out->child, out, diag)) != RS_EOK)
-		rs_diag(diag, ret, "%s: %s", server, diag->text);
+	else if ((ret = cds_entries(&a->cds, &a->cdnskey, out->child, out, &inner)) != RS_EOK)
+		rs_diag(diag, ret, "%s: %s", server, inner.text);
 	if (ret == RS_EOK)
 		set_digest(out);
 	return ret;

@@ -1,4 +1,7 @@
-/* One question to one authoritative server, with ldns: the registry's only DNS client code. */
+/*
+ * The registry's only DNS client code, with ldns: one question to one
+ * authoritative server, and the addresses of a name server from a resolver.
+ */
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
@@ -34,6 +37,21 @@ static int parse_server(const char *server, ldns_rdf **addr, uint16_t *port)
 	else
 		return RS_ESYNTAX;
 	return *addr != NULL ? RS_EOK : RS_ENOMEM;
+}
+
+/* Why a question got no answer, to follow "no answer": ldns says "network error" for a timeout too. */
+static void no_answer(ldns_status st, const ldns_resolver *res, char *out, size_t max)
+{
+	if (st == LDNS_STATUS_NETWORK_ERR || st == LDNS_STATUS_OK) {
+		struct timeval t = ldns_resolver_timeout(res);
+		snprintf(out, max, " within %ld ms (%u tries)", (long)t.tv_sec * 1000 + t.tv_usec / 1000,
+			 ldns_resolver_retry(res));
+		return;
+	}
+	/* ldns's messages start with a capital. */
+	int len = snprintf(out, max, ": %s", ldns_get_errorstr_by_id(st));
+	if (len > 2 && out[2] >= 'A' && out[2] <= 'Z')
+		out[2] = (char)(out[2] - 'A' + 'a');
 }
 
 /* Canonical RDATA order (RFC 4034 6.3): octet strings, a prefix first. */
@@ -120,8 +138,9 @@ int dnsq_rrset(const char *server, const uint8_t *qname_wire, uint16_t qtype, un
 	}
 	ldns_status st = ldns_resolver_send(&pkt, res, qname, qtype, LDNS_RR_CLASS_IN, 0);
 	if (st != LDNS_STATUS_OK || pkt == NULL) {
-		ret = rs_diag(diag, RS_EIO, "%s: no answer for %s %s: %s", server, name, type,
-			      ldns_get_errorstr_by_id(st));
+		char why[160];
+		no_answer(st, res, why, sizeof(why));
+		ret = rs_diag(diag, RS_EIO, "%s: no answer for %s %s%s", server, name, type, why);
 		goto out;
 	}
 	ldns_pkt_rcode rcode = ldns_pkt_get_rcode(pkt);
@@ -145,4 +164,124 @@ out:
 	ldns_rdf_deep_free(qname);
 	ldns_rdf_deep_free(addr);
 	return ret;
+}
+
+/* "ADDR@PORT", or "the system resolver (ADDR)", for messages. */
+static void resolver_name(const char *resolver, const ldns_resolver *res, char *out, size_t max)
+{
+	if (resolver != NULL && resolver[0] != '\0') {
+		snprintf(out, max, "resolver %s", resolver);
+		return;
+	}
+	char *first = ldns_resolver_nameserver_count(res) > 0 ? ldns_rdf2str(ldns_resolver_nameservers(res)[0]) : NULL;
+	size_t more = ldns_resolver_nameserver_count(res) > 1 ? ldns_resolver_nameserver_count(res) - 1 : 0;
+	if (more > 0)
+		snprintf(out, max, "the system resolver (%s and %zu more)", first ? first : "?", more);
+	else
+		snprintf(out, max, "the system resolver (%s)", first ? first : "?");
+	free(first);
+}
+
+/* A resolver that recurses: resolver's address, or the system's from resolv.conf. */
+static int open_resolver(const char *resolver, unsigned timeout_ms, ldns_resolver **out, rs_diag_t *diag)
+{
+	ldns_resolver *res = NULL;
+	if (resolver == NULL || resolver[0] == '\0') {
+		ldns_status st = ldns_resolver_new_frm_file(&res, NULL);
+		if (st != LDNS_STATUS_OK)
+			return rs_diag(diag, RS_EIO, "cannot be resolved: cannot read the system resolver's configuration "
+				       "(%s): %s", LDNS_RESOLV_CONF, ldns_get_errorstr_by_id(st));
+		if (ldns_resolver_nameserver_count(res) == 0) {
+			ldns_resolver_deep_free(res);
+			return rs_diag(diag, RS_EIO, "cannot be resolved: %s names no name server (see 'regsign registry "
+				       "--resolver')", LDNS_RESOLV_CONF);
+		}
+	} else {
+		ldns_rdf *addr = NULL;
+		uint16_t port;
+		int ret = parse_server(resolver, &addr, &port);
+		if (ret == RS_ESYNTAX)
+			return rs_diag(diag, ret, "cannot be resolved: resolver '%s' is not ADDR or ADDR@PORT", resolver);
+		if (ret != RS_EOK || (res = ldns_resolver_new()) == NULL ||
+		    ldns_resolver_push_nameserver(res, addr) != LDNS_STATUS_OK) {
+			ldns_rdf_deep_free(addr);
+			ldns_resolver_deep_free(res);
+			return rs_diag(diag, RS_ENOMEM, "out of memory");
+		}
+		ldns_rdf_deep_free(addr);
+		ldns_resolver_set_port(res, port);
+	}
+	ldns_resolver_set_recursive(res, true);
+	ldns_resolver_set_dnssec(res, false);
+	ldns_resolver_set_retry(res, 2);
+	ldns_resolver_set_timeout(res, (struct timeval){ timeout_ms / 1000, (timeout_ms % 1000) * 1000 });
+	ldns_resolver_set_fallback(res, true);
+	*out = res;
+	return RS_EOK;
+}
+
+int dnsq_addresses(const char *resolver, const char *host, unsigned timeout_ms, char addrs[][64], size_t max,
+		   size_t *count, rs_diag_t *diag)
+{
+	static const ldns_rr_type types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
+	ldns_resolver *res = NULL;
+	int ret = open_resolver(resolver, timeout_ms, &res, diag);
+	if (ret != RS_EOK)
+		return ret;
+	char who[128];
+	resolver_name(resolver, res, who, sizeof(who));
+	ldns_rdf *name = ldns_dname_new_frm_str(host);
+	if (name == NULL) {
+		ldns_resolver_deep_free(res);
+		return rs_diag(diag, RS_EINVAL, "is not a host name");
+	}
+	size_t n = 0;
+	ret = RS_ENOENT;
+	rs_diag(diag, ret, "has no address: %s has no A or AAAA record for it", who);
+	bool failed = false; /* diag holds a failure worth more than "no record" */
+	for (size_t t = 0; t < 2; t++) {
+		ldns_pkt *pkt = NULL;
+		ldns_status st = ldns_resolver_send(&pkt, res, name, types[t], LDNS_RR_CLASS_IN, LDNS_RD);
+		ldns_pkt_rcode rcode = pkt != NULL ? ldns_pkt_get_rcode(pkt) : LDNS_RCODE_NOERROR;
+		const char *tname = t == 0 ? "A" : "AAAA";
+		if (st != LDNS_STATUS_OK || pkt == NULL) {
+			char why[160];
+			no_answer(st, res, why, sizeof(why));
+			/* The resolver is down: asking for AAAA would only wait as long again. */
+			if (n == 0)
+				ret = rs_diag(diag, RS_EIO, "cannot be resolved: %s did not answer%s", who, why);
+			ldns_pkt_free(pkt);
+			break;
+		}
+		if (rcode == LDNS_RCODE_NXDOMAIN) {
+			if (n == 0)
+				rs_diag(diag, RS_ENOENT, "does not resolve: NXDOMAIN from %s", who);
+			ldns_pkt_free(pkt);
+			break;
+		}
+		if (rcode != LDNS_RCODE_NOERROR) {
+			const ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
+			if (n == 0 && !failed)
+				rs_diag(diag, RS_ENOENT, "cannot be resolved: %s answered %s for %s", who,
+					lt ? lt->name : "an error", tname);
+			failed = true;
+			ldns_pkt_free(pkt);
+			continue;
+		}
+		ldns_rr_list *rrs = ldns_pkt_rr_list_by_type(pkt, types[t], LDNS_SECTION_ANSWER);
+		for (size_t i = 0; rrs != NULL && i < ldns_rr_list_rr_count(rrs) && n < max; i++) {
+			char *a = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(rrs, i), 0));
+			if (a != NULL && strlen(a) < 64)
+				snprintf(addrs[n++], 64, "%s", a);
+			free(a);
+		}
+		ldns_rr_list_deep_free(rrs);
+		ldns_pkt_free(pkt);
+	}
+	ldns_rdf_deep_free(name);
+	ldns_resolver_deep_free(res);
+	if (n == 0)
+		return ret;
+	*count = n;
+	return RS_EOK;
 }

@@ -8,21 +8,33 @@
 #include "internal.h"
 #include "regsign/dns.h"
 
-/* The delegation a command names, if it exists and the client sponsors it; else the answer is written. */
+/*
+ * The delegation a command names, if it exists and the client sponsors it;
+ * else the answer is written, and for a change (refused not NULL) why it was
+ * refused is audited.
+ */
 static int find_domain(rs_epp_session_t *s, xmlNodePtr cmd, rs_domain_rec_t *d, const char *cltrid, rs_buf_t *out,
-		       bool *answered)
+		       bool *answered, const char *refused, int64_t now)
 {
-	char name[300], norm[256];
+	char name[300], norm[256], actor[80];
 	*answered = true;
 	epp_text(epp_child(cmd, DOMAIN_NS, "name"), name, sizeof(name));
+	snprintf(actor, sizeof(actor), "epp:%s", s->client);
+	const char *why = NULL;
+	int code = 2005;
 	if (registry_name(name, norm, NULL) != RS_EOK)
-		return epp_simple(2005, "not a domain name", cltrid, out);
-	if (rs_store_domain_get(s->reg->store, norm, d) != RS_EOK)
-		return epp_simple(2303, norm, cltrid, out);
-	if (strcmp(d->registrar, s->client) != 0)
-		return epp_simple(2201, "the domain is sponsored by another registrar", cltrid, out);
-	*answered = false;
-	return RS_EOK;
+		why = "not a domain name";
+	else if (rs_store_domain_get(s->reg->store, norm, d) != RS_EOK)
+		why = "no such domain", code = 2303;
+	else if (strcmp(d->registrar, s->client) != 0)
+		why = "the domain is sponsored by another registrar", code = 2201;
+	if (why == NULL) {
+		*answered = false;
+		return RS_EOK;
+	}
+	if (refused != NULL)
+		registry_refused(s->reg, now, actor, refused, code == 2005 ? "" : norm, why);
+	return epp_simple(code, code == 2303 ? norm : why, cltrid, out);
 }
 
 /* A repository object identifier (RFC 5730 2.8) that stays the same for the delegation. */
@@ -56,10 +68,9 @@ static void write_key(epp_writer_t *w, const uint8_t *key, size_t len)
 
 int epp_domain_info(rs_epp_session_t *s, xmlNodePtr info, const char *cltrid, int64_t now, rs_buf_t *out)
 {
-	(void)now;
 	rs_domain_rec_t d;
 	bool answered;
-	int ret = find_domain(s, info, &d, cltrid, out, &answered);
+	int ret = find_domain(s, info, &d, cltrid, out, &answered, NULL, now);
 	if (answered)
 		return ret;
 	rs_ds_row_t *rows = malloc(RS_STORE_DS_MAX * sizeof(*rows));
@@ -188,9 +199,10 @@ static int read_entry(xmlNodePtr el, const uint8_t *owner, bool check, rs_ds_ent
 	e->ds_len = (uint16_t)(4 + n);
 	if (!check)
 		return RS_EOK;
-	int ret = rs_ds_check(e->ds, e->ds_len, diag);
+	rs_diag_t why;
+	int ret = rs_ds_check(e->ds, e->ds_len, &why);
 	if (ret != RS_EOK)
-		return rs_diag(diag, ret, "dsData %s: %s", tag, diag->text);
+		return rs_diag(diag, ret, "dsData %s: %s", tag, why.text);
 	xmlNodePtr kd = epp_child(el, SECDNS_NS, "keyData");
 	if (kd != NULL) {
 		size_t klen;
@@ -254,12 +266,20 @@ static int update_answer(int ret, const char *reason, const rs_check_report_t *r
 	return epp_end(&w);
 }
 
+/* A refused change is audited (the registry audits its own refusals once it is asked). */
+static void audit_refusal(rs_epp_session_t *s, int64_t now, const char *domain, const char *why)
+{
+	char actor[80];
+	snprintf(actor, sizeof(actor), "epp:%s", s->client);
+	registry_refused(s->reg, now, actor, "ds-update", domain, why);
+}
+
 int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns, const char *cltrid, int64_t now,
 		      rs_buf_t *out)
 {
 	rs_domain_rec_t d;
 	bool answered;
-	int ret = find_domain(s, update, &d, cltrid, out, &answered);
+	int ret = find_domain(s, update, &d, cltrid, out, &answered, "ds-update", now);
 	if (answered)
 		return ret;
 	static const char *const parts[] = { "add", "rem", "chg" };
@@ -310,6 +330,8 @@ int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns,
 		char actor[80];
 		snprintf(actor, sizeof(actor), "epp:%s", s->client);
 		ret = rs_registry_ds_update(s->reg, d.name, s->client, actor, chg, NULL, now, report, &diag);
+	} else {
+		audit_refusal(s, now, d.name, diag.text);
 	}
 	ret = update_answer(ret, diag.text, report, cltrid, out);
 	free(chg);

@@ -1,4 +1,4 @@
-/* Private to the registry module: one DNS query with ldns, and the RRsets it returns. */
+/* Private to the registry module: DNS questions with ldns (dnsq.c), and the RRsets they return. */
 #pragma once
 
 #include <stdbool.h>
@@ -21,10 +21,24 @@ typedef struct {
  * Ask server ("ADDR" or "ADDR@PORT") for the qtype RRset of qname (wire),
  * without recursion; with dnssec, set DO and collect the RRSIGs covering it
  * into sigs. The answer must be authoritative and NOERROR; NODATA gives an
- * empty set. RS_EIO or RS_ESYNTAX with the reason (naming the server) in diag.
+ * empty set. RS_EIO or RS_ESYNTAX with the reason in diag, which begins
+ * "SERVER: " but for a malformed server.
  */
 int dnsq_rrset(const char *server, const uint8_t *qname, uint16_t qtype, unsigned timeout_ms, rrset_t *set,
 	       rrset_t *sigs, rs_diag_t *diag);
+
+/*
+ * The A and AAAA addresses of host (presentation form), asked with RD of
+ * resolver ("ADDR" or "ADDR@PORT"; NULL or "": the system's, from
+ * /etc/resolv.conf), waiting up to timeout_ms per try: up to max of them into
+ * addrs, how many into *count. Failures say why after the host's name (which
+ * they leave to the caller) and name the resolver: RS_ENOENT it answered
+ * without an address (NXDOMAIN, no A or AAAA, SERVFAIL, REFUSED), RS_EIO it did
+ * not answer or cannot be read from resolv.conf, RS_ESYNTAX resolver is not an
+ * address, RS_EINVAL host is not a name.
+ */
+int dnsq_addresses(const char *resolver, const char *host, unsigned timeout_ms, char addrs[][64], size_t max,
+		   size_t *count, rs_diag_t *diag);
 
 /*
  * Check a delegation's names (directly below its zone, name servers, glue

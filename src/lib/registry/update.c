@@ -18,27 +18,29 @@ int rs_registry_check(const rs_registry_t *reg, const rs_domain_rec_t *d, const 
 	uint8_t child[RS_NAME_MAX];
 	char name[256];
 	char servers[RS_SERVERS_MAX][80];
-	size_t n;
+	size_t n = 0;
 	memset(report, 0, sizeof(*report));
 	report->checked = true;
 	if (registry_name(d->name, name, child) != RS_EOK)
 		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", d->name);
-	int ret = rs_delegation_servers(reg->store, d, reg->dns_port, servers, &n, diag);
-	if (ret != RS_EOK)
-		return rs_diag(diag, RS_ECHECK, "%s", diag->text);
+	/* Name servers without an address come into the report as they are found; the addresses follow. */
+	rs_diag_t why;
+	int ret = rs_delegation_servers(reg, d, servers, &n, report, &why);
+	if (ret != RS_EOK && report->count == 0)
+		return rs_diag(diag, ret == RS_ENOENT ? RS_ECHECK : ret, "%s: %s", name, why.text);
+	for (size_t i = 0; i < n; i++)
+		rs_child_prove(servers[i], child, ds, nds, now, reg->timeout_ms, &report->servers[report->count++]);
 	size_t good = 0;
-	for (size_t i = 0; i < n; i++) {
-		rs_child_prove(servers[i], child, ds, nds, now, reg->timeout_ms, &report->servers[i]);
+	for (size_t i = 0; i < report->count; i++)
 		good += report->servers[i].result == RS_EOK;
-	}
-	report->count = n;
-	if (good == n)
+	if (good == report->count)
 		return RS_EOK;
 	/* The first failure names the server; the report has them all. */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < report->count; i++)
 		if (report->servers[i].result != RS_EOK)
 			return rs_diag(diag, RS_ECHECK, "%s: pre-delegation check failed at %zu of %zu servers; %s: %s",
-				       name, n - good, n, report->servers[i].server, report->servers[i].detail);
+				       name, report->count - good, report->count, report->servers[i].server,
+				       report->servers[i].detail);
 	return RS_ECHECK;
 }
 
@@ -145,8 +147,9 @@ static int ds_update(const rs_registry_t *reg, const char *domain_in, const char
 	before = count;
 	rs_ds_entry_t old[RS_STORE_DS_MAX];
 	memcpy(old, set, count * sizeof(*set));
-	if (ret == RS_EOK && (ret = apply(chg, set, &count, diag)) != RS_EOK)
-		rs_diag(diag, ret, "%s: %s", domain, diag->text);
+	rs_diag_t why; /* a diagnostic cannot be its own argument */
+	if (ret == RS_EOK && (ret = apply(chg, set, &count, &why)) != RS_EOK)
+		rs_diag(diag, ret, "%s: %s", domain, why.text);
 	if (ret == RS_EOK)
 		ret = rs_store_ds_clear(reg->store, domain, diag);
 	for (size_t i = 0; ret == RS_EOK && i < count; i++) {

@@ -287,7 +287,8 @@ static int64_t next_event(const rs_session_t *s)
 	copy.keys = malloc((s->keys.count + 1) * sizeof(*copy.keys));
 	if (copy.keys == NULL)
 		return s->o.now;
-	memcpy(copy.keys, s->keys.keys, s->keys.count * sizeof(*copy.keys));
+	if (s->keys.count > 0)
+		memcpy(copy.keys, s->keys.keys, s->keys.count * sizeof(*copy.keys));
 	copy.cap = s->keys.count + 1;
 	rs_enforce_ctx_t ctx = { no_key, NULL, NULL, NULL, NULL };
 	int64_t next = s->o.now;

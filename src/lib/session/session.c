@@ -104,7 +104,7 @@ void session_flush_audit(rs_session_t *s)
 	rs_store_setting_get(s->store, RS_SET_SYSLOG, target, sizeof(target));
 	rs_diag_t diag;
 	if (rs_audit_flush(s->store, target, &diag) != RS_EOK)
-		rs_log(&s->o.log, RS_LOG_WARNING, s->zone.name, "audit: %s", diag.text);
+		rs_log(&s->o.log, RS_LOG_ERR, s->zone.name, "ALARM: audit: %s", diag.text);
 }
 
 /* ---- open and close ---- */
@@ -129,7 +129,14 @@ int rs_session_open(rs_store_t *store, const char *name, const rs_session_opts_t
 		s->o.operator = "regsign";
 	memcpy(s->origin, wire, sizeof(wire));
 	snprintf(s->zone.name, sizeof(s->zone.name), "%s", canon);
-	int ret = opts->read_only ? RS_EOK : rs_store_zone_lock(store, canon, opts->wait, &s->lock, diag);
+	/* A name that is not managed gets no lock file; one that is is read again under its lock. */
+	int ret = rs_store_zone_get(store, canon, &s->zone);
+	if (ret == RS_ENOENT)
+		rs_diag(diag, ret, "zone '%s' is not managed here (see regsign zone add)", canon);
+	else if (ret != RS_EOK)
+		rs_diag(diag, ret, "cannot read the state of '%s': %s", canon, rs_strerror(ret));
+	if (ret == RS_EOK && !opts->read_only)
+		ret = rs_store_zone_lock(store, canon, opts->wait, &s->lock, diag);
 	if (ret == RS_EOK)
 		ret = rs_store_read_begin(store, diag);
 	if (ret == RS_EOK) {

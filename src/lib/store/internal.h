@@ -8,6 +8,7 @@
 struct rs_store {
 	sqlite3 *db;
 	char *dir;
+	unsigned nested_read; /* rs_store_read_begin inside a write transaction */
 };
 
 /* Migration 2 -> 3: registrars, delegations, their DS records and history, CDS scans. */

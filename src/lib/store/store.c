@@ -183,6 +183,11 @@ void rs_store_rollback(rs_store_t *s)
 
 int rs_store_read_begin(rs_store_t *s, rs_diag_t *diag)
 {
+	/* Inside a write transaction the reads see its own writes: nothing to start, nothing to undo. */
+	if (!sqlite3_get_autocommit(s->db)) {
+		s->nested_read++;
+		return RS_EOK;
+	}
 	/* A deferred transaction takes its snapshot at the first read: make that now. */
 	int ret = exec(s, "BEGIN DEFERRED; SELECT count(*) FROM zone", diag, "cannot read the state");
 	if (ret != RS_EOK)
@@ -192,7 +197,12 @@ int rs_store_read_begin(rs_store_t *s, rs_diag_t *diag)
 
 void rs_store_read_end(rs_store_t *s)
 {
-	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (s->nested_read > 0) {
+		s->nested_read--;
+		return;
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 }
 
 struct rs_store_lock {
