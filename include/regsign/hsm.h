@@ -146,6 +146,7 @@ typedef struct {
  */
 typedef struct {
 	const char *name; /* "file", "pkcs11" */
+	/* -EEXIST (nothing made or changed) when the key's name is taken: the caller tries again. */
 	int (*generate)(void *be, const rs_keygen_t *g, rs_key_t **out, char *locator, rs_diag_t *diag);
 	/* The key at locator as an alg key of origin (ksk: the SEP flag); RS_ENOENT if the store lacks it. */
 	int (*load)(void *be, const char *locator, const uint8_t *origin, int alg, bool ksk, bool need_private,

@@ -224,6 +224,16 @@ typedef struct {
 int rs_session_publish(rs_session_t *session, const rs_publish_opts_t *opts, rs_publish_result_t *result,
 		       rs_diag_t *diag);
 
+/*
+ * The clock guard of a publication (statements 5.6): the time must not be
+ * before the last publication, nor (unless the operator gave it) more than
+ * clock.max-jump after it. Call it before taking the steps of a run that
+ * publishes, so a wrong clock takes none.
+ */
+int rs_session_check_clock(const rs_session_t *session, rs_diag_t *diag);
+/* A run that was to publish failed before it could (why): recorded as a failed publication. */
+void rs_session_fail(rs_session_t *session, const char *why);
+
 /* Serial of the SOA a signed zone file starts with (within its first lines); RS_ENOENT if none is found. */
 int rs_signed_serial(const char *path, uint32_t *serial);
 /* A new SOA serial by policy mode (RS_SERIAL_*) at now, always after old (RFC 1982). */

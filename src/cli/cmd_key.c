@@ -567,10 +567,10 @@ static int open_steps(cli_zone_t *z, const args_t *a, rs_diag_t *diag, int *ret)
 	return code;
 }
 
-/* Commit what ret allows, and close; the exit code. */
-static int close_steps(cli_zone_t *z, int code, int ret, rs_diag_t *diag)
+/* Commit what ret allows (unless done already), and close; the exit code. */
+static int close_steps(cli_zone_t *z, int code, int ret, bool committed, rs_diag_t *diag)
 {
-	if (code == EXIT_OK && ret == RS_EOK)
+	if (code == EXIT_OK && ret == RS_EOK && !committed)
 		ret = rs_session_commit(z->session, diag);
 	if (code == EXIT_OK)
 		code = cli_check(ret, diag);
@@ -596,7 +596,7 @@ static int enforce_zone(const char *name, args_t a)
 			printf("%s: %zu key(s) wait for the next publication (regsign sign --zone %s): their time "
 			       "counts from it\n", zone->name, waiting, zone->name);
 	}
-	return close_steps(&z, code, ret, &diag);
+	return close_steps(&z, code, ret, true, &diag);
 }
 
 int cmd_enforce(int argc, char **argv)
@@ -710,7 +710,7 @@ int cmd_rollover(int argc, char **argv)
 	code = open_steps(&z, &a, &diag, &ret);
 	if (ret == RS_EOK)
 		ret = rs_session_rollover(z.session, a.role, a.emergency ? RS_ROLLOVER_EMERGENCY : 0, &diag);
-	return close_steps(&z, code, ret, &diag);
+	return close_steps(&z, code, ret, false, &diag);
 }
 
 static void ds_help(FILE *f)
@@ -746,7 +746,7 @@ static int ds_event(int argc, char **argv, bool seen)
 	/* The DS change may let the rollover go on at once. */
 	if (ret == RS_EOK)
 		ret = rs_session_enforce(z.session, &diag);
-	return close_steps(&z, code, ret, &diag);
+	return close_steps(&z, code, ret, false, &diag);
 }
 
 static void ds_check_help(FILE *f)
@@ -780,7 +780,7 @@ int cmd_ds_check(int argc, char **argv)
 	}
 	if (code == EXIT_OK && (ret = rs_session_parent(z.session, true, &diag)) == RS_EOK)
 		ret = rs_session_enforce(z.session, &diag);
-	return close_steps(&z, code, ret, &diag);
+	return close_steps(&z, code, ret, false, &diag);
 }
 
 int cmd_ds_seen(int argc, char **argv)

@@ -111,12 +111,15 @@ int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t
 	int code = cli_zone_open(&z, zone, &so);
 	rs_diag_t diag;
 	int ret = code == EXIT_OK ? RS_EOK : RS_EINVAL;
+	/* A wrong clock takes no step at all; any failure from here on is a failed publication. */
+	if (ret == RS_EOK && (ret = rs_session_check_clock(z.session, &diag)) != RS_EOK)
+		rs_session_fail(z.session, diag.text);
 	if (ret == RS_EOK && po->registry)
 		ret = rs_session_set_registry(z.session, &diag);
-	if (ret == RS_EOK)
-		ret = rs_session_parent(z.session, false, &diag);
-	if (ret == RS_EOK)
-		ret = rs_session_enforce(z.session, &diag);
+	if (ret == RS_EOK && (ret = rs_session_parent(z.session, false, &diag)) != RS_EOK)
+		rs_session_fail(z.session, diag.text);
+	if (ret == RS_EOK && (ret = rs_session_enforce(z.session, &diag)) != RS_EOK)
+		rs_session_fail(z.session, diag.text);
 	int last = -1;
 	rs_publish_opts_t o = { .output = out_path, .incremental = po->incremental };
 	if (!po->quiet && isatty(STDERR_FILENO)) {

@@ -79,6 +79,15 @@ cp tld.zone.good tld.zone
 check "the next good run" sign "$(at 0 5)"
 check_match "... clears the failure" "tld\. .* ok$" "$("$R" --state "$S" zone list)"
 
+# --- a wrong clock takes no step at all ---
+keys_before=$("$R" --state "$S" key list --zone tld. --now "$(at 0 5)" | tail -n +3 | wc -l)
+out=$(REGSIGN_NOW="$(at 300)" "$R" --state "$S" sign --zone tld. --out out/tld.signed --quiet 2>&1); rc=$?
+check_match "a clock far ahead of the last run is refused" "^2 .*clock is .* ahead of the last signing run" "$rc $out"
+check_match "... before any key step (no key made for the rollovers that would be due)" "^$keys_before$" \
+	"$("$R" --state "$S" key list --zone tld. --now "$(at 0 5)" | tail -n +3 | wc -l)"
+check_match "... and the refusal is a failed publication in zone list" "tld\. .*FAILED .*clock" "$("$R" --state "$S" zone list)"
+check "the right clock signs again" sign "$(at 0 5 | sed 's/00$/30/')"
+
 # --- a managed zone is published to a regular file only: it is verified before anyone sees it ---
 check_exit 2 "publishing to standard output is refused" "$R" --state "$S" sign --zone tld. --out - --now "$(at 0 6)"
 
@@ -105,7 +114,8 @@ check_match "a run after the log lost its last entries still signs, and raises t
 check_match "... nothing is appended to the cut log" "^$((n - 2))$" "$(wc -l < "$S/audit.log")"
 check_exit 1 "audit verify reports the missing entries" "$R" --state "$S" audit verify
 check_exit 2 "an acknowledgement needs a reason" "$R" --state "$S" audit acknowledge --reason ""
-check "the operator acknowledges the gap" "$R" --state "$S" audit acknowledge --reason "disk fault, checked against syslog"
+check "the operator acknowledges the gap" "$R" --state "$S" audit acknowledge \
+	--reason "disk fault, checked against syslog; resume=after-fsck"
 check "the chain verifies again, across the acknowledged gap" "$R" --state "$S" audit verify
 check_match "... the entries kept meanwhile are in the log, then the acknowledgement" \
 	"action=sign .*action=audit-acknowledge" "$(tail -2 "$S/audit.log" | tr '\n' ' ')"

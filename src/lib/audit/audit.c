@@ -158,11 +158,15 @@ static bool gap_resume(const field_t *f, uint64_t *seq, char hash[RS_AUDIT_HASH_
 {
 	if (f[3].vlen != strlen(RS_AUDIT_GAP) || memcmp(f[3].val, RS_AUDIT_GAP, f[3].vlen) != 0)
 		return false;
-	const char *r = memmem(f[7].val, f[7].vlen, "resume=", 7);
+	/* The last "resume=": the operator's reason, before it, may hold the word too. */
+	const char *r = NULL;
+	for (const char *p = f[7].val; (p = memmem(p, f[7].vlen - (size_t)(p - f[7].val), "resume=", 7)) != NULL; p++)
+		r = p;
 	unsigned long long s;
-	int used = 0;
-	if (r == NULL || sscanf(r + 7, "%llu:%64[0-9a-f]%n", &s, hash, &used) != 2 || used < 66)
+	char h[RS_AUDIT_HASH_HEX + 1];
+	if (r == NULL || sscanf(r + 7, "%llu:%65[0-9a-f]", &s, h) != 2 || strlen(h) != 64)
 		return false;
+	memcpy(hash, h, RS_AUDIT_HASH_HEX);
 	*seq = s;
 	return true;
 }

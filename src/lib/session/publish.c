@@ -69,7 +69,9 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /* Statements 5.6: a signer whose clock is wrong must not sign. */
-static int clock_guard(const rs_session_t *s, rs_diag_t *diag)
+static void record_failure(rs_session_t *s, const char *why, bool audit);
+
+int rs_session_check_clock(const rs_session_t *s, rs_diag_t *diag)
 {
 	if (s->o.force_clock || s->zone.last_sign == 0)
 		return RS_EOK;
@@ -168,15 +170,15 @@ static int build(rs_session_t *s, const char *input, const rs_signing_t *signing
 static uint32_t next_serial(const rs_session_t *s, const rs_zone_t *zone, const char *output)
 {
 	const rs_rr_t *soa = rs_zone_soa(zone);
-	uint32_t base = rs_get32(soa->rdata + soa->rdlen - 20), out_serial;
-	if (s->zone.serial != 0 && rs_serial_gt(s->zone.serial, base))
-		base = s->zone.serial;
+	uint32_t base = rs_get32(soa->rdata + soa->rdlen - 20), out_serial, published = s->zone.serial;
 	/* The last output may be newer than the state, if its commit was lost. */
-	if (rs_signed_serial(output, &out_serial) == RS_EOK && rs_serial_gt(out_serial, base))
-		base = out_serial;
+	if (rs_signed_serial(output, &out_serial) == RS_EOK && (published == 0 || rs_serial_gt(out_serial, published)))
+		published = out_serial;
+	if (published != 0 && rs_serial_gt(published, base))
+		base = published;
 	uint32_t serial = rs_serial_next(s->policy.serial, base, s->o.now);
-	if (s->zone.serial != 0 && !rs_serial_gt(serial, s->zone.serial))
-		serial = s->zone.serial + 1;
+	if (published != 0 && !rs_serial_gt(serial, published))
+		serial = published + 1;
 	return serial;
 }
 
@@ -299,7 +301,13 @@ static int64_t next_event(const rs_session_t *s)
 }
 
 /* A failed publication is recorded, and nothing else: the state stays as it was committed. */
-static void record_failure(rs_session_t *s, const char *why)
+void rs_session_fail(rs_session_t *s, const char *why)
+{
+	record_failure(s, why, true);
+}
+
+/* The zone's failure fields, and (audit) an audit entry, in a transaction of its own. */
+static void record_failure(rs_session_t *s, const char *why, bool audit)
 {
 	rs_diag_t diag;
 	rs_zone_rec_t z;
@@ -312,12 +320,14 @@ static void record_failure(rs_session_t *s, const char *why)
 		snprintf(z.last_error, sizeof(z.last_error), "%s", why);
 		ret = rs_store_zone_update(s->store, &z, &diag);
 	}
-	if (ret == RS_EOK)
+	if (ret == RS_EOK && audit)
 		ret = rs_audit_record(s->store, &e, &diag);
-	if (ret == RS_EOK && rs_store_commit(s->store, &diag) == RS_EOK)
-		session_flush_audit(s);
-	else
+	if (ret == RS_EOK && rs_store_commit(s->store, &diag) == RS_EOK) {
+		if (audit)
+			session_flush_audit(s);
+	} else {
 		rs_store_rollback(s->store);
+	}
 }
 
 int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_result_t *res, rs_diag_t *diag)
@@ -330,11 +340,17 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	if (strcmp(po->output, "-") == 0 || (stat(po->output, &st) == 0 && !S_ISREG(st.st_mode)))
 		return rs_diag(diag, RS_EINVAL, "%s: a managed zone is published to a regular file, which is verified "
 			       "before it replaces the last one ('%s' is not one)", s->zone.name, po->output);
-	int ret = clock_guard(s, diag);
+	int ret = rs_session_check_clock(s, diag);
 	if (ret != RS_EOK) {
-		record_failure(s, diag->text);
+		rs_session_fail(s, diag->text);
 		return ret;
 	}
+	/* Until it finishes, a publication counts as failed: a kill or a signal leaves it so. */
+	char started[15], why[128];
+	rs_time_format(s->o.now, started);
+	snprintf(why, sizeof(why), "the publication started at %s did not finish (interrupted, or still running)",
+		 started);
+	record_failure(s, why, false);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rs_signing_t signing;
@@ -342,7 +358,7 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	rs_outfile_t *out = NULL;
 	ret = rs_signing_load(&s->keys, load_key, s, &signing, diag);
 	if (ret != RS_EOK) {
-		record_failure(s, diag->text);
+		rs_session_fail(s, diag->text);
 		return ret;
 	}
 	ret = build(s, po->input != NULL ? po->input : s->zone.input, &signing, &zone, res, diag);
@@ -393,7 +409,7 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	}
 	if (ret != RS_EOK) {
 		rs_outfile_abort(out);
-		record_failure(s, diag->text);
+		rs_session_fail(s, diag->text);
 		return ret;
 	}
 	/* Published: what it shows is what resolvers may see from now on. */

@@ -269,18 +269,21 @@ static int destroy_unrecorded(rs_session_t *s, const char *locator, const char *
 		return ret;
 	ret = rs_store_intent_remove(s->store, locator, diag);
 	char detail[300];
-	snprintf(detail, sizeof(detail), "%s %s: %s", had ? "key" : "no key material at", locator, why);
+	/* Said either way: a crash after the material went and before this entry leaves no silent gap. */
+	snprintf(detail, sizeof(detail), "%s %s: %s", had ? "key" : "key material already gone at", locator, why);
 	rs_audit_event_t e = { s->o.now, s->o.operator, "key-destroy", s->zone.name, 0, "ok", detail };
-	if (ret == RS_EOK && had)
+	if (ret == RS_EOK)
 		ret = rs_audit_record(s->store, &e, diag);
 	if (ret == RS_EOK)
 		ret = rs_store_commit(s->store, diag);
 	if (ret != RS_EOK)
 		rs_store_rollback(s->store);
-	else if (had)
+	else
 		session_flush_audit(s);
 	return ret;
 }
+
+static int destroyed(rs_session_t *s, rs_keystate_t *k, rs_diag_t *diag);
 
 static void collect_intent(void *arg, const char *locator, int64_t when)
 {
@@ -298,30 +301,35 @@ static void collect_intent(void *arg, const char *locator, int64_t when)
  */
 static int finish_interrupted(rs_session_t *s, rs_diag_t *diag)
 {
+	(void)diag;
 	rs_keyset_t intents = { 0 };
 	int ret = rs_store_intents(s->store, s->zone.name, collect_intent, &intents);
 	for (size_t i = 0; ret == RS_EOK && i < intents.count; i++) {
 		const char *locator = intents.keys[i].locator;
-		bool known = false;
-		for (size_t j = 0; j < s->keys.count && !known; j++)
-			known = strcmp(s->keys.keys[j].locator, locator) == 0;
+		rs_keystate_t *known = NULL;
+		for (size_t j = 0; j < s->keys.count && known == NULL; j++)
+			if (strcmp(s->keys.keys[j].locator, locator) == 0)
+				known = &s->keys.keys[j];
 		rs_diag_t why;
-		if (known) {
-			if (rs_store_begin(s->store, &why) == RS_EOK && rs_store_intent_remove(s->store, locator, &why) == RS_EOK)
-				rs_store_commit(s->store, &why);
-			else
+		int done;
+		if (known != NULL && known->goal == RS_GOAL_DEAD) {
+			done = destroyed(s, known, &why); /* a destruction that was interrupted, audited already */
+		} else if (known != NULL) {
+			done = rs_store_begin(s->store, &why); /* a creation whose row was committed */
+			if (done == RS_EOK && (done = rs_store_intent_remove(s->store, locator, &why)) == RS_EOK)
+				done = rs_store_commit(s->store, &why);
+			if (done != RS_EOK)
 				rs_store_rollback(s->store);
-		} else if ((ret = destroy_unrecorded(s, locator, "made by an interrupted run, never recorded",
-						     &why)) == RS_ELOCKED) {
-			rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "a key an interrupted run made waits to be "
-			       "destroyed: %s", why.text);
-			ret = RS_EOK;
-		} else if (ret != RS_EOK) {
-			rs_diag(diag, ret, "%s: %s", s->zone.name, why.text);
+		} else {
+			done = destroy_unrecorded(s, locator, "made by an interrupted run, never recorded", &why);
 		}
+		/* The intent stays for the next run; the zone itself must not stop for it. */
+		if (done != RS_EOK)
+			rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "key material at %s waits to be destroyed: %s",
+			       locator, why.text);
 	}
 	rs_keyset_clear(&intents);
-	return ret;
+	return RS_EOK;
 }
 
 /* A new key where the state directory keeps them, labelled "<zone> <role> <tag> <alg>" in a token. */
@@ -341,7 +349,10 @@ static int make_key(void *arg, const rs_keyset_t *set, rs_keystate_t *ks)
 			  rs_policy_dnskey_ttl(&s->policy, s->zone.soa_ttl), record_intent, s };
 	rs_key_t *key = NULL;
 	for (int attempt = 0; attempt < 32; attempt++) {
-		if ((ret = rs_keystore_generate(store, &g, &key, locator, &diag)) != RS_EOK)
+		/* A key file of that name exists (its tag is taken, by this zone or another): try again. */
+		if ((ret = rs_keystore_generate(store, &g, &key, locator, &diag)) == -EEXIST)
+			continue;
+		if (ret != RS_EOK)
 			break;
 		if (!tag_used(set, rs_key_tag(key)))
 			break;
@@ -349,6 +360,8 @@ static int make_key(void *arg, const rs_keyset_t *set, rs_keystate_t *ks)
 		key = NULL;
 		destroy_unrecorded(s, locator, "its key tag is taken", NULL);
 	}
+	if (ret == -EEXIST)
+		ret = rs_diag(&diag, RS_ELIMIT, "no free key file name after 32 keys");
 	if (ret == RS_EOK && key == NULL)
 		ret = rs_diag(&diag, RS_ELIMIT, "no free key tag after 32 keys");
 	if (ret == RS_EOK) {
@@ -418,7 +431,7 @@ static int key_made(void *arg, const rs_keyset_t *set, size_t index)
 	return RS_EOK;
 }
 
-rs_enforce_ctx_t session_ctx(rs_session_t *s)
+static rs_enforce_ctx_t session_ctx(rs_session_t *s)
 {
 	return (rs_enforce_ctx_t){ make_key, s, on_event, s, key_made };
 }
@@ -641,52 +654,87 @@ int rs_session_parent(rs_session_t *s, bool verbose, rs_diag_t *diag)
 
 /* ---- commit ---- */
 
-/* Destroy the material of removed keys, once no committed row can point back at it. */
-static void destroy_removed(rs_session_t *s)
+/*
+ * Destroy a removed key's material, never unrecorded: its audit entry and an
+ * intent naming its locator are committed first, then the material goes,
+ * then the key is marked destroyed. A crash in between leaves the intent,
+ * and finish_interrupted completes it; a destroy that fails leaves it too.
+ */
+static int destroy_key(rs_session_t *s, rs_keystate_t *k, rs_diag_t *diag)
 {
-	bool begun = false, warned = false;
+	rs_keystore_t *ks;
+	int ret = session_keystore(s, &ks, diag);
+	if (ret == RS_EOK)
+		ret = rs_keystore_unlock(ks, RS_ACCESS_ADMIN, diag);
+	if (ret != RS_EOK)
+		return ret;
+	char detail[200];
+	snprintf(detail, sizeof(detail), "%s %s: %s", rs_role_name(k->role), rs_alg_name(k->alg),
+		 rs_keystore_hsm(ks) != NULL ? "destroyed in the token (C_DestroyObject)"
+					     : "key files overwritten and removed");
+	rs_audit_event_t e = { s->o.now, s->o.operator, "key-destroy", s->zone.name, k->tag, "ok", detail };
+	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
+		return ret;
+	ret = rs_store_intent_add(s->store, s->zone.name, k->locator, s->o.now, diag);
+	if (ret == RS_EOK)
+		ret = rs_audit_record(s->store, &e, diag);
+	if (ret == RS_EOK)
+		ret = rs_store_commit(s->store, diag);
+	if (ret != RS_EOK) {
+		rs_store_rollback(s->store);
+		return ret;
+	}
+	session_flush_audit(s);
+	return destroyed(s, k, diag);
+}
+
+/* The material of removed key k (its audit entry and intent committed) goes; then it is marked so. */
+static int destroyed(rs_session_t *s, rs_keystate_t *k, rs_diag_t *diag)
+{
+	rs_keystore_t *ks;
+	int ret = session_keystore(s, &ks, diag);
+	if (ret == RS_EOK)
+		ret = rs_keystore_destroy(ks, k->locator, diag);
+	if (ret != RS_EOK && ret != RS_ENOENT)
+		return ret;
+	k->flags |= RS_KEY_DESTROYED;
+	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
+		return ret;
+	rs_keyset_t row = { 0 };
+	ret = rs_keyset_add(&row, k);
+	/* A removed zone's rows are gone already; its locators stay claimed (retired_locator). */
+	if (ret == RS_EOK && !s->removed)
+		ret = rs_store_keys_save(s->store, s->zone.name, &row, diag);
+	rs_keyset_clear(&row);
+	if (ret == RS_EOK)
+		ret = rs_store_intent_remove(s->store, k->locator, diag);
+	if (ret == RS_EOK)
+		ret = rs_store_commit(s->store, diag);
+	if (ret != RS_EOK)
+		rs_store_rollback(s->store);
+	return ret;
+}
+
+/* Destroy the material of every removed key (done after the commit that removed it). */
+static int destroy_removed(rs_session_t *s)
+{
+	bool warned = false;
+	int first = RS_EOK;
 	for (size_t i = 0; i < s->keys.count; i++) {
 		rs_keystate_t *k = &s->keys.keys[i];
 		if (k->goal != RS_GOAL_DEAD || k->locator[0] == '\0' || (k->flags & RS_KEY_DESTROYED))
 			continue;
-		rs_keystore_t *ks;
 		rs_diag_t diag;
-		int ret = session_keystore(s, &ks, &diag);
-		if (ret == RS_EOK)
-			ret = rs_keystore_destroy(ks, k->locator, &diag);
-		if (ret == RS_ELOCKED) {
-			if (!warned)
-				rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "destroying removed keys waits: %s", diag.text);
-			warned = true;
-			continue;
-		}
-		if (ret != RS_EOK && ret != RS_ENOENT) {
+		int ret = destroy_key(s, k, &diag);
+		if (ret == RS_ELOCKED && !warned)
+			rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "destroying removed keys waits: %s", diag.text);
+		else if (ret != RS_EOK && ret != RS_ELOCKED)
 			rs_log(&s->o.log, RS_LOG_ERR, s->zone.name, "key %u: %s", k->tag, diag.text);
-			continue;
-		}
-		if (!begun && rs_store_begin(s->store, NULL) != RS_EOK)
-			return;
-		begun = true;
-		k->flags |= RS_KEY_DESTROYED;
-		if (ret == RS_EOK) {
-			rs_audit_event_t e = { s->o.now, s->o.operator, "key-destroy", s->zone.name, k->tag, "ok", NULL };
-			char detail[200];
-			snprintf(detail, sizeof(detail), "%s %s: %s", rs_role_name(k->role), rs_alg_name(k->alg),
-				 rs_keystore_hsm(ks) != NULL ? "destroyed in the token (C_DestroyObject)"
-							     : "key files overwritten and removed");
-			e.detail = detail;
-			rs_audit_record(s->store, &e, NULL);
-		}
+		warned = warned || ret == RS_ELOCKED;
+		if (first == RS_EOK)
+			first = ret;
 	}
-	if (!begun)
-		return;
-	rs_diag_t diag;
-	/* A removed zone has no rows left to mark; its locators stay claimed (retired_locator). */
-	if ((s->removed || rs_store_keys_save(s->store, s->zone.name, &s->keys, &diag) == RS_EOK) &&
-	    rs_store_commit(s->store, &diag) == RS_EOK)
-		session_flush_audit(s);
-	else
-		rs_store_rollback(s->store);
+	return first;
 }
 
 int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag)
@@ -696,6 +744,9 @@ int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag
 	int ret;
 	s->zone.old_max_ttl = s->keys.old_max_zone_ttl;
 	s->zone.old_max_until = s->keys.old_max_until;
+	/* A zone's keys go before its rows: no row would remember material left behind. */
+	if (s->removed && (ret = destroy_removed(s)) != RS_EOK)
+		return rs_diag(diag, ret, "%s: its keys could not all be destroyed; the zone stays", s->zone.name);
 	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
 		return ret;
 	rs_zone_rec_t now;
@@ -728,7 +779,8 @@ int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag
 	}
 	tell_notes(s, 0);
 	session_flush_audit(s);
-	destroy_removed(s);
+	if (!s->removed)
+		destroy_removed(s);
 	/* The committed state is the base of anything that follows in this session. */
 	rs_keyset_clear(&s->loaded);
 	for (size_t i = 0; i < s->keys.count; i++)
