@@ -278,6 +278,8 @@ const char *rs_goal_name(int goal);
 
 /* Key set helpers. */
 int rs_keyset_add(rs_keyset_t *set, const rs_keystate_t *key);
+/* An independent copy of from, zone fields included, into out (cleared first). Caller clears it. */
+int rs_keyset_copy(const rs_keyset_t *from, rs_keyset_t *out);
 rs_keystate_t *rs_keyset_find(rs_keyset_t *set, uint16_t tag);
 void rs_keyset_clear(rs_keyset_t *set);
 

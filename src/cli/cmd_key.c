@@ -332,13 +332,8 @@ bool cli_custody_wait(rs_store_t *store, rs_session_t *session, int64_t now, cha
 	}
 	/* The steps due now, on a copy: what enforce would have to leave for the key holders. */
 	custody_t c = { .can_make = admin, .next_tag = 65535, .why = why, .max = max };
-	rs_keyset_t copy = *keys;
-	copy.keys = malloc((keys->count + 1) * sizeof(*copy.keys));
-	if (copy.keys != NULL) {
-		if (keys->count > 0)
-			memcpy(copy.keys, keys->keys, keys->count * sizeof(*copy.keys));
-		copy.cap = keys->count + 1;
-		copy.count = keys->count;
+	rs_keyset_t copy = { 0 };
+	if (rs_keyset_copy(keys, &copy) == RS_EOK) {
 		rs_enforce_ctx_t ctx = { custody_make, &c, custody_log, &c, NULL };
 		int64_t next;
 		rs_enforce(rs_session_policy(session), &copy, now, &ctx, &next, NULL);

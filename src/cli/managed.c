@@ -118,9 +118,6 @@ bool cli_zone_name(const char *text, char out[256], uint8_t wire[255])
 		cli_error("invalid zone name '%s'", text);
 		return false;
 	}
-	rs_dname_to_str(wire, out, 256);
-	for (char *p = out; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	rs_dname_to_str(wire, out, 256); /* lower case: rs_dname_from_str folds it */
 	return true;
 }

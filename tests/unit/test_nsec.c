@@ -5,30 +5,10 @@
 #include "regsign/nsec.h"
 #include "regsign/zone.h"
 #include "tap/tap.h"
+#include "tap/zone.h"
 
-static rs_zone_t *zone_from(const char *origin, const char *text, const rs_key_t *key)
-{
-	uint8_t o[RS_NAME_MAX];
-	rs_zone_opts_t zo = {.threads = 1};
-	rs_zone_t *z;
-	rs_diag_t d = {""};
-	if (rs_dname_from_str(origin, o) != RS_EOK || rs_zone_new(o, &zo, &z) != RS_EOK)
-		return NULL;
-	int ret = rs_zone_read_string(z, text, strlen(text), "test", &d);
-	if (ret == RS_EOK && key != NULL) {
-		size_t len;
-		const uint8_t *dk = rs_key_dnskey(key, &len);
-		ret = rs_zone_add(z, o, RS_TYPE_DNSKEY, 0, dk, len);
-	}
-	if (ret == RS_EOK)
-		ret = rs_zone_finish(z, &d);
-	if (ret != RS_EOK) {
-		printf("# zone: %s\n", d.text);
-		rs_zone_free(z);
-		return NULL;
-	}
-	return z;
-}
+/* example. in wire form, for tap_zone. */
+static uint8_t example[RS_NAME_MAX];
 
 /* Index of the node named text, or RS_NO_NODE. */
 static uint32_t node_index(const rs_zone_t *z, const char *text)
@@ -92,7 +72,7 @@ static const char nsec_zone[] =
 
 static void nsec_chain(void)
 {
-	rs_zone_t *z = zone_from("example.", nsec_zone, NULL);
+	rs_zone_t *z = tap_zone(example, nsec_zone, NULL, 0, false);
 	if (!ok(z != NULL, "NSEC zone loads"))
 		return;
 	uint32_t *next;
@@ -147,7 +127,7 @@ static void many_types(void)
 	len += (size_t)snprintf(text + len, cap - len, "@ 3600 SOA ns h 1 2 3 4 5\n@ 3600 NS ns\n");
 	for (unsigned t = 1000; t < 1600; t++)
 		len += (size_t)snprintf(text + len, cap - len, "x 3600 TYPE%u \\# 1 00\n", t);
-	rs_zone_t *z = zone_from("example.", text, NULL);
+	rs_zone_t *z = tap_zone(example, text, NULL, 0, false);
 	free(text);
 	if (!ok(z != NULL, "zone with 600 types at one name loads"))
 		return;
@@ -218,7 +198,7 @@ static void rfc5155(void)
 	if (!ok(rs_key_generate(origin, RS_ALG_ECDSAP256SHA256, 0, true, &key, &d) == RS_EOK,
 		"key generated"))
 		return;
-	rs_zone_t *z = zone_from("example.", rfc5155_zone, key);
+	rs_zone_t *z = tap_zone(example, rfc5155_zone, &key, 1, false);
 	rs_key_free(key);
 	if (!ok(z != NULL, "RFC 5155 Appendix A zone loads"))
 		return;
@@ -287,7 +267,7 @@ static void optout_ents(void)
 	    "d.has-secure DS 1 13 2 "
 	    "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n"
 	    "x.y.deep A 192.0.2.2\n";
-	rs_zone_t *z = zone_from("example.", text, NULL);
+	rs_zone_t *z = tap_zone(example, text, NULL, 0, false);
 	if (!ok(z != NULL, "opt-out zone loads"))
 		return;
 	rs_nsec3_params_t p = {.opt_out = true};
@@ -337,7 +317,7 @@ static void large_chain(void)
 				"$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n");
 	for (unsigned i = 0; i < 3000; i++)
 		len += (size_t)snprintf(text + len, cap - len, "h%u.g%u A 192.0.2.3\n", i, i % 7);
-	rs_zone_t *z = zone_from("example.", text, NULL);
+	rs_zone_t *z = tap_zone(example, text, NULL, 0, false);
 	free(text);
 	if (!ok(z != NULL, "3000-name zone loads"))
 		return;
@@ -370,6 +350,7 @@ static void large_chain(void)
 
 int main(void)
 {
+	rs_dname_from_str("example.", example);
 	nsec_chain();
 	many_types();
 	rfc5155();

@@ -4,6 +4,7 @@
 
 #include "regsign/signer.h"
 #include "tap/tap.h"
+#include "tap/zone.h"
 
 /* 2023-11-14T22:13:20Z to 30 days later; the signer never reads the clock. */
 #define INCEPTION 1700000000
@@ -19,30 +20,6 @@ static rs_key_t *key_new(int alg, bool ksk)
 	if (rs_key_generate(origin, alg, 0, ksk, &key, &d) != RS_EOK)
 		printf("# keygen: %s\n", d.text);
 	return key;
-}
-
-/* A finished zone from text with the DNSKEYs of keys added (TTL 0: the signer sets it). */
-static rs_zone_t *zone_from(const char *text, rs_key_t *const *keys, size_t nkeys, bool keep_dnssec)
-{
-	rs_zone_opts_t zo = {.keep_dnssec = keep_dnssec, .threads = 1};
-	rs_zone_t *z;
-	rs_diag_t d = {""};
-	if (text == NULL || rs_zone_new(origin, &zo, &z) != RS_EOK)
-		return NULL;
-	int ret = rs_zone_read_string(z, text, strlen(text), "test", &d);
-	for (size_t i = 0; ret == RS_EOK && i < nkeys; i++) {
-		size_t len;
-		const uint8_t *dk = rs_key_dnskey(keys[i], &len);
-		ret = rs_zone_add(z, origin, RS_TYPE_DNSKEY, 0, dk, len);
-	}
-	if (ret == RS_EOK)
-		ret = rs_zone_finish(z, &d);
-	if (ret != RS_EOK) {
-		printf("# zone: %s\n", d.text);
-		rs_zone_free(z);
-		return NULL;
-	}
-	return z;
 }
 
 /* Signed zone text (caller frees), or NULL with the diagnostic printed. */
@@ -69,10 +46,10 @@ static char *sign_text(const rs_zone_t *z, rs_key_t *const *keys, size_t nkeys,
 static rs_zone_t *signed_zone(const char *text, rs_key_t *const *keys, size_t nkeys,
 			      const rs_sign_opts_t *so, rs_sign_stats_t *stats, char **out_text)
 {
-	rs_zone_t *z = zone_from(text, keys, nkeys, false);
+	rs_zone_t *z = tap_zone(origin, text, keys, nkeys, false);
 	char *s = sign_text(z, keys, nkeys, so, stats);
 	rs_zone_free(z);
-	rs_zone_t *back = zone_from(s, NULL, 0, true);
+	rs_zone_t *back = tap_zone(origin, s, NULL, 0, true);
 	if (out_text != NULL)
 		*out_text = s;
 	else
@@ -534,7 +511,7 @@ static void reuse_tag_collision(void)
 	if (!ok(at != NULL, "ZSK DNSKEY found in the previous zone"))
 		return;
 	memcpy(at, b64[1], strlen(b64[1]));
-	rs_zone_t *swapped = zone_from(text, NULL, 0, true);
+	rs_zone_t *swapped = tap_zone(origin, text, NULL, 0, true);
 	free(text);
 
 	rs_sign_opts_t again = {.inception = INCEPTION + DAY,
@@ -580,7 +557,7 @@ static void threads(void)
 		    "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCD%02X\n",
 		    i, i, i % 256);
 	rs_key_t *keys[] = {ksk, zsk};
-	rs_zone_t *z = zone_from(text, keys, 2, false);
+	rs_zone_t *z = tap_zone(origin, text, keys, 2, false);
 	free(text);
 	for (int nsec3 = 0; nsec3 < 2; nsec3++) {
 		rs_sign_opts_t so = {.inception = INCEPTION,
@@ -618,7 +595,7 @@ static void too_many_types(void)
 	for (unsigned t = 1000; t < 1600; t++)
 		len += (size_t)snprintf(text + len, cap - len, "x TYPE%u \\# 1 00\n", t);
 	rs_key_t *keys[] = {ksk, zsk};
-	rs_zone_t *z = zone_from(text, keys, 2, false);
+	rs_zone_t *z = tap_zone(origin, text, keys, 2, false);
 	free(text);
 	for (int nsec3 = 0; z != NULL && nsec3 < 2; nsec3++) {
 		rs_sign_opts_t so = {

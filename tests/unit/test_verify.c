@@ -5,6 +5,7 @@
 #include "regsign/signer.h"
 #include "regsign/verify.h"
 #include "tap/tap.h"
+#include "tap/zone.h"
 
 #define INCEPTION 1700000000
 #define EXPIRATION (INCEPTION + 30 * 86400)
@@ -12,34 +13,11 @@
 
 static uint8_t origin[RS_NAME_MAX];
 
-static rs_zone_t *zone_from(const char *text, rs_key_t *const *keys, size_t nkeys, bool keep_dnssec)
-{
-	rs_zone_opts_t zo = {.keep_dnssec = keep_dnssec, .threads = 1};
-	rs_zone_t *z;
-	rs_diag_t d = {""};
-	if (text == NULL || rs_zone_new(origin, &zo, &z) != RS_EOK)
-		return NULL;
-	int ret = rs_zone_read_string(z, text, strlen(text), "test", &d);
-	for (size_t i = 0; ret == RS_EOK && i < nkeys; i++) {
-		size_t len;
-		const uint8_t *dk = rs_key_dnskey(keys[i], &len);
-		ret = rs_zone_add(z, origin, RS_TYPE_DNSKEY, 0, dk, len);
-	}
-	if (ret == RS_EOK)
-		ret = rs_zone_finish(z, &d);
-	if (ret != RS_EOK) {
-		printf("# zone: %s\n", d.text);
-		rs_zone_free(z);
-		return NULL;
-	}
-	return z;
-}
-
 /* Sign text: the DNSKEYs of the first npublished keys go into the zone, all nkeys sign. */
 static char *sign_text(const char *text, rs_key_t *const *keys, size_t npublished, size_t nkeys,
 		       bool nsec3, const rs_key_role_t *roles)
 {
-	rs_zone_t *z = zone_from(text, keys, npublished, false);
+	rs_zone_t *z = tap_zone(origin, text, keys, npublished, false);
 	rs_sign_opts_t so = {.inception = INCEPTION,
 			     .expiration = EXPIRATION,
 			     .threads = 2,
@@ -68,7 +46,7 @@ static char report_text[1 << 16];
  */
 static long verify(const char *text, int64_t now, bool foreign, rs_verify_result_t *res)
 {
-	rs_zone_t *z = zone_from(text, NULL, 0, true);
+	rs_zone_t *z = tap_zone(origin, text, NULL, 0, true);
 	rs_verify_opts_t vo = {.now = now, .threads = 2, .foreign_signatures = foreign};
 	rs_verify_result_t r = {0};
 	rs_buf_t report;

@@ -112,6 +112,20 @@ int rs_keyset_add(rs_keyset_t *set, const rs_keystate_t *key)
 	return RS_EOK;
 }
 
+int rs_keyset_copy(const rs_keyset_t *from, rs_keyset_t *out)
+{
+	rs_keyset_clear(out);
+	*out = *from;
+	out->keys = NULL;
+	out->count = out->cap = 0;
+	for (size_t i = 0; i < from->count; i++)
+		if (rs_keyset_add(out, &from->keys[i]) != RS_EOK) {
+			rs_keyset_clear(out);
+			return RS_ENOMEM;
+		}
+	return RS_EOK;
+}
+
 rs_keystate_t *rs_keyset_find(rs_keyset_t *set, uint16_t tag)
 {
 	for (size_t i = 0; i < set->count; i++)

@@ -20,7 +20,6 @@ struct rs_session {
 	rs_session_opts_t o;
 	rs_zone_rec_t zone;  /* as it will be committed */
 	rs_policy_t policy;
-	char policy_name[64];
 	char *policy_text;   /* a policy switched to, stored at commit if the store lacks it */
 	rs_keyset_t keys;    /* as they will be committed */
 	rs_keyset_t loaded;  /* as committed last */

@@ -285,18 +285,14 @@ static int no_key(void *arg, const rs_keyset_t *set, rs_keystate_t *key)
 /* When the state machine wakes next, now that the publication started its clocks. */
 static int64_t next_event(const rs_session_t *s)
 {
-	rs_keyset_t copy = s->keys;
-	copy.keys = malloc((s->keys.count + 1) * sizeof(*copy.keys));
-	if (copy.keys == NULL)
+	rs_keyset_t copy = { 0 };
+	if (rs_keyset_copy(&s->keys, &copy) != RS_EOK)
 		return s->o.now;
-	if (s->keys.count > 0)
-		memcpy(copy.keys, s->keys.keys, s->keys.count * sizeof(*copy.keys));
-	copy.cap = s->keys.count + 1;
 	rs_enforce_ctx_t ctx = { no_key, NULL, NULL, NULL, NULL };
 	int64_t next = s->o.now;
 	if (rs_enforce(&s->policy, &copy, s->o.now, &ctx, &next, NULL) != RS_EOK)
 		next = s->o.now;
-	free(copy.keys);
+	rs_keyset_clear(&copy);
 	return next;
 }
 

@@ -32,16 +32,21 @@ size_t rs_session_steps(const rs_session_t *s)
 	return s->steps;
 }
 
+/* Put the zone's name before the reason diag holds (the reason is copied first: rs_diag formats into diag). */
+static int zone_error(const rs_session_t *s, int ret, rs_diag_t *diag)
+{
+	char why[sizeof(diag->text)];
+	snprintf(why, sizeof(why), "%s", diag->text);
+	return rs_diag(diag, ret, "%s: %s", s->zone.name, why);
+}
+
 /* ---- history and audit ---- */
 
-void session_note(rs_session_t *s, const char *action, uint16_t tag, int level, const char *fmt, ...)
+static void note_v(rs_session_t *s, const char *action, uint16_t tag, int level, const char *fmt, va_list ap)
 {
 	note_t n = { .when = s->o.now, .tag = tag, .level = level };
 	snprintf(n.action, sizeof(n.action), "%s", action);
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(n.text, sizeof(n.text), fmt, ap);
-	va_end(ap);
 	if (s->nnotes == s->capnotes) {
 		size_t cap = s->capnotes ? 2 * s->capnotes : 16;
 		note_t *v = realloc(s->notes, cap * sizeof(*v));
@@ -55,14 +60,20 @@ void session_note(rs_session_t *s, const char *action, uint16_t tag, int level, 
 	s->notes[s->nnotes++] = n;
 }
 
-void rs_session_note(rs_session_t *s, const char *action, uint16_t tag, const char *fmt, ...)
+void session_note(rs_session_t *s, const char *action, uint16_t tag, int level, const char *fmt, ...)
 {
-	char text[400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	note_v(s, action, tag, level, fmt, ap);
 	va_end(ap);
-	session_note(s, action, tag, RS_LOG_NOTICE, "%s", text);
+}
+
+void rs_session_note(rs_session_t *s, const char *action, uint16_t tag, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	note_v(s, action, tag, RS_LOG_NOTICE, fmt, ap);
+	va_end(ap);
 }
 
 /* Record notes [from, nnotes) in the open transaction. */
@@ -116,10 +127,7 @@ int rs_session_open(rs_store_t *store, const char *name, const rs_session_opts_t
 	char canon[256];
 	if (rs_dname_from_str(name, wire) < 0)
 		return rs_diag(diag, RS_ESYNTAX, "invalid zone name '%s'", name);
-	rs_dname_to_str(wire, canon, sizeof(canon));
-	for (char *p = canon; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	rs_dname_to_str(wire, canon, sizeof(canon)); /* lower case: rs_dname_from_str folds it */
 	rs_session_t *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
@@ -144,7 +152,7 @@ int rs_session_open(rs_store_t *store, const char *name, const rs_session_opts_t
 		if (ret == RS_ENOENT)
 			rs_diag(diag, ret, "zone '%s' is not managed here (see regsign zone add)", canon);
 		else if (ret == RS_EOK && (ret = rs_store_keys_load(store, canon, &s->keys)) == RS_EOK)
-			ret = rs_store_keys_load(store, canon, &s->loaded);
+			ret = rs_keyset_copy(&s->keys, &s->loaded);
 		if (ret != RS_EOK && ret != RS_ENOENT)
 			rs_diag(diag, ret, "cannot read the state of '%s': %s", canon, rs_strerror(ret));
 		rs_store_read_end(store);
@@ -461,11 +469,8 @@ int rs_session_enforce(rs_session_t *s, rs_diag_t *diag)
 	rs_enforce_ctx_t ctx = session_ctx(s);
 	int64_t next;
 	ret = rs_enforce(&s->policy, &s->keys, s->o.now, &ctx, &next, diag);
-	if (ret != RS_EOK) {
-		char why[sizeof(diag->text)];
-		snprintf(why, sizeof(why), "%s", diag->text);
-		return rs_diag(diag, ret, "%s: %s", s->zone.name, why);
-	}
+	if (ret != RS_EOK)
+		return zone_error(s, ret, diag);
 	if (s->o.now > s->zone.last_enforce)
 		s->zone.last_enforce = s->o.now;
 	/* Steps that wait for a publication are due now, for whoever publishes. */
@@ -480,11 +485,8 @@ int rs_session_rollover(rs_session_t *s, int role, int flags, rs_diag_t *diag)
 		return ret;
 	rs_enforce_ctx_t ctx = session_ctx(s);
 	ret = rs_enforce_rollover(&s->policy, &s->keys, role, flags, s->o.now, &ctx, diag);
-	if (ret != RS_EOK) {
-		char why[sizeof(diag->text)];
-		snprintf(why, sizeof(why), "%s", diag->text);
-		return rs_diag(diag, ret, "%s: %s", s->zone.name, why);
-	}
+	if (ret != RS_EOK)
+		return zone_error(s, ret, diag);
 	/* The rollover's first steps (the new key's publication) are due at once. */
 	return rs_session_enforce(s, diag);
 }
@@ -494,12 +496,9 @@ int rs_session_ds_done(rs_session_t *s, uint16_t tag, bool seen, rs_diag_t *diag
 	int ret = check_writable(s, diag);
 	if (ret != RS_EOK)
 		return ret;
-	char why[sizeof(diag->text)];
 	ret = seen ? rs_enforce_ds_seen(&s->keys, tag, s->o.now, diag) : rs_enforce_ds_gone(&s->keys, tag, s->o.now, diag);
-	if (ret != RS_EOK) {
-		snprintf(why, sizeof(why), "%s", diag->text);
-		return rs_diag(diag, ret, "%s: %s", s->zone.name, why);
-	}
+	if (ret != RS_EOK)
+		return zone_error(s, ret, diag);
 	session_note(s, "ds-change", tag, RS_LOG_NOTICE, "DS of key %u %s at the parent (operator)", tag,
 		     seen ? "seen" : "gone");
 	s->steps++;
@@ -520,7 +519,6 @@ int rs_session_set_policy(rs_session_t *s, const char *name, rs_diag_t *diag)
 		free(s->policy_text);
 		s->policy_text = text; /* stored at commit if the store has no such policy yet */
 		text = NULL;
-		snprintf(s->policy_name, sizeof(s->policy_name), "%s", name);
 		session_note(s, "policy-change", 0, RS_LOG_NOTICE, "policy changed from %s to %s", s->zone.policy, name);
 		rs_keyset_max_ttl_change(&s->keys, s->policy.max_zone_ttl, policy.max_zone_ttl,
 					 s->policy.zone_propagation, s->o.now);
@@ -757,8 +755,9 @@ int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag
 		ret = rs_store_zone_remove(s->store, s->zone.name, diag);
 	} else if (ret == RS_EOK) {
 		char *stored = NULL;
-		if (s->policy_text != NULL && rs_store_policy_get(s->store, s->policy_name, &stored) == RS_ENOENT)
-			ret = rs_store_policy_put(s->store, s->policy_name, s->policy_text, s->o.now, diag);
+		/* zone.policy names the policy policy_text is the text of. */
+		if (s->policy_text != NULL && rs_store_policy_get(s->store, s->zone.policy, &stored) == RS_ENOENT)
+			ret = rs_store_policy_put(s->store, s->zone.policy, s->policy_text, s->o.now, diag);
 		free(stored);
 		if (ret == RS_EOK)
 			ret = rs_store_keys_save(s->store, s->zone.name, &s->keys, diag);
@@ -782,10 +781,7 @@ int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag
 	if (!s->removed)
 		destroy_removed(s);
 	/* The committed state is the base of anything that follows in this session. */
-	rs_keyset_clear(&s->loaded);
-	for (size_t i = 0; i < s->keys.count; i++)
-		rs_keyset_add(&s->loaded, &s->keys.keys[i]);
-	return RS_EOK;
+	return rs_keyset_copy(&s->keys, &s->loaded) == RS_EOK ? RS_EOK : rs_diag(diag, RS_ENOMEM, "out of memory");
 }
 
 int rs_session_commit(rs_session_t *s, rs_diag_t *diag)
