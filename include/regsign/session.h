@@ -196,6 +196,18 @@ typedef struct {
 	const char *output;  /* where the signed zone goes (atomically) */
 	const char *input;   /* NULL: the zone's input file (for a registry zone, its template) */
 	bool incremental;    /* keep the signatures of the last output whose RRsets did not change */
+	/* With incremental: the last output as already held in memory (the daemon's version), not read again. */
+	const rs_zone_t *previous;
+	/*
+	 * Called with the verified signed zone before it replaces the output
+	 * (the daemon records its diff in the IXFR history there); an error
+	 * stops the publication. May be NULL.
+	 */
+	int (*staged)(void *arg, const rs_zone_t *signed_zone, uint32_t serial, rs_diag_t *diag);
+	void *staged_arg;
+	/* Non-NULL: receives the verified signed zone once it replaced the output (caller frees), even when the
+	 * state could not be recorded afterwards; NULL is left there when nothing was published. */
+	rs_zone_t **keep;
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
 } rs_publish_opts_t;

@@ -147,6 +147,15 @@ int rs_store_audit_since(rs_store_t *store, uint64_t seq, int (*fn)(void *arg, u
 /* Forget the entries before seq. */
 int rs_store_audit_trim(rs_store_t *store, uint64_t seq, rs_diag_t *diag);
 
+/* The zone's secondaries ("ADDR[@PORT]"), each with TSIG key name tsig ("" or NULL: none); replaces the list. */
+int rs_store_secondaries_set(rs_store_t *store, const char *zone, const char *const *addrs, size_t n,
+			     const char *tsig, rs_diag_t *diag);
+/* Call fn for each secondary of zone, by address. */
+int rs_store_secondaries(rs_store_t *store, const char *zone, void (*fn)(void *arg, const char *addr, const char *tsig),
+			 void *arg);
+/* A number that every change of the registry data (domains, DS) increases, whoever makes it. */
+int rs_store_registry_generation(rs_store_t *store, uint64_t *gen);
+
 /*
  * Registry data: registrars, delegations (domains of a registry zone with
  * their name servers, glue and DS records), the history of every change, and

@@ -8,8 +8,18 @@
 #include "regsign/base.h"
 #include "regsign/crypto.h"
 
-/* Exit codes: 0 success, 1 a check failed (bogus zone), 2 bad input or usage, 3 internal. */
-enum { EXIT_OK = 0, EXIT_BOGUS = 1, EXIT_INPUT = 2, EXIT_INTERNAL = 3 };
+/*
+ * Commands and these helpers return codes of the library's one error space
+ * (regsign/base.h): RS_EOK, RS_EBOGUS when a check ran and found problems,
+ * RS_EINVAL for a usage error, else the error met. main() alone turns a code
+ * into the exit status: 0 RS_EOK, 1 RS_EBOGUS, 3 RS_ENOMEM, RS_ECRYPTO and
+ * CLI_EINTERNAL, 2 anything else (bad input or refused).
+ *
+ * CLI_EINTERNAL: a failure that is not the input's fault (the state database,
+ * the file system, a pipe, a fork), exit status 3. The library has no code
+ * of that meaning; this errno-mapped one never comes from it.
+ */
+#define CLI_EINTERNAL (-ENOTRECOVERABLE)
 
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
@@ -31,6 +41,10 @@ int cmd_deactivate(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+/* zone set-secondaries (cmd_serve.c) */
+int cli_zone_secondaries(int argc, char **argv);
 /* regsign sign --zone and registry-zone: the due steps, then a publication of the zone to out_path. */
 typedef struct {
 	unsigned threads;
@@ -67,8 +81,6 @@ bool cli_suggest(const char *word, const char *prefix, const char *const *names,
 bool cli_unknown(const char *what, const char *word, const char *prefix, const char *const *names,
 		 size_t n);
 
-/* Exit code for a library error code. */
-int cli_exit_code(int code);
 /* Parse an origin argument into wire form; prints the error. */
 bool cli_origin(const char *text, uint8_t out[255]);
 /* Current time: --now when given, else REGSIGN_NOW (YYYYMMDDHHMMSS) when set, else the clock. */

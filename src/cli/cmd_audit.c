@@ -63,7 +63,7 @@ static int verify(rs_store_t *store)
 	char head_hash[RS_AUDIT_HASH_HEX];
 	if (rs_store_audit_head(store, &head, head_hash) != RS_EOK) {
 		cli_error("cannot read the audit head from the state database");
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/audit.log", rs_store_dir(store));
@@ -71,7 +71,7 @@ static int verify(rs_store_t *store)
 	char *text = read_log(path, &len);
 	if (text == NULL && errno != ENOENT) {
 		cli_error("cannot read '%s': %s", path, strerror(errno));
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	rs_diag_t diag;
 	uint64_t entries;
@@ -79,11 +79,11 @@ static int verify(rs_store_t *store)
 	free(text);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		return EXIT_BOGUS;
+		return RS_EBOGUS;
 	}
 	printf("%s: %llu entries, chain intact, last entry matches the state database\n", path,
 	       (unsigned long long)entries);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 static int show(rs_store_t *store, long tail)
@@ -94,9 +94,9 @@ static int show(rs_store_t *store, long tail)
 	char *text = read_log(path, &len);
 	if (text == NULL) {
 		if (errno == ENOENT)
-			return EXIT_OK;
+			return RS_EOK;
 		cli_error("cannot read '%s': %s", path, strerror(errno));
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	size_t start = 0;
 	long seen = 0;
@@ -108,7 +108,7 @@ static int show(rs_store_t *store, long tail)
 		}
 	fwrite(text + start, 1, len - start, stdout);
 	free(text);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 static int set_syslog(rs_store_t *store, const char *target)
@@ -116,7 +116,7 @@ static int set_syslog(rs_store_t *store, const char *target)
 	bool none = strcmp(target, "none") == 0;
 	if (!none && strncmp(target, "udp:", 4) != 0 && strncmp(target, "unix:", 5) != 0) {
 		cli_error("invalid syslog target '%s' (udp:HOST:PORT, unix:PATH or none)", target);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_diag_t diag;
 	int ret = rs_store_begin(store, &diag);
@@ -129,18 +129,18 @@ static int set_syslog(rs_store_t *store, const char *target)
 	if (ret != RS_EOK) {
 		rs_store_rollback(store);
 		cli_error("%s", diag.text);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	cli_audit_flush(store);
 	printf("audit entries go to syslog: %s\n", target);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 static int acknowledge(rs_store_t *store, const char *reason)
 {
 	if (reason[0] == '\0') {
 		cli_error("--reason says why the gap is accepted; it is part of the log");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	char target[512] = "";
 	rs_store_setting_get(store, RS_SET_SYSLOG, target, sizeof(target));
@@ -149,14 +149,14 @@ static int acknowledge(rs_store_t *store, const char *reason)
 	if (ret != RS_EOK)
 		return cli_check(ret, &diag);
 	printf("gap acknowledged; the log goes on\n");
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 int cmd_audit(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_INPUT : EXIT_OK;
+		return argc < 2 ? RS_EINVAL : RS_EOK;
 	}
 	long tail = 0;
 	const char *sub = argv[1];
@@ -165,18 +165,18 @@ int cmd_audit(int argc, char **argv)
 		tail = strtol(argv[3], &end, 10);
 		if (*end != '\0' || tail <= 0) {
 			cli_error("invalid --tail '%s'", argv[3]);
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 	} else if (!((strcmp(sub, "verify") == 0 && argc == 2) || (strcmp(sub, "show") == 0 && argc == 2) ||
 		     (strcmp(sub, "syslog") == 0 && argc == 3) ||
 		     (strcmp(sub, "acknowledge") == 0 && argc == 4 && strcmp(argv[2], "--reason") == 0))) {
 		cli_error("unknown or incomplete command 'audit %s'", sub);
 		help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	if (strcmp(sub, "verify") == 0)
 		code = verify(store);

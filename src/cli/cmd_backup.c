@@ -153,10 +153,10 @@ static bool refuse_overwrite(const char *path, bool force)
 static int backup(const char *path, const cli_shares_t *shares, bool force)
 {
 	if (refuse_overwrite(path, force))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	backup_t b = { store, NULL, NULL, cli_now(), 0 };
 	rs_diag_t diag = { "" };
@@ -165,7 +165,7 @@ static int backup(const char *path, const cli_shares_t *shares, bool force)
 	size_t memlen = 0;
 	if (!backup_secrets(store, shares, so, bkey)) {
 		rs_store_close(store);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	/* The backup stamps key rows: no zone session may hold them meanwhile (and sessions lock first). */
 	rs_zone_rec_t *zones = NULL;
@@ -216,7 +216,7 @@ static int backup(const char *path, const cli_shares_t *shares, bool force)
 		rs_store_rollback(store);
 		if (diag.text[0])
 			cli_error("backup: %s", diag.text);
-		code = cli_exit_code(ret);
+		code = ret;
 	} else {
 		cli_audit_flush(store);
 		printf("%zu key(s) backed up to %s\n", b.keys, path);
@@ -370,18 +370,18 @@ static int restore(const char *path, const cli_shares_t *shares, const char *mod
 	backup_key_t *keys;
 	size_t count;
 	if (!read_backup(path, &keys, &count))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	uint8_t pin[RS_SECRET_MAX], so[RS_SECRET_MAX], bkey[RS_SECRET_MAX];
 	char pinx[RS_SECRET_MAX + 1], sox[RS_SECRET_MAX + 1];
 	size_t plen, slen, blen;
 	rs_store_t *store = NULL;
-	int code = EXIT_INPUT;
+	int code = RS_EINVAL;
 	if (!cli_shares_combine(shares, RS_SHARE_ACTIVATION, pin, &plen, pinx) ||
 	    !cli_shares_combine(shares, RS_SHARE_ADMIN, so, &slen, sox) ||
 	    !cli_shares_combine(shares, RS_SHARE_BACKUP, bkey, &blen, NULL) ||
-	    (code = cli_store_create(&store)) != EXIT_OK)
+	    (code = cli_store_create(&store)) != RS_EOK)
 		goto out;
-	code = EXIT_INPUT;
+	code = RS_EINVAL;
 	if (blen != 32) {
 		cli_error("the backup shares do not hold an AES-256 key");
 		goto out;
@@ -399,13 +399,13 @@ static int restore(const char *path, const cli_shares_t *shares, const char *mod
 	if (token == NULL && rs_store_setting_get(store, RS_SET_TOKEN, tok, sizeof(tok)) != RS_EOK)
 		snprintf(tok, sizeof(tok), "%s", CLI_TOKEN_LABEL);
 	if (softhsm != NULL) {
-		if (cli_softhsm_prepare(softhsm, false, conf, sizeof(conf)) != EXIT_OK)
+		if (cli_softhsm_prepare(softhsm, false, conf, sizeof(conf)) != RS_EOK)
 			goto out;
 	} else if (module == NULL && rs_store_setting_get(store, RS_SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK) {
 		/* The embedded token's directory may be gone with the disaster; make it again. */
 		char hsmdir[4400];
 		snprintf(hsmdir, sizeof(hsmdir), "%.*s", (int)(strrchr(conf, '/') - conf), conf);
-		if (access(conf, R_OK) != 0 && cli_softhsm_prepare(hsmdir, false, conf, sizeof(conf)) != EXIT_OK)
+		if (access(conf, R_OK) != 0 && cli_softhsm_prepare(hsmdir, false, conf, sizeof(conf)) != RS_EOK)
 			goto out;
 		setenv("SOFTHSM2_CONF", conf, 1);
 	}
@@ -451,10 +451,10 @@ static int restore(const char *path, const cli_shares_t *shares, const char *mod
 		if (skipped)
 			printf("; %zu destroyed since the backup, not restored", skipped);
 		printf("\n");
-		code = EXIT_OK;
+		code = RS_EOK;
 	}
 out:
-	if (store != NULL && code != EXIT_OK)
+	if (store != NULL && code != RS_EOK)
 		rs_store_rollback(store);
 	rs_store_close(store);
 	rs_wipe(pin, sizeof(pin));
@@ -483,16 +483,16 @@ int cmd_backup(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'f': force = true; break;
-		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return EXIT_INPUT; break;
-		case 'b': if (!cli_shares_add(&shares, RS_SHARE_BACKUP, optarg)) return EXIT_INPUT; break;
-		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
-		case 'h': help_backup(stdout); return EXIT_OK;
-		default: help_backup(stderr); return EXIT_INPUT;
+		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return RS_EINVAL; break;
+		case 'b': if (!cli_shares_add(&shares, RS_SHARE_BACKUP, optarg)) return RS_EINVAL; break;
+		case 'N': if (!cli_set_now(optarg)) return RS_EINVAL; break;
+		case 'h': help_backup(stdout); return RS_EOK;
+		default: help_backup(stderr); return RS_EINVAL;
 		}
 	}
 	if (out == NULL || optind != argc) {
 		cli_error(out == NULL ? "--out is required" : "unexpected argument");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	return backup(out, &shares, force);
 }
@@ -513,20 +513,20 @@ int cmd_restore(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': in = optarg; break;
-		case 's': if (!cli_shares_add(&shares, RS_SHARE_ACTIVATION, optarg)) return EXIT_INPUT; break;
-		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return EXIT_INPUT; break;
-		case 'b': if (!cli_shares_add(&shares, RS_SHARE_BACKUP, optarg)) return EXIT_INPUT; break;
+		case 's': if (!cli_shares_add(&shares, RS_SHARE_ACTIVATION, optarg)) return RS_EINVAL; break;
+		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return RS_EINVAL; break;
+		case 'b': if (!cli_shares_add(&shares, RS_SHARE_BACKUP, optarg)) return RS_EINVAL; break;
 		case 'M': module = optarg; break;
 		case 't': token = optarg; break;
 		case 'S': softhsm = optarg; break;
-		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
-		case 'h': help_backup(stdout); return EXIT_OK;
-		default: help_backup(stderr); return EXIT_INPUT;
+		case 'N': if (!cli_set_now(optarg)) return RS_EINVAL; break;
+		case 'h': help_backup(stdout); return RS_EOK;
+		default: help_backup(stderr); return RS_EINVAL;
 		}
 	}
 	if (in == NULL || optind != argc) {
 		cli_error(in == NULL ? "--in is required" : "unexpected argument");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	return restore(in, &shares, module, token, softhsm);
 }

@@ -283,22 +283,22 @@ int cmd_cds_scan(int argc, char **argv)
 		case 'd': domain = optarg; break;
 		case 'n': sc.dry_run = true; break;
 		case 'b': sc.bootstrap = true; break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	char zname[256], dname[256];
 	uint8_t wire[255];
 	if (optind != argc) {
 		help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if ((zone != NULL && !cli_zone_name(zone, zname, wire)) || (domain != NULL && !cli_zone_name(domain, dname, wire)))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	sc.only = domain != NULL ? dname : NULL;
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	cli_registry(store, zone != NULL ? zname : NULL, &sc.reg);
 	int ret = rs_store_domain_each(store, zone != NULL ? zname : NULL, collect, &sc);
@@ -314,8 +314,8 @@ int cmd_cds_scan(int argc, char **argv)
 	rs_store_close(store);
 	if (ret != RS_EOK) {
 		cli_error("cannot read the registry data: %s", rs_strerror(ret));
-		return cli_exit_code(ret);
+		return ret;
 	}
 	printf("cds-scan: %u applied, %u seen once, %u not taken\n", sc.applied, sc.seen, sc.refused);
-	return EXIT_OK;
+	return RS_EOK;
 }

@@ -96,7 +96,7 @@ static int keystore_show(rs_store_t *store)
 	} else if (rs_store_setting_get(store, RS_SET_UNLOCK, v, sizeof(v)) == RS_EOK && strcmp(v, "agent") == 0) {
 		printf("%-20s none (regsign activate)\n", "activation");
 	}
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 typedef struct {
@@ -153,9 +153,9 @@ static int keystore_list(rs_store_t *store)
 	rs_hsm_close(h);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		return cli_exit_code(ret);
+		return ret;
 	}
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 int cmd_keystore(int argc, char **argv)
@@ -173,7 +173,7 @@ int cmd_keystore(int argc, char **argv)
 	if (argc < 2 || (strcmp(argv[1], "init") != 0 && strcmp(argv[1], "show") != 0 && strcmp(argv[1], "list") != 0)) {
 		bool asked = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
 		help_keystore(asked ? stdout : stderr);
-		return asked ? EXIT_OK : EXIT_INPUT;
+		return asked ? RS_EOK : RS_EINVAL;
 	}
 	bool init = strcmp(argv[1], "init") == 0;
 	cli_custody_plan_t plan = { CLI_SOFTHSM_MODULE, CLI_TOKEN_LABEL, NULL, NULL, false, { 3, 2, 0 }, { 2, 1, 0 } };
@@ -185,24 +185,24 @@ int cmd_keystore(int argc, char **argv)
 	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': plan.shares_dir = optarg; break;
-		case 'n': if (!parse_count(optarg, &plan.n[RS_SHARE_ACTIVATION])) return EXIT_INPUT; break;
-		case 'm': if (!parse_count(optarg, &plan.m[RS_SHARE_ACTIVATION])) return EXIT_INPUT; break;
-		case 'a': if (!parse_count(optarg, &plan.n[RS_SHARE_ADMIN])) return EXIT_INPUT; break;
-		case 'A': if (!parse_count(optarg, &plan.m[RS_SHARE_ADMIN])) return EXIT_INPUT; break;
-		case 'b': if (!parse_count(optarg, &plan.n[RS_SHARE_BACKUP])) return EXIT_INPUT; break;
-		case 'B': if (!parse_count(optarg, &plan.m[RS_SHARE_BACKUP])) return EXIT_INPUT; break;
+		case 'n': if (!parse_count(optarg, &plan.n[RS_SHARE_ACTIVATION])) return RS_EINVAL; break;
+		case 'm': if (!parse_count(optarg, &plan.m[RS_SHARE_ACTIVATION])) return RS_EINVAL; break;
+		case 'a': if (!parse_count(optarg, &plan.n[RS_SHARE_ADMIN])) return RS_EINVAL; break;
+		case 'A': if (!parse_count(optarg, &plan.m[RS_SHARE_ADMIN])) return RS_EINVAL; break;
+		case 'b': if (!parse_count(optarg, &plan.n[RS_SHARE_BACKUP])) return RS_EINVAL; break;
+		case 'B': if (!parse_count(optarg, &plan.m[RS_SHARE_BACKUP])) return RS_EINVAL; break;
 		case 'M': plan.module = optarg; module_given = true; break;
 		case 't': plan.token = optarg; break;
 		case 'S': softhsm = optarg; break;
 		case 'k': backend = optarg; break;
 		case 'E': existing = true; break;
-		case 'h': help_keystore(stdout); return EXIT_OK;
-		default: help_keystore(stderr); return EXIT_INPUT;
+		case 'h': help_keystore(stdout); return RS_EOK;
+		default: help_keystore(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind + 1 != argc) {
 		cli_error("unexpected argument '%s'", argv[optind + 1]);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (plan.n[RS_SHARE_BACKUP] == 0) {
 		plan.n[RS_SHARE_BACKUP] = plan.n[RS_SHARE_ACTIVATION];
@@ -212,25 +212,25 @@ int cmd_keystore(int argc, char **argv)
 		if (plan.m[k] > plan.n[k]) {
 			cli_error("%s threshold %u is above the %u shares", rs_share_kind_name((rs_share_kind_t)k),
 				  plan.m[k], plan.n[k]);
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 	if (strcmp(backend, "pkcs11") != 0 && strcmp(backend, "file") != 0) {
 		cli_error("invalid --backend '%s' (pkcs11 or file)", backend);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (init && strcmp(backend, "pkcs11") == 0 && plan.shares_dir == NULL) {
 		cli_error("--shares-dir is required: the key holders' shares go there");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (existing && (!read_pin("user PIN", pins[0]) || !read_pin("security officer PIN", pins[1])))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	if (existing) {
 		plan.pin = pins[0];
 		plan.so_pin = pins[1];
 	}
 	rs_store_t *store;
 	int code = init ? cli_store_create(&store) : cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	if (!init) {
 		code = strcmp(argv[1], "list") == 0 ? keystore_list(store) : keystore_show(store);
@@ -242,16 +242,16 @@ int cmd_keystore(int argc, char **argv)
 	if (rs_store_begin(store, &diag) != RS_EOK) {
 		cli_error("%s", diag.text);
 		rs_store_close(store);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	if (rs_store_setting_get(store, RS_SET_KEYSTORE, have, sizeof(have)) == RS_EOK) {
 		cli_error("the key store is set up already (%s); keys never move between stores", have);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	} else if (strcmp(backend, "file") == 0) {
-		code = rs_store_setting_put(store, RS_SET_KEYSTORE, "file", &diag) == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
-		if (code == EXIT_OK && !cli_audit(store, "keystore-init", NULL, 0, "ok", "key files in %s/keys",
+		code = rs_store_setting_put(store, RS_SET_KEYSTORE, "file", &diag) == RS_EOK ? RS_EOK : CLI_EINTERNAL;
+		if (code == RS_EOK && !cli_audit(store, "keystore-init", NULL, 0, "ok", "key files in %s/keys",
 						  rs_store_dir(store)))
-			code = EXIT_INTERNAL;
+			code = CLI_EINTERNAL;
 	} else {
 		/* The embedded SoftHSM2 token lives with the state unless told otherwise. */
 		snprintf(hsmdir, sizeof(hsmdir), "%s/hsm", rs_store_dir(store));
@@ -259,27 +259,27 @@ int cmd_keystore(int argc, char **argv)
 		/* An initialised SoftHSM2 token is found where SOFTHSM2_CONF says, now and later. */
 		const char *conf = getenv("SOFTHSM2_CONF");
 		if (existing && conf != NULL && rs_store_setting_put(store, RS_SET_SOFTHSM, conf, &diag) != RS_EOK)
-			code = EXIT_INTERNAL;
-		if (code == EXIT_OK)
+			code = CLI_EINTERNAL;
+		if (code == RS_EOK)
 			code = cli_custody_setup(store, &plan);
-		if (code == EXIT_OK &&
+		if (code == RS_EOK &&
 		    !cli_audit(store, "keystore-init", NULL, 0, "ok", "token '%s' (module %s); activation %u of %u, "
 			       "admin %u of %u, backup %u of %u; shares written to %s%s", plan.token, plan.module,
 			       plan.m[0], plan.n[0], plan.m[1], plan.n[1], plan.m[2], plan.n[2], plan.shares_dir,
 			       existing ? "; token initialised beforehand" : ""))
-			code = EXIT_INTERNAL;
+			code = CLI_EINTERNAL;
 	}
-	if (code == EXIT_OK && rs_store_commit(store, &diag) != RS_EOK) {
+	if (code == RS_EOK && rs_store_commit(store, &diag) != RS_EOK) {
 		cli_error("%s", diag.text);
-		code = EXIT_INTERNAL;
+		code = CLI_EINTERNAL;
 	}
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		rs_store_rollback(store);
 	else
 		cli_audit_flush(store);
 	rs_store_close(store);
 	rs_wipe(pins, sizeof(pins));
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		printf("key store: %s%s%s\n", backend, strcmp(backend, "pkcs11") == 0 ? ", token " : "",
 		       strcmp(backend, "pkcs11") == 0 ? plan.token : "");
 	return code;
@@ -292,17 +292,17 @@ static int activation_status(const char *dir)
 	rs_agent_reply_t r;
 	if (rs_agent_ask(dir, "status", &r) != RS_EOK) {
 		printf("not activated\n");
-		return EXIT_BOGUS;
+		return RS_EBOGUS;
 	}
 	char until[15], admin[15];
 	rs_time_format(r.until, until);
 	rs_time_format(r.admin_until, admin);
 	printf("activated until %s; key changes %s%s\n", until, r.admin_until ? "allowed until " : "not allowed",
 	       r.admin_until ? admin : "");
-	return EXIT_OK;
+	return RS_EOK;
 }
 
-/* Check the secrets with the token, then leave an agent holding the PIN; returns an exit code. */
+/* Check the secrets with the token, then leave an agent holding the PIN; returns a code. */
 static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, int64_t ttl)
 {
 	char module[4096], token[64];
@@ -322,7 +322,7 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 	if (ret != RS_EOK) {
 		cli_error("the token refused the activation: %s", diag.text);
 		cli_audit_alone(store, "activate", NULL, 0, "refused", "%s", diag.text);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	const char *dir = rs_store_dir(store);
 	rs_agent_reply_t old;
@@ -337,7 +337,7 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 	int ready[2];
 	if (pipe(ready) != 0) {
 		cli_error("cannot start the agent: %m");
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	fflush(NULL);
 	pid_t pid = fork();
@@ -357,11 +357,11 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 	if (pid < 0 || read(ready[0], &ok, 1) != 1 || ok != '1') {
 		close(ready[0]);
 		cli_error("cannot start the agent on %s/agent.sock", dir);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	close(ready[0]);
 	waitpid(pid, NULL, 0);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 int cmd_activate(int argc, char **argv)
@@ -378,26 +378,26 @@ int cmd_activate(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': if (!cli_shares_add(&shares, RS_SHARE_ACTIVATION, optarg)) return EXIT_INPUT; break;
-		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return EXIT_INPUT; break;
+		case 's': if (!cli_shares_add(&shares, RS_SHARE_ACTIVATION, optarg)) return RS_EINVAL; break;
+		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return RS_EINVAL; break;
 		case 'f':
 			if (rs_duration_parse(optarg, &ttl) != RS_EOK || ttl <= 0 || ttl > 30 * 86400) {
 				cli_error("invalid --for '%s' (a duration up to 30d)", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			break;
 		case 'S': status = true; break;
-		case 'h': help_activate(stdout); return EXIT_OK;
-		default: help_activate(stderr); return EXIT_INPUT;
+		case 'h': help_activate(stdout); return RS_EOK;
+		default: help_activate(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind != argc) {
 		cli_error("unexpected argument '%s'", argv[optind]);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	char unlock[16] = "";
 	rs_store_setting_get(store, RS_SET_UNLOCK, unlock, sizeof(unlock));
@@ -405,7 +405,7 @@ int cmd_activate(int argc, char **argv)
 		code = activation_status(rs_store_dir(store));
 	} else if (strcmp(unlock, "agent") != 0) {
 		cli_error("this state directory has no m-of-n token (see regsign keystore init)");
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	} else {
 		uint8_t secret[RS_SECRET_MAX];
 		size_t len;
@@ -416,14 +416,14 @@ int cmd_activate(int argc, char **argv)
 		    !cli_shares_combine(&shares, RS_SHARE_ACTIVATION, secret, &len, pin) ||
 		    (admin && !cli_shares_combine(&shares, RS_SHARE_ADMIN, secret, &len, so))) {
 			cli_audit_alone(store, "activate", NULL, 0, "refused", "shares did not combine");
-			code = EXIT_INPUT;
+			code = RS_EINVAL;
 		} else {
 			code = start_agent(store, pin, admin ? so : NULL, ttl);
 		}
 		rs_wipe(secret, sizeof(secret));
 		rs_wipe(pin, sizeof(pin));
 		rs_wipe(so, sizeof(so));
-		if (code == EXIT_OK) {
+		if (code == RS_EOK) {
 			char until[15];
 			rs_time_format((int64_t)time(NULL) + ttl, until);
 			cli_audit_alone(store, "activate", NULL, 0, "ok", "%zu activation share(s)%s; until %s",
@@ -440,11 +440,11 @@ int cmd_deactivate(int argc, char **argv)
 {
 	if (argc > 1) {
 		help_activate(strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-		return strcmp(argv[1], "--help") == 0 ? EXIT_OK : EXIT_INPUT;
+		return strcmp(argv[1], "--help") == 0 ? RS_EOK : RS_EINVAL;
 	}
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_agent_reply_t r;
 	if (rs_agent_ask(rs_store_dir(store), "quit", &r) == RS_EOK) {

@@ -125,10 +125,10 @@ static int info(rs_store_t *store, const char *name_in, bool json)
 	uint8_t wire[255];
 	rs_domain_rec_t d;
 	if (!cli_zone_name(name_in, name, wire))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	if (rs_store_domain_get(store, name, &d) != RS_EOK) {
 		cli_error("%s: no such delegation", name);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_ds_row_t rows[RS_STORE_DS_MAX];
 	size_t n = 0;
@@ -149,7 +149,7 @@ static int info(rs_store_t *store, const char *name_in, bool json)
 		printf("ds         none (insecure delegation)\n");
 	printf("history:\n");
 	rs_store_domain_history(store, name, print_history, NULL);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 static int print_domain(void *arg, const rs_domain_rec_t *d, const rs_ds_row_t *ds, size_t nds)
@@ -168,7 +168,7 @@ static int remove_domain(rs_store_t *store, const char *name_in)
 	rs_domain_rec_t d;
 	rs_diag_t diag;
 	if (!cli_zone_name(name_in, name, wire))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	int ret = rs_store_begin(store, &diag);
 	if (ret == RS_EOK && rs_store_domain_get(store, name, &d) != RS_EOK)
 		ret = rs_diag(&diag, RS_ENOENT, "%s: no such delegation", name);
@@ -180,7 +180,7 @@ static int remove_domain(rs_store_t *store, const char *name_in)
 					d.registrar))
 		ret = RS_EIO;
 	int code = cli_finish(store, ret, &diag);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		printf("%s removed; it leaves the zone at the next signing\n", name);
 	return code;
 }
@@ -195,7 +195,7 @@ int cmd_domain(int argc, char **argv)
 	};
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_INPUT : EXIT_OK;
+		return argc < 2 ? RS_EINVAL : RS_EOK;
 	}
 	const char *verb = argv[1], *zone = NULL, *registrar = NULL, *ns = NULL, *glue = "";
 	unsigned long ttl = 3600;
@@ -214,11 +214,11 @@ int cmd_domain(int argc, char **argv)
 			ttl = strtoul(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || ttl > 0x7fffffffUL) {
 				cli_error("invalid TTL '%s'", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	static const char *const verbs[] = { "add", "remove", "info", "list", "import", "export" };
@@ -228,25 +228,25 @@ int cmd_domain(int argc, char **argv)
 	if (!known) {
 		if (!cli_unknown("command", verb, "domain ", verbs, sizeof(verbs) / sizeof(verbs[0])))
 			help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (json && strcmp(verb, "info") != 0) {
 		cli_error("only domain info has --json output");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	const char *arg = optind < argc ? argv[optind] : NULL;
 	bool needs_arg = strcmp(verb, "list") != 0 && strcmp(verb, "export") != 0;
 	if ((needs_arg && (arg == NULL || optind != argc - 1)) || (!needs_arg && arg != NULL)) {
 		help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	char zname[256] = "";
 	uint8_t zwire[255];
 	if (zone != NULL && !cli_zone_name(zone, zname, zwire))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_registry_t reg;
 	cli_registry(store, zname[0] ? zname : NULL, &reg);
@@ -257,7 +257,7 @@ int cmd_domain(int argc, char **argv)
 	if (strcmp(verb, "add") == 0 || strcmp(verb, "import") == 0) {
 		if (zone == NULL || registrar == NULL || (strcmp(verb, "add") == 0 && ns == NULL)) {
 			cli_error("domain %s needs --zone, --registrar%s", verb, strcmp(verb, "add") == 0 ? " and --ns" : "");
-			code = EXIT_INPUT;
+			code = RS_EINVAL;
 		} else if (strcmp(verb, "add") == 0) {
 			rs_domain_rec_t d = { .ns_ttl = (uint32_t)ttl };
 			snprintf(d.name, sizeof(d.name), "%s", arg);
@@ -285,7 +285,7 @@ int cmd_domain(int argc, char **argv)
 	} else if (strcmp(verb, "export") == 0) {
 		if (zone == NULL) {
 			cli_error("domain export needs --zone");
-			code = EXIT_INPUT;
+			code = RS_EINVAL;
 		} else {
 			size_t n;
 			ret = rs_registry_export(&reg, zname, stdout, &n, &diag);
@@ -293,11 +293,11 @@ int cmd_domain(int argc, char **argv)
 	} else {
 		cli_error("unknown domain command '%s'", verb);
 		help(stderr);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	}
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		code = cli_exit_code(ret);
+		code = ret;
 	}
 	rs_store_close(store);
 	return code;

@@ -32,8 +32,8 @@ static int managed_keys(const char *name, rs_key_t **keys, int max, int *digest,
 	cli_zone_t z;
 	rs_diag_t diag;
 	rs_session_opts_t so = cli_session_opts(CLI_QUIET); /* standard output is the DS records */
-	int n = 0, code = cli_zone_open(&z, name, &so), ret = code == EXIT_OK ? RS_EOK : RS_EINVAL;
-	const rs_keyset_t *set = code == EXIT_OK ? rs_session_keys(z.session) : NULL;
+	int n = 0, code = cli_zone_open(&z, name, &so), ret = code == RS_EOK ? RS_EOK : RS_EINVAL;
+	const rs_keyset_t *set = code == RS_EOK ? rs_session_keys(z.session) : NULL;
 	for (size_t i = 0; ret == RS_EOK && i < set->count && n < max; i++) {
 		const rs_keystate_t *k = &set->keys[i];
 		if (k->goal == RS_GOAL_DEAD || !rs_keystate_wants_ds(k))
@@ -47,10 +47,10 @@ static int managed_keys(const char *name, rs_key_t **keys, int max, int *digest,
 		rs_session_note(z.session, "ds-export", 0, "DS of %d key(s) exported for the parent", n);
 		ret = rs_session_commit(z.session, &diag);
 	}
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		code = cli_check(ret, &diag);
 	cli_zone_close(&z);
-	if (code != EXIT_OK) {
+	if (code != RS_EOK) {
 		for (int i = 0; i < n; i++)
 			rs_key_free(keys[i]);
 		return -1;
@@ -81,10 +81,10 @@ int cmd_ds(int argc, char **argv)
 		case 'o': origin_text = optarg; break;
 		case 'd': digest_text = optarg; digest_given = true; break;
 		case 'z': managed = optarg; break;
-		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
+		case 'N': if (!cli_set_now(optarg)) return RS_EINVAL; break;
 		case 't': ttl = strtol(optarg, NULL, 10); break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	uint8_t origin[255];
@@ -92,15 +92,15 @@ int cmd_ds(int argc, char **argv)
 	if (managed != NULL) {
 		if (dir != NULL || origin_text != NULL) {
 			cli_error("--zone takes the keys and origin from the state; no --keys or --origin");
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 		if (!cli_zone_name(managed, canon, origin))
-			return EXIT_INPUT;
+			return RS_EINVAL;
 	} else if (!cli_origin(origin_text, origin)) {
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	} else if (dir == NULL) {
 		cli_error("--keys KEYDIR is required");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	int digest;
 	if (strcmp(digest_text, "sha256") == 0 || strcmp(digest_text, "2") == 0)
@@ -109,13 +109,13 @@ int cmd_ds(int argc, char **argv)
 		digest = RS_DS_SHA384;
 	else {
 		cli_error("unsupported digest '%s' (use sha256 or sha384)", digest_text);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_key_t *keys[64];
 	int n = managed != NULL ? managed_keys(managed, keys, 64, &digest, digest_given)
 				: cli_load_keys(dir, origin, false, keys, 64);
 	if (n < 0)
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	/* No TTL column unless --ttl, as dnssec-dsfromkey prints it. */
 	char owner[4 * 255 + 2], rdata[256], ttl_text[16] = "";
 	rs_name_format(origin, owner, sizeof(owner));
@@ -141,7 +141,7 @@ int cmd_ds(int argc, char **argv)
 			cli_error("no DS is wanted at the parent for '%s' yet (see regsign key list)", managed);
 		else
 			cli_error("no key-signing key for '%s' in '%s'", origin_text, dir);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
-	return EXIT_OK;
+	return RS_EOK;
 }

@@ -103,10 +103,10 @@ int cmd_ds_registry(int argc, char **argv)
 	size_t ntexts = 0;
 	rs_ds_change_t *chg = calloc(1, sizeof(*chg));
 	if (chg == NULL)
-		return EXIT_INTERNAL;
-	int c, code = EXIT_OK;
+		return RS_ENOMEM;
+	int c, code = RS_EOK;
 	optind = 2;
-	while (code == EXIT_OK && (c = getopt_long(argc, argv, "d:s:k:aer:m:h", opts, NULL)) != -1) {
+	while (code == RS_EOK && (c = getopt_long(argc, argv, "d:s:k:aer:m:h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'd': domain = optarg; break;
@@ -114,7 +114,7 @@ int cmd_ds_registry(int argc, char **argv)
 		case 'k':
 			if (ntexts == RS_STORE_DS_MAX) {
 				cli_error("more than %d records", RS_STORE_DS_MAX);
-				code = EXIT_INPUT;
+				code = RS_EINVAL;
 				break;
 			}
 			is_key[ntexts] = c == 'k';
@@ -128,46 +128,46 @@ int cmd_ds_registry(int argc, char **argv)
 			chg->set_max_sig_life = true;
 			if (*optarg == '\0' || *end != '\0' || chg->max_sig_life == 0) {
 				cli_error("invalid --max-sig-life '%s'", optarg);
-				code = EXIT_INPUT;
+				code = RS_EINVAL;
 			}
 			break;
-		case 'h': help(stdout); free(chg); return EXIT_OK;
-		default: help(stderr); code = EXIT_INPUT;
+		case 'h': help(stdout); free(chg); return RS_EOK;
+		default: help(stderr); code = RS_EINVAL;
 		}
 	}
 	char name[256];
 	uint8_t owner[255];
 	bool submit = strcmp(verb, "submit") == 0, remove = strcmp(verb, "remove") == 0;
-	if (code == EXIT_OK && (optind != argc || domain == NULL)) {
+	if (code == RS_EOK && (optind != argc || domain == NULL)) {
 		help(stderr);
-		code = EXIT_INPUT;
-	} else if (code == EXIT_OK && !cli_zone_name(domain, name, owner)) {
-		code = EXIT_INPUT;
-	} else if (code == EXIT_OK && submit && ntexts == 0) {
+		code = RS_EINVAL;
+	} else if (code == RS_EOK && !cli_zone_name(domain, name, owner)) {
+		code = RS_EINVAL;
+	} else if (code == RS_EOK && submit && ntexts == 0) {
 		cli_error("ds submit needs --ds or --dnskey");
-		code = EXIT_INPUT;
-	} else if (code == EXIT_OK && remove && (ntexts == 0) == !all) {
+		code = RS_EINVAL;
+	} else if (code == RS_EOK && remove && (ntexts == 0) == !all) {
 		cli_error("ds remove needs --ds records or --all (not both)");
-		code = EXIT_INPUT;
-	} else if (code == EXIT_OK && emergency != (reason != NULL && reason[0] != '\0')) {
+		code = RS_EINVAL;
+	} else if (code == RS_EOK && emergency != (reason != NULL && reason[0] != '\0')) {
 		cli_error("an emergency removal needs --reason, and --reason only goes with --emergency");
-		code = EXIT_INPUT;
-	} else if (code == EXIT_OK && emergency && !remove) {
+		code = RS_EINVAL;
+	} else if (code == RS_EOK && emergency && !remove) {
 		cli_error("--emergency is for ds remove");
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	}
 	rs_ds_entry_t *list = remove ? chg->rem : chg->add;
 	size_t *count = remove ? &chg->nrem : &chg->nadd;
-	for (size_t i = 0; code == EXIT_OK && i < ntexts; i++) {
+	for (size_t i = 0; code == RS_EOK && i < ntexts; i++) {
 		if (!entry_from(texts[i], is_key[i], owner, !remove, &list[i]))
-			code = EXIT_INPUT;
+			code = RS_EINVAL;
 		*count = i + 1;
 	}
 	chg->rem_all = all;
 	rs_store_t *store = NULL;
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		code = cli_store(&store);
-	if (code != EXIT_OK) {
+	if (code != RS_EOK) {
 		free(chg);
 		return code;
 	}
@@ -217,5 +217,5 @@ int cmd_ds_registry(int argc, char **argv)
 		cli_error("%s", diag.text);
 	rs_store_close(store);
 	free(chg);
-	return ret == RS_EOK ? EXIT_OK : ret == RS_ECHECK ? EXIT_BOGUS : cli_exit_code(ret);
+	return ret == RS_ECHECK ? RS_EBOGUS : ret; /* the check ran and the child does not prove the DS */
 }

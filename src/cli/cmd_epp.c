@@ -263,36 +263,36 @@ int cmd_epp(int argc, char **argv)
 		case 'i': id = optarg; break;
 		case 'm': srv.max_clients = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': srv.idle_timeout = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind != argc || listen_spec == NULL || cert == NULL || key == NULL || ca == NULL ||
 	    srv.max_clients == 0 || srv.idle_timeout == 0) {
 		help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	char zname[256];
 	uint8_t zwire[255];
 	if (zone != NULL && !cli_zone_name(zone, zname, zwire))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	srv.zone = zone != NULL ? zname : NULL;
 	rs_store_t *store;
 	int code = cli_store(&store); /* creates and migrates the state before any session opens it */
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_store_close(store);
 	rs_diag_t diag;
 	if (rs_epp_new(id, &srv.epp, &diag) != RS_EOK) {
 		cli_error("%s", diag.text);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	srv.tls = tls_context(cert, key, ca);
 	int lfd = srv.tls != NULL ? listen_on(listen_spec) : -1;
 	if (lfd < 0) {
 		SSL_CTX_free(srv.tls);
 		rs_epp_free(srv.epp);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -358,5 +358,5 @@ int cmd_epp(int argc, char **argv)
 	SSL_CTX_free(srv.tls);
 	rs_epp_free(srv.epp);
 	xmlCleanupParser();
-	return EXIT_OK;
+	return RS_EOK;
 }

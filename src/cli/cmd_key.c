@@ -37,7 +37,7 @@ static bool parse(int argc, char **argv, args_t *a, void (*help)(FILE *), bool j
 	};
 	memset(a, 0, sizeof(*a));
 	a->days = 365;
-	*code = EXIT_INPUT;
+	*code = RS_EINVAL;
 	int c;
 	char *end;
 	optind = 1;
@@ -74,7 +74,7 @@ static bool parse(int argc, char **argv, args_t *a, void (*help)(FILE *), bool j
 			}
 			a->json = true;
 			break;
-		case 'h': help(stdout); *code = EXIT_OK; return false;
+		case 'h': help(stdout); *code = RS_EOK; return false;
 		default: help(stderr); return false;
 		}
 	}
@@ -178,7 +178,7 @@ static int look_ahead(rs_session_t *session, int64_t now, long days, ahead_t *a)
 	for (size_t i = 0; i < keys->count; i++)
 		if (rs_keyset_add(&copy, &keys->keys[i]) != RS_EOK) {
 			rs_keyset_clear(&copy);
-			return EXIT_INTERNAL;
+			return CLI_EINTERNAL;
 		}
 	/* Submissions already waiting for the operator count as confirmed now. */
 	for (size_t i = 0; i < copy.count; i++) {
@@ -192,14 +192,14 @@ static int look_ahead(rs_session_t *session, int64_t now, long days, ahead_t *a)
 	a->set = &copy;
 	rs_enforce_ctx_t ctx = { fake_key, a, ahead_log, a, NULL };
 	int64_t t = now, end = now + days * 86400;
-	int code = EXIT_OK;
+	int code = RS_EOK;
 	for (int steps = 0; t <= end && steps < 10000; steps++) {
 		int64_t next;
 		rs_diag_t diag;
 		rs_keyset_published(&copy, t);
 		if (rs_enforce(&p, &copy, t, &ctx, &next, &diag) != RS_EOK) {
 			cli_error("%s", diag.text);
-			code = EXIT_INTERNAL;
+			code = CLI_EINTERNAL;
 			break;
 		}
 		if (rs_keyset_pending(&copy) > 0) {
@@ -419,11 +419,11 @@ int cli_json_keys(cli_json_t *j, rs_session_t *session, int64_t now, int wait_ta
 	int64_t *first_at = calloc(keys->count + 1, sizeof(*first_at));
 	char(*first_what)[96] = calloc(keys->count + 1, sizeof(*first_what));
 	ahead_t ah = { .first_at = first_at, .first_what = first_what };
-	int code = EXIT_OK;
-	if (first_at == NULL || first_what == NULL || look_ahead(session, now, 5 * 366, &ah) != EXIT_OK)
-		code = EXIT_INTERNAL;
+	int code = RS_EOK;
+	if (first_at == NULL || first_what == NULL || look_ahead(session, now, 5 * 366, &ah) != RS_EOK)
+		code = CLI_EINTERNAL;
 	cli_json_array(j, "keys");
-	for (size_t i = 0; code == EXIT_OK && i < keys->count; i++) {
+	for (size_t i = 0; code == RS_EOK && i < keys->count; i++) {
 		const rs_keystate_t *k = &keys->keys[i];
 		if (k->goal != RS_GOAL_DEAD)
 			key_json(j, k, first_at[i], first_what[i], wait_tag >= 0 && k->tag == wait_tag);
@@ -451,7 +451,7 @@ static int key_list_json(cli_zone_t *z, int64_t now)
 	int code = cli_json_keys(&j, z->session, now, waits && tag != 0 ? tag : -1);
 	cli_json_close(&j);
 	int wrote = cli_json_end(&j);
-	return code != EXIT_OK ? code : wrote;
+	return code != RS_EOK ? code : wrote;
 }
 
 int cmd_key(int argc, char **argv)
@@ -459,12 +459,12 @@ int cmd_key(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "list") != 0) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 			key_help(stdout);
-			return EXIT_OK;
+			return RS_EOK;
 		}
 		static const char *const subs[] = { "list" };
 		if (argc < 2 || !cli_unknown("command", argv[1], "key ", subs, 1))
 			key_help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	args_t a;
 	int code;
@@ -472,7 +472,7 @@ int cmd_key(int argc, char **argv)
 		return code;
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
-	if ((code = cli_zone_open(&z, a.zone, &so)) != EXIT_OK) {
+	if ((code = cli_zone_open(&z, a.zone, &so)) != RS_EOK) {
 		cli_zone_close(&z);
 		return code;
 	}
@@ -486,15 +486,15 @@ int cmd_key(int argc, char **argv)
 	int64_t *first_at = calloc(keys->count + 1, sizeof(*first_at));
 	char(*first_what)[96] = calloc(keys->count + 1, sizeof(*first_what));
 	ahead_t ah = { .first_at = first_at, .first_what = first_what };
-	if (first_at == NULL || first_what == NULL || look_ahead(z.session, so.now, 5 * 366, &ah) != EXIT_OK)
-		code = EXIT_INTERNAL;
+	if (first_at == NULL || first_what == NULL || look_ahead(z.session, so.now, 5 * 366, &ah) != RS_EOK)
+		code = CLI_EINTERNAL;
 	char now[24];
 	time_text(so.now, now);
 	printf("zone %s, policy %s, at %s\n", zone->name, zone->policy, now);
 	printf("%-5s %-4s %-16s %-9s %-11s %-11s %-11s %-11s %s\n", "tag", "role", "algorithm", "state",
 	       "DNSKEY", "KRRSIG", "ZRRSIG", "DS", "next event");
 	size_t pending = 0;
-	for (size_t i = 0; code == EXIT_OK && i < keys->count; i++) {
+	for (size_t i = 0; code == RS_EOK && i < keys->count; i++) {
 		const rs_keystate_t *k = &keys->keys[i];
 		if (k->goal == RS_GOAL_DEAD)
 			continue;
@@ -518,14 +518,14 @@ int cmd_key(int argc, char **argv)
 		       rs_alg_name(k->alg), doing(k), st[RS_REC_DNSKEY], st[RS_REC_KRRSIG], st[RS_REC_ZRRSIG],
 		       ds_text(k), next);
 	}
-	if (code == EXIT_OK && pending > 0)
+	if (code == RS_EOK && pending > 0)
 		printf("* not yet published: the next 'regsign sign --zone %s' shows it, and its time counts from then\n",
 		       zone->name);
-	else if (code == EXIT_OK && zone->next_event <= so.now)
+	else if (code == RS_EOK && zone->next_event <= so.now)
 		printf("steps are due: run regsign enforce (sign also does)\n");
 	/* Under the table, on standard error as alerts are: what the operator must act on. */
 	char why[400];
-	if (code == EXIT_OK && cli_custody_wait(z.store, z.session, so.now, why, sizeof(why), NULL)) {
+	if (code == RS_EOK && cli_custody_wait(z.store, z.session, so.now, why, sizeof(why), NULL)) {
 		fflush(stdout);
 		fprintf(stderr, "waits for key holders: %s\n", why);
 	}
@@ -556,18 +556,18 @@ static int open_steps(cli_zone_t *z, const args_t *a, rs_diag_t *diag, int *ret)
 	rs_session_opts_t so = cli_session_opts(a->quiet ? CLI_QUIET : 0);
 	so.force_clock = a->force_clock;
 	int code = cli_zone_open(z, a->zone, &so);
-	*ret = code == EXIT_OK ? rs_session_parent(z->session, false, diag) : RS_EINVAL;
+	*ret = code == RS_EOK ? rs_session_parent(z->session, false, diag) : RS_EINVAL;
 	if (*ret == RS_EOK)
 		*ret = rs_session_enforce(z->session, diag);
 	return code;
 }
 
-/* Commit what ret allows (unless done already), and close; the exit code. */
+/* Commit what ret allows (unless done already), and close; the code. */
 static int close_steps(cli_zone_t *z, int code, int ret, bool committed, rs_diag_t *diag)
 {
-	if (code == EXIT_OK && ret == RS_EOK && !committed)
+	if (code == RS_EOK && ret == RS_EOK && !committed)
 		ret = rs_session_commit(z->session, diag);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		code = cli_check(ret, diag);
 	cli_zone_close(z);
 	return code;
@@ -580,7 +580,7 @@ static int enforce_zone(const char *name, args_t a)
 	int ret;
 	a.zone = name;
 	int code = open_steps(&z, &a, &diag, &ret);
-	if (code == EXIT_OK && ret == RS_EOK && (ret = rs_session_commit(z.session, &diag)) == RS_EOK && !a.quiet) {
+	if (code == RS_EOK && ret == RS_EOK && (ret = rs_session_commit(z.session, &diag)) == RS_EOK && !a.quiet) {
 		const rs_zone_rec_t *zone = rs_session_zone(z.session);
 		char t[40] = "the operator (ds-seen/ds-gone)";
 		if (zone->next_event != INT64_MAX)
@@ -603,16 +603,16 @@ int cmd_enforce(int argc, char **argv)
 	if (a.zone != NULL)
 		return enforce_zone(a.zone, a);
 	rs_store_t *store;
-	if ((code = cli_store(&store)) != EXIT_OK)
+	if ((code = cli_store(&store)) != RS_EOK)
 		return code;
 	rs_zone_rec_t *zones = NULL;
 	size_t n = 0;
 	if (rs_store_zone_list(store, &zones, &n) != RS_EOK)
-		code = EXIT_INTERNAL;
+		code = CLI_EINTERNAL;
 	rs_store_close(store);
 	for (size_t i = 0; i < n; i++) {
 		int c = enforce_zone(zones[i].name, a);
-		if (c != EXIT_OK)
+		if (c != RS_EOK)
 			code = c;
 	}
 	free(zones);
@@ -646,7 +646,7 @@ int cmd_plan(int argc, char **argv)
 		return code;
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
-	if ((code = cli_zone_open(&z, a.zone, &so)) == EXIT_OK && a.json) {
+	if ((code = cli_zone_open(&z, a.zone, &so)) == RS_EOK && a.json) {
 		const rs_zone_rec_t *zone = rs_session_zone(z.session);
 		cli_json_t j;
 		cli_json_begin(&j, stdout);
@@ -662,8 +662,8 @@ int cmd_plan(int argc, char **argv)
 		cli_json_close(&j);
 		cli_json_close(&j);
 		int wrote = cli_json_end(&j);
-		code = code != EXIT_OK ? code : wrote;
-	} else if (code == EXIT_OK) {
+		code = code != RS_EOK ? code : wrote;
+	} else if (code == RS_EOK) {
 		const rs_zone_rec_t *zone = rs_session_zone(z.session);
 		printf("plan for %s (policy %s), %ld days%s:\n", zone->name, zone->policy, a.days,
 		       rs_session_policy(z.session)->ds_auto ? "" : "; DS changes assumed confirmed when requested");
@@ -696,7 +696,7 @@ int cmd_rollover(int argc, char **argv)
 		return code;
 	if (a.role == 0) {
 		cli_error("say which key to roll: --ksk, --zsk or --csk");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	cli_zone_t z;
 	rs_diag_t diag;
@@ -730,7 +730,7 @@ static int ds_event(int argc, char **argv, bool seen)
 		return code;
 	if (a.tag == 0) {
 		cli_error("--key TAG is required");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	cli_zone_t z;
 	rs_diag_t diag;
@@ -768,12 +768,12 @@ int cmd_ds_check(int argc, char **argv)
 	so.force_clock = a.force_clock;
 	rs_diag_t diag;
 	int ret = RS_EINVAL;
-	if ((code = cli_zone_open(&z, a.zone, &so)) == EXIT_OK &&
+	if ((code = cli_zone_open(&z, a.zone, &so)) == RS_EOK &&
 	    rs_session_zone(z.session)->parent_agents[0] == '\0') {
 		cli_error("%s has no parent agents (see regsign zone set-parent)", rs_session_zone(z.session)->name);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	}
-	if (code == EXIT_OK && (ret = rs_session_parent(z.session, true, &diag)) == RS_EOK)
+	if (code == RS_EOK && (ret = rs_session_parent(z.session, true, &diag)) == RS_EOK)
 		ret = rs_session_enforce(z.session, &diag);
 	return close_steps(&z, code, ret, false, &diag);
 }

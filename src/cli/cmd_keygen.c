@@ -49,30 +49,30 @@ int cmd_keygen(int argc, char **argv)
 		case 'p': pem = optarg; break;
 		case 'L': legacy = true; break;
 		case 'q': quiet = true; break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	uint8_t origin[255];
 	if (!cli_origin(origin_text, origin))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	if (dir == NULL) {
 		cli_error("--keys DIR is required");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	int alg = 0;
 	if (alg_text == NULL && pem == NULL) {
 		cli_error("--algorithm is required");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (alg_text != NULL && rs_alg_from_str(alg_text, &alg) != RS_EOK) {
 		cli_error("unknown algorithm '%s'", alg_text);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (rs_alg_legacy(alg) && !legacy) {
 		cli_error("algorithm %s uses SHA-1, which RFC 8624 forbids for signing; "
 			  "pass --legacy to make one anyway", rs_alg_name(alg));
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_key_t *key;
 	rs_diag_t diag;
@@ -80,16 +80,16 @@ int cmd_keygen(int argc, char **argv)
 			      : rs_key_generate(origin, alg, (unsigned)bits, ksk, &key, &diag);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		return cli_exit_code(ret);
+		return ret;
 	}
 	char base[1024];
 	ret = rs_key_save(key, dir, cli_now(), (uint32_t)ttl, base, sizeof(base), &diag);
 	rs_key_free(key);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		return cli_exit_code(ret);
+		return ret;
 	}
 	if (!quiet)
 		printf("%s\n", base);
-	return EXIT_OK;
+	return RS_EOK;
 }

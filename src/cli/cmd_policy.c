@@ -62,24 +62,24 @@ int cli_policy_load(rs_store_t *store, const char *arg, bool check, rs_policy_t 
 	char *t = read_file(arg, &len);
 	if (t == NULL) {
 		cli_error("cannot read policy file '%s'", arg);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_diag_t diag;
 	if (rs_policy_parse(t, len, arg, p, &diag) != RS_EOK) {
 		cli_error("%s", diag.text);
 		free(t);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (check && rs_policy_check(p, 0, &diag) != RS_EOK) {
 		cli_policy_refusal(arg, t, diag.text);
 		free(t);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (text != NULL)
 		*text = t;
 	else
 		free(t);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 static void summary(const rs_policy_t *p)
@@ -114,66 +114,66 @@ int cmd_policy(int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		help(sub == NULL ? stderr : stdout);
-		return sub == NULL ? EXIT_INPUT : EXIT_OK;
+		return sub == NULL ? RS_EINVAL : RS_EOK;
 	}
 	const char *arg = NULL;
 	long soa_ttl = 0;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
 			help(stdout);
-			return EXIT_OK;
+			return RS_EOK;
 		} else if (strcmp(argv[i], "--soa-ttl") == 0 && i + 1 < argc) {
 			char *end;
 			soa_ttl = strtol(argv[++i], &end, 10);
 			if (*end != '\0' || soa_ttl <= 0 || soa_ttl > 0x7fffffff) {
 				cli_error("invalid --soa-ttl '%s'", argv[i]);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 		} else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
 			if (!cli_set_now(argv[++i]))
-				return EXIT_INPUT;
+				return RS_EINVAL;
 		} else if (arg == NULL) {
 			arg = argv[i];
 		} else {
 			cli_error("unexpected argument '%s'", argv[i]);
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 	}
 	rs_store_t *store = NULL;
-	int code = EXIT_OK;
+	int code = RS_EOK;
 	rs_policy_t p;
 	char *text = NULL;
 	if (strcmp(sub, "list") == 0) {
 		/* Reading the list must not create a state directory. */
-		if ((code = cli_store_if_any(&store)) != EXIT_OK)
+		if ((code = cli_store_if_any(&store)) != RS_EOK)
 			return code;
 		for (size_t i = 0; rs_policy_builtin_name(i) != NULL; i++) {
 			char *stored = NULL;
 			bool imported = store != NULL &&
 					rs_store_policy_get(store, rs_policy_builtin_name(i), &stored) == RS_EOK;
 			free(stored);
-			if (!imported && cli_policy_get(NULL, rs_policy_builtin_name(i), &p, NULL) == EXIT_OK)
+			if (!imported && cli_policy_get(NULL, rs_policy_builtin_name(i), &p, NULL) == RS_EOK)
 				printf("%-16s shipped   %s\n", p.name, p.description);
 		}
 		char name[64];
 		for (size_t i = 0; store != NULL && rs_store_policy_name(store, i, name) == RS_EOK; i++)
-			if (cli_policy_get(store, name, &p, NULL) == EXIT_OK)
+			if (cli_policy_get(store, name, &p, NULL) == RS_EOK)
 				printf("%-16s imported  %s\n", name, p.description);
 	} else if (arg == NULL) {
 		cli_error("policy %s needs an argument", sub);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	} else if (strcmp(sub, "show") == 0) {
 		code = cli_store_if_any(&store);
-		if (code == EXIT_OK && (code = cli_policy_load(store, arg, false, &p, &text)) == EXIT_OK)
+		if (code == RS_EOK && (code = cli_policy_load(store, arg, false, &p, &text)) == RS_EOK)
 			fputs(text, stdout);
 	} else if (strcmp(sub, "check") == 0) {
 		if (strchr(arg, '/') == NULL && strstr(arg, ".yaml") == NULL)
 			code = cli_store_if_any(&store);
 		rs_diag_t diag;
-		if (code == EXIT_OK && (code = cli_policy_load(store, arg, false, &p, &text)) == EXIT_OK) {
+		if (code == RS_EOK && (code = cli_policy_load(store, arg, false, &p, &text)) == RS_EOK) {
 			if (rs_policy_check(&p, (uint32_t)soa_ttl, &diag) != RS_EOK) {
 				cli_policy_refusal(arg, text, diag.text);
-				code = EXIT_INPUT;
+				code = RS_EINVAL;
 			} else {
 				summary(&p);
 				printf("policy %s: ok\n", p.name);
@@ -181,8 +181,8 @@ int cmd_policy(int argc, char **argv)
 		}
 	} else if (strcmp(sub, "import") == 0) {
 		rs_diag_t diag;
-		if ((code = cli_policy_load(NULL, arg, true, &p, &text)) == EXIT_OK &&
-		    (code = cli_store_create(&store)) == EXIT_OK) {
+		if ((code = cli_policy_load(NULL, arg, true, &p, &text)) == RS_EOK &&
+		    (code = cli_store_create(&store)) == RS_EOK) {
 			int ret = rs_store_begin(store, &diag);
 			if (ret == RS_EOK)
 				ret = rs_store_policy_put(store, p.name, text, cli_now(), &diag);
@@ -197,7 +197,7 @@ int cmd_policy(int argc, char **argv)
 				cli_audit_flush(store);
 			if (ret != RS_EOK) {
 				cli_error("%s", diag.text);
-				code = cli_exit_code(ret);
+				code = ret;
 			} else {
 				printf("policy %s imported\n", p.name);
 			}
@@ -205,7 +205,7 @@ int cmd_policy(int argc, char **argv)
 	} else {
 		cli_error("unknown command 'policy %s'", sub);
 		help(stderr);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	}
 	free(text);
 	rs_store_close(store);

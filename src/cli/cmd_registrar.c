@@ -52,36 +52,36 @@ static int registrar_add(int argc, char **argv)
 		switch (c) {
 		case 'n': snprintf(r.name, sizeof(r.name), "%s", optarg); break;
 		case 'c': cert = optarg; break;
-		case 'h': registrar_help(stdout); return EXIT_OK;
-		default: registrar_help(stderr); return EXIT_INPUT;
+		case 'h': registrar_help(stdout); return RS_EOK;
+		default: registrar_help(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind != argc - 1 || r.name[0] == '\0') {
 		registrar_help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	const char *id = argv[optind];
 	size_t idlen = strlen(id);
 	if (idlen < 3 || idlen > 16 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != idlen) {
 		cli_error("registrar id '%s' must be 3 to 16 letters, digits, '-', '_' or '.'", id);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	snprintf(r.id, sizeof(r.id), "%s", id);
 	if (cert != NULL && !cli_cert_fingerprint(cert, r.cert))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	char pw[64];
 	if (!read_password(pw, sizeof(pw)))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	int hashed = crypto_pwhash_str(r.pw_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
 				       crypto_pwhash_MEMLIMIT_INTERACTIVE);
 	sodium_memzero(pw, sizeof(pw));
 	if (hashed != 0) {
 		cli_error("cannot hash the password: out of memory");
-		return EXIT_INTERNAL;
+		return RS_ENOMEM;
 	}
 	rs_store_t *store;
 	int code = cli_store_create(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_diag_t diag;
 	rs_registrar_rec_t old;
@@ -94,7 +94,7 @@ static int registrar_add(int argc, char **argv)
 	if (ret == RS_EOK && !cli_audit(store, "registrar-add", "", 0, "ok", "registrar %s (%s), certificate %s", r.id,
 					r.name, r.cert[0] ? r.cert : "any"))
 		ret = RS_EIO;
-	if ((code = cli_finish(store, ret, &diag)) == EXIT_OK)
+	if ((code = cli_finish(store, ret, &diag)) == RS_EOK)
 		printf("registrar %s added\n", r.id);
 	rs_store_close(store);
 	return code;
@@ -114,19 +114,19 @@ int cmd_registrar(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "list") == 0) {
 		rs_store_t *store;
 		int code = cli_store(&store);
-		if (code != EXIT_OK)
+		if (code != RS_EOK)
 			return code;
 		printf("%-16s %-32s %s\n", "ID", "NAME", "CERTIFICATE (SHA-256)");
 		int ret = rs_store_registrar_each(store, print_registrar, NULL);
 		rs_store_close(store);
-		return ret == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+		return ret == RS_EOK ? RS_EOK : CLI_EINTERNAL;
 	}
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		registrar_help(stdout);
-		return EXIT_OK;
+		return RS_EOK;
 	}
 	registrar_help(stderr);
-	return EXIT_INPUT;
+	return RS_EINVAL;
 }
 
 static void registry_help(FILE *f)
@@ -183,7 +183,7 @@ int cmd_registry(int argc, char **argv)
 		case 'c':
 			if (!cli_check_mode(optarg, &mode)) {
 				cli_error("--check takes off, warn or enforce, not '%s'", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			values[0] = optarg;
 			break;
@@ -192,7 +192,7 @@ int cmd_registry(int argc, char **argv)
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || v == 0 || v > (c == 'p' ? 65535UL : 60000UL)) {
 				cli_error("invalid --%s '%s'", c == 'p' ? "dns-port" : "timeout", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			values[c == 'p' ? 1 : 2] = optarg;
 			break;
@@ -200,21 +200,21 @@ int cmd_registry(int argc, char **argv)
 		case 'r':
 			if (strcmp(optarg, "system") != 0 && !server_address(optarg)) {
 				cli_error("--resolver takes ADDR, ADDR@PORT or system, not '%s'", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			values[3] = optarg;
 			break;
-		case 'h': registry_help(stdout); return EXIT_OK;
-		default: registry_help(stderr); return EXIT_INPUT;
+		case 'h': registry_help(stdout); return RS_EOK;
+		default: registry_help(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind != argc) {
 		registry_help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_diag_t diag;
 	int ret = rs_store_begin(store, &diag);
@@ -225,7 +225,7 @@ int cmd_registry(int argc, char **argv)
 		if (ret == RS_EOK && !cli_audit(store, "registry-config", "", 0, "ok", "%s = %s", names[i], values[i]))
 			ret = RS_EIO;
 	}
-	if ((code = cli_finish(store, ret, &diag)) != EXIT_OK) {
+	if ((code = cli_finish(store, ret, &diag)) != RS_EOK) {
 		rs_store_close(store);
 		return code;
 	}
@@ -234,5 +234,5 @@ int cmd_registry(int argc, char **argv)
 	printf("check %s\ndns-port %u\ntimeout %u ms\nresolver %s\n", cli_check_mode_name(reg.check), reg.dns_port,
 	       reg.timeout_ms, reg.resolver[0] ? reg.resolver : "system");
 	rs_store_close(store);
-	return EXIT_OK;
+	return RS_EOK;
 }

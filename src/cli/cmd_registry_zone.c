@@ -45,13 +45,13 @@ int cmd_registry_zone(int argc, char **argv)
 		case 't': threads = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'c': force_clock = true; break;
 		case 'q': quiet = true; break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind != argc || zone == NULL || out_path == NULL) {
 		help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	cli_publish_opts_t po = { .threads = threads, .force_clock = force_clock, .quiet = quiet, .incremental = !full,
 				  .registry = true };

@@ -110,7 +110,7 @@ int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t
 	so.threads = po->threads;
 	int code = cli_zone_open(&z, zone, &so);
 	rs_diag_t diag;
-	int ret = code == EXIT_OK ? RS_EOK : RS_EINVAL;
+	int ret = code == RS_EOK ? RS_EOK : RS_EINVAL;
 	/* A wrong clock takes no step at all; any failure from here on is a failed publication. */
 	if (ret == RS_EOK && (ret = rs_session_check_clock(z.session, &diag)) != RS_EOK)
 		rs_session_fail(z.session, diag.text);
@@ -129,7 +129,7 @@ int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t
 	rs_publish_result_t res;
 	if (ret == RS_EOK && (ret = rs_session_publish(z.session, &o, &res, &diag)) == RS_EOK && !po->quiet)
 		publish_summary(rs_session_zone(z.session)->name, &res);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		code = cli_check(ret, &diag);
 	cli_zone_close(&z);
 	return code;
@@ -180,7 +180,7 @@ int cmd_sign(int argc, char **argv)
 			unsigned long it = strtoul(optarg, &end, 10);
 			if (*end != '\0' || it > 2500) {
 				cli_error("NSEC3 iterations '%s' is not a number up to 2500 (RFC 9276 advises 0)", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			so.nsec3_params.iterations = (uint16_t)it;
 			nsec3_opts = true;
@@ -189,7 +189,7 @@ int cmd_sign(int argc, char **argv)
 		case OPT_SALT:
 			if (parse_salt(optarg, &so.nsec3_params) != RS_EOK) {
 				cli_error("NSEC3 salt '%s' is not hex of up to 255 octets, or '-'", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			nsec3_opts = true;
 			break;
@@ -198,28 +198,28 @@ int cmd_sign(int argc, char **argv)
 		case OPT_SERIAL: serial_text = optarg; break;
 		case OPT_LEGACY: legacy = true; break;
 		case OPT_ZONE: managed = optarg; break;
-		case OPT_NOW: if (!cli_set_now(optarg)) return EXIT_INPUT; break;
+		case OPT_NOW: if (!cli_set_now(optarg)) return RS_EINVAL; break;
 		case OPT_FORCE_CLOCK: force_clock = true; break;
 		case OPT_INCREMENTAL: incremental = true; break;
 		case 'q': quiet = true; break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	if (incremental && managed == NULL) {
 		cli_error("--incremental is for managed zones (--zone)");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (managed != NULL) {
 		if (optind != argc || origin_text || dir || inc_text || exp_text || validity_text || nsec3_opts ||
 		    so.nsec3) {
 			cli_error("with --zone, the zone's policy and state decide keys, times and denial; "
 				  "give only --out (and --now, --threads, --force-clock, --incremental, --quiet)");
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 		if (out_path == NULL) {
 			cli_error("--out SIGNED is required");
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 		cli_publish_opts_t po = { .threads = so.threads, .force_clock = force_clock, .quiet = quiet,
 					  .incremental = incremental };
@@ -228,19 +228,19 @@ int cmd_sign(int argc, char **argv)
 	if (optind != argc - 1) {
 		cli_error(optind >= argc ? "ZONEFILE is required" : "only one ZONEFILE may be given");
 		help(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	const char *zone_path = argv[optind];
 	uint8_t origin[255];
 	if (!cli_origin(origin_text, origin))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	if (dir == NULL || out_path == NULL) {
 		cli_error("--keys KEYDIR and --out SIGNED are required");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (nsec3_opts && !so.nsec3) {
 		cli_error("NSEC3 options need --nsec3");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	int64_t now = cli_now();
 	so.inception = now - 3600;
@@ -249,11 +249,11 @@ int cmd_sign(int argc, char **argv)
 		int64_t d;
 		if (inc_text != NULL || exp_text != NULL) {
 			cli_error("--validity cannot be combined with --inception/--expiration");
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 		if (rs_duration_parse(validity_text, &d) != RS_EOK || d <= 0) {
 			cli_error("invalid validity '%s' (use e.g. 30d, 12h)", validity_text);
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 		so.expiration = now + d;
 	}
@@ -262,11 +262,11 @@ int cmd_sign(int argc, char **argv)
 												       : NULL;
 	if (bad_time != NULL) {
 		cli_error("invalid time '%s' (use YYYYMMDDHHMMSS)", bad_time);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (so.expiration <= so.inception) {
 		cli_error("expiration is not after inception");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	static const char *const serial_modes[] = { "keep", "increment", "unixtime", "dateserial" };
 	int serial_mode = -1;
@@ -275,19 +275,19 @@ int cmd_sign(int argc, char **argv)
 			serial_mode = i;
 	if (serial_mode < 0) {
 		cli_error("unknown serial mode '%s' (keep, increment, unixtime, dateserial)", serial_text);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 
 	rs_key_t *keys[16];
 	int nkeys = cli_load_keys(dir, origin, true, keys, 16);
 	if (nkeys < 0)
-		return EXIT_INPUT;
-	int code = EXIT_OK;
+		return RS_EINVAL;
+	int code = RS_EOK;
 	rs_zone_t *zone = NULL;
 	rs_diag_t diag;
 	if (nkeys == 0) {
 		cli_error("no keys for '%s' in '%s'", origin_text, dir);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 		goto out;
 	}
 	for (int i = 0; i < nkeys; i++) {
@@ -295,13 +295,13 @@ int cmd_sign(int argc, char **argv)
 		if (rs_alg_legacy(alg) && !legacy) {
 			cli_error("key %u uses %s (SHA-1), which RFC 8624 forbids for signing; pass --legacy "
 				  "to sign with it anyway", rs_key_tag(keys[i]), rs_alg_name(alg));
-			code = EXIT_INPUT;
+			code = RS_EINVAL;
 			goto out;
 		}
 		if (so.nsec3 && !rs_alg_nsec3_ok(alg)) {
 			cli_error("key %u uses %s, which cannot sign an NSEC3 zone (RFC 5155 2)",
 				  rs_key_tag(keys[i]), rs_alg_name(alg));
-			code = EXIT_INPUT;
+			code = RS_EINVAL;
 			goto out;
 		}
 	}
@@ -326,7 +326,7 @@ int cmd_sign(int argc, char **argv)
 	double t_sort = elapsed(&t0);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		code = cli_exit_code(ret);
+		code = ret;
 		goto out;
 	}
 	const rs_rr_t *soa = rs_zone_soa(zone);
@@ -337,7 +337,7 @@ int cmd_sign(int argc, char **argv)
 	ret = rs_outfile_open(out_path, 0644, &out, &diag);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		code = cli_exit_code(ret);
+		code = ret;
 		goto out;
 	}
 	int last = -1;
@@ -354,7 +354,7 @@ int cmd_sign(int argc, char **argv)
 	double t_sign = elapsed(&t0);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
-		code = cli_exit_code(ret);
+		code = ret;
 		goto out;
 	}
 	if (!quiet) {

@@ -207,7 +207,7 @@ int cmd_simulate(int argc, char **argv)
 		case OPT_START:
 			if (rs_time_parse(optarg, &start) != RS_EOK) {
 				cli_error("invalid start time '%s'", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			break;
 		case OPT_SOA_TTL: soa_ttl = strtol(optarg, &end, 10); break;
@@ -220,25 +220,25 @@ int cmd_simulate(int argc, char **argv)
 		case OPT_EXTRA:
 			if (rs_duration_parse(optarg, &extra) != RS_EOK) {
 				cli_error("invalid duration '%s'", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			break;
 		case 'q': quiet = true; break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 		if (end != NULL && *end != '\0') {
 			cli_error("invalid number '%s'", optarg);
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 	}
 	if (policy_arg == NULL || optind != argc || days <= 0 || days > 36500 || soa_ttl <= 0) {
 		cli_error(policy_arg == NULL ? "--policy is required" : "invalid arguments");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_policy_t policy, next_policy;
 	int code = cli_policy_load(NULL, policy_arg, !unchecked, &policy, NULL);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_sim_opts_t so = { .start = start, .days = days, .soa_ttl = (uint32_t)soa_ttl, .extra_delay = extra };
 	if (ezsk >= 0)
@@ -250,9 +250,9 @@ int cmd_simulate(int argc, char **argv)
 		long day = colon ? strtol(change, NULL, 10) : -1;
 		if (colon == NULL || day < 0) {
 			cli_error("--change-policy wants DAY:NAME, such as 400:default");
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
-		if ((code = cli_policy_load(NULL, colon + 1, !unchecked, &next_policy, NULL)) != EXIT_OK)
+		if ((code = cli_policy_load(NULL, colon + 1, !unchecked, &next_policy, NULL)) != RS_EOK)
 			return code;
 		so.policy_change_at = start + day * 86400;
 		so.new_policy = &next_policy;
@@ -273,7 +273,7 @@ int cmd_simulate(int argc, char **argv)
 	int ret = rs_simulate(&policy, &so, &timeline, svg_path ? &svg : NULL, &res, &diag);
 	if (ret != RS_EOK) {
 		cli_error("simulation stopped: %s", diag.text);
-		code = cli_exit_code(ret);
+		code = ret;
 	} else {
 		if (!quiet && timeline.len > 0)
 			fwrite(timeline.data, 1, timeline.len, stdout);
@@ -286,9 +286,9 @@ int cmd_simulate(int argc, char **argv)
 		       policy.max_dnskeys, (unsigned long long)res.limit_breaches,
 		       (unsigned long long)res.signer_problems);
 		if (res.bogus || res.limit_breaches || res.signer_problems)
-			code = EXIT_BOGUS;
+			code = RS_EBOGUS;
 	}
-	if (code != EXIT_INTERNAL && svg_path != NULL && svg.len > 0) {
+	if (code != RS_ENOMEM && code != RS_ECRYPTO && svg_path != NULL && svg.len > 0) {
 		rs_outfile_t *of;
 		if (rs_outfile_open(svg_path, 0644, &of, &diag) == RS_EOK) {
 			fwrite(svg.data, 1, svg.len, rs_outfile_stream(of));

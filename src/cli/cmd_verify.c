@@ -44,7 +44,7 @@ int cmd_verify(int argc, char **argv)
 		case 't':
 			if (rs_time_parse(optarg, &vo.now) != RS_EOK) {
 				cli_error("invalid time '%s' (use YYYYMMDDHHMMSS)", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			break;
 		case 'j': vo.threads = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -54,29 +54,29 @@ int cmd_verify(int argc, char **argv)
 			unsigned long long n = strtoull(optarg, &end, 10);
 			if (*optarg == '\0' || *optarg == '-' || *end != '\0') {
 				cli_error("invalid --max-problems '%s'", optarg);
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			}
 			vo.max_problems = n == 0 || n > SIZE_MAX ? SIZE_MAX : (size_t)n;
 			break;
 		}
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind != argc - 1) {
 		cli_error("one SIGNED zone file is required");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	uint8_t origin[255];
 	if (!cli_origin(origin_text, origin))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	rs_zone_opts_t zo = { .keep_dnssec = true, .threads = vo.threads };
 	rs_zone_t *zone;
 	rs_diag_t diag;
 	int ret = rs_zone_new(origin, &zo, &zone);
 	if (ret != RS_EOK) {
 		cli_error("%s", rs_strerror(ret));
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	ret = rs_zone_read(zone, argv[optind], &diag);
 	if (ret == RS_EOK)
@@ -84,7 +84,7 @@ int cmd_verify(int argc, char **argv)
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
 		rs_zone_free(zone);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_buf_t report;
 	rs_buf_init(&report, (size_t)1 << 30);
@@ -94,7 +94,7 @@ int cmd_verify(int argc, char **argv)
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
 		rs_buf_clear(&report);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	uint64_t listed = 0;
 	for (size_t i = 0; i < report.len; i++)
@@ -111,5 +111,5 @@ int cmd_verify(int argc, char **argv)
 			argv[optind], (unsigned long long)res.rrsets, (unsigned long long)res.signatures,
 			res.nsec3 ? "NSEC3" : "NSEC", res.problems ? "bogus" : "secure",
 			(unsigned long long)res.problems);
-	return res.problems ? EXIT_BOGUS : EXIT_OK;
+	return res.problems ? RS_EBOGUS : RS_EOK;
 }

@@ -21,6 +21,7 @@ static void help(FILE *f)
 		"       regsign [--state DIR] zone show ZONE [--now T] [--json]\n"
 		"       regsign [--state DIR] zone set-policy ZONE NAME [--now T]\n"
 		"       regsign [--state DIR] zone set-parent ZONE [ADDR[@PORT]]...\n"
+		"       regsign [--state DIR] zone set-secondaries ZONE [ADDR[@PORT]]... [--tsig NAME:ALG:BASE64]\n"
 		"       regsign [--state DIR] zone remove ZONE\n"
 		"\n"
 		"add      starts managing ZONE: checks ZONEFILE (the unsigned zone) and the policy\n"
@@ -36,6 +37,8 @@ static void help(FILE *f)
 		"set-parent  the parent's servers to ask for the zone's DS (up to 8): every enforce\n"
 		"         then confirms DS changes that all of them show, as ds-seen/ds-gone would.\n"
 		"         No address: the operator confirms.\n"
+		"set-secondaries  where 'serve' sends NOTIFY, and who may transfer the zone (with\n"
+		"         the TSIG key given); no address: none.\n"
 		"remove   stops managing ZONE and destroys its keys.\n"
 		"\n"
 		"--json   (list, show) one JSON object instead. list: {\"zones\": [ZONE...]}; show:\n"
@@ -71,7 +74,7 @@ static int check_zone_file(const uint8_t *origin, const char *path, const rs_pol
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
 		rs_zone_free(zone);
-		return cli_exit_code(ret);
+		return ret;
 	}
 	const rs_rr_t *soa = rs_zone_soa(zone);
 	*soa_ttl = soa->ttl;
@@ -129,56 +132,56 @@ static int zone_add(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			if (!add_agent(agents, sizeof(agents), optarg))
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			break;
 		case 'p': policy_name = optarg; break;
 		case 'i': input = optarg; break;
 		case 'W': weaker = true; break;
-		case 'N': if (!cli_set_now(optarg)) return EXIT_INPUT; break;
+		case 'N': if (!cli_set_now(optarg)) return RS_EINVAL; break;
 		case 'q': quiet = true; break;
-		case 'h': help(stdout); return EXIT_OK;
-		default: help(stderr); return EXIT_INPUT;
+		case 'h': help(stdout); return RS_EOK;
+		default: help(stderr); return RS_EINVAL;
 		}
 	}
 	if (optind != argc - 1 || policy_name == NULL || input == NULL) {
 		cli_error("zone add needs ZONE, --policy NAME and --input ZONEFILE");
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	rs_zone_rec_t rec = { 0 };
 	uint8_t origin[255];
 	if (!cli_zone_name(argv[optind], rec.name, origin))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	char *abs = realpath(input, NULL);
 	if (abs == NULL || strlen(abs) >= sizeof(rec.input)) {
 		cli_error("cannot find zone file '%s'", input);
 		free(abs);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	snprintf(rec.input, sizeof(rec.input), "%s", abs);
 	snprintf(rec.parent_agents, sizeof(rec.parent_agents), "%s", agents);
 	free(abs);
 	rs_store_t *store;
 	int code = cli_store_create(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_diag_t diag;
 	rs_policy_t policy;
 	char *text = NULL;
 	code = cli_policy_get(store, policy_name, &policy, &text);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		code = check_zone_file(origin, rec.input, &policy, &rec.soa_ttl, &rec.soa_minimum);
-	if (code == EXIT_OK && rs_policy_check(&policy, rec.soa_ttl, &diag) != RS_EOK) {
+	if (code == RS_EOK && rs_policy_check(&policy, rec.soa_ttl, &diag) != RS_EOK) {
 		cli_error("policy '%s' cannot be kept for %s: %s", policy_name, rec.name, diag.text);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	}
 	/* Custody is never weaker than the policy by accident: the operator says so, and it is audited. */
-	int custody = code == EXIT_OK ? rs_site_custody_check(store, &policy, &diag) : RS_EOK;
+	int custody = code == RS_EOK ? rs_site_custody_check(store, &policy, &diag) : RS_EOK;
 	if (custody != RS_EOK && custody != RS_ENOENT && !weaker) {
 		cli_error("%s (--accept-weaker-custody to go on anyway)", diag.text);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	} else if (custody == RS_ENOENT && policy.key_holders > 0 && !weaker) {
 		cli_error("%s", diag.text);
-		code = EXIT_INPUT;
+		code = RS_EINVAL;
 	}
 	bool weaker_used = custody == RS_EDENIED || (custody == RS_ENOENT && policy.key_holders > 0);
 	int64_t now = cli_now();
@@ -187,7 +190,7 @@ static int zone_add(int argc, char **argv)
 	rec.added = now;
 	rec.next_event = now;
 	int ret = RS_EOK;
-	if (code == EXIT_OK && (ret = rs_store_begin(store, &diag)) == RS_EOK) {
+	if (code == RS_EOK && (ret = rs_store_begin(store, &diag)) == RS_EOK) {
 		char backend[16];
 		/* The zone keeps the policy text it was added with: a later release's shipped policy changes nothing. */
 		char *stored = NULL;
@@ -204,7 +207,7 @@ static int zone_add(int argc, char **argv)
 		if (ret == RS_EOK && !cli_audit(store, "zone-add", rec.name, 0, "ok", "%s", line))
 			ret = RS_EIO;
 		/* The first key needs a key store: the embedded default if none is set up. */
-		if (ret == RS_EOK && cli_keystore(store, backend) != EXIT_OK)
+		if (ret == RS_EOK && cli_keystore(store, backend) != RS_EOK)
 			ret = rs_diag(&diag, RS_EIO, "cannot set up the key store");
 		if (ret == RS_EOK)
 			ret = rs_store_commit(store, &diag);
@@ -215,7 +218,7 @@ static int zone_add(int argc, char **argv)
 	}
 	free(text);
 	rs_store_close(store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	if (ret != RS_EOK)
 		return cli_check(ret, &diag);
@@ -225,10 +228,10 @@ static int zone_add(int argc, char **argv)
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(quiet ? CLI_QUIET : 0);
 	code = cli_zone_open(&z, rec.name, &so);
-	ret = code == EXIT_OK ? rs_session_enforce(z.session, &diag) : RS_EINVAL;
+	ret = code == RS_EOK ? rs_session_enforce(z.session, &diag) : RS_EINVAL;
 	if (ret == RS_EOK)
 		ret = rs_session_commit(z.session, &diag);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		code = cli_check(ret, &diag);
 	cli_zone_close(&z);
 	return code;
@@ -293,14 +296,14 @@ static int zone_list(bool json)
 {
 	rs_store_t *store;
 	int code = cli_store(&store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_zone_rec_t *zones;
 	size_t n;
 	if (rs_store_zone_list(store, &zones, &n) != RS_EOK) {
 		cli_error("cannot list zones");
 		rs_store_close(store);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	cli_json_t j;
 	if (json) {
@@ -450,7 +453,7 @@ static int zone_show_json(cli_zone_t *z, int64_t now)
 	cli_json_close(&j);
 	cli_json_close(&j);
 	int wrote = cli_json_end(&j);
-	return code != EXIT_OK ? code : wrote;
+	return code != RS_EOK ? code : wrote;
 }
 
 static int zone_show(const char *name, bool json)
@@ -458,9 +461,9 @@ static int zone_show(const char *name, bool json)
 	cli_zone_t z;
 	rs_session_opts_t so = cli_session_opts(CLI_LOOK);
 	int code = cli_zone_open(&z, name, &so);
-	if (code == EXIT_OK && json) {
+	if (code == RS_EOK && json) {
 		code = zone_show_json(&z, so.now);
-	} else if (code == EXIT_OK) {
+	} else if (code == RS_EOK) {
 		const rs_zone_rec_t *zone = rs_session_zone(z.session);
 		const rs_keyset_t *keys = rs_session_keys(z.session);
 		char a[20], b[20], c[20], f[20];
@@ -499,17 +502,17 @@ static int zone_show(const char *name, bool json)
 	return code;
 }
 
-/* One change by the operator: open, act, commit, close; the exit code. */
+/* One change by the operator: open, act, commit, close; the code. */
 static int zone_change(const char *name, int (*act)(rs_session_t *s, const char *arg, rs_diag_t *diag),
 		       const char *arg)
 {
 	cli_zone_t z;
 	rs_diag_t diag;
 	int code = cli_zone_open(&z, name, NULL);
-	int ret = code == EXIT_OK ? act(z.session, arg, &diag) : RS_EINVAL;
+	int ret = code == RS_EOK ? act(z.session, arg, &diag) : RS_EINVAL;
 	if (ret == RS_EOK)
 		ret = rs_session_commit(z.session, &diag);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		code = cli_check(ret, &diag);
 	cli_zone_close(&z);
 	return code;
@@ -536,14 +539,14 @@ static int zone_set_parent(const char *name, char **agents, int n)
 	char list[sizeof(((rs_zone_rec_t *)0)->parent_agents)] = "";
 	for (int i = 0; i < n; i++)
 		if (!add_agent(list, sizeof(list), agents[i]))
-			return EXIT_INPUT;
+			return RS_EINVAL;
 	return zone_change(name, set_parent, list);
 }
 
 static int zone_remove(const char *name)
 {
 	int code = zone_change(name, remove_zone, NULL);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		printf("zone %s removed; its keys destroyed\n", name);
 	return code;
 }
@@ -553,11 +556,13 @@ int cmd_zone(int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		help(sub == NULL ? stderr : stdout);
-		return sub == NULL ? EXIT_INPUT : EXIT_OK;
+		return sub == NULL ? RS_EINVAL : RS_EOK;
 	}
 	argc--, argv++;
 	if (strcmp(sub, "add") == 0)
 		return zone_add(argc, argv);
+	if (strcmp(sub, "set-secondaries") == 0)
+		return cli_zone_secondaries(argc, argv);
 	if (strcmp(sub, "set-parent") == 0 && argc >= 2 && argv[1][0] != '-')
 		return zone_set_parent(argv[1], argv + 2, argc - 2);
 	/* The other subcommands take positional arguments, --now, --json (list, show) and --help. */
@@ -567,18 +572,18 @@ int cmd_zone(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			help(stdout);
-			return EXIT_OK;
+			return RS_EOK;
 		} else if (strcmp(argv[i], "--json") == 0 &&
 			   (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0)) {
 			json = true;
 		} else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
 			if (!cli_set_now(argv[++i]))
-				return EXIT_INPUT;
+				return RS_EINVAL;
 		} else if (nargs < 2 && argv[i][0] != '-') {
 			args[nargs++] = argv[i];
 		} else {
 			cli_error("unexpected argument '%s'", argv[i]);
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		}
 	}
 	if (strcmp(sub, "list") == 0 && nargs == 0)
@@ -589,7 +594,7 @@ int cmd_zone(int argc, char **argv)
 		return zone_remove(args[0]);
 	if (strcmp(sub, "set-policy") == 0 && nargs == 2)
 		return zone_change(args[0], set_policy, args[1]);
-	static const char *const subs[] = { "add", "list", "show", "set-policy", "set-parent",
+	static const char *const subs[] = { "add", "list", "show", "set-policy", "set-parent", "set-secondaries",
 					    "remove" };
 	bool known = false;
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
@@ -600,5 +605,5 @@ int cmd_zone(int argc, char **argv)
 	} else if (!cli_unknown("command", sub, "zone ", subs, sizeof(subs) / sizeof(subs[0]))) {
 		help(stderr);
 	}
-	return EXIT_INPUT;
+	return RS_EINVAL;
 }

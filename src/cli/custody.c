@@ -164,23 +164,23 @@ int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max)
 	snprintf(tokens, sizeof(tokens), "%s/tokens", hsmdir);
 	if ((mkdir(hsmdir, 0700) != 0 && errno != EEXIST) || mkdir(tokens, 0700) != 0) {
 		cli_error("cannot create '%s': %s", tokens, strerror(errno));
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	/* SoftHSM2 reads the path as given: it must not depend on where regsign runs. */
 	char abs[PATH_MAX];
 	if (realpath(tokens, abs) == NULL) {
 		cli_error("cannot resolve '%s': %s", tokens, strerror(errno));
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	int n = snprintf(text, sizeof(text), "directories.tokendir = %s\nobjectstore.backend = file\n"
 			 "log.level = ERROR\n", abs);
 	snprintf(conf, max, "%.*s/softhsm2.conf", (int)(strlen(abs) - strlen("/tokens")), abs);
 	if (write_private(conf, text, (size_t)n) != RS_EOK) {
 		cli_error("cannot write '%s'", conf);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	setenv("SOFTHSM2_CONF", conf, 1);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret, size_t len, unsigned m,
@@ -188,7 +188,7 @@ int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret
 {
 	rs_share_t *shares = calloc(n, sizeof(*shares));
 	if (shares == NULL)
-		return EXIT_INTERNAL;
+		return RS_ENOMEM;
 	int ret = rs_share_split(kind, secret, len, m, n, shares);
 	if (ret == RS_EOK && set_hex != NULL)
 		sodium_bin2hex(set_hex, 17, shares[0].set, sizeof(shares[0].set));
@@ -207,21 +207,21 @@ int cli_share_files(const char *dir, rs_share_kind_t kind, const uint8_t *secret
 	}
 	rs_wipe(shares, n * sizeof(*shares));
 	free(shares);
-	return ret == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+	return ret == RS_EOK ? RS_EOK : CLI_EINTERNAL;
 }
 
 int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan)
 {
 	char conf[4400] = "";
-	int code = EXIT_OK;
+	int code = RS_EOK;
 	/* The embedded default's directory, if there, is left by a setup that never committed. */
 	if (plan->softhsm_dir != NULL)
 		code = cli_softhsm_prepare(plan->softhsm_dir, plan->keep_shares, conf, sizeof(conf));
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	if (plan->shares_dir != NULL && mkdir(plan->shares_dir, 0700) != 0 && errno != EEXIST) {
 		cli_error("cannot create '%s': %s", plan->shares_dir, strerror(errno));
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	/*
 	 * A token regsign initialises gets random PINs (hex, as long as SoftHSM2
@@ -251,19 +251,19 @@ int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan)
 	rs_hsm_close(h);
 	if (ret != RS_EOK) {
 		cli_error("cannot set up token '%s': %s", plan->token, diag.text);
-		code = EXIT_INTERNAL;
+		code = CLI_EINTERNAL;
 	}
 	const uint8_t *secrets[3] = { (uint8_t *)pin, (uint8_t *)so, backup };
 	const size_t lens[3] = { strlen(pin), strlen(so), 32 };
 	char sets[3][17];
-	for (int kind = 0; code == EXIT_OK && kind < 3; kind++)
+	for (int kind = 0; code == RS_EOK && kind < 3; kind++)
 		code = cli_share_files(plan->shares_dir, (rs_share_kind_t)kind, secrets[kind], lens[kind],
 				       plan->m[kind], plan->n[kind], plan->keep_shares, sets[kind]);
 	rs_wipe(random, sizeof(random));
 	rs_wipe(backup, sizeof(backup));
 	rs_wipe(pin, sizeof(pin));
 	rs_wipe(so, sizeof(so));
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	char activation[32];
 	snprintf(activation, sizeof(activation), "%u-of-%u", plan->m[RS_SHARE_ACTIVATION], plan->n[RS_SHARE_ACTIVATION]);
@@ -274,14 +274,14 @@ int cli_custody_setup(rs_store_t *store, const cli_custody_plan_t *plan)
 	    rs_store_setting_put(store, RS_SET_UNLOCK, plan->keep_shares ? "state" : "agent", &diag) != RS_EOK ||
 	    rs_store_setting_put(store, RS_SET_ACTIVATION, activation, &diag) != RS_EOK) {
 		cli_error("%s", diag.text);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	for (int kind = 0; kind < 3; kind++)
 		if (rs_store_setting_put(store, share_set_setting((rs_share_kind_t)kind), sets[kind], &diag) != RS_EOK) {
 			cli_error("%s", diag.text);
-			return EXIT_INTERNAL;
+			return CLI_EINTERNAL;
 		}
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 bool cli_shares_check_set(rs_store_t *store, const cli_shares_t *s, rs_share_kind_t kind)
@@ -316,17 +316,17 @@ static int embedded_setup(rs_store_t *store)
 	cli_custody_plan_t plan = { CLI_SOFTHSM_MODULE, CLI_TOKEN_LABEL, hsm, hsm, true, { 1, 1, 1 }, { 1, 1, 1 },
 				    NULL, NULL };
 	int code = cli_custody_setup(store, &plan);
-	if (code == EXIT_OK &&
+	if (code == RS_EOK &&
 	    !cli_audit(store, "keystore-init", NULL, 0, "ok", "embedded SoftHSM2 token '%s' in %s; unlocks with "
 		       "shares kept in the state directory (1 of 1)", CLI_TOKEN_LABEL, hsm))
-		code = EXIT_INTERNAL;
+		code = CLI_EINTERNAL;
 	return code;
 }
 
 int cli_keystore(rs_store_t *store, char backend[16])
 {
 	if (rs_store_setting_get(store, RS_SET_KEYSTORE, backend, 16) == RS_EOK)
-		return EXIT_OK;
+		return RS_EOK;
 	/* A state directory from before key custody keeps its key files. */
 	char keys[4200];
 	snprintf(keys, sizeof(keys), "%s/keys", rs_store_dir(store));
@@ -339,10 +339,10 @@ int cli_keystore(rs_store_t *store, char backend[16])
 	rs_diag_t diag;
 	if (files) {
 		snprintf(backend, 16, "file");
-		return rs_store_setting_put(store, RS_SET_KEYSTORE, backend, &diag) == RS_EOK ? EXIT_OK : EXIT_INTERNAL;
+		return rs_store_setting_put(store, RS_SET_KEYSTORE, backend, &diag) == RS_EOK ? RS_EOK : CLI_EINTERNAL;
 	}
 	int code = embedded_setup(store);
-	if (code == EXIT_OK)
+	if (code == RS_EOK)
 		snprintf(backend, 16, "pkcs11");
 	return code;
 }
@@ -396,7 +396,7 @@ int cli_audit_alone(rs_store_t *store, const char *action, const char *zone, uin
 	rs_diag_t diag;
 	if (rs_store_begin(store, &diag) != RS_EOK) {
 		cli_error("%s", diag.text);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	va_list ap;
 	va_start(ap, fmt);
@@ -406,8 +406,8 @@ int cli_audit_alone(rs_store_t *store, const char *action, const char *zone, uin
 		cli_error("%s", diag.text);
 	if (ret != RS_EOK) {
 		rs_store_rollback(store);
-		return EXIT_INTERNAL;
+		return CLI_EINTERNAL;
 	}
 	cli_audit_flush(store);
-	return EXIT_OK;
+	return RS_EOK;
 }

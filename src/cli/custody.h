@@ -21,7 +21,7 @@ bool cli_locator_is_token(const char *locator);
  * The key store new keys go to: "file" or "pkcs11". A state directory that
  * has none yet gets the embedded default, a SoftHSM2 token in DIR/hsm that
  * unlocks with shares kept there (1 of 1), unless its zones already hold key
- * files. Runs inside the caller's transaction. Returns an exit code.
+ * files. Runs inside the caller's transaction. Returns a code (cli.h).
  */
 int cli_keystore(rs_store_t *store, char backend[16]);
 
@@ -90,6 +90,6 @@ bool cli_audit(rs_store_t *store, const char *action, const char *zone, uint16_t
 	       const char *fmt, ...) RS_PRINTF(6, 7);
 /* After a commit: copy new entries to DIR/audit.log and syslog; a failure is a warning. */
 void cli_audit_flush(rs_store_t *store);
-/* A change of its own: begin, record, commit, flush. Returns an exit code. */
+/* A change of its own: begin, record, commit, flush. Returns a code (cli.h). */
 int cli_audit_alone(rs_store_t *store, const char *action, const char *zone, uint16_t tag, const char *result,
 		    const char *fmt, ...) RS_PRINTF(6, 7);

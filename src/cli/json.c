@@ -15,7 +15,7 @@ void cli_json_begin(cli_json_t *j, FILE *out)
 int cli_json_end(cli_json_t *j)
 {
 	fputc('\n', j->out);
-	return fflush(j->out) == 0 && !ferror(j->out) ? EXIT_OK : EXIT_INTERNAL;
+	return fflush(j->out) == 0 && !ferror(j->out) ? RS_EOK : CLI_EINTERNAL;
 }
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates), or 0. */

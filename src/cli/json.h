@@ -20,7 +20,7 @@ typedef struct cli_json {
 
 /* Start a document on out (borrowed until cli_json_end). */
 void cli_json_begin(cli_json_t *j, FILE *out);
-/* End the document (a final newline) and flush; the exit code (EXIT_INTERNAL if not all written). */
+/* End the document (a final newline) and flush; RS_EOK, or CLI_EINTERNAL (cli.h) if not all written. */
 int cli_json_end(cli_json_t *j);
 
 /*

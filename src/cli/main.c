@@ -44,6 +44,8 @@ static const struct {
 	{ "epp", cmd_epp, "serve registrars over EPP (RFC 5730, TLS): DS records with secDNS-1.1" },
 	{ "cds-scan", cmd_cds_scan, "apply the CDS/CDNSKEY of secure children (RFC 7344, RFC 8078)" },
 	{ "registry-zone", cmd_registry_zone, "build the registry zone from its delegations and sign it" },
+	{ "serve", cmd_serve, "run as the signer: publish every zone when due, serve AXFR/IXFR, NOTIFY, metrics" },
+	{ "ctl", cmd_ctl, "control a running serve: status, zone-status, sign, reload, rollover, freeze, stop" },
 };
 
 static void usage(FILE *f)
@@ -152,15 +154,15 @@ static int help_command(int argc, char **argv)
 {
 	if (argc < 3) {
 		usage(stdout);
-		return EXIT_OK;
+		return RS_EOK;
 	}
 	int (*run)(int, char **) = find_command(argv[2]);
 	if (run == NULL)
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	/* The command's own argv: its name, any subcommand, then --help. */
 	char **args = calloc((size_t)argc, sizeof(*args));
 	if (args == NULL)
-		return EXIT_INTERNAL;
+		return RS_ENOMEM;
 	for (int i = 2; i < argc; i++)
 		args[i - 2] = argv[i];
 	args[argc - 2] = (char *)"--help";
@@ -177,15 +179,6 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
-}
-
-int cli_exit_code(int code)
-{
-	switch (code) {
-	case RS_EOK: return EXIT_OK;
-	case RS_ENOMEM: case RS_ECRYPTO: return EXIT_INTERNAL;
-	default: return EXIT_INPUT;
-	}
 }
 
 bool cli_origin(const char *text, uint8_t out[255])
@@ -300,7 +293,20 @@ int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_
 	return n;
 }
 
-int main(int argc, char **argv)
+/* The exit status of a command's code: the one place codes become exit statuses. */
+static int exit_status(int code)
+{
+	enum { EXIT_OK = 0, EXIT_BOGUS = 1, EXIT_INPUT = 2, EXIT_INTERNAL = 3 };
+	switch (code) {
+	case RS_EOK: return EXIT_OK;
+	case RS_EBOGUS: return EXIT_BOGUS; /* a check ran and found problems */
+	case RS_ENOMEM: case RS_ECRYPTO: case CLI_EINTERNAL: return EXIT_INTERNAL;
+	default: return EXIT_INPUT; /* bad input or usage, or refused */
+	}
+}
+
+/* regsign [GLOBAL OPTIONS] COMMAND ...: the command's code. */
+static int dispatch(int argc, char **argv)
 {
 	/* Key material and PINs pass through this process: no core dump of it, no ptrace by others. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -310,23 +316,23 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], "--state") == 0)
 			state_dir = argv[2];
 		else if (!cli_set_now(argv[2]))
-			return EXIT_INPUT;
+			return RS_EINVAL;
 		argc -= 2;
 		argv += 2;
 	}
 	if (argc < 2) {
 		usage(stderr);
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
-		return EXIT_OK;
+		return RS_EOK;
 	}
 	if (strcmp(argv[1], "help") == 0)
 		return help_command(argc, argv);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("regsign %s\n", REGSIGN_VERSION);
-		return EXIT_OK;
+		return RS_EOK;
 	}
 	/* Every command takes --now T (or --now=T), as the global help says: taken here, once. */
 	if (strcmp(argv[1], "simulate") != 0)
@@ -342,11 +348,16 @@ int main(int argc, char **argv)
 			if (value == NULL)
 				continue;
 			if (!cli_set_now(value))
-				return EXIT_INPUT;
+				return RS_EINVAL;
 			memmove(&argv[i], &argv[i + used], (size_t)(argc - i - used + 1) * sizeof(*argv));
 			argc -= used;
 			i--;
 		}
 	int (*run)(int, char **) = find_command(argv[1]);
-	return run != NULL ? run(argc - 1, argv + 1) : EXIT_INPUT;
+	return run != NULL ? run(argc - 1, argv + 1) : RS_EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	return exit_status(dispatch(argc, argv));
 }

@@ -30,14 +30,14 @@ int cli_store_if_any(rs_store_t **out)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/state.db", cli_state_dir());
 	*out = NULL;
-	return access(path, F_OK) == 0 ? cli_store(out) : EXIT_OK;
+	return access(path, F_OK) == 0 ? cli_store(out) : RS_EOK;
 }
 
 int cli_check(int ret, const rs_diag_t *diag)
 {
 	if (ret != RS_EOK)
 		cli_error("%s", diag->text);
-	return cli_exit_code(ret);
+	return ret;
 }
 
 /* Steps as "TIME ZONE what"; what the operator must act on, warnings and errors on standard error. */
@@ -73,9 +73,9 @@ int cli_zone_open(cli_zone_t *z, const char *name, const rs_session_opts_t *opts
 	char canon[256];
 	uint8_t wire[255];
 	if (!cli_zone_name(name, canon, wire))
-		return EXIT_INPUT;
+		return RS_EINVAL;
 	int code = cli_store(&z->store);
-	if (code != EXIT_OK)
+	if (code != RS_EOK)
 		return code;
 	rs_session_opts_t o = opts != NULL ? *opts : cli_session_opts(0);
 	rs_diag_t diag;

@@ -26,10 +26,10 @@ typedef struct {
 
 /* Session options for this command line (--now, the operator, the log), for flags. */
 rs_session_opts_t cli_session_opts(unsigned flags);
-/* Open a managed zone with opts (NULL: cli_session_opts(0)); returns an exit code after printing why not. */
+/* Open a managed zone with opts (NULL: cli_session_opts(0)); returns a code after printing why not. */
 int cli_zone_open(cli_zone_t *z, const char *name, const rs_session_opts_t *opts);
 void cli_zone_close(cli_zone_t *z);
-/* Print diag when ret is an error; the exit code for ret. */
+/* Print diag when ret is an error; returns ret. */
 int cli_check(int ret, const rs_diag_t *diag);
 
 /* A policy by name (imported into store, which may be NULL, else shipped); prints the error. */

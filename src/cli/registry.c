@@ -77,10 +77,10 @@ int cli_finish(rs_store_t *store, int ret, const rs_diag_t *diag)
 		rs_store_rollback(store);
 		if (ret != RS_EIO || diag == &commit)
 			cli_error("%s", diag->text);
-		return cli_exit_code(ret);
+		return ret;
 	}
 	cli_audit_flush(store);
-	return EXIT_OK;
+	return RS_EOK;
 }
 
 bool cli_x509_fingerprint(X509 *cert, char out[65])

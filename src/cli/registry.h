@@ -28,7 +28,7 @@ void cli_print_report(FILE *f, const rs_check_report_t *report);
 /*
  * End a command's transaction: commit if ret is RS_EOK and flush the audit
  * log, else roll back and print diag (unless ret is RS_EIO: cli_audit has
- * said why). Returns the exit code.
+ * said why). Returns ret (RS_EOK, or the error).
  */
 int cli_finish(rs_store_t *store, int ret, const rs_diag_t *diag);
 

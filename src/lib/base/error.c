@@ -18,6 +18,7 @@ const char *rs_strerror(int code)
 	case RS_ELOCKED: return "keys are not activated";
 	case RS_EDENIED: return "not authorised";
 	case RS_ECHECK: return "pre-delegation check failed";
+	case RS_EBOGUS: return "problems found";
 	}
 	if (code < 0 && code > RS_EBASE)
 		return strerror(-code);

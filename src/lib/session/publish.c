@@ -232,7 +232,7 @@ static int check_dnskeys(const rs_session_t *s, const rs_zone_t *zone, const rs_
 
 /* Read what was written back and check it all, as a validator would, before anyone sees it. */
 static int verify_output(rs_session_t *s, rs_outfile_t *out, const rs_signing_t *signing, rs_publish_result_t *res,
-			 rs_diag_t *diag)
+			 rs_zone_t **checked, rs_diag_t *diag)
 {
 	char path[4200];
 	int ret = rs_outfile_readback(out, path, sizeof(path), diag);
@@ -272,7 +272,10 @@ static int verify_output(rs_session_t *s, rs_outfile_t *out, const rs_signing_t 
 		res->verified = vr.signatures;
 	}
 	rs_buf_clear(&report);
-	rs_zone_free(zone);
+	if (ret == RS_EOK)
+		*checked = zone;
+	else
+		rs_zone_free(zone);
 	return ret;
 }
 
@@ -379,11 +382,11 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 		 * plus the longest TTL. Nor may it live longer than the policy allows
 		 * now (a validity shortened since it was made).
 		 */
-		prev = previous_output(s, po->output);
+		prev = po->previous != NULL ? NULL : previous_output(s, po->output);
 		int64_t margin = s->policy.sig_validity / 2;
 		if (margin < s->policy.sig_refresh + (int64_t)s->policy.max_zone_ttl)
 			margin = s->policy.sig_refresh + (int64_t)s->policy.max_zone_ttl;
-		so.previous = prev;
+		so.previous = po->previous != NULL ? po->previous : prev;
 		so.reuse_until = s->o.now + margin;
 		so.reuse_latest = s->o.now + s->policy.sig_validity;
 	}
@@ -393,9 +396,12 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	/* The unsigned and the previous zone are done with: the check reads the output alone. */
 	rs_zone_free(zone);
 	rs_zone_free(prev);
+	rs_zone_t *checked = NULL;
 	if (ret == RS_EOK)
-		ret = verify_output(s, out, &signing, res, diag);
+		ret = verify_output(s, out, &signing, res, &checked, diag);
 	res->t_verify = seconds_since(&t0) - res->t_build - res->t_sign;
+	if (ret == RS_EOK && po->staged != NULL)
+		ret = po->staged(po->staged_arg, checked, res->serial, diag);
 	char keys[256];
 	rs_signing_describe(&signing, keys, sizeof(keys));
 	rs_signing_clear(&signing);
@@ -404,10 +410,15 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 		out = NULL;
 	}
 	if (ret != RS_EOK) {
+		rs_zone_free(checked);
 		rs_outfile_abort(out);
 		rs_session_fail(s, diag->text);
 		return ret;
 	}
+	if (po->keep != NULL)
+		*po->keep = checked;
+	else
+		rs_zone_free(checked);
 	/* Published: what it shows is what resolvers may see from now on. */
 	rs_keyset_published(&s->keys, s->o.now);
 	s->zone.serial = res->serial;

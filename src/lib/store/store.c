@@ -63,6 +63,18 @@ static const char *const migrations[] = {
 	"  output TEXT NOT NULL);"
 	"CREATE INDEX publication_zone ON publication (zone, id);"
 	"CREATE TABLE key_intent (locator TEXT PRIMARY KEY, zone TEXT NOT NULL, time INTEGER NOT NULL);",
+	/*
+	 * 4 -> 5: the daemon. Secondaries by zone (TSIG secrets are files, not
+	 * rows); a counter every registry change bumps, which the daemon watches.
+	 */
+	"CREATE TABLE secondary (zone TEXT NOT NULL, addr TEXT NOT NULL, tsig TEXT NOT NULL, PRIMARY KEY (zone, addr));"
+	"CREATE TABLE registry_change (id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL);"
+	"INSERT INTO registry_change VALUES (1, 0);"
+	"CREATE TRIGGER domain_added AFTER INSERT ON domain BEGIN UPDATE registry_change SET gen = gen + 1; END;"
+	"CREATE TRIGGER domain_changed AFTER UPDATE ON domain BEGIN UPDATE registry_change SET gen = gen + 1; END;"
+	"CREATE TRIGGER domain_removed AFTER DELETE ON domain BEGIN UPDATE registry_change SET gen = gen + 1; END;"
+	"CREATE TRIGGER ds_added AFTER INSERT ON ds BEGIN UPDATE registry_change SET gen = gen + 1; END;"
+	"CREATE TRIGGER ds_removed AFTER DELETE ON ds BEGIN UPDATE registry_change SET gen = gen + 1; END;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -388,6 +400,9 @@ int rs_store_zone_remove(rs_store_t *s, const char *name, rs_diag_t *diag)
 	if (ret == RS_EOK)
 		ret = store_run(s, store_prepare(s, "DELETE FROM key WHERE zone = ?", "t", name), diag, "cannot remove keys");
 	if (ret == RS_EOK)
+		ret = store_run(s, store_prepare(s, "DELETE FROM secondary WHERE zone = ?", "t", name), diag,
+				"cannot remove the secondaries");
+	if (ret == RS_EOK)
 		ret = store_run(s, store_prepare(s, "DELETE FROM zone WHERE name = ?", "t", name), diag,
 			  "cannot remove the zone");
 	return ret;
@@ -649,4 +664,40 @@ int rs_store_audit_trim(rs_store_t *s, uint64_t seq, rs_diag_t *diag)
 {
 	return store_run(s, store_prepare(s, "DELETE FROM audit WHERE seq < ?", "i", (int64_t)seq), diag,
 		   "cannot trim the audit entries");
+}
+
+int rs_store_secondaries_set(rs_store_t *s, const char *zone, const char *const *addrs, size_t n, const char *tsig,
+			     rs_diag_t *diag)
+{
+	int ret = store_run(s, store_prepare(s, "DELETE FROM secondary WHERE zone = ?", "t", zone), diag,
+			    "cannot replace the secondaries");
+	for (size_t i = 0; i < n && ret == RS_EOK; i++)
+		ret = store_run(s, store_prepare(s, "INSERT OR REPLACE INTO secondary (zone, addr, tsig) VALUES (?,?,?)",
+						 "ttt", zone, addrs[i], tsig != NULL ? tsig : ""),
+				diag, "cannot record a secondary");
+	return ret;
+}
+
+int rs_store_secondaries(rs_store_t *s, const char *zone, void (*fn)(void *arg, const char *addr, const char *tsig),
+			 void *arg)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT addr, tsig FROM secondary WHERE zone = ? ORDER BY addr", "t", zone);
+	if (st == NULL)
+		return RS_EIO;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RS_EOK : RS_EIO;
+}
+
+int rs_store_registry_generation(rs_store_t *s, uint64_t *gen)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT gen FROM registry_change WHERE id = 1", "");
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	*gen = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RS_EOK : RS_EIO;
 }

@@ -1,0 +1,101 @@
+/* The daemon's parts, shared by the files of src/lib/serve. */
+#pragma once
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "regsign/serve.h"
+#include "regsign/session.h"
+
+#define SERVE_MAX_SECONDARIES 16
+
+/* What the control socket or a timer asks of a zone's worker. */
+enum job {
+	JOB_NONE = 0,
+	JOB_PUBLISH,  /* due: key steps, then publish (incrementally) */
+	JOB_RESIGN,   /* ctl sign: publish with every signature made anew */
+	JOB_ROLLOVER, /* ctl rollover ZONE ksk|zsk|csk */
+	JOB_DS_SEEN,  /* ctl ds-seen ZONE TAG */
+	JOB_DS_GONE,
+};
+
+typedef struct szone {
+	char name[256];
+	uint8_t origin[255];
+	/* Set by the worker, read by everyone under serve.lock. */
+	rs_version_t *version;
+	rs_journal_t *journal;
+	uint32_t serial;
+	int64_t last_publish, last_failure, next_event, expiration, next_run;
+	char last_error[512];
+	char output[4096];
+	uint64_t publications, failures, sigs_made, sigs_reused, last_verified;
+	double last_seconds;
+	bool frozen, registry, present, busy, taken_up;
+	/* What the worker is to do, and the ctl callers waiting for it. */
+	enum job job;
+	int job_arg;
+	uint64_t job_seq, job_done;
+	int job_result;
+	char job_text[512];
+	/* Inputs as last seen. */
+	int64_t input_mtime, input_size;
+	/* Secondaries; NOTIFY state per secondary for notify_serial. */
+	rs_secondary_t sec[SERVE_MAX_SECONDARIES];
+	rs_tsig_key_t keys[SERVE_MAX_SECONDARIES];
+	char sec_text[SERVE_MAX_SECONDARIES][80];
+	size_t nsec;
+	uint32_t notify_serial;
+	unsigned notify_tries[SERVE_MAX_SECONDARIES];
+	int64_t notify_next[SERVE_MAX_SECONDARIES];
+	bool notify_done[SERVE_MAX_SECONDARIES];
+	uint32_t sec_serial[SERVE_MAX_SECONDARIES]; /* as their queries said; 0: not heard */
+	uint64_t notify_failures;
+} szone_t;
+
+typedef struct serve {
+	rs_serve_opts_t o;
+	rs_store_t *store;   /* the main thread's: zone list, registry generation */
+	rs_xfr_server_t *xfr;
+	pthread_mutex_t lock; /* the zone table and every szone field */
+	pthread_cond_t changed; /* a job finished, or work arrived */
+	szone_t **zones;
+	size_t nzones;
+	uint64_t registry_gen;
+	atomic_bool stopping;
+	atomic_bool reload;
+	atomic_uint transfers; /* open connections: DNS over TCP, control, metrics */
+	pthread_mutex_t sync_lock; /* one zone-list sync at a time (the main loop, ctl reload) */
+	int wake[2]; /* the self-pipe that wakes the main loop (signals, the worker) */
+	pthread_t worker, notifier;
+	int64_t started;
+	uint64_t transfers_served, transfers_refused;
+} serve_t;
+
+int64_t serve_now(const serve_t *sv);
+void serve_wake(serve_t *sv);
+szone_t *serve_zone(serve_t *sv, const char *name); /* under lock; name in any case, with or without the dot */
+
+/* zones.c */
+int serve_zones_sync(serve_t *sv, rs_diag_t *diag);  /* the zone list from the store: new zones, removed ones */
+void serve_schedule(serve_t *sv);                   /* mark zones that are due */
+void *serve_worker(void *arg);
+void *serve_notifier(void *arg);
+void serve_zones_free(serve_t *sv);
+/* A ctl job for zone: queue it and wait for its result (text into out). */
+int serve_job(serve_t *sv, const char *zone, enum job job, int arg, char *out, size_t max);
+
+/* ctl.c, metrics.c, net.c */
+int serve_ctl_answer(serve_t *sv, const char *line, const char *who, rs_buf_t *reply);
+void serve_ctl_peer(int fd, char *out, size_t max);
+int serve_metrics(serve_t *sv, rs_buf_t *out);
+int serve_listen(const char *addr_port, int type, rs_diag_t *diag);
+void serve_udp(serve_t *sv, int fd);
+void serve_tcp_accept(serve_t *sv, int fd);
+void serve_ctl_accept(serve_t *sv, int fd);
+void serve_http_accept(serve_t *sv, int fd);
+
+/* One audited action by the daemon or a ctl caller. */
+void serve_audit(rs_store_t *store, int64_t now, const char *operator, const char *action, const char *zone,
+		 const char *result, const char *detail, const rs_log_t *log);

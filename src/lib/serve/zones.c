@@ -1,0 +1,666 @@
+/*
+ * The zones of a running daemon: the table kept in step with the store, the
+ * scheduler that says when each is due, the worker that walks each due zone
+ * through its session (steps, build, sign, verify, publish) and serves the
+ * verified version, and the notifier that tells the secondaries.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "regsign/dns.h"
+#include "regsign/policy.h"
+#include "regsign/verify.h"
+#include "internal.h"
+
+#define OPERATOR "regsign-serve"
+
+szone_t *serve_zone(serve_t *sv, const char *name)
+{
+	char want[258];
+	snprintf(want, sizeof(want), "%s%s", name, name[0] != '\0' && name[strlen(name) - 1] == '.' ? "" : ".");
+	for (size_t i = 0; i < sv->nzones; i++)
+		if (strcasecmp(sv->zones[i]->name, want) == 0)
+			return sv->zones[i];
+	return NULL;
+}
+
+/* A zone's files are DIR/SUB/NAME.EXT, NAME without its last dot ("root" for the root). */
+static void zone_file(const serve_t *sv, const char *name, const char *sub, const char *ext, char *out, size_t max)
+{
+	size_t n = strlen(name);
+	if (n > 1 && name[n - 1] == '.')
+		n--;
+	if (strcmp(name, ".") == 0)
+		snprintf(out, max, "%s/%s/root.%s", sv->o.state_dir, sub, ext);
+	else
+		snprintf(out, max, "%s/%s/%.*s.%s", sv->o.state_dir, sub, (int)n, name, ext);
+}
+
+static void file_stamp(const char *path, int64_t *mtime, int64_t *size)
+{
+	struct stat st;
+	if (path[0] == '\0' || stat(path, &st) != 0) {
+		*mtime = *size = -1;
+		return;
+	}
+	*mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	*size = (int64_t)st.st_size;
+}
+
+/* ---- the table ---- */
+
+struct sec_list {
+	char addr[SERVE_MAX_SECONDARIES][80];
+	char key[SERVE_MAX_SECONDARIES][256];
+	size_t n;
+};
+
+static void collect_secondary(void *arg, const char *addr, const char *tsig)
+{
+	struct sec_list *l = arg;
+	if (l->n == SERVE_MAX_SECONDARIES)
+		return;
+	snprintf(l->addr[l->n], sizeof(l->addr[0]), "%s", addr);
+	snprintf(l->key[l->n], sizeof(l->key[0]), "%s", tsig);
+	l->n++;
+}
+
+/* Take the zone's secondaries from the store when they changed; then serve with them. */
+static void sync_secondaries(serve_t *sv, szone_t *z)
+{
+	struct sec_list l = { .n = 0 };
+	if (rs_store_secondaries(sv->store, z->name, collect_secondary, &l) != RS_EOK)
+		return;
+	bool same = l.n == z->nsec;
+	for (size_t i = 0; same && i < l.n; i++)
+		same = strcmp(l.addr[i], z->sec_text[i]) == 0 &&
+		       strcmp(l.key[i], z->sec[i].key != NULL ? z->keys[i].name : "") == 0;
+	if (same)
+		return;
+	size_t n = 0;
+	rs_diag_t diag;
+	for (size_t i = 0; i < l.n; i++) {
+		rs_secondary_t s;
+		if (rs_secondary_parse(l.addr[i], &s, &diag) != RS_EOK) {
+			rs_log(&sv->o.log, RS_LOG_ERR, z->name, "secondary %s: %s", l.addr[i], diag.text);
+			continue;
+		}
+		if (l.key[i][0] != '\0') {
+			if (rs_serve_tsig_load(sv->store, l.key[i], &z->keys[n], &diag) != RS_EOK) {
+				/* Without its key a secondary gets nothing: never a transfer without the TSIG asked for. */
+				rs_log(&sv->o.log, RS_LOG_ERR, z->name, "secondary %s left out: %s", l.addr[i], diag.text);
+				continue;
+			}
+			s.key = &z->keys[n];
+		}
+		z->sec[n] = s;
+		snprintf(z->sec_text[n], sizeof(z->sec_text[0]), "%s", l.addr[i]);
+		z->notify_done[n] = z->version == NULL;
+		z->notify_tries[n] = 0;
+		z->notify_next[n] = 0;
+		z->sec_serial[n] = 0;
+		n++;
+	}
+	z->nsec = n;
+	if (z->version != NULL)
+		rs_xfr_serve(sv->xfr, z->origin, z->version, z->journal, z->sec, z->nsec);
+	rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "%zu secondaries", n);
+}
+
+static szone_t *zone_new(serve_t *sv, const rs_zone_rec_t *rec, rs_diag_t *diag)
+{
+	szone_t *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return NULL;
+	snprintf(z->name, sizeof(z->name), "%s", rec->name);
+	if (rs_dname_from_str(rec->name, z->origin) != RS_EOK) {
+		free(z);
+		return NULL;
+	}
+	char dir[4200], path[4600];
+	snprintf(dir, sizeof(dir), "%s/journal", sv->o.state_dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		rs_log(&sv->o.log, RS_LOG_ERR, z->name, "%s: %s", dir, strerror(errno));
+	zone_file(sv, rec->name, "journal", "ixfr", path, sizeof(path));
+	if (rs_journal_open(path, &sv->o.conf.journal, &z->journal, diag) != RS_EOK) {
+		/* Without a history the zone is still served, by AXFR. */
+		rs_log(&sv->o.log, RS_LOG_ERR, z->name, "IXFR history unavailable: %s", diag->text);
+		z->journal = NULL;
+	} else if (diag->text[0] != '\0') {
+		rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "%s", diag->text);
+	}
+	z->input_mtime = z->input_size = -2; /* not looked at yet */
+	return z;
+}
+
+static void zone_free(serve_t *sv, szone_t *z)
+{
+	rs_xfr_serve(sv->xfr, z->origin, NULL, NULL, NULL, 0);
+	rs_version_unref(z->version);
+	rs_journal_close(z->journal);
+	explicit_bzero(z->keys, sizeof(z->keys));
+	free(z);
+}
+
+int serve_zones_sync(serve_t *sv, rs_diag_t *diag)
+{
+	rs_zone_rec_t *recs = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&sv->sync_lock);
+	if (rs_store_zone_list(sv->store, &recs, &n) != RS_EOK) {
+		pthread_mutex_unlock(&sv->sync_lock);
+		return rs_diag(diag, RS_EIO, "cannot list the managed zones");
+	}
+	uint64_t gen = 0;
+	rs_store_registry_generation(sv->store, &gen);
+	pthread_mutex_lock(&sv->lock);
+	bool registry_changed = gen != sv->registry_gen;
+	sv->registry_gen = gen;
+	for (size_t i = 0; i < sv->nzones; i++)
+		sv->zones[i]->present = false;
+	for (size_t i = 0; i < n; i++) {
+		szone_t *z = serve_zone(sv, recs[i].name);
+		if (z == NULL) {
+			szone_t **grown = realloc(sv->zones, (sv->nzones + 1) * sizeof(*grown));
+			if (grown == NULL)
+				break;
+			sv->zones = grown;
+			rs_diag_t why = { "" };
+			if ((z = zone_new(sv, &recs[i], &why)) == NULL)
+				continue;
+			sv->zones[sv->nzones++] = z;
+			rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "zone taken up");
+			z->next_run = serve_now(sv); /* load the last version, then see what is due */
+		}
+		z->present = true;
+		z->registry = recs[i].registry;
+		z->next_event = recs[i].next_event;
+		if (recs[i].output[0] != '\0')
+			snprintf(z->output, sizeof(z->output), "%s", recs[i].output);
+		else if (z->output[0] == '\0')
+			zone_file(sv, recs[i].name, "signed", "signed", z->output, sizeof(z->output));
+		/* An edited input, or new registry data, makes the zone due. */
+		int64_t mtime, size;
+		file_stamp(recs[i].input, &mtime, &size);
+		if (z->input_mtime != -2 && (mtime != z->input_mtime || size != z->input_size))
+			z->next_run = serve_now(sv);
+		z->input_mtime = mtime;
+		z->input_size = size;
+		if (z->registry && registry_changed)
+			z->next_run = serve_now(sv);
+		sync_secondaries(sv, z);
+	}
+	/* Zones removed from the state stop being served. */
+	size_t kept = 0;
+	for (size_t i = 0; i < sv->nzones; i++) {
+		szone_t *z = sv->zones[i];
+		if (!z->present && !z->busy) {
+			rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "no longer managed: not served any more");
+			zone_free(sv, z);
+		} else {
+			sv->zones[kept++] = z;
+		}
+	}
+	sv->nzones = kept;
+	pthread_cond_broadcast(&sv->changed);
+	pthread_mutex_unlock(&sv->lock);
+	pthread_mutex_unlock(&sv->sync_lock);
+	free(recs);
+	return RS_EOK;
+}
+
+void serve_zones_free(serve_t *sv)
+{
+	for (size_t i = 0; i < sv->nzones; i++)
+		zone_free(sv, sv->zones[i]);
+	free(sv->zones);
+	sv->zones = NULL;
+	sv->nzones = 0;
+}
+
+/* ---- when a zone is due ---- */
+
+/* A zone's own offset within the jitter, so that zones signed together do not stay together. */
+static int64_t zone_jitter(const szone_t *z, int64_t most)
+{
+	if (most <= 0)
+		return 0;
+	uint32_t h = 2166136261u;
+	for (const char *p = z->name; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return (int64_t)(h % (uint64_t)most);
+}
+
+void serve_schedule(serve_t *sv)
+{
+	int64_t now = serve_now(sv);
+	pthread_mutex_lock(&sv->lock);
+	bool work = false;
+	for (size_t i = 0; i < sv->nzones; i++) {
+		szone_t *z = sv->zones[i];
+		if (!z->taken_up || z->frozen || z->busy || z->job != JOB_NONE)
+			continue;
+		if (z->next_run <= now || (z->next_event != INT64_MAX && z->next_event <= now)) {
+			z->job = JOB_PUBLISH;
+			work = true;
+		}
+	}
+	if (work)
+		pthread_cond_broadcast(&sv->changed);
+	pthread_mutex_unlock(&sv->lock);
+}
+
+/* ---- the worker ---- */
+
+typedef struct {
+	serve_t *sv;
+	szone_t *z;
+	rs_version_t *current;
+	bool journaled;
+} stage_t;
+
+/* Before the new version replaces the output: its diff goes into the IXFR history, durably. */
+static int stage_diff(void *arg, const rs_zone_t *zone, uint32_t serial, rs_diag_t *diag)
+{
+	(void)diag;
+	stage_t *st = arg;
+	if (st->z->journal == NULL)
+		return RS_EOK;
+	rs_diag_t why = { "" };
+	int ret = RS_EINVAL;
+	if (st->current != NULL) {
+		rs_diff_t d = { 0 };
+		ret = rs_diff_zones(rs_version_zone(st->current), zone, &d, &why);
+		if (ret == RS_EOK)
+			ret = rs_journal_append(st->z->journal, &d, &why);
+		rs_diff_clear(&d);
+	}
+	if (ret == RS_EOK) {
+		st->journaled = true;
+		return RS_EOK;
+	}
+	/* No history to the new serial: secondaries behind it get an AXFR, which is still right. */
+	if (st->current != NULL)
+		rs_log(&st->sv->o.log, RS_LOG_WARNING, st->z->name, "IXFR history restarts at serial %u: %s", serial,
+		       why.text);
+	rs_journal_end_at(st->z->journal, serial, &why);
+	return RS_EOK;
+}
+
+/* The zone's last output as the version to serve, if it still verifies now. */
+static rs_version_t *load_version(serve_t *sv, szone_t *z, const char *path)
+{
+	if (access(path, R_OK) != 0)
+		return NULL;
+	rs_zone_opts_t zo = { .threads = sv->o.conf.threads, .keep_dnssec = true };
+	rs_zone_t *zone = NULL;
+	rs_diag_t diag;
+	int ret = rs_zone_new(z->origin, &zo, &zone);
+	if (ret == RS_EOK)
+		ret = rs_zone_read(zone, path, &diag);
+	if (ret == RS_EOK)
+		ret = rs_zone_finish(zone, &diag);
+	rs_verify_result_t vr = { 0 };
+	if (ret == RS_EOK) {
+		/* It was verified when published; it is checked again, for it may have expired or been touched since. */
+		rs_verify_opts_t vo = { .now = serve_now(sv), .threads = sv->o.conf.threads, .max_problems = 1,
+					.foreign_signatures = true };
+		rs_buf_t report;
+		rs_buf_init(&report, 4096);
+		ret = rs_verify_zone(zone, &vo, &report, &vr, &diag);
+		if (ret == RS_EOK && vr.problems > 0) {
+			ret = RS_EZONE;
+			snprintf(diag.text, sizeof(diag.text), "%.*s", (int)strcspn(report.data ? (char *)report.data : "", "\n"),
+				 report.data ? (char *)report.data : "");
+		}
+		rs_buf_clear(&report);
+	}
+	rs_version_t *v = NULL;
+	if (ret == RS_EOK && rs_version_new(zone, &v) == RS_EOK)
+		return v;
+	rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "%s is not served again (%s); the zone is published anew", path,
+	       ret == RS_EOK ? "no memory" : diag.text);
+	rs_zone_free(zone);
+	return NULL;
+}
+
+static void serve_version(serve_t *sv, szone_t *z, rs_version_t *v, bool notify)
+{
+	rs_version_t *old = z->version;
+	z->version = v;
+	z->serial = rs_version_serial(v);
+	rs_xfr_serve(sv->xfr, z->origin, v, z->journal, z->sec, z->nsec);
+	rs_version_unref(old);
+	z->notify_serial = z->serial;
+	for (size_t i = 0; i < z->nsec; i++) {
+		z->notify_done[i] = !notify;
+		z->notify_tries[i] = 0;
+		z->notify_next[i] = 0;
+	}
+}
+
+/* The registry generation a zone was last published at, kept as a setting of its own. */
+static void generation_name(const char *zone, char *out, size_t max)
+{
+	snprintf(out, max, "serve.registry-generation.%s", zone);
+}
+
+/* Did the zone's input or registry data change after its last publication (while no daemon ran)? */
+static bool changed_since(rs_store_t *store, const rs_zone_rec_t *rec)
+{
+	int64_t mtime, size;
+	file_stamp(rec->input, &mtime, &size);
+	if (mtime / 1000000000 >= rec->last_sign)
+		return true;
+	if (!rec->registry)
+		return false;
+	char name[400], text[32] = "";
+	uint64_t gen = 0;
+	generation_name(rec->name, name, sizeof(name));
+	rs_store_setting_get(store, name, text, sizeof(text));
+	return rs_store_registry_generation(store, &gen) != RS_EOK || strtoull(text, NULL, 10) != gen;
+}
+
+/* Load the zone's last output at start (outside the lock: it may take seconds). */
+static void take_up(serve_t *sv, rs_store_t *store, szone_t *z)
+{
+	pthread_mutex_lock(&sv->lock);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", z->output);
+	pthread_mutex_unlock(&sv->lock);
+	rs_version_t *v = load_version(sv, z, path);
+	pthread_mutex_lock(&sv->lock);
+	if (v != NULL) {
+		rs_diag_t diag;
+		/* The history ends where the served version is: diffs to a serial never published go. */
+		if (z->journal != NULL && rs_journal_end_at(z->journal, rs_version_serial(v), &diag) != RS_EOK)
+			rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "%s", diag.text);
+		/* Secondaries may have missed the NOTIFY of this serial before a restart: tell them again. */
+		serve_version(sv, z, v, true);
+		rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "serving serial %u from %s", z->serial, path);
+		/* Due when its refresh is: the state's next event or the signature refresh decide. */
+		rs_zone_rec_t rec;
+		rs_policy_t pol;
+		rs_diag_t why;
+		z->next_run = serve_now(sv);
+		if (rs_store_zone_get(store, z->name, &rec) == RS_EOK &&
+		    rs_policy_lookup(store, rec.policy, &pol, NULL, &why) == RS_EOK && !changed_since(store, &rec)) {
+			int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol.sig_refresh / 10;
+			z->next_run = rec.last_sign + pol.sig_refresh + zone_jitter(z, most);
+			z->last_publish = rec.last_sign;
+		}
+	}
+	pthread_mutex_unlock(&sv->lock);
+}
+
+struct run {
+	serve_t *sv;
+	szone_t *z;
+	rs_store_t *store;
+	enum job job;
+	int arg;
+	char text[512];
+};
+
+static int do_publish(struct run *r, rs_diag_t *diag)
+{
+	serve_t *sv = r->sv;
+	szone_t *z = r->z;
+	rs_session_opts_t so = { .now = serve_now(sv), .threads = sv->o.conf.threads, .operator = OPERATOR,
+				 .log = sv->o.log };
+	rs_session_t *s = NULL;
+	int ret = rs_session_open(r->store, z->name, &so, &s, diag);
+	if (ret != RS_EOK)
+		return ret;
+	pthread_mutex_lock(&sv->lock);
+	stage_t st = { sv, z, z->version != NULL ? rs_version_ref(z->version) : NULL, false };
+	char output[4096];
+	snprintf(output, sizeof(output), "%s", z->output);
+	pthread_mutex_unlock(&sv->lock);
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/signed", sv->o.state_dir);
+	mkdir(dir, 0755);
+	if ((ret = rs_session_check_clock(s, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	if (ret == RS_EOK && (ret = rs_session_parent(s, false, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	if (ret == RS_EOK && (r->job == JOB_ROLLOVER) &&
+	    (ret = rs_session_rollover(s, r->arg, 0, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	if (ret == RS_EOK && (r->job == JOB_DS_SEEN || r->job == JOB_DS_GONE) &&
+	    (ret = rs_session_ds_done(s, (uint16_t)r->arg, r->job == JOB_DS_SEEN, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	if (ret == RS_EOK && (ret = rs_session_enforce(s, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	/* The registry data as of now go into this version; later changes make the zone due again. */
+	uint64_t gen = 0;
+	rs_store_registry_generation(r->store, &gen);
+	rs_zone_t *checked = NULL;
+	rs_publish_opts_t po = { .output = output, .incremental = r->job != JOB_RESIGN,
+				 .previous = r->job != JOB_RESIGN && st.current != NULL ? rs_version_zone(st.current) : NULL,
+				 .staged = stage_diff, .staged_arg = &st, .keep = &checked };
+	rs_publish_result_t res;
+	if (ret == RS_EOK)
+		ret = rs_session_publish(s, &po, &res, diag);
+	const rs_zone_rec_t *rec = rs_session_zone(s);
+	const rs_policy_t *pol = rs_session_policy(s);
+	int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol->sig_refresh / 10;
+	int64_t next_refresh = so.now + pol->sig_refresh + zone_jitter(z, most);
+	int64_t next_event = rec->next_event;
+	if (checked != NULL && rec->registry) {
+		char name[400], text[32];
+		generation_name(rec->name, name, sizeof(name));
+		snprintf(text, sizeof(text), "%llu", (unsigned long long)gen);
+		rs_diag_t why;
+		if (rs_store_begin(r->store, &why) == RS_EOK &&
+		    (rs_store_setting_put(r->store, name, text, &why) != RS_EOK || rs_store_commit(r->store, &why) != RS_EOK))
+			rs_store_rollback(r->store);
+	}
+	rs_version_t *v = NULL;
+	if (checked != NULL && rs_version_new(checked, &v) != RS_EOK) {
+		rs_zone_free(checked);
+		v = NULL;
+	}
+	pthread_mutex_lock(&sv->lock);
+	if (v != NULL) {
+		serve_version(sv, z, v, true);
+		z->last_publish = so.now;
+		z->publications++;
+		z->sigs_made += res.stats.signatures - res.stats.reused;
+		z->sigs_reused += res.stats.reused;
+		z->last_verified = res.verified;
+		z->expiration = res.expiration;
+		z->last_seconds = res.t_build + res.t_sign + res.t_verify;
+		z->next_run = next_refresh;
+		snprintf(r->text, sizeof(r->text), "serial %u published (%llu signatures, %llu kept, %.2f s)", z->serial, (unsigned long long)res.stats.signatures,
+			 (unsigned long long)res.stats.reused, z->last_seconds);
+	} else if (st.journaled && z->journal != NULL) {
+		/* The diff went in, the version did not: the history ends at what is served. */
+		rs_diag_t why;
+		rs_journal_end_at(z->journal, z->serial, &why);
+	}
+	z->next_event = next_event;
+	pthread_mutex_unlock(&sv->lock);
+	rs_version_unref(st.current);
+	rs_session_close(s);
+	return ret;
+}
+
+static void run_job(serve_t *sv, rs_store_t *store, szone_t *z, enum job job, int arg)
+{
+	struct run r = { sv, z, store, job, arg, "" };
+	rs_diag_t diag = { "" };
+	int ret = do_publish(&r, &diag);
+	int64_t now = serve_now(sv);
+	pthread_mutex_lock(&sv->lock);
+	if (ret == RS_EBUSY) {
+		/* Another writer (a command) holds the zone: look again soon. */
+		z->next_run = now + sv->o.conf.poll;
+		snprintf(z->job_text, sizeof(z->job_text), "%s", diag.text);
+	} else if (ret != RS_EOK) {
+		z->failures++;
+		z->last_failure = now;
+		snprintf(z->last_error, sizeof(z->last_error), "%s", diag.text);
+		z->next_run = now + sv->o.conf.retry_failed;
+		snprintf(z->job_text, sizeof(z->job_text), "%s", diag.text);
+		rs_log(&sv->o.log, RS_LOG_ERR, z->name, "ALARM: publication failed, serial %u keeps serving: %s",
+		       z->serial, diag.text);
+	} else {
+		z->last_failure = 0;
+		z->last_error[0] = '\0';
+		snprintf(z->job_text, sizeof(z->job_text), "%s", r.text);
+		rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "%s", r.text);
+	}
+	z->job_result = ret;
+	pthread_mutex_unlock(&sv->lock);
+}
+
+void *serve_worker(void *arg)
+{
+	serve_t *sv = arg;
+	rs_store_t *store = NULL;
+	rs_diag_t diag;
+	if (rs_store_open(sv->o.state_dir, 0, &store, &diag) != RS_EOK) {
+		rs_log(&sv->o.log, RS_LOG_ERR, NULL, "ALARM: the worker cannot open the state: %s", diag.text);
+		atomic_store(&sv->stopping, true);
+		serve_wake(sv);
+		return NULL;
+	}
+	pthread_mutex_lock(&sv->lock);
+	while (!atomic_load(&sv->stopping)) {
+		szone_t *z = NULL;
+		/* Zones not yet taken up first: they serve their last version before anything is signed. */
+		for (size_t i = 0; i < sv->nzones && z == NULL; i++)
+			if (!sv->zones[i]->busy && !sv->zones[i]->taken_up)
+				z = sv->zones[i];
+		if (z != NULL) {
+			z->busy = true;
+			z->taken_up = true;
+			pthread_mutex_unlock(&sv->lock);
+			take_up(sv, store, z);
+			pthread_mutex_lock(&sv->lock);
+			z->busy = false;
+			continue;
+		}
+		for (size_t i = 0; i < sv->nzones && z == NULL; i++)
+			if (!sv->zones[i]->busy && sv->zones[i]->job != JOB_NONE &&
+			    (!sv->zones[i]->frozen || sv->zones[i]->job != JOB_PUBLISH))
+				z = sv->zones[i];
+		if (z == NULL) {
+			pthread_cond_wait(&sv->changed, &sv->lock);
+			continue;
+		}
+		enum job job = z->job;
+		int jarg = z->job_arg;
+		uint64_t seq = z->job_seq;
+		z->job = JOB_NONE;
+		z->busy = true;
+		pthread_mutex_unlock(&sv->lock);
+		run_job(sv, store, z, job, jarg);
+		pthread_mutex_lock(&sv->lock);
+		z->busy = false;
+		z->job_done = seq;
+		pthread_cond_broadcast(&sv->changed);
+		serve_wake(sv);
+	}
+	pthread_mutex_unlock(&sv->lock);
+	rs_store_close(store);
+	return NULL;
+}
+
+int serve_job(serve_t *sv, const char *name, enum job job, int arg, char *out, size_t max)
+{
+	pthread_mutex_lock(&sv->lock);
+	szone_t *z = serve_zone(sv, name);
+	if (z == NULL) {
+		pthread_mutex_unlock(&sv->lock);
+		snprintf(out, max, "%s: not a managed zone", name);
+		return RS_ENOENT;
+	}
+	/* Jobs of one zone run one at a time; a caller waits for the one it queued. */
+	while (z->job != JOB_NONE && !atomic_load(&sv->stopping))
+		pthread_cond_wait(&sv->changed, &sv->lock);
+	uint64_t seq = ++z->job_seq;
+	z->job = job;
+	z->job_arg = arg;
+	pthread_cond_broadcast(&sv->changed);
+	while (z->job_done < seq && !atomic_load(&sv->stopping))
+		pthread_cond_wait(&sv->changed, &sv->lock);
+	int ret = atomic_load(&sv->stopping) && z->job_done < seq ? RS_EBUSY : z->job_result;
+	snprintf(out, max, "%s", ret == RS_EBUSY && z->job_done < seq ? "the daemon is stopping" : z->job_text);
+	pthread_mutex_unlock(&sv->lock);
+	return ret;
+}
+
+/* ---- NOTIFY ---- */
+
+typedef struct {
+	szone_t *z;
+	size_t i;
+	uint32_t serial;
+	rs_secondary_t to;
+	rs_tsig_key_t key;
+} notice_t;
+
+void *serve_notifier(void *arg)
+{
+	serve_t *sv = arg;
+	while (!atomic_load(&sv->stopping)) {
+		notice_t n;
+		bool found = false;
+		int64_t now = serve_now(sv);
+		pthread_mutex_lock(&sv->lock);
+		for (size_t zi = 0; zi < sv->nzones && !found; zi++) {
+			szone_t *z = sv->zones[zi];
+			for (size_t i = 0; i < z->nsec && !found; i++) {
+				if (z->notify_done[i] || z->notify_next[i] > now)
+					continue;
+				n = (notice_t){ .z = z, .i = i, .serial = z->notify_serial, .to = z->sec[i] };
+				if (z->sec[i].key != NULL) {
+					n.key = *z->sec[i].key;
+					n.to.key = &n.key;
+				}
+				found = true;
+			}
+		}
+		pthread_mutex_unlock(&sv->lock);
+		if (!found) {
+			struct timespec ts = { 0, 200 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		rs_diag_t diag = { "" };
+		int ret = rs_notify_send(n.z->origin, n.serial, &n.to, (int)sv->o.conf.notify_timeout * 1000, &diag);
+		explicit_bzero(&n.key, sizeof(n.key));
+		pthread_mutex_lock(&sv->lock);
+		/* The zone may have moved on (a newer serial restarted the round), or gone. */
+		bool live = false;
+		for (size_t zi = 0; zi < sv->nzones; zi++)
+			live = live || sv->zones[zi] == n.z;
+		if (live && n.z->notify_serial == n.serial && n.i < n.z->nsec && !n.z->notify_done[n.i]) {
+			szone_t *z = n.z;
+			if (ret == RS_EOK) {
+				z->notify_done[n.i] = true;
+			} else if (++z->notify_tries[n.i] >= (unsigned)sv->o.conf.notify_retries) {
+				z->notify_done[n.i] = true;
+				z->notify_failures++;
+				rs_log(&sv->o.log, RS_LOG_ERR, z->name, "ALARM: NOTIFY of serial %u to %s unanswered after %u "
+				       "tries: %s", n.serial, z->sec_text[n.i], z->notify_tries[n.i], diag.text);
+			} else {
+				/* Back off: 1, 2, 4, ... seconds, at most a minute. */
+				int64_t wait = (int64_t)1 << (z->notify_tries[n.i] - 1);
+				z->notify_next[n.i] = serve_now(sv) + (wait > 60 ? 60 : wait);
+				rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "NOTIFY of serial %u: %s (try %u, again in %llds)",
+				       n.serial, diag.text, z->notify_tries[n.i], (long long)(wait > 60 ? 60 : wait));
+			}
+		}
+		pthread_mutex_unlock(&sv->lock);
+	}
+	return NULL;
+}
