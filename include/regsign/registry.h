@@ -231,6 +231,16 @@ int rs_registry_import(const rs_registry_t *reg, const char *zone, const char *p
 		       const char *actor, int64_t now, size_t *count, rs_diag_t *diag);
 
 /*
+ * The records one stored delegation puts into the registry zone (NS, DS with
+ * the NS TTL, glue), to fn, as rs_registry_zone_build adds them: RS_ENOENT
+ * if the domain is not stored (removed), RS_EZONE with why if its data
+ * cannot be published (the zone leaves it out). Read in one snapshot.
+ */
+int rs_registry_delegation_records(const rs_registry_t *reg, const char *domain, uint32_t max_ttl,
+				   int (*fn)(void *arg, const uint8_t *owner, uint16_t type, uint32_t ttl,
+					     const uint8_t *rdata, size_t len),
+				   void *arg, rs_diag_t *diag);
+/*
  * The registry zone, into zone (not yet finished): the template's own
  * records (tmpl, the finished zone of the input file: apex and other
  * authoritative data; its delegations, glue, DNSKEY, CDS and CDNSKEY are

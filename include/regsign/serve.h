@@ -28,6 +28,7 @@ typedef struct {
 	int64_t notify_retries;  /* tries per secondary and serial (default 5, backing off) */
 	int64_t retry_failed;    /* seconds before a failed publication is tried again (default 60) */
 	int64_t jitter;          /* at most this many seconds added to a refresh, per zone (default 10 % of the refresh) */
+	int64_t output_delay;    /* seconds the output file may lag a change set's version (default 5) */
 	rs_journal_limits_t journal;
 	unsigned threads;        /* signing threads; 0: all CPUs */
 	unsigned max_transfers;  /* concurrent TCP connections (default 32) */

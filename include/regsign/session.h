@@ -237,6 +237,30 @@ int rs_session_publish(rs_session_t *session, const rs_publish_opts_t *opts, rs_
 		       rs_diag_t *diag);
 
 /*
+ * Change sets, for a daemon that holds the last version (prev, as
+ * published) in memory: what changed since, then a publication of that
+ * alone (rs_sign_update), verified for the names it touches, committed as
+ * rs_session_publish commits, but with the output file left to the caller
+ * (its IXFR journal, written in opts->staged, holds the change until then).
+ * -EOPNOTSUPP when only a full publication can take it: keys or signers
+ * changed, the apex changed, NSEC3; the caller then calls rs_session_publish.
+ */
+typedef struct rs_changeset rs_changeset_t;
+/* A registry zone: the delegations changed after registry generation since (rs_store_registry_dirty). */
+int rs_session_registry_changes(rs_session_t *session, const rs_zone_t *prev, uint64_t since, rs_changeset_t **out,
+				rs_diag_t *diag);
+/* A zone built from its input file: the input read and built again, its records against prev's. */
+int rs_session_input_changes(rs_session_t *session, const rs_zone_t *prev, rs_changeset_t **out, rs_diag_t *diag);
+/* Records removed plus added. */
+size_t rs_changeset_size(const rs_changeset_t *cs);
+/* The registry generation the change set reaches. */
+uint64_t rs_changeset_generation(const rs_changeset_t *cs);
+void rs_changeset_free(rs_changeset_t *cs);
+/* Publish prev plus cs (opts: staged and keep; output is not written). */
+int rs_session_publish_changes(rs_session_t *session, const rs_zone_t *prev, rs_changeset_t *cs,
+			       const rs_publish_opts_t *opts, rs_publish_result_t *result, rs_diag_t *diag);
+
+/*
  * The clock guard of a publication (statements 5.6): the time must not be
  * before the last publication, nor (unless the operator gave it) more than
  * clock.max-jump after it. Call it before taking the steps of a run that

@@ -155,6 +155,15 @@ int rs_store_secondaries(rs_store_t *store, const char *zone, void (*fn)(void *a
 			 void *arg);
 /* A number that every change of the registry data (domains, DS) increases, whoever makes it. */
 int rs_store_registry_generation(rs_store_t *store, uint64_t *gen);
+/*
+ * The delegations of zone changed after generation since (added, changed or
+ * removed), each once with the generation of its last change, in order;
+ * fn's error stops the walk and is returned.
+ */
+int rs_store_registry_dirty(rs_store_t *store, const char *zone, uint64_t since,
+			    int (*fn)(void *arg, const char *domain, uint64_t gen), void *arg);
+/* Forget the changes of zone up to generation upto (they are in a published version). */
+int rs_store_registry_dirty_trim(rs_store_t *store, const char *zone, uint64_t upto, rs_diag_t *diag);
 
 /*
  * Registry data: registrars, delegations (domains of a registry zone with

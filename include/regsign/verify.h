@@ -19,6 +19,14 @@ typedef struct {
 	/* Accept RRSIGs by keys not in the DNSKEY RRset, as an algorithm rollover publishes them
 	 * before the new keys (RFC 6781 4.1.4); the other rules still need a valid signature. */
 	bool foreign_signatures;
+	/*
+	 * Check only the names of these records (a diff's: what a change set
+	 * touched, in a zone whose other records were verified before): their
+	 * signatures and their NSEC (NSEC zones; NSEC3 zones are checked whole).
+	 * nnames 0: the whole zone.
+	 */
+	const uint8_t *const *names;
+	size_t nnames;
 } rs_verify_opts_t;
 
 typedef struct {

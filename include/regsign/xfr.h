@@ -37,27 +37,7 @@ uint32_t rs_version_serial(const rs_version_t *v);
 
 /* ---- diffs ---- */
 
-/* One record of a diff, in wire form (owner uncompressed, RDATA canonical). */
-typedef struct {
-	const uint8_t *owner;
-	const uint8_t *rdata;
-	uint32_t ttl;
-	uint16_t type;
-	uint16_t rdlen;
-} rs_xrr_t;
-
-/*
- * From one serial to the next: the old SOA, the records removed (old SOA
- * excluded), the new SOA, the records added (new SOA excluded), each list in
- * canonical order. The diff owns its records' memory.
- */
-typedef struct {
-	uint32_t from, to;
-	rs_xrr_t soa_from, soa_to;
-	rs_xrr_t *removed, *added;
-	size_t nremoved, nadded;
-	void *mem; /* private: the storage behind the records */
-} rs_diff_t;
+/* rs_xrr_t and rs_diff_t (one record of a diff, a diff) are in zone.h: the signer makes diffs too. */
 
 /*
  * The diff from zone old to zone new (both finished, same origin), by one

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "regsign/base.h"
 #include "regsign/dns.h"
@@ -104,6 +105,67 @@ int rs_zone_check_ttls(const rs_zone_t *zone, uint32_t max, rs_diag_t *diag);
 /* Number of records TTL-unified by rs_zone_finish (RRsets whose TTLs differed). */
 size_t rs_zone_ttl_fixes(const rs_zone_t *zone);
 
+/*
+ * Patching: the next version of a finished zone from the records of the
+ * names that changed, without sorting the rest again (the daemon's change
+ * sets, rs_sign_update). One edit gives a name's whole new record set.
+ */
+typedef struct {
+	const uint8_t *owner; /* wire; a new name keeps this case, an existing one its own */
+	const rs_rr_t *rrs;   /* owner ignored; RDATA copied and canonicalised; none: the name goes */
+	size_t count;
+} rs_zone_edit_t;
+
+/* Patches that share storage in a row before one makes a full copy. */
+#define RS_ZONE_CHAIN_MAX 32
+
+/*
+ * A finished zone: base (finished) with the records of each edited name
+ * replaced. edits are in canonical order of their owners, one per name.
+ * Each edited name's records are ordered, exact duplicates dropped and
+ * RRset TTLs unified as rs_zone_finish does; its flags are set as
+ * rs_zone_finish sets them, and so are those of the names below it when a
+ * cut or DNAME comes or goes there; the zone rules are checked for the edited
+ * names (RS_EZONE with diag).
+ *
+ * Memory: the nodes and records arrays are *out's own, but the RDATA and
+ * names of base that *out keeps are not copied: *out holds a reference to
+ * base's storage (thread-safe counts), so base may be freed first. Chains of
+ * patches share storage until RS_ZONE_CHAIN_MAX, or until a patch edits a
+ * quarter of the names: that one copies everything it keeps (compaction),
+ * and the storage of old versions goes with their last reference. Caller
+ * frees *out with rs_zone_free(). rs_zone_set_serial() on a patched zone
+ * copies the SOA first, so base never changes.
+ */
+int rs_zone_patch(const rs_zone_t *base, const rs_zone_edit_t *edits, size_t nedits, rs_zone_t **out,
+		  rs_diag_t *diag);
+/* Storage blocks *zone holds (1 for a zone read or compacted; more for a patched zone). */
+size_t rs_zone_chain(const rs_zone_t *zone);
+
+/* ---- diffs ---- */
+
+/* One record of a diff, in wire form (owner uncompressed, RDATA canonical). */
+typedef struct {
+	const uint8_t *owner;
+	const uint8_t *rdata;
+	uint32_t ttl;
+	uint16_t type;
+	uint16_t rdlen;
+} rs_xrr_t;
+
+/*
+ * From one serial to the next: the old SOA, the records removed (old SOA
+ * excluded), the new SOA, the records added (new SOA excluded), each list in
+ * canonical order. The diff owns its records' memory (rs_diff_clear, xfr.h).
+ */
+typedef struct {
+	uint32_t from, to;
+	rs_xrr_t soa_from, soa_to;
+	rs_xrr_t *removed, *added;
+	size_t nremoved, nadded;
+	void *mem; /* private: the storage behind the records, one malloc() block */
+} rs_diff_t;
+
 /* The node whose name has the canonical key (rs_dname_key) key, or NULL; after finish. */
 const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t key_len);
 
@@ -118,6 +180,12 @@ bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, 
 int rs_rr_format(rs_buf_t *buf, const char *owner_text, const uint8_t *owner_wire, uint32_t ttl,
 		 uint16_t type, const uint8_t *rdata, size_t len);
 
+/*
+ * The whole zone as text, one record per line: at each name its RRsets in
+ * canonical type order (the SOA first at the apex), each followed by the
+ * RRSIGs over it, as the signer writes a signed zone.
+ */
+int rs_zone_write(const rs_zone_t *zone, FILE *out, rs_diag_t *diag);
 /* Presentation form of a wire name (escaped, trailing dot) into out, which holds
  * at least 4 * RS_NAME_MAX + 2 octets. Returns the length. */
 int rs_name_format(const uint8_t *wire, char *out, size_t max);

@@ -10,6 +10,7 @@
 
 #include "regsign/zone.h"
 #include "tap/tap.h"
+#include "tap/zone.h"
 
 #define SOA_LINE "@ SOA ns hostmaster 1 7200 3600 1209600 300\n"
 
@@ -540,8 +541,52 @@ static void test_rdata_from_text(void)
 	   "A from text");
 }
 
+/* rs_zone_write: the SOA first, each RRset then its RRSIGs, and the text reads back to the same zone. */
+static void test_write(void)
+{
+	uint8_t origin[RS_NAME_MAX];
+	rs_dname_from_str("example.", origin);
+	static const char text[] =
+		"example. 3600 IN NS ns1.example.\n"
+		"example. 3600 IN SOA ns1.example. h.example. 7 3600 900 86400 300\n"
+		"example. 3600 IN RRSIG SOA 13 1 3600 20300101000000 20200101000000 1 example. AAAA\n"
+		"example. 3600 IN RRSIG NS 13 1 3600 20300101000000 20200101000000 1 example. AAAA\n"
+		"www.example. 300 IN A 192.0.2.1\n"
+		"www.example. 300 IN RRSIG A 13 2 300 20300101000000 20200101000000 1 example. AAAA\n"
+		"www.example. 300 IN TXT \"x y\"\n"
+		"sub.example. 3600 IN NS ns.sub.example.\n"
+		"ns.sub.example. 3600 IN A 192.0.2.9\n";
+	rs_zone_t *z = tap_zone(origin, text, NULL, 0, true);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	rs_diag_t d;
+	ok(z != NULL && f != NULL && rs_zone_write(z, f, &d) == RS_EOK && fclose(f) == 0, "write: written");
+	ok(out != NULL && strncmp(out, "example.\t3600\tIN\tSOA\t", 21) == 0, "write: the SOA first");
+	const char *ns = out ? strstr(out, "example.\t3600\tIN\tNS\t") : NULL;
+	const char *sig_soa = out ? strstr(out, "IN\tRRSIG\tSOA ") : NULL, *sig_ns = out ? strstr(out, "IN\tRRSIG\tNS ") : NULL;
+	ok(sig_soa != NULL && ns != NULL && sig_ns != NULL && sig_soa < ns && ns < sig_ns,
+	   "write: each RRset followed by its signatures");
+	rs_zone_t *back = out != NULL ? tap_zone(origin, out, NULL, 0, true) : NULL;
+	size_t na = 0, nb = 0;
+	const rs_rr_t *ra = z ? rs_zone_rrs(z) : NULL, *rb = back ? rs_zone_rrs(back) : NULL;
+	if (z != NULL)
+		rs_zone_nodes(z, &na);
+	if (back != NULL)
+		rs_zone_nodes(back, &nb);
+	bool same = back != NULL && na == nb;
+	for (size_t i = 0; same && i < 9; i++)
+		same = ra[i].type == rb[i].type && ra[i].ttl == rb[i].ttl && ra[i].rdlen == rb[i].rdlen &&
+		       memcmp(ra[i].rdata, rb[i].rdata, ra[i].rdlen) == 0 && rs_name_cmp(ra[i].owner, rb[i].owner) == 0;
+	ok(same, "write: read back, the same records in the same order");
+	rs_zone_free(back);
+	rs_zone_free(z);
+	free(out);
+}
+
 int main(void)
 {
+	test_write();
 	test_order();
 	test_case_dups_ttls();
 	test_cuts();

@@ -321,6 +321,45 @@ int rs_registry_zone_build(const rs_registry_t *reg, const rs_zone_t *tmpl, uint
 	return ret;
 }
 
+int rs_registry_delegation_records(const rs_registry_t *reg, const char *domain, uint32_t max_ttl,
+				   int (*fn)(void *arg, const uint8_t *owner, uint16_t type, uint32_t ttl,
+					     const uint8_t *rdata, size_t len),
+				   void *arg, rs_diag_t *diag)
+{
+	rs_domain_rec_t d;
+	rs_ds_row_t *rows = malloc(RS_STORE_DS_MAX * sizeof(*rows));
+	size_t nds = 0;
+	if (rows == NULL)
+		return rs_diag(diag, RS_ENOMEM, "out of memory");
+	int ret = rs_store_read_begin(reg->store, diag);
+	if (ret == RS_EOK) {
+		ret = rs_store_domain_get(reg->store, domain, &d);
+		if (ret == RS_EOK)
+			ret = rs_store_ds_get(reg->store, domain, rows, &nds);
+		rs_store_read_end(reg->store);
+	}
+	if (ret == RS_ENOENT) {
+		free(rows);
+		return RS_ENOENT;
+	}
+	if (ret != RS_EOK) {
+		free(rows);
+		return rs_diag(diag, ret, "%s: cannot read the registry data: %s", domain, rs_strerror(ret));
+	}
+	/* Checked whole first, as the zone build does: a damaged delegation gives nothing. */
+	rs_domain_rec_t copy = d;
+	rs_diag_t why;
+	ret = delegation_records(&copy, rows, nds, max_ttl, no_record, NULL, &why);
+	if (ret == RS_EOK) {
+		copy = d;
+		ret = delegation_records(&copy, rows, nds, max_ttl, fn, arg, diag);
+	} else {
+		rs_diag(diag, ret, "%s: %s", domain, why.text);
+	}
+	free(rows);
+	return ret;
+}
+
 int rs_registry_export(const rs_registry_t *reg, const char *zone_name, FILE *out, size_t *delegations,
 		       rs_diag_t *diag)
 {

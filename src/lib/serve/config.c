@@ -29,6 +29,8 @@ static const struct setting {
 	{ "notify-retries", K_COUNT, offsetof(rs_serve_config_t, notify_retries), 1, 100, "NOTIFY tries per serial" },
 	{ "retry-failed", K_DURATION, offsetof(rs_serve_config_t, retry_failed), 1, 86400, "wait after a failed publication" },
 	{ "jitter", K_DURATION, offsetof(rs_serve_config_t, jitter), 0, 86400, "the most a zone's refresh moves" },
+	{ "output-delay", K_DURATION, offsetof(rs_serve_config_t, output_delay), 0, 3600,
+	  "how long the output file may lag a change set" },
 	{ "journal-diffs", K_COUNT, offsetof(rs_serve_config_t, journal.max_diffs), 1, 100000, "IXFR history length" },
 	{ "journal-size", K_BYTES, offsetof(rs_serve_config_t, journal.max_bytes), 1 << 16, INT64_MAX, "IXFR history size" },
 	{ "threads", K_COUNT, offsetof(rs_serve_config_t, threads), 0, 256, "signing threads (0: all CPUs)" },
@@ -43,6 +45,7 @@ void rs_serve_config_init(rs_serve_config_t *conf)
 	conf->notify_timeout = 2;
 	conf->notify_retries = 5;
 	conf->retry_failed = 60;
+	conf->output_delay = 5;
 	conf->jitter = -1; /* 10 % of the zone's refresh */
 	conf->max_transfers = 32;
 }

@@ -18,6 +18,7 @@ enum job {
 	JOB_ROLLOVER, /* ctl rollover ZONE ksk|zsk|csk */
 	JOB_DS_SEEN,  /* ctl ds-seen ZONE TAG */
 	JOB_DS_GONE,
+	JOB_FLUSH,    /* write the served version to the output file */
 };
 
 typedef struct szone {
@@ -39,8 +40,12 @@ typedef struct szone {
 	uint64_t job_seq, job_done;
 	int job_result;
 	char job_text[512];
-	/* Inputs as last seen. */
+	/* Inputs as last seen; what changed since the served version. */
 	int64_t input_mtime, input_size;
+	bool input_changed, registry_changed;
+	uint64_t served_gen;   /* the registry generation the served version holds */
+	bool output_dirty;     /* the output file is behind the served version (a change set's) */
+	int64_t output_due;
 	/* Secondaries; NOTIFY state per secondary for notify_serial. */
 	rs_secondary_t sec[SERVE_MAX_SECONDARIES];
 	rs_tsig_key_t keys[SERVE_MAX_SECONDARIES];

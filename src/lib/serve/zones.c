@@ -189,11 +189,11 @@ int serve_zones_sync(serve_t *sv, rs_diag_t *diag)
 		int64_t mtime, size;
 		file_stamp(recs[i].input, &mtime, &size);
 		if (z->input_mtime != -2 && (mtime != z->input_mtime || size != z->input_size))
-			z->next_run = serve_now(sv);
+			z->input_changed = true;
 		z->input_mtime = mtime;
 		z->input_size = size;
 		if (z->registry && registry_changed)
-			z->next_run = serve_now(sv);
+			z->registry_changed = true;
 		sync_secondaries(sv, z);
 	}
 	/* Zones removed from the state stop being served. */
@@ -246,8 +246,12 @@ void serve_schedule(serve_t *sv)
 		szone_t *z = sv->zones[i];
 		if (!z->taken_up || z->frozen || z->busy || z->job != JOB_NONE)
 			continue;
-		if (z->next_run <= now || (z->next_event != INT64_MAX && z->next_event <= now)) {
+		if (z->next_run <= now || (z->next_event != INT64_MAX && z->next_event <= now) || z->input_changed ||
+		    z->registry_changed) {
 			z->job = JOB_PUBLISH;
+			work = true;
+		} else if (z->output_dirty && z->output_due <= now) {
+			z->job = JOB_FLUSH;
 			work = true;
 		}
 	}
@@ -408,6 +412,113 @@ struct run {
 	char text[512];
 };
 
+/* The registry generation a version holds is kept beside the state (a restart looks at it). */
+static void record_generation(rs_store_t *store, const char *zone, uint64_t gen)
+{
+	char name[400], text[32];
+	generation_name(zone, name, sizeof(name));
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)gen);
+	rs_diag_t why;
+	if (rs_store_begin(store, &why) != RS_EOK)
+		return;
+	/* What the version holds is no longer a change to look at. */
+	if (rs_store_setting_put(store, name, text, &why) != RS_EOK ||
+	    rs_store_registry_dirty_trim(store, zone, gen, &why) != RS_EOK || rs_store_commit(store, &why) != RS_EOK)
+		rs_store_rollback(store);
+}
+
+/* Serve what a publication left in checked (the verified zone), and count it. */
+static void published(struct run *r, rs_zone_t *checked, const rs_publish_result_t *res, int64_t now,
+		      int64_t next_refresh, bool output_behind, const char *how)
+{
+	serve_t *sv = r->sv;
+	szone_t *z = r->z;
+	rs_version_t *v = NULL;
+	if (checked != NULL && rs_version_new(checked, &v) != RS_EOK)
+		rs_zone_free(checked);
+	pthread_mutex_lock(&sv->lock);
+	if (v != NULL) {
+		serve_version(sv, z, v, true);
+		z->last_publish = now;
+		z->publications++;
+		z->sigs_made += res->stats.signatures - res->stats.reused;
+		z->sigs_reused += res->stats.reused;
+		z->last_verified = res->verified;
+		if (!output_behind || z->expiration == 0 || res->expiration < z->expiration)
+			z->expiration = res->expiration;
+		z->last_seconds = res->t_build + res->t_sign + res->t_verify;
+		if (next_refresh != 0)
+			z->next_run = next_refresh;
+		z->output_dirty = output_behind;
+		if (output_behind)
+			z->output_due = now + sv->o.conf.output_delay;
+		snprintf(r->text, sizeof(r->text), "serial %u published%s (%llu signatures, %llu kept, %.3f s)", z->serial,
+			 how, (unsigned long long)res->stats.signatures, (unsigned long long)res->stats.reused,
+			 z->last_seconds);
+	}
+	pthread_mutex_unlock(&sv->lock);
+}
+
+/*
+ * Only the data changed (an edited input, registry changes): sign the change
+ * set alone. RS_EOK with *done when it was published (or nothing changed);
+ * -EOPNOTSUPP when the full path must take it.
+ */
+static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t since, bool registry, bool *done,
+			   rs_diag_t *diag)
+{
+	serve_t *sv = r->sv;
+	szone_t *z = r->z;
+#ifndef SERVE_CHANGESETS_PENDING
+	*done = false;
+	(void)sv, (void)z, (void)s, (void)st, (void)since, (void)registry;
+	return rs_diag(diag, -EOPNOTSUPP, "change sets are not built yet");
+#else
+	const rs_zone_t *prev = rs_version_zone(st->current);
+	rs_changeset_t *cs = NULL;
+	int64_t now = serve_now(sv);
+	*done = false;
+	int ret = registry ? rs_session_registry_changes(s, prev, since, &cs, diag) : rs_session_input_changes(s, prev, &cs, diag);
+	if (ret == -EOPNOTSUPP)
+		return ret;
+	if (ret != RS_EOK) {
+		rs_session_fail(s, diag->text);
+		return ret;
+	}
+	uint64_t gen = rs_changeset_generation(cs);
+	if (rs_changeset_size(cs) == 0) {
+		rs_changeset_free(cs);
+		if (registry)
+			record_generation(r->store, z->name, gen);
+		pthread_mutex_lock(&sv->lock);
+		z->served_gen = gen;
+		pthread_mutex_unlock(&sv->lock);
+		snprintf(r->text, sizeof(r->text), "no change to publish");
+		*done = true;
+		return RS_EOK;
+	}
+	rs_zone_t *checked = NULL;
+	rs_publish_opts_t po = { .staged = stage_diff, .staged_arg = st, .keep = &checked };
+	rs_publish_result_t res;
+	ret = rs_session_publish_changes(s, prev, cs, &po, &res, diag);
+	size_t size = rs_changeset_size(cs);
+	rs_changeset_free(cs);
+	if (ret == -EOPNOTSUPP)
+		return ret;
+	char how[64];
+	snprintf(how, sizeof(how), " from a change set of %zu records", size);
+	published(r, checked, &res, now, 0, true, how);
+	if (checked != NULL && registry) {
+		record_generation(r->store, z->name, gen);
+		pthread_mutex_lock(&sv->lock);
+		z->served_gen = gen;
+		pthread_mutex_unlock(&sv->lock);
+	}
+	*done = true;
+	return ret;
+#endif
+}
+
 static int do_publish(struct run *r, rs_diag_t *diag)
 {
 	serve_t *sv = r->sv;
@@ -422,73 +533,100 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 	stage_t st = { sv, z, z->version != NULL ? rs_version_ref(z->version) : NULL, false };
 	char output[4096];
 	snprintf(output, sizeof(output), "%s", z->output);
+	/* Only data changed, and nothing timed is due: the change set alone is signed. */
+	bool timed = z->next_run <= so.now || (z->next_event != INT64_MAX && z->next_event <= so.now);
+	bool registry = z->registry, template_changed = z->registry && z->input_changed;
+	bool data = z->input_changed || z->registry_changed;
+	uint64_t since = z->served_gen;
+	z->input_changed = z->registry_changed = false;
 	pthread_mutex_unlock(&sv->lock);
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/signed", sv->o.state_dir);
 	mkdir(dir, 0755);
-	if ((ret = rs_session_check_clock(s, diag)) != RS_EOK)
-		rs_session_fail(s, diag->text);
-	if (ret == RS_EOK && (ret = rs_session_parent(s, false, diag)) != RS_EOK)
-		rs_session_fail(s, diag->text);
-	if (ret == RS_EOK && (r->job == JOB_ROLLOVER) &&
-	    (ret = rs_session_rollover(s, r->arg, 0, diag)) != RS_EOK)
-		rs_session_fail(s, diag->text);
-	if (ret == RS_EOK && (r->job == JOB_DS_SEEN || r->job == JOB_DS_GONE) &&
-	    (ret = rs_session_ds_done(s, (uint16_t)r->arg, r->job == JOB_DS_SEEN, diag)) != RS_EOK)
-		rs_session_fail(s, diag->text);
-	if (ret == RS_EOK && (ret = rs_session_enforce(s, diag)) != RS_EOK)
-		rs_session_fail(s, diag->text);
-	/* The registry data as of now go into this version; later changes make the zone due again. */
+	/* The registry data as of now go into a full version; later changes make the zone due again. */
 	uint64_t gen = 0;
 	rs_store_registry_generation(r->store, &gen);
+	if ((ret = rs_session_check_clock(s, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	bool done = false;
+	if (ret == RS_EOK && r->job == JOB_PUBLISH && data && !timed && !template_changed && st.current != NULL) {
+		ret = publish_changes(r, s, &st, since, registry, &done, diag);
+		if (ret == -EOPNOTSUPP) {
+			rs_log(&sv->o.log, RS_LOG_INFO, z->name, "published in full: %s", diag->text);
+			ret = RS_EOK;
+		}
+	}
+	if (ret == RS_EOK && !done && (ret = rs_session_parent(s, false, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	if (ret == RS_EOK && !done && (r->job == JOB_ROLLOVER) &&
+	    (ret = rs_session_rollover(s, r->arg, 0, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	if (ret == RS_EOK && !done && (r->job == JOB_DS_SEEN || r->job == JOB_DS_GONE) &&
+	    (ret = rs_session_ds_done(s, (uint16_t)r->arg, r->job == JOB_DS_SEEN, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
+	if (ret == RS_EOK && !done && (ret = rs_session_enforce(s, diag)) != RS_EOK)
+		rs_session_fail(s, diag->text);
 	rs_zone_t *checked = NULL;
 	rs_publish_opts_t po = { .output = output, .incremental = r->job != JOB_RESIGN,
 				 .previous = r->job != JOB_RESIGN && st.current != NULL ? rs_version_zone(st.current) : NULL,
 				 .staged = stage_diff, .staged_arg = &st, .keep = &checked };
 	rs_publish_result_t res;
-	if (ret == RS_EOK)
+	if (ret == RS_EOK && !done)
 		ret = rs_session_publish(s, &po, &res, diag);
 	const rs_zone_rec_t *rec = rs_session_zone(s);
 	const rs_policy_t *pol = rs_session_policy(s);
 	int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol->sig_refresh / 10;
-	int64_t next_refresh = so.now + pol->sig_refresh + zone_jitter(z, most);
-	int64_t next_event = rec->next_event;
-	if (checked != NULL && rec->registry) {
-		char name[400], text[32];
-		generation_name(rec->name, name, sizeof(name));
-		snprintf(text, sizeof(text), "%llu", (unsigned long long)gen);
-		rs_diag_t why;
-		if (rs_store_begin(r->store, &why) == RS_EOK &&
-		    (rs_store_setting_put(r->store, name, text, &why) != RS_EOK || rs_store_commit(r->store, &why) != RS_EOK))
-			rs_store_rollback(r->store);
-	}
-	rs_version_t *v = NULL;
-	if (checked != NULL && rs_version_new(checked, &v) != RS_EOK) {
-		rs_zone_free(checked);
-		v = NULL;
+	if (!done) {
+		published(r, checked, &res, so.now, so.now + pol->sig_refresh + zone_jitter(z, most), false, "");
+		if (checked != NULL && rec->registry) {
+			record_generation(r->store, rec->name, gen);
+			pthread_mutex_lock(&sv->lock);
+			z->served_gen = gen;
+			pthread_mutex_unlock(&sv->lock);
+		}
 	}
 	pthread_mutex_lock(&sv->lock);
-	if (v != NULL) {
-		serve_version(sv, z, v, true);
-		z->last_publish = so.now;
-		z->publications++;
-		z->sigs_made += res.stats.signatures - res.stats.reused;
-		z->sigs_reused += res.stats.reused;
-		z->last_verified = res.verified;
-		z->expiration = res.expiration;
-		z->last_seconds = res.t_build + res.t_sign + res.t_verify;
-		z->next_run = next_refresh;
-		snprintf(r->text, sizeof(r->text), "serial %u published (%llu signatures, %llu kept, %.2f s)", z->serial, (unsigned long long)res.stats.signatures,
-			 (unsigned long long)res.stats.reused, z->last_seconds);
-	} else if (st.journaled && z->journal != NULL) {
+	if (ret != RS_EOK && st.journaled && z->journal != NULL) {
 		/* The diff went in, the version did not: the history ends at what is served. */
 		rs_diag_t why;
 		rs_journal_end_at(z->journal, z->serial, &why);
 	}
-	z->next_event = next_event;
+	z->next_event = rec->next_event;
 	pthread_mutex_unlock(&sv->lock);
 	rs_version_unref(st.current);
 	rs_session_close(s);
+	return ret;
+}
+
+/* Write the served version to the output file (it lags behind change sets by output-delay). */
+static int flush_output(serve_t *sv, szone_t *z, rs_diag_t *diag)
+{
+	pthread_mutex_lock(&sv->lock);
+	rs_version_t *v = z->version != NULL && z->output_dirty ? rs_version_ref(z->version) : NULL;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", z->output);
+	pthread_mutex_unlock(&sv->lock);
+	if (v == NULL)
+		return RS_EOK;
+	rs_outfile_t *out = NULL;
+	int ret = rs_outfile_open(path, 0644, &out, diag);
+	if (ret == RS_EOK)
+		ret = rs_zone_write(rs_version_zone(v), rs_outfile_stream(out), diag);
+	if (ret == RS_EOK) {
+		ret = rs_outfile_commit(out, diag);
+		out = NULL;
+	}
+	rs_outfile_abort(out);
+	pthread_mutex_lock(&sv->lock);
+	if (ret == RS_EOK && z->version == v)
+		z->output_dirty = false;
+	else if (ret != RS_EOK)
+		z->output_due = serve_now(sv) + sv->o.conf.retry_failed;
+	pthread_mutex_unlock(&sv->lock);
+	if (ret != RS_EOK)
+		rs_log(&sv->o.log, RS_LOG_ERR, z->name, "ALARM: the output %s is behind serial %u: %s", path,
+		       rs_version_serial(v), diag->text);
+	rs_version_unref(v);
 	return ret;
 }
 
@@ -496,6 +634,10 @@ static void run_job(serve_t *sv, rs_store_t *store, szone_t *z, enum job job, in
 {
 	struct run r = { sv, z, store, job, arg, "" };
 	rs_diag_t diag = { "" };
+	if (job == JOB_FLUSH) {
+		flush_output(sv, z, &diag);
+		return;
+	}
 	int ret = do_publish(&r, &diag);
 	int64_t now = serve_now(sv);
 	pthread_mutex_lock(&sv->lock);
@@ -570,6 +712,11 @@ void *serve_worker(void *arg)
 		serve_wake(sv);
 	}
 	pthread_mutex_unlock(&sv->lock);
+	/* At stop the outputs catch up with what is served. */
+	for (size_t i = 0; i < sv->nzones; i++) {
+		rs_diag_t why;
+		flush_output(sv, sv->zones[i], &why);
+	}
 	rs_store_close(store);
 	return NULL;
 }

@@ -1,6 +1,8 @@
 /* Private to the session module: the session's body, shared by session.c and publish.c. */
 #pragma once
 
+#include <time.h>
+
 #include "regsign/session.h"
 
 /* A line for the zone's history and the audit log, recorded at the next commit. */
@@ -44,3 +46,12 @@ int session_keystore(rs_session_t *s, rs_keystore_t **out, rs_diag_t *diag);
 int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag);
 /* Copy new audit entries to the log file and syslog; a failure is a warning. */
 void session_flush_audit(rs_session_t *s);
+
+/* publish.c, shared with changes.c */
+int session_build(rs_session_t *s, const char *input, const rs_signing_t *signing, rs_zone_t **out,
+		  rs_publish_result_t *res, rs_diag_t *diag);
+int session_check_dnskeys(const rs_session_t *s, const rs_zone_t *zone, const rs_signing_t *signing, rs_diag_t *diag);
+int64_t session_next_event(const rs_session_t *s);
+void session_record_failure(rs_session_t *s, const char *why, bool audit);
+int session_load_key(void *arg, const rs_keystate_t *k, bool need_private, rs_key_t **out, rs_diag_t *diag);
+double session_seconds_since(const struct timespec *t0);

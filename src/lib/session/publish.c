@@ -61,7 +61,7 @@ int rs_signed_serial(const char *path, uint32_t *serial)
 	return ret;
 }
 
-static double seconds_since(const struct timespec *t0)
+double session_seconds_since(const struct timespec *t0)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -69,8 +69,6 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /* Statements 5.6: a signer whose clock is wrong must not sign. */
-static void record_failure(rs_session_t *s, const char *why, bool audit);
-
 int rs_session_check_clock(const rs_session_t *s, rs_diag_t *diag)
 {
 	if (s->o.force_clock || s->zone.last_sign == 0)
@@ -102,7 +100,7 @@ int rs_session_key(rs_session_t *s, const rs_keystate_t *k, bool need_private, r
 	return ret == RS_EOK ? RS_EOK : rs_diag(diag, ret, "%s: key %u: %s", s->zone.name, k->tag, why.text);
 }
 
-static int load_key(void *arg, const rs_keystate_t *k, bool need_private, rs_key_t **out, rs_diag_t *diag)
+int session_load_key(void *arg, const rs_keystate_t *k, bool need_private, rs_key_t **out, rs_diag_t *diag)
 {
 	return rs_session_key(arg, k, need_private, out, diag);
 }
@@ -126,7 +124,7 @@ static void skipped(void *arg, const char *domain, const char *reason)
 }
 
 /* The unsigned zone: its input, or its template and the registry data; then its keys. */
-static int build(rs_session_t *s, const char *input, const rs_signing_t *signing, rs_zone_t **out,
+int session_build(rs_session_t *s, const char *input, const rs_signing_t *signing, rs_zone_t **out,
 		 rs_publish_result_t *res, rs_diag_t *diag)
 {
 	rs_zone_opts_t zo = { .threads = s->o.threads };
@@ -205,7 +203,7 @@ static rs_zone_t *previous_output(rs_session_t *s, const char *path)
 }
 
 /* Is the apex DNSKEY RRset of the checked zone exactly the keys the states publish? */
-static int check_dnskeys(const rs_session_t *s, const rs_zone_t *zone, const rs_signing_t *signing, rs_diag_t *diag)
+int session_check_dnskeys(const rs_session_t *s, const rs_zone_t *zone, const rs_signing_t *signing, rs_diag_t *diag)
 {
 	size_t n;
 	const rs_node_t *apex = rs_zone_nodes(zone, &n);
@@ -268,7 +266,7 @@ static int verify_output(rs_session_t *s, rs_outfile_t *out, const rs_signing_t 
 			      "nothing was published", s->zone.name, (unsigned long long)vr.problems, (int)first,
 			      report.data != NULL ? (const char *)report.data : "");
 	} else {
-		ret = check_dnskeys(s, zone, signing, diag);
+		ret = session_check_dnskeys(s, zone, signing, diag);
 		res->verified = vr.signatures;
 	}
 	rs_buf_clear(&report);
@@ -286,7 +284,7 @@ static int no_key(void *arg, const rs_keyset_t *set, rs_keystate_t *key)
 }
 
 /* When the state machine wakes next, now that the publication started its clocks. */
-static int64_t next_event(const rs_session_t *s)
+int64_t session_next_event(const rs_session_t *s)
 {
 	rs_keyset_t copy = { 0 };
 	if (rs_keyset_copy(&s->keys, &copy) != RS_EOK)
@@ -302,11 +300,11 @@ static int64_t next_event(const rs_session_t *s)
 /* A failed publication is recorded, and nothing else: the state stays as it was committed. */
 void rs_session_fail(rs_session_t *s, const char *why)
 {
-	record_failure(s, why, true);
+	session_record_failure(s, why, true);
 }
 
 /* The zone's failure fields, and (audit) an audit entry, in a transaction of its own. */
-static void record_failure(rs_session_t *s, const char *why, bool audit)
+void session_record_failure(rs_session_t *s, const char *why, bool audit)
 {
 	rs_diag_t diag;
 	rs_zone_rec_t z;
@@ -349,19 +347,19 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	rs_time_format(s->o.now, started);
 	snprintf(why, sizeof(why), "the publication started at %s did not finish (interrupted, or still running)",
 		 started);
-	record_failure(s, why, false);
+	session_record_failure(s, why, false);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rs_signing_t signing;
 	rs_zone_t *zone = NULL, *prev = NULL;
 	rs_outfile_t *out = NULL;
-	ret = rs_signing_load(&s->keys, load_key, s, &signing, diag);
+	ret = rs_signing_load(&s->keys, session_load_key, s, &signing, diag);
 	if (ret != RS_EOK) {
 		rs_session_fail(s, diag->text);
 		return ret;
 	}
-	ret = build(s, po->input != NULL ? po->input : s->zone.input, &signing, &zone, res, diag);
-	res->t_build = seconds_since(&t0);
+	ret = session_build(s, po->input != NULL ? po->input : s->zone.input, &signing, &zone, res, diag);
+	res->t_build = session_seconds_since(&t0);
 	rs_sign_opts_t so;
 	if (ret == RS_EOK) {
 		res->serial = next_serial(s, zone, po->output);
@@ -392,14 +390,14 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	}
 	if (ret == RS_EOK)
 		ret = rs_sign_zone(zone, signing.signers, signing.nsigners, &so, rs_outfile_stream(out), &res->stats, diag);
-	res->t_sign = seconds_since(&t0) - res->t_build;
+	res->t_sign = session_seconds_since(&t0) - res->t_build;
 	/* The unsigned and the previous zone are done with: the check reads the output alone. */
 	rs_zone_free(zone);
 	rs_zone_free(prev);
 	rs_zone_t *checked = NULL;
 	if (ret == RS_EOK)
 		ret = verify_output(s, out, &signing, res, &checked, diag);
-	res->t_verify = seconds_since(&t0) - res->t_build - res->t_sign;
+	res->t_verify = session_seconds_since(&t0) - res->t_build - res->t_sign;
 	if (ret == RS_EOK && po->staged != NULL)
 		ret = po->staged(po->staged_arg, checked, res->serial, diag);
 	char keys[256];
@@ -425,7 +423,7 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	s->zone.last_sign = s->o.now;
 	s->zone.last_failure = 0;
 	s->zone.last_error[0] = '\0';
-	s->zone.next_event = next_event(s);
+	s->zone.next_event = session_next_event(s);
 	char *abs = realpath(po->output, NULL);
 	snprintf(s->zone.output, sizeof(s->zone.output), "%s", abs != NULL ? abs : po->output);
 	free(abs);

@@ -75,6 +75,27 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER domain_removed AFTER DELETE ON domain BEGIN UPDATE registry_change SET gen = gen + 1; END;"
 	"CREATE TRIGGER ds_added AFTER INSERT ON ds BEGIN UPDATE registry_change SET gen = gen + 1; END;"
 	"CREATE TRIGGER ds_removed AFTER DELETE ON ds BEGIN UPDATE registry_change SET gen = gen + 1; END;",
+	/*
+	 * 5 -> 6: which delegations changed at which generation, so the daemon
+	 * re-signs those alone. One trigger per event bumps and records, in order.
+	 */
+	"DROP TRIGGER domain_added; DROP TRIGGER domain_changed; DROP TRIGGER domain_removed;"
+	"DROP TRIGGER ds_added; DROP TRIGGER ds_removed;"
+	"CREATE TABLE registry_dirty (domain TEXT PRIMARY KEY, zone TEXT NOT NULL, gen INTEGER NOT NULL);"
+	"CREATE INDEX registry_dirty_zone ON registry_dirty (zone, gen);"
+	"CREATE TRIGGER domain_added AFTER INSERT ON domain BEGIN UPDATE registry_change SET gen = gen + 1;"
+	"  INSERT OR REPLACE INTO registry_dirty SELECT NEW.name, NEW.zone, gen FROM registry_change; END;"
+	"CREATE TRIGGER domain_changed AFTER UPDATE ON domain BEGIN UPDATE registry_change SET gen = gen + 1;"
+	"  INSERT OR REPLACE INTO registry_dirty SELECT OLD.name, OLD.zone, gen FROM registry_change;"
+	"  INSERT OR REPLACE INTO registry_dirty SELECT NEW.name, NEW.zone, gen FROM registry_change; END;"
+	"CREATE TRIGGER domain_removed AFTER DELETE ON domain BEGIN UPDATE registry_change SET gen = gen + 1;"
+	"  INSERT OR REPLACE INTO registry_dirty SELECT OLD.name, OLD.zone, gen FROM registry_change; END;"
+	"CREATE TRIGGER ds_added AFTER INSERT ON ds BEGIN UPDATE registry_change SET gen = gen + 1;"
+	"  INSERT OR REPLACE INTO registry_dirty SELECT NEW.domain, d.zone, r.gen FROM registry_change r, domain d"
+	"  WHERE d.name = NEW.domain; END;"
+	"CREATE TRIGGER ds_removed AFTER DELETE ON ds BEGIN UPDATE registry_change SET gen = gen + 1;"
+	"  INSERT OR REPLACE INTO registry_dirty SELECT OLD.domain, d.zone, r.gen FROM registry_change r, domain d"
+	"  WHERE d.name = OLD.domain; END;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -700,4 +721,24 @@ int rs_store_registry_generation(rs_store_t *s, uint64_t *gen)
 	*gen = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? RS_EOK : RS_EIO;
+}
+
+int rs_store_registry_dirty(rs_store_t *s, const char *zone, uint64_t since,
+			    int (*fn)(void *arg, const char *domain, uint64_t gen), void *arg)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT domain, gen FROM registry_dirty WHERE zone = ? AND gen > ? "
+				   "ORDER BY gen", "ti", zone, (int64_t)since);
+	if (st == NULL)
+		return RS_EIO;
+	int rc, ret = RS_EOK;
+	while (ret == RS_EOK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(arg, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	return ret != RS_EOK ? ret : rc == SQLITE_DONE ? RS_EOK : RS_EIO;
+}
+
+int rs_store_registry_dirty_trim(rs_store_t *s, const char *zone, uint64_t upto, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "DELETE FROM registry_dirty WHERE zone = ? AND gen <= ?", "ti", zone,
+					  (int64_t)upto), diag, "cannot trim the registry change list");
 }

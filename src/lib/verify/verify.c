@@ -24,6 +24,7 @@ typedef struct {
 typedef struct {
 	vctx_t *c;
 	size_t begin, end;
+	const uint32_t *only; /* begin..end index this list of nodes, not the zone */
 	rs_buf_t report;
 	rs_buf_t data;
 	rs_verify_result_t res;
@@ -175,8 +176,14 @@ static void *run_part(void *arg)
 {
 	vpart_t *p = arg;
 	for (size_t i = p->begin; i < p->end; i++)
-		check_node(p, i);
+		check_node(p, p->only != NULL ? p->only[i] : i);
 	return NULL;
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 /* ---- denial of existence ---------------------------------------------------- */
@@ -210,14 +217,34 @@ static void check_bitmap(vpart_t *p, const uint8_t *owner, uint16_t type, const 
 	}
 }
 
-static void check_nsec(vctx_t *c, vpart_t *p)
+/* The indexes of the nodes of names (sorted, without repeats; names not in the zone left out). */
+static size_t touched_nodes(const vctx_t *c, uint32_t *out)
+{
+	size_t n = 0;
+	uint8_t key[RS_NAME_MAX];
+	for (size_t i = 0; i < c->opts->nnames; i++) {
+		const rs_node_t *node = rs_zone_find(c->zone, key, rs_dname_key(c->opts->names[i], key));
+		if (node != NULL)
+			out[n++] = (uint32_t)(node - c->nodes);
+	}
+	qsort(out, n, sizeof(*out), cmp_index);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || out[k - 1] != out[i])
+			out[k++] = out[i];
+	return k;
+}
+
+static void check_nsec(vctx_t *c, vpart_t *p, const uint32_t *only, size_t nonly)
 {
 	uint32_t *next;
 	if (rs_nsec_chain(c->zone, &next) != RS_EOK) {
 		problem(p, rs_name_wire(rs_zone_origin(c->zone)), RS_TYPE_NSEC, "out of memory");
 		return;
 	}
-	for (size_t i = 0; i < c->nnodes; i++) {
+	size_t count = only != NULL ? nonly : c->nnodes;
+	for (size_t k = 0; k < count; k++) {
+		size_t i = only != NULL ? only[k] : k;
 		const rs_node_t *node = &c->nodes[i];
 		const uint8_t *owner = rs_name_wire(node->name);
 		uint32_t b, e;
@@ -385,9 +412,24 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 		rs_buf_clear(&head.data);
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	}
+	/* A change set's names alone, when the rest of the zone was verified before. */
+	uint32_t *only = NULL;
+	size_t count = c.nnodes;
+	if (opts->nnames > 0) {
+		only = malloc(opts->nnames * sizeof(*only));
+		if (only == NULL) {
+			for (size_t k = 0; k < c.nkeys; k++)
+				rs_key_free(c.keys[k]);
+			free(parts);
+			rs_buf_clear(&head.report);
+			rs_buf_clear(&head.data);
+			return rs_diag(diag, RS_ENOMEM, "out of memory");
+		}
+		count = touched_nodes(&c, only);
+	}
 	for (unsigned t = 0; t < threads; t++) {
-		parts[t] = (vpart_t){ .c = &c, .begin = c.nnodes * t / threads,
-				      .end = c.nnodes * (t + 1) / threads };
+		parts[t] = (vpart_t){ .c = &c, .begin = count * t / threads, .end = count * (t + 1) / threads,
+				      .only = only };
 		rs_buf_init(&parts[t].report, (size_t)1 << 30);
 		rs_buf_init(&parts[t].data, (size_t)1 << 28);
 	}
@@ -407,7 +449,8 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 	if (nsec3)
 		check_nsec3(&c, &head, param);
 	else
-		check_nsec(&c, &head);
+		check_nsec(&c, &head, only, count);
+	free(only);
 
 	rs_verify_result_t res = head.res;
 	res.nsec3 = nsec3;

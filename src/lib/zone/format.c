@@ -5,6 +5,7 @@
  * of the signer's non-crypto time. Every other type goes through libknot.
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "regsign/zone.h"
@@ -310,4 +311,58 @@ int rs_name_format(const uint8_t *wire, char *out, size_t max)
 	char *end = put_name(out, wire);
 	*end = '\0';
 	return (int)(end - out);
+}
+
+/* The RRset of type at node, then the signatures over it, as the signer writes them. */
+static int write_rrset(rs_buf_t *buf, const char *owner, const rs_rr_t *rr, uint32_t count, uint16_t type,
+		       uint32_t sig_begin, uint32_t sig_end)
+{
+	int ret = RS_EOK;
+	for (uint32_t i = 0; i < count && ret == RS_EOK; i++)
+		if (rr[i].type == type)
+			ret = rs_rr_format(buf, owner, NULL, rr[i].ttl, type, rr[i].rdata, rr[i].rdlen);
+	for (uint32_t i = sig_begin; i < sig_end && ret == RS_EOK; i++)
+		if (rr[i].rdlen >= 2 && rs_get16(rr[i].rdata) == type)
+			ret = rs_rr_format(buf, owner, NULL, rr[i].ttl, RS_TYPE_RRSIG, rr[i].rdata, rr[i].rdlen);
+	return ret;
+}
+
+int rs_zone_write(const rs_zone_t *zone, FILE *out, rs_diag_t *diag)
+{
+	size_t nnodes;
+	const rs_node_t *nodes = rs_zone_nodes(zone, &nnodes);
+	const rs_rr_t *rrs = rs_zone_rrs(zone);
+	rs_buf_t buf;
+	rs_buf_init(&buf, (size_t)1 << 30);
+	char *owner = malloc(4 * RS_NAME_MAX + 2);
+	int ret = owner != NULL ? RS_EOK : RS_ENOMEM;
+	for (size_t n = 0; n < nnodes && ret == RS_EOK; n++) {
+		const rs_node_t *node = &nodes[n];
+		const rs_rr_t *rr = rrs + node->first;
+		rs_name_format(rs_name_wire(node->name), owner, 4 * RS_NAME_MAX + 2);
+		uint32_t sb = 0, se = 0;
+		if (rs_node_rrset(zone, node, RS_TYPE_RRSIG, &sb, &se)) {
+			sb -= node->first;
+			se -= node->first;
+		}
+		/* The SOA first (validns, and every peer's output), then the rest of the apex in order. */
+		if (node->flags & RS_NODE_APEX)
+			ret = write_rrset(&buf, owner, rr, node->count, RS_TYPE_SOA, sb, se);
+		for (uint32_t i = 0; i < node->count && ret == RS_EOK; i++) {
+			if (rr[i].type == RS_TYPE_RRSIG || (i > 0 && rr[i - 1].type == rr[i].type) ||
+			    ((node->flags & RS_NODE_APEX) && rr[i].type == RS_TYPE_SOA))
+				continue;
+			ret = write_rrset(&buf, owner, rr, node->count, rr[i].type, sb, se);
+		}
+		if (ret == RS_EOK && (buf.len > (1 << 20) || n + 1 == nnodes)) {
+			if (fwrite(buf.data, 1, buf.len, out) != buf.len)
+				ret = RS_EIO;
+			buf.len = 0;
+		}
+	}
+	free(owner);
+	rs_buf_clear(&buf);
+	if (ret == RS_EOK && fflush(out) != 0)
+		ret = RS_EIO;
+	return ret == RS_EOK ? RS_EOK : rs_diag(diag, ret, "cannot write the zone: %s", rs_strerror(ret));
 }

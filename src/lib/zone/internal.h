@@ -1,6 +1,8 @@
 /* Private body of rs_zone_t, shared by the zone store and its loader. */
 #pragma once
 
+#include <stdatomic.h>
+
 #include "regsign/zone.h"
 
 /* Consecutive records of one owner, as read; the unit the canonical sort orders. */
@@ -11,8 +13,30 @@ typedef struct {
 	uint32_t count;
 } run_t;
 
-struct rs_zone {
+/*
+ * The storage behind records and names (their RDATA and rs_name_t), shared
+ * by the zones patched from the one that made it (rs_zone_patch) and freed
+ * with the last reference. Thread-safe: versions are freed in other threads.
+ */
+typedef struct {
+	atomic_uint refs;
 	rs_arena_t *arena;
+} zone_store_t;
+
+struct rs_zone {
+	rs_arena_t *arena; /* store->arena: where this zone's own names and RDATA go */
+	zone_store_t *store;
+	/* Storage of the zones this one was patched from that its records still point into. */
+	zone_store_t **shared;
+	size_t nshared;
+	/*
+	 * Which nodes use store (a patched zone: the names its patch edited, in
+	 * canonical order), so that a patch re-editing all of them need not keep
+	 * it; own_all: every node may (a zone read or compacted).
+	 */
+	const rs_name_t **own_users;
+	size_t nown_users;
+	bool own_all;
 	rs_name_t *origin;
 	rs_zone_opts_t opts;
 	rs_rr_t *rrs;
@@ -29,6 +53,25 @@ struct rs_zone {
 	size_t ttl_fixes;
 	bool finished;
 };
+
+zone_store_t *zone_store_ref(zone_store_t *store);
+void zone_store_unref(zone_store_t *store);
+
+/*
+ * Make records rr[0..n) of one name a node's records: owner set to name,
+ * ordered by type and canonical RDATA, exact duplicates dropped (the lower
+ * TTL kept), RRset TTLs unified (RFC 2181 5.2). Returns the count kept;
+ * *fixes grows by the records whose TTL changed.
+ */
+size_t zone_build_node(rs_rr_t *rr, size_t n, const rs_name_t *name, size_t *fixes);
+/*
+ * Set node's flags (all but RS_NODE_APEX, which stays) from its records,
+ * given cut, the zone cut or DNAME above it (NULL: none); returns the cut
+ * for the names that follow in canonical order.
+ */
+const rs_name_t *zone_mark_node(const rs_zone_t *zone, rs_node_t *node, const rs_name_t *cut);
+/* The zone rules for one node (one SOA, at the apex; CNAME alone); sets zone->soa at the apex. */
+int zone_check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag);
 
 /* Register a source file name; its index goes into each record's file field. */
 int zone_file_index(rs_zone_t *zone, const char *name, uint32_t *index);

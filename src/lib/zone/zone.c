@@ -9,7 +9,11 @@ int rs_zone_new(const uint8_t *origin, const rs_zone_opts_t *opts, rs_zone_t **o
 	rs_zone_t *z = calloc(1, sizeof(*z));
 	if (z == NULL)
 		return RS_ENOMEM;
-	z->arena = rs_arena_new(4 << 20);
+	z->own_all = true;
+	if ((z->store = calloc(1, sizeof(*z->store))) != NULL) {
+		atomic_init(&z->store->refs, 1);
+		z->arena = z->store->arena = rs_arena_new(4 << 20);
+	}
 	uint8_t lower[RS_NAME_MAX];
 	memcpy(lower, origin, rs_dname_len(origin, RS_NAME_MAX));
 	rs_dname_lower(lower);
@@ -27,6 +31,20 @@ int rs_zone_new(const uint8_t *origin, const rs_zone_opts_t *opts, rs_zone_t **o
 	return RS_EOK;
 }
 
+zone_store_t *zone_store_ref(zone_store_t *store)
+{
+	atomic_fetch_add_explicit(&store->refs, 1, memory_order_relaxed);
+	return store;
+}
+
+void zone_store_unref(zone_store_t *store)
+{
+	if (store == NULL || atomic_fetch_sub_explicit(&store->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	rs_arena_free(store->arena);
+	free(store);
+}
+
 void rs_zone_free(rs_zone_t *zone)
 {
 	if (zone == NULL)
@@ -37,7 +55,11 @@ void rs_zone_free(rs_zone_t *zone)
 	free(zone->rrs);
 	free(zone->nodes);
 	free(zone->runs);
-	rs_arena_free(zone->arena);
+	free(zone->own_users);
+	for (size_t i = 0; i < zone->nshared; i++)
+		zone_store_unref(zone->shared[i]);
+	free(zone->shared);
+	zone_store_unref(zone->store);
 	free(zone);
 }
 
@@ -64,6 +86,14 @@ const char *rs_zone_file_name(const rs_zone_t *zone, uint32_t index)
 void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial)
 {
 	rs_rr_t *soa = &zone->rrs[zone->soa];
+	uint8_t *own = zone->nshared > 0 ? rs_arena_alloc(zone->arena, soa->rdlen) : NULL;
+	if (own != NULL) {
+		/* A patched zone's SOA may be its base's, which must not change under it. */
+		memcpy(own, soa->rdata, soa->rdlen);
+		soa->rdata = own;
+	} else if (zone->nshared > 0) {
+		return;
+	}
 	size_t pos = rs_dname_len(soa->rdata, soa->rdlen);
 	pos += rs_dname_len(soa->rdata + pos, soa->rdlen - pos);
 	rs_put32(soa->rdata + pos, serial);
@@ -345,6 +375,25 @@ static size_t unify_ttls(rs_rr_t *rr, size_t count)
 	return fixes;
 }
 
+size_t zone_build_node(rs_rr_t *rr, size_t n, const rs_name_t *name, size_t *fixes)
+{
+	sort_name(rr, n);
+	size_t kept = 0;
+	for (size_t k = 0; k < n; k++) {
+		rr[k].owner = name;
+		rs_rr_t *prev = kept > 0 ? &rr[kept - 1] : NULL;
+		if (prev != NULL && prev->type == rr[k].type &&
+		    rs_rdata_cmp(prev->rdata, prev->rdlen, rr[k].rdata, rr[k].rdlen) == 0) {
+			if (rr[k].ttl < prev->ttl)
+				prev->ttl = rr[k].ttl;
+			continue; /* an exact duplicate */
+		}
+		rr[kept++] = rr[k];
+	}
+	*fixes += unify_ttls(rr, kept);
+	return kept;
+}
+
 /*
  * One slice of the sorted runs, made into nodes by one thread: records
  * gathered into place, ordered, duplicates dropped, TTLs unified. A slice
@@ -381,21 +430,7 @@ static void *build_slice(void *arg)
 			len += order[j].count;
 			j++;
 		}
-		sort_name(out + start, len - start);
-		size_t kept = start;
-		for (size_t k = start; k < len; k++) {
-			out[k].owner = name;
-			rs_rr_t *prev = kept > start ? &out[kept - 1] : NULL;
-			if (prev != NULL && prev->type == out[k].type &&
-			    rs_rdata_cmp(prev->rdata, prev->rdlen, out[k].rdata, out[k].rdlen) == 0) {
-				if (out[k].ttl < prev->ttl)
-					prev->ttl = out[k].ttl;
-				continue; /* an exact duplicate */
-			}
-			out[kept++] = out[k];
-		}
-		len = kept;
-		sl->ttl_fixes += unify_ttls(out + start, len - start);
+		len = start + zone_build_node(out + start, len - start, name, &sl->ttl_fixes);
 		sl->nodes[sl->nnodes++] = (rs_node_t){ .name = name, .first = (uint32_t)(sl->base + start),
 						       .count = (uint32_t)(len - start) };
 		i = j;
@@ -479,7 +514,7 @@ static int where(const rs_zone_t *zone, const rs_rr_t *rr, rs_diag_t *diag, int 
 }
 
 /* Check one node's RRsets: SOA only at the apex, CNAME alone. */
-static int check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
+int zone_check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
 {
 	const rs_rr_t *rr = zone->rrs + node->first;
 	char owner[1024];
@@ -556,6 +591,29 @@ bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, 
 	return true;
 }
 
+const rs_name_t *zone_mark_node(const rs_zone_t *zone, rs_node_t *node, const rs_name_t *cut)
+{
+	node->flags &= RS_NODE_APEX;
+	if (cut != NULL && rs_name_is_sub(node->name, cut)) {
+		node->flags |= RS_NODE_NONAUTH;
+		return cut;
+	}
+	cut = NULL;
+	uint32_t b, e;
+	if (!(node->flags & RS_NODE_APEX) && rs_node_rrset(zone, node, RS_TYPE_NS, &b, &e)) {
+		node->flags |= RS_NODE_DELEG;
+		if (rs_node_rrset(zone, node, RS_TYPE_DS, &b, &e))
+			node->flags |= RS_NODE_DS;
+		cut = node->name;
+	}
+	if (rs_node_rrset(zone, node, RS_TYPE_DNAME, &b, &e)) {
+		node->flags |= RS_NODE_DNAME;
+		if (cut == NULL)
+			cut = node->name;
+	}
+	return cut;
+}
+
 int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 {
 	char origin[1024];
@@ -578,24 +636,8 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 	const rs_name_t *cut = NULL;
 	for (size_t i = 0; i < n; i++) {
 		rs_node_t *node = &zone->nodes[i];
-		if (cut != NULL && rs_name_is_sub(node->name, cut)) {
-			node->flags |= RS_NODE_NONAUTH;
-		} else {
-			cut = NULL;
-			uint32_t b, e;
-			if (!(node->flags & RS_NODE_APEX) && rs_node_rrset(zone, node, RS_TYPE_NS, &b, &e)) {
-				node->flags |= RS_NODE_DELEG;
-				if (rs_node_rrset(zone, node, RS_TYPE_DS, &b, &e))
-					node->flags |= RS_NODE_DS;
-				cut = node->name;
-			}
-			if (rs_node_rrset(zone, node, RS_TYPE_DNAME, &b, &e)) {
-				node->flags |= RS_NODE_DNAME;
-				if (cut == NULL)
-					cut = node->name;
-			}
-		}
-		ret = check_node(zone, node, diag);
+		cut = zone_mark_node(zone, node, cut);
+		ret = zone_check_node(zone, node, diag);
 		if (ret != RS_EOK)
 			return ret;
 	}
