@@ -91,6 +91,7 @@ void rs_zone_set_serial(rs_zone_t *zone, uint32_t serial)
 		/* A patched zone's SOA may be its base's, which must not change under it. */
 		memcpy(own, soa->rdata, soa->rdlen);
 		soa->rdata = own;
+		zone->own_all = true; /* the apex now uses this zone's storage too */
 	} else if (zone->nshared > 0) {
 		return;
 	}
