@@ -56,6 +56,9 @@ typedef struct {
 	void *arg;
 } rs_log_t;
 
+/* RFC 1982 serial arithmetic: is a newer than b? */
+bool rs_serial_gt(uint32_t a, uint32_t b);
+
 /* Send one message to log (nothing if log or log->fn is NULL). */
 void rs_log(const rs_log_t *log, int level, const char *zone, const char *fmt, ...) RS_PRINTF(4, 5);
 

@@ -30,6 +30,14 @@ bool rs_rrset_is_signed(const rs_node_t *node, uint16_t type);
 size_t rs_node_types(const rs_zone_t *zone, const rs_node_t *node, bool nsec3, uint16_t extra,
 		     uint16_t *types);
 
+/*
+ * The RDATA of node's NSEC (RFC 4034 4.1) when next is the next name of the
+ * chain: next's name as written (its case is signed as it stands), then
+ * rs_node_types' bitmap. out holds RS_NAME_MAX + 8704 octets. Returns the
+ * length, or RS_ELIMIT for more types than rs_node_types() holds.
+ */
+int rs_nsec_rdata(const rs_zone_t *zone, const rs_node_t *node, const rs_node_t *next, uint8_t *out);
+
 /* For each node, the index of the next node in the NSEC chain (wrapping to the apex), or RS_NO_NODE. */
 int rs_nsec_chain(const rs_zone_t *zone, uint32_t **next);
 

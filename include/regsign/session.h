@@ -274,5 +274,3 @@ void rs_session_fail(rs_session_t *session, const char *why);
 int rs_signed_serial(const char *path, uint32_t *serial);
 /* A new SOA serial by policy mode (RS_SERIAL_*) at now, always after old (RFC 1982). */
 uint32_t rs_serial_next(int mode, uint32_t old, int64_t now);
-/* RFC 1982: is a newer than b? */
-bool rs_serial_gt(uint32_t a, uint32_t b);

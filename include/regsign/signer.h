@@ -35,6 +35,13 @@ typedef struct {
 	 */
 	const rs_zone_t *previous;
 	int64_t reuse_until, reuse_latest;
+	/*
+	 * Each RRset keeps its signature only while it expires after
+	 * reuse_until plus its own share of reuse_spread (a hash of owner and
+	 * type): RRsets signed together are signed again apart, in small
+	 * batches over the spread, not in one storm.
+	 */
+	int64_t reuse_spread;
 	/* Called by the writing thread after each chunk; may be NULL. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
@@ -73,3 +80,52 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
  */
 int rs_sign_data(rs_buf_t *buf, const uint8_t *rrsig_head, size_t head_len, const uint8_t *owner,
 		 uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count);
+
+/* ---- signing a change set ---- */
+
+/*
+ * A change set of unsigned data: records to remove, then records to add
+ * (wire form; owners in any case, RDATA canonical or not). A record is named
+ * by owner, type and RDATA (RFC 2181 5: the TTL belongs to its RRset), so a
+ * TTL change is the record removed and added again. Never RRSIG, NSEC,
+ * NSEC3, NSEC3PARAM or SOA (the serial says the new SOA).
+ */
+typedef struct {
+	const rs_xrr_t *removed;
+	size_t nremoved;
+	const rs_xrr_t *added;
+	size_t nadded;
+	uint32_t serial; /* the new SOA serial, after prev's (RFC 1982) */
+} rs_changes_t;
+
+/*
+ * The next signed zone from prev (finished, signed with NSEC: read with
+ * keep_dnssec, or made by this function) and changes. Only the RRsets the
+ * changes touch, the NSEC records of names whose existence, types or
+ * successor changed, and the SOA are signed anew with keys and opts (as
+ * rs_sign_zone takes them: inception, expiration, roles, DNSKEY and NSEC TTL;
+ * threads; previous and reuse are not used); every other record and
+ * signature is prev's. RRsets a change touches get the lowest TTL of their
+ * records (RFC 2181 5.2), as rs_zone_finish gives them. The result is what
+ * rs_sign_zone makes of prev's data with the changes applied, record for
+ * record (signatures alike for deterministic algorithms).
+ *
+ * *next is a finished zone that shares prev's storage (rs_zone_patch): prev
+ * may be freed first; caller frees *next with rs_zone_free(). *diff, when not
+ * NULL, gets the diff prev -> next exactly as rs_diff_zones() gives it
+ * (caller clears it with rs_diff_clear()). stats (may be NULL): signatures
+ * and nsec count what was made anew, names the names rewritten, records the
+ * records of *next.
+ *
+ * -EOPNOTSUPP, with why in diag, when the change needs a full signing:
+ * NSEC3 (in opts or prev), a change at the apex (only the serial may
+ * change there), a DNAME added or removed, a cut (NS) added or removed at a
+ * name with names below it that stay, keys that differ from the signers of
+ * prev's SOA and DNSKEY RRsets, or DNSKEY or NSEC TTLs that differ from
+ * prev's. RS_EINVAL with the record named when a removed record is not in
+ * prev, an added one already is, a record is outside the zone or of a type
+ * above, or the serial is not after prev's. prev is never changed.
+ */
+int rs_sign_update(const rs_zone_t *prev, const rs_changes_t *changes, rs_key_t *const *keys, size_t nkeys,
+		   const rs_sign_opts_t *opts, rs_zone_t **next, rs_diff_t *diff, rs_sign_stats_t *stats,
+		   rs_diag_t *diag);

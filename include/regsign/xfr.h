@@ -35,20 +35,7 @@ void rs_version_unref(rs_version_t *v);
 const rs_zone_t *rs_version_zone(const rs_version_t *v);
 uint32_t rs_version_serial(const rs_version_t *v);
 
-/* ---- diffs ---- */
-
-/* rs_xrr_t and rs_diff_t (one record of a diff, a diff) are in zone.h: the signer makes diffs too. */
-
-/*
- * The diff from zone old to zone new (both finished, same origin), by one
- * walk of the two in canonical order: a record whose TTL changed is removed
- * and added. RS_EINVAL if the serials are equal or new's is not after old's.
- */
-int rs_diff_zones(const rs_zone_t *old, const rs_zone_t *new, rs_diff_t *out, rs_diag_t *diag);
-/* Free what a diff holds; it may be cleared twice. */
-void rs_diff_clear(rs_diff_t *diff);
-/* Octets the diff takes in wire form (to bound a history). */
-uint64_t rs_diff_size(const rs_diff_t *diff);
+/* Diffs (rs_diff_t, rs_diff_zones) are in zone.h: the signer makes them too. */
 
 /* ---- the journal (IXFR history) ---- */
 

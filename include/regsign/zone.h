@@ -156,7 +156,7 @@ typedef struct {
 /*
  * From one serial to the next: the old SOA, the records removed (old SOA
  * excluded), the new SOA, the records added (new SOA excluded), each list in
- * canonical order. The diff owns its records' memory (rs_diff_clear, xfr.h).
+ * canonical order. The diff owns its records' memory (rs_diff_clear).
  */
 typedef struct {
 	uint32_t from, to;
@@ -165,6 +165,23 @@ typedef struct {
 	size_t nremoved, nadded;
 	void *mem; /* private: the storage behind the records, one malloc() block */
 } rs_diff_t;
+
+/*
+ * The diff from zone old to zone new (both finished, same origin), by one
+ * walk of the two in canonical order: a record whose TTL changed is removed
+ * and added. RS_EINVAL if the serials are equal or new's is not after old's.
+ */
+int rs_diff_zones(const rs_zone_t *old, const rs_zone_t *new, rs_diff_t *out, rs_diag_t *diag);
+/* Free what a diff holds; it may be cleared twice. */
+void rs_diff_clear(rs_diff_t *diff);
+/* Octets the diff takes in wire form (to bound a history). */
+uint64_t rs_diff_size(const rs_diff_t *diff);
+/*
+ * The zone diff leads to from base (whose serial is diff->from): a patch of
+ * the names it touches (rs_zone_patch). RS_EINVAL if a record it removes is
+ * not in base (the diff is not base's).
+ */
+int rs_zone_apply_diff(const rs_zone_t *base, const rs_diff_t *diff, rs_zone_t **out, rs_diag_t *diag);
 
 /* The node whose name has the canonical key (rs_dname_key) key, or NULL; after finish. */
 const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t key_len);

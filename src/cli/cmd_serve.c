@@ -72,6 +72,33 @@ static void ready(void *arg, bool up)
 	}
 }
 
+/*
+ * REGSIGN_CLOCK=FILE: the time is what FILE says (YYYYMMDDHHMMSS or Unix
+ * seconds), read again whenever it changes: tests drive days in minutes. Like
+ * REGSIGN_NOW for the commands, never for production.
+ */
+static int64_t file_clock(void *arg)
+{
+	const char *path = arg;
+	static int64_t last = -1;
+	FILE *f = fopen(path, "r");
+	char text[64] = "";
+	if (f != NULL) {
+		if (fgets(text, sizeof(text), f) == NULL)
+			text[0] = '\0';
+		fclose(f);
+	}
+	text[strcspn(text, "\r\n ")] = '\0';
+	int64_t t;
+	char *end;
+	long long n = strtoll(text, &end, 10);
+	if (strlen(text) == 14 && rs_time_parse(text, &t) == RS_EOK)
+		last = t;
+	else if (*text != '\0' && *end == '\0')
+		last = n;
+	return last >= 0 ? last : (int64_t)time(NULL);
+}
+
 static int serve_usage(FILE *f, int code)
 {
 	fputs("usage: regsign [--state DIR] serve [--config FILE] [--listen ADDR@PORT]... [--metrics ADDR@PORT]\n"
@@ -136,6 +163,11 @@ int cmd_serve(int argc, char **argv)
 	if (optind != argc)
 		return serve_usage(stderr, RS_EINVAL);
 	bool told = false;
+	const char *clock = getenv("REGSIGN_CLOCK");
+	if (clock != NULL && *clock != '\0') {
+		so.clock = file_clock;
+		so.clock_arg = (void *)clock;
+	}
 	so.log = (rs_log_t){ log_line, NULL };
 	so.ready = ready;
 	so.ready_arg = &told;

@@ -27,7 +27,9 @@ KEY="hmac-sha256:xfr.key:$SECRET"
 
 "$GEN" tld. 2000 --seed 5 -o tld.zone
 "$R" --state "$S" keystore init --backend file >/dev/null
-"$R" --state "$S" zone add tld. --policy default --input tld.zone --quiet
+# NSEC: changes are signed as change sets (NSEC3 zones, like second. below, in full).
+"$R" --state "$S" policy import "$DATA/policy-nsec.yaml" >/dev/null
+"$R" --state "$S" zone add tld. --policy test-nsec --input tld.zone --quiet
 check "zone set-secondaries with a TSIG key" "$R" --state "$S" zone set-secondaries tld. "$AN@$PN" "$AK@$PK" "$AB@$PB" \
 	--tsig "xfr.key:hmac-sha256:$SECRET"
 check_exit 2 "a secondary that is not an address is refused" "$R" --state "$S" zone set-secondaries tld. nowhere@53
@@ -170,6 +172,9 @@ check_match "NSD and named took it by IXFR" "IXFR to $AN: serial $S2.*" "$(grep 
 check_match "... named too" "IXFR to $AB: serial $S2" "$(grep "IXFR to $AB" serve.log)"
 compare_all "after IXFR"
 check_match "the new delegation is at NSD" "ns1\.example\.net" "$(dig @$AN -p $PN added-one.tld. NS +norec)"
+check_match "the edit was signed as a change set, not the whole zone" "serial $S2 published from a change set of [0-9]+ records" \
+	"$(grep "serial $S2 published" serve.log)"
+check "the output file catches up with the version served" wait_for 20 grep -q "added-one" "$S/signed/tld.signed"
 
 # --- a rollover step through ctl ---
 keys_before=$(grep -c 'DNSKEY' primary.txt)
@@ -243,6 +248,36 @@ done
 compare_all "after kill -9 and restarts"
 check_match "no secondary ever failed to apply a diff" "^0$" \
 	"$(cat nsd/nsd.log knot/knot.log named/out.log | grep -ci -e 'ixfr.*\(fail\|bad\|error\)' -e 'malformed' -e 'not exact')"
+
+# --- a registry zone: EPP or CLI changes are signed as change sets of the delegations they touch ---
+"$GEN" reg. 300 --seed 11 -o reg.zone
+"$R" --state "$S" zone add reg. --policy test-nsec --input reg.zone --quiet
+printf 'serve-pw-123\n' | "$R" --state "$S" registrar add movedin --name "Moved in" >/dev/null
+"$R" --state "$S" registry --check off >/dev/null
+"$R" --state "$S" domain import --zone reg. --registrar movedin reg.zone >/dev/null
+"$R" --state "$S" zone set-secondaries reg. "$AN@$PN" >/dev/null
+rserved() { "$R" --state "$S" ctl status 2>/dev/null | awk '$1 == "reg." && $2 == "serial" {print $3}'; }
+rhas() { [ -n "$(rserved)" ] && [ "$(rserved)" != "-" ]; }
+check "a registry zone added while the daemon runs is published from the registry data" wait_for 30 rhas
+rnewer() { [ -n "$(rserved)" ] && [ "$(rserved)" != "$1" ]; }
+r1=$(rserved)
+victim=$(awk '$4 == "NS" && $1 !~ /^(nic|reg\.|@)/ {print $1; exit}' reg.zone)
+"$R" --state "$S" ds submit --domain "$victim.reg." --ds "4242 13 2 $(printf '%064d' 42)" >/dev/null
+check "a DS submitted for $victim is published" wait_for 20 rnewer "$r1"
+r2=$(rserved)
+check_match "... as a change set of that delegation" "serial $r2 published from a change set of 1 records" \
+	"$(grep "reg.: serial $r2 published" serve.log)"
+rdump() { dig -b $AN @127.0.0.1 -p "$P" AXFR reg. +onesoa +nocomments +nocmd +nostats | grep -v -e '^;' -e TSIG | sed '/^$/d'; }
+rdump > reg.txt
+check_match "... the DS is served, signed" "^$victim\.reg\..*RRSIG[[:space:]]+DS " "$(grep -E "^$victim\.reg\." reg.txt | grep RRSIG)"
+check "... and the zone validates" ldns-verify-zone -V 1 reg.txt
+"$R" --state "$S" domain add new-one.reg. --zone reg. --registrar movedin --ns ns1.example.net.,ns2.example.net. >/dev/null
+"$R" --state "$S" domain remove "$victim.reg." >/dev/null
+check "a delegation added and one removed are published" wait_for 20 rnewer "$r2"
+rdump > reg.txt
+check_match "... the new one is there, the removed one gone" "^1 0$" \
+	"$(awk '$1 == "new-one.reg." && $4 == "NS"' reg.txt | wc -l | awk '{print ($1 == 2)}') $(grep -c "^$victim\.reg\." reg.txt)"
+check "... and the zone still validates (the NSEC chain mended)" ldns-verify-zone -V 1 reg.txt
 
 # --- freeze, thaw, a new zone, floods ---
 "$R" --state "$S" ctl freeze tld. >/dev/null

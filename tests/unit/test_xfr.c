@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,6 +271,24 @@ static void test_diff(void)
 	is_int(d.from, 1, "diff from serial");
 	is_int(d.to, 2, "diff to serial");
 	ok(apply_equals(a, &d, b), "diff applied to the old zone gives the new one");
+	{
+		/* rs_zone_apply_diff: the same, as a patched zone (a restart replays the journal so). */
+		rs_zone_t *p = NULL;
+		rs_diff_t again = { 0 };
+		ok(rs_zone_apply_diff(a, &d, &p, &diag) == RS_EOK && p != NULL, "rs_zone_apply_diff: applied (%s)",
+		   diag.text);
+		lines_t lp = p ? zone_lines(p) : (lines_t){ 0 }, lb = zone_lines(b);
+		bool same = p != NULL && lp.n == lb.n;
+		for (size_t i = 0; same && i < lp.n; i++)
+			same = strcasecmp(lp.line[i], lb.line[i]) == 0;
+		ok(same, "rs_zone_apply_diff: the new zone, record for record (%zu)", lp.n);
+		ok(p != NULL && rs_diff_zones(b, p, &again, &diag) == RS_EINVAL, "rs_zone_apply_diff: same serial as the new");
+		ok(rs_zone_apply_diff(b, &d, &p, &diag) == RS_EINVAL, "rs_zone_apply_diff: a diff of another zone refused (%s)",
+		   diag.text);
+		lines_free(&lp);
+		lines_free(&lb);
+		rs_zone_free(p);
+	}
 	/*
 	 * Removed: RRSIG SOA, RRSIG NSEC and NSEC at the apex, a's DS, RRSIG DS,
 	 * RRSIG NSEC, NSEC; c's NS (TTL), RRSIG NSEC, NSEC; d's NS, RRSIG NSEC, NSEC.

@@ -1,5 +1,6 @@
 /* NSEC chain and type bitmaps (RFC 4034 4, RFC 4035 2.3). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "regsign/nsec.h"
 
@@ -67,6 +68,16 @@ size_t rs_node_types(const rs_zone_t *zone, const rs_node_t *node, bool nsec3, u
 		types[j] = t;
 	}
 	return n;
+}
+
+int rs_nsec_rdata(const rs_zone_t *zone, const rs_node_t *node, const rs_node_t *next, uint8_t *out)
+{
+	uint16_t types[TYPES_ROOM];
+	size_t nt = rs_node_types(zone, node, false, 0, types);
+	if (nt == TYPES_ROOM)
+		return RS_ELIMIT; /* more types than rs_node_types() holds */
+	memcpy(out, rs_name_written(next->name), next->name->wire_len);
+	return (int)(next->name->wire_len + rs_bitmap_write(types, nt, out + next->name->wire_len));
 }
 
 int rs_nsec_chain(const rs_zone_t *zone, uint32_t **next)

@@ -86,7 +86,7 @@ static void sync_secondaries(serve_t *sv, szone_t *z)
 	size_t n = 0;
 	rs_diag_t diag;
 	for (size_t i = 0; i < l.n; i++) {
-		rs_secondary_t s;
+		rs_secondary_t s = { .key = NULL };
 		if (rs_secondary_parse(l.addr[i], &s, &diag) != RS_EOK) {
 			rs_log(&sv->o.log, RS_LOG_ERR, z->name, "secondary %s: %s", l.addr[i], diag.text);
 			continue;
@@ -297,9 +297,49 @@ static int stage_diff(void *arg, const rs_zone_t *zone, uint32_t serial, rs_diag
 	return RS_EOK;
 }
 
-/* The zone's last output as the version to serve, if it still verifies now. */
-static rs_version_t *load_version(serve_t *sv, szone_t *z, const char *path)
+/*
+ * The output lags the state after change sets: the journal's diffs from the
+ * file's serial up to the state's carry it forward. false (zone unchanged)
+ * if the history does not reach.
+ */
+static bool replay(serve_t *sv, szone_t *z, rs_zone_t **zone, uint32_t from, uint32_t to)
 {
+	rs_diff_t *diffs = NULL;
+	size_t n = 0;
+	rs_diag_t diag = { "" };
+	if (z->journal == NULL || rs_journal_end_at(z->journal, to, &diag) != RS_EOK ||
+	    rs_journal_read(z->journal, from, &diffs, &n, &diag) != RS_EOK || n == 0 || diffs[n - 1].to != to) {
+		rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "the output is at serial %u, the state at %u, and the IXFR "
+		       "history does not lead from one to the other%s%s: published anew", from, to,
+		       diag.text[0] ? ": " : "", diag.text);
+		for (size_t i = 0; i < n; i++)
+			rs_diff_clear(&diffs[i]);
+		free(diffs);
+		return false;
+	}
+	int ret = RS_EOK;
+	for (size_t i = 0; i < n; i++) {
+		rs_zone_t *next = NULL;
+		if (ret == RS_EOK && (ret = rs_zone_apply_diff(*zone, &diffs[i], &next, &diag)) == RS_EOK) {
+			rs_zone_free(*zone);
+			*zone = next;
+		}
+		rs_diff_clear(&diffs[i]);
+	}
+	free(diffs);
+	if (ret != RS_EOK)
+		rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "the IXFR history cannot be replayed: %s", diag.text);
+	return ret == RS_EOK;
+}
+
+/*
+ * The version to serve at start: the zone's last output, carried forward to
+ * the state's serial by the journal, if all of it verifies now. *behind:
+ * the output file is older than the version (write it again).
+ */
+static rs_version_t *load_version(serve_t *sv, szone_t *z, const char *path, uint32_t state_serial, bool *behind)
+{
+	*behind = false;
 	if (access(path, R_OK) != 0)
 		return NULL;
 	rs_zone_opts_t zo = { .threads = sv->o.conf.threads, .keep_dnssec = true };
@@ -310,6 +350,14 @@ static rs_version_t *load_version(serve_t *sv, szone_t *z, const char *path)
 		ret = rs_zone_read(zone, path, &diag);
 	if (ret == RS_EOK)
 		ret = rs_zone_finish(zone, &diag);
+	if (ret == RS_EOK) {
+		const rs_rr_t *soa = rs_zone_soa(zone);
+		uint32_t file_serial = rs_get32(soa->rdata + soa->rdlen - 20);
+		if (state_serial != 0 && rs_serial_gt(state_serial, file_serial))
+			*behind = replay(sv, z, &zone, file_serial, state_serial);
+		else if (z->journal != NULL && rs_journal_end_at(z->journal, file_serial, &diag) != RS_EOK)
+			rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "%s", diag.text);
+	}
 	rs_verify_result_t vr = { 0 };
 	if (ret == RS_EOK) {
 		/* It was verified when published; it is checked again, for it may have expired or been touched since. */
@@ -355,49 +403,49 @@ static void generation_name(const char *zone, char *out, size_t max)
 	snprintf(out, max, "serve.registry-generation.%s", zone);
 }
 
-/* Did the zone's input or registry data change after its last publication (while no daemon ran)? */
-static bool changed_since(rs_store_t *store, const rs_zone_rec_t *rec)
+static uint64_t recorded_generation(rs_store_t *store, const char *zone)
 {
-	int64_t mtime, size;
-	file_stamp(rec->input, &mtime, &size);
-	if (mtime / 1000000000 >= rec->last_sign)
-		return true;
-	if (!rec->registry)
-		return false;
 	char name[400], text[32] = "";
-	uint64_t gen = 0;
-	generation_name(rec->name, name, sizeof(name));
+	generation_name(zone, name, sizeof(name));
 	rs_store_setting_get(store, name, text, sizeof(text));
-	return rs_store_registry_generation(store, &gen) != RS_EOK || strtoull(text, NULL, 10) != gen;
+	return strtoull(text, NULL, 10);
 }
 
-/* Load the zone's last output at start (outside the lock: it may take seconds). */
+/* Take the zone up at start: serve its last version (reading it may take seconds: outside the lock). */
 static void take_up(serve_t *sv, rs_store_t *store, szone_t *z)
 {
+	rs_zone_rec_t rec;
+	rs_policy_t pol;
+	rs_diag_t why;
+	bool have = rs_store_zone_get(store, z->name, &rec) == RS_EOK &&
+		    rs_policy_lookup(store, rec.policy, &pol, NULL, &why) == RS_EOK;
 	pthread_mutex_lock(&sv->lock);
 	char path[4096];
 	snprintf(path, sizeof(path), "%s", z->output);
 	pthread_mutex_unlock(&sv->lock);
-	rs_version_t *v = load_version(sv, z, path);
+	bool behind = false;
+	rs_version_t *v = have ? load_version(sv, z, path, rec.serial, &behind) : NULL;
+	uint64_t gen = 0;
+	rs_store_registry_generation(store, &gen);
 	pthread_mutex_lock(&sv->lock);
+	z->next_run = serve_now(sv);
 	if (v != NULL) {
-		rs_diag_t diag;
-		/* The history ends where the served version is: diffs to a serial never published go. */
-		if (z->journal != NULL && rs_journal_end_at(z->journal, rs_version_serial(v), &diag) != RS_EOK)
-			rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "%s", diag.text);
 		/* Secondaries may have missed the NOTIFY of this serial before a restart: tell them again. */
 		serve_version(sv, z, v, true);
-		rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "serving serial %u from %s", z->serial, path);
-		/* Due when its refresh is: the state's next event or the signature refresh decide. */
-		rs_zone_rec_t rec;
-		rs_policy_t pol;
-		rs_diag_t why;
-		z->next_run = serve_now(sv);
-		if (rs_store_zone_get(store, z->name, &rec) == RS_EOK &&
-		    rs_policy_lookup(store, rec.policy, &pol, NULL, &why) == RS_EOK && !changed_since(store, &rec)) {
-			int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol.sig_refresh / 10;
-			z->next_run = rec.last_sign + pol.sig_refresh + zone_jitter(z, most);
-			z->last_publish = rec.last_sign;
+		rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "serving serial %u from %s%s", z->serial, path,
+		       behind ? " and the IXFR history" : "");
+		int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol.sig_refresh / 10;
+		z->next_run = rec.last_sign + pol.sig_refresh + zone_jitter(z, most);
+		z->last_publish = rec.last_sign;
+		z->output_dirty = behind;
+		z->output_due = serve_now(sv);
+		/* What changed while no daemon ran is a change set like any other. */
+		int64_t mtime, size;
+		file_stamp(rec.input, &mtime, &size);
+		z->input_changed = mtime / 1000000000 >= rec.last_sign;
+		if (rec.registry) {
+			z->served_gen = recorded_generation(store, z->name);
+			z->registry_changed = z->served_gen != gen;
 		}
 	}
 	pthread_mutex_unlock(&sv->lock);
@@ -469,11 +517,6 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 {
 	serve_t *sv = r->sv;
 	szone_t *z = r->z;
-#ifndef SERVE_CHANGESETS_PENDING
-	*done = false;
-	(void)sv, (void)z, (void)s, (void)st, (void)since, (void)registry;
-	return rs_diag(diag, -EOPNOTSUPP, "change sets are not built yet");
-#else
 	const rs_zone_t *prev = rs_version_zone(st->current);
 	rs_changeset_t *cs = NULL;
 	int64_t now = serve_now(sv);
@@ -486,6 +529,11 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 		return ret;
 	}
 	uint64_t gen = rs_changeset_generation(cs);
+	if (rs_changeset_size(cs) == 0 && rs_session_zone(s)->last_failure != 0) {
+		/* Back to what is served after a failure: a publication records that the zone is well again. */
+		rs_changeset_free(cs);
+		return rs_diag(diag, -EOPNOTSUPP, "the last publication failed");
+	}
 	if (rs_changeset_size(cs) == 0) {
 		rs_changeset_free(cs);
 		if (registry)
@@ -516,7 +564,6 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 	}
 	*done = true;
 	return ret;
-#endif
 }
 
 static int do_publish(struct run *r, rs_diag_t *diag)
@@ -688,6 +735,7 @@ void *serve_worker(void *arg)
 			take_up(sv, store, z);
 			pthread_mutex_lock(&sv->lock);
 			z->busy = false;
+			serve_wake(sv); /* what is due now is seen at once, not at the next look */
 			continue;
 		}
 		for (size_t i = 0; i < sv->nzones && z == NULL; i++)
@@ -755,13 +803,21 @@ typedef struct {
 	rs_tsig_key_t key;
 } notice_t;
 
+/* NOTIFY retries go by the machine's clock, whatever time the daemon is told. */
+static int64_t mono_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
 void *serve_notifier(void *arg)
 {
 	serve_t *sv = arg;
 	while (!atomic_load(&sv->stopping)) {
 		notice_t n;
 		bool found = false;
-		int64_t now = serve_now(sv);
+		int64_t now = mono_now();
 		pthread_mutex_lock(&sv->lock);
 		for (size_t zi = 0; zi < sv->nzones && !found; zi++) {
 			szone_t *z = sv->zones[zi];
@@ -802,7 +858,7 @@ void *serve_notifier(void *arg)
 			} else {
 				/* Back off: 1, 2, 4, ... seconds, at most a minute. */
 				int64_t wait = (int64_t)1 << (z->notify_tries[n.i] - 1);
-				z->notify_next[n.i] = serve_now(sv) + (wait > 60 ? 60 : wait);
+				z->notify_next[n.i] = mono_now() + (wait > 60 ? 60 : wait);
 				rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "NOTIFY of serial %u: %s (try %u, again in %llds)",
 				       n.serial, diag.text, z->notify_tries[n.i], (long long)(wait > 60 ? 60 : wait));
 			}

@@ -28,6 +28,12 @@ static bool dnssec_type(uint16_t type)
 	return type == RS_TYPE_RRSIG || type == RS_TYPE_NSEC || type == RS_TYPE_NSEC3 || type == RS_TYPE_NSEC3PARAM;
 }
 
+/* Records the session makes from the keys (compared as a whole by same_apex_keys). */
+static bool key_type(uint16_t type)
+{
+	return type == RS_TYPE_DNSKEY || type == RS_TYPE_CDS || type == RS_TYPE_CDNSKEY || type == RS_TYPE_SOA;
+}
+
 static int cs_new(rs_changeset_t **out)
 {
 	rs_changeset_t *cs = calloc(1, sizeof(*cs));
@@ -292,14 +298,14 @@ int rs_session_input_changes(rs_session_t *s, const rs_zone_t *prev, rs_changese
 		int c = i == na ? 1 : j == nb ? -1 : rs_name_cmp(a[i].name, b[j].name);
 		if (c <= 0) {
 			for (uint32_t k = a[i].first; k < a[i].first + a[i].count && ret == RS_EOK; k++)
-				if (!dnssec_type(ra[k].type) && ra[k].type != RS_TYPE_SOA)
+				if (!dnssec_type(ra[k].type) && !key_type(ra[k].type))
 					ret = xlist_put(&old, rs_name_wire(ra[k].owner), ra[k].type, ra[k].ttl, ra[k].rdata,
 							ra[k].rdlen);
 			i++;
 		}
 		if (c >= 0) {
 			for (uint32_t k = b[j].first; k < b[j].first + b[j].count && ret == RS_EOK; k++)
-				if (!dnssec_type(rb[k].type) && rb[k].type != RS_TYPE_SOA)
+				if (!dnssec_type(rb[k].type) && !key_type(rb[k].type))
 					ret = xlist_put(&new, rs_name_wire(rb[k].owner), rb[k].type, rb[k].ttl, rb[k].rdata,
 							rb[k].rdlen);
 			j++;
@@ -337,7 +343,9 @@ static bool same_apex_keys(const rs_node_t *a, const rs_rr_t *ra, const rs_node_
 		if (nx != ny)
 			return false;
 		for (size_t k = 0; k < nx; k++)
-			if (x[k]->ttl != y[k]->ttl || x[k]->rdlen != y[k]->rdlen || memcmp(x[k]->rdata, y[k]->rdata, x[k]->rdlen))
+			/* The signer gives the DNSKEY RRset its TTL (rs_sign_update checks the rule still gives prev's). */
+			if ((types[t] != RS_TYPE_DNSKEY && x[k]->ttl != y[k]->ttl) || x[k]->rdlen != y[k]->rdlen ||
+			    memcmp(x[k]->rdata, y[k]->rdata, x[k]->rdlen))
 				return false;
 	}
 	return true;
@@ -415,7 +423,7 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	const rs_rr_t *soa = rs_zone_soa(prev);
 	uint32_t prev_serial = rs_get32(soa->rdata + soa->rdlen - 20);
 	uint32_t base = s->zone.serial != 0 && rs_serial_gt(s->zone.serial, prev_serial) ? s->zone.serial : prev_serial;
-	cs->c.serial = rs_serial_next(s->policy.serial_mode, base, s->o.now);
+	cs->c.serial = rs_serial_next(s->policy.serial, base, s->o.now);
 	res->serial = cs->c.serial;
 	rs_sign_opts_t so;
 	rs_signing_opts(&signing, &s->policy, prev, s->o.now, &so);

@@ -16,11 +16,6 @@
 #include "regsign/registry.h"
 #include "regsign/verify.h"
 
-bool rs_serial_gt(uint32_t a, uint32_t b)
-{
-	return a != b && (uint32_t)(a - b) < 0x80000000u;
-}
-
 uint32_t rs_serial_next(int mode, uint32_t old, int64_t now)
 {
 	uint32_t want;
@@ -375,17 +370,28 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	}
 	if (ret == RS_EOK && po->incremental) {
 		/*
-		 * A kept signature must outlive the next run and the caches: at least
-		 * half its validity left, and never less than the refresh interval
-		 * plus the longest TTL. Nor may it live longer than the policy allows
-		 * now (a validity shortened since it was made).
+		 * A kept signature must outlive the next run and the caches: never
+		 * less than the refresh interval plus the longest TTL left (floor).
+		 * Above that, each RRset is signed again when its signature has
+		 * between floor and validity - floor left, its own point in that
+		 * range (a hash): on average at half its validity, as a whole zone
+		 * signed at once is then re-signed a little at every run, not in one
+		 * storm. A signature just made is always kept at the next run. None
+		 * may live longer than the policy allows now (a validity shortened
+		 * since it was made).
 		 */
 		prev = po->previous != NULL ? NULL : previous_output(s, po->output);
-		int64_t margin = s->policy.sig_validity / 2;
-		if (margin < s->policy.sig_refresh + (int64_t)s->policy.max_zone_ttl)
-			margin = s->policy.sig_refresh + (int64_t)s->policy.max_zone_ttl;
+		int64_t floor = s->policy.sig_refresh + (int64_t)s->policy.max_zone_ttl, v = s->policy.sig_validity;
+		int64_t high = v - floor, fresh = v - s->policy.sig_jitter - s->policy.sig_refresh;
+		if (high > fresh)
+			high = fresh;
 		so.previous = po->previous != NULL ? po->previous : prev;
-		so.reuse_until = s->o.now + margin;
+		if (high > floor) {
+			so.reuse_until = s->o.now + floor;
+			so.reuse_spread = high - floor;
+		} else {
+			so.reuse_until = s->o.now + (v / 2 > floor ? v / 2 : floor);
+		}
 		so.reuse_latest = s->o.now + s->policy.sig_validity;
 	}
 	if (ret == RS_EOK)

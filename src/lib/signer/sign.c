@@ -4,9 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "regsign/signer.h"
+#include "internal.h"
 
-#define MAX_KEYS 16
+#define MAX_KEYS SIGN_MAX_KEYS
 #define CHUNK_NAMES 512
 #define CHUNK_BUF_MAX ((size_t)1 << 30)
 
@@ -103,14 +103,13 @@ typedef struct {
 	char owner_text[1024];
 } worker_t;
 
-/* Is the RRset the same (TTL and RDATA, both in canonical order) at the previous zone's node? */
-static bool unchanged(const worker_t *w, uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count)
+bool sign_rrset_same(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t ttl,
+		     const rs_rr_t *rrs, size_t count)
 {
-	const rs_zone_t *prev = w->c->opts->previous;
 	uint32_t b, e;
-	if (w->prev == NULL || !rs_node_rrset(prev, w->prev, type, &b, &e) || e - b != count)
+	if (node == NULL || !rs_node_rrset(zone, node, type, &b, &e) || e - b != count)
 		return false;
-	const rs_rr_t *old = rs_zone_rrs(prev) + b;
+	const rs_rr_t *old = rs_zone_rrs(zone) + b;
 	for (size_t i = 0; i < count; i++)
 		if (old[i].ttl != ttl || old[i].rdlen != rrs[i].rdlen ||
 		    memcmp(old[i].rdata, rrs[i].rdata, rrs[i].rdlen) != 0)
@@ -118,15 +117,88 @@ static bool unchanged(const worker_t *w, uint16_t type, uint32_t ttl, const rs_r
 	return true;
 }
 
+/* Is the RRset the same (TTL and RDATA, both in canonical order) at the previous zone's node? */
+static bool unchanged(const worker_t *w, uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count)
+{
+	return sign_rrset_same(w->c->opts->previous, w->prev, type, ttl, rrs, count);
+}
+
+size_t sign_head(uint8_t *rdata, const rs_zone_t *zone, const rs_sign_opts_t *opts, uint16_t type,
+		 unsigned labels, uint32_t ttl)
+{
+	const rs_name_t *origin = rs_zone_origin(zone);
+	rs_put16(rdata, type);
+	rdata[3] = (uint8_t)labels;
+	rs_put32(rdata + 4, ttl);
+	rs_put32(rdata + 8, (uint32_t)opts->expiration);
+	rs_put32(rdata + 12, (uint32_t)opts->inception);
+	memcpy(rdata + 18, rs_name_wire(origin), origin->wire_len);
+	return 18 + origin->wire_len;
+}
+
+int sign_rrsig(rs_signer_t *signer, const rs_key_t *key, rs_buf_t *data, uint8_t *rdata, size_t head,
+	       const uint8_t *owner, uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count, size_t *len)
+{
+	rdata[2] = (uint8_t)rs_key_alg(key);
+	rs_put16(rdata + 16, rs_key_tag(key));
+	data->len = 0;
+	int ret = rs_sign_data(data, rdata, head, owner, type, ttl, rrs, count);
+	size_t sig_len = 0;
+	if (ret == RS_EOK)
+		ret = rs_signer_sign(signer, data->data, data->len, rdata + head, &sig_len);
+	*len = head + sig_len;
+	return ret;
+}
+
+void sign_ttls(const rs_zone_t *zone, const rs_sign_opts_t *opts, uint32_t *dnskey_ttl, uint32_t *nsec_ttl)
+{
+	const rs_rr_t *soa = rs_zone_soa(zone);
+	*dnskey_ttl = opts->dnskey_ttl ? opts->dnskey_ttl : soa->ttl;
+	uint32_t minimum = rs_get32(soa->rdata + soa->rdlen - 4);
+	*nsec_ttl = opts->nsec_ttl_set ? opts->nsec_ttl
+		  : minimum < soa->ttl ? minimum : soa->ttl; /* RFC 9077 */
+}
+
+int sign_roles(rs_key_t *const *keys, size_t nkeys, const rs_sign_opts_t *opts, rs_key_role_t *roles,
+	       rs_diag_t *diag)
+{
+	if (nkeys == 0)
+		return rs_diag(diag, RS_ENOKEY, "no keys to sign with");
+	if (nkeys > MAX_KEYS)
+		return rs_diag(diag, RS_ELIMIT, "more than %d keys", MAX_KEYS);
+	if (opts->roles != NULL)
+		memcpy(roles, opts->roles, nkeys * sizeof(roles[0]));
+	else
+		rs_sign_roles(keys, nkeys, roles);
+	return RS_EOK;
+}
+
 /* An RRSIG at the previous node over type by the key of head (algorithm, tag, labels, TTL) valid long enough. */
-static const rs_rr_t *reusable(const worker_t *w, const uint8_t *head, size_t head_len)
+/* The RRset's own share of the reuse spread: a hash (FNV-1a) of its owner, case folded, and type. */
+static int64_t spread_share(const uint8_t *owner, uint16_t type, int64_t spread)
+{
+	if (spread <= 0)
+		return 0;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0, n = rs_dname_len(owner, RS_NAME_MAX); i < n; i++) {
+		uint8_t c = owner[i] >= 'A' && owner[i] <= 'Z' ? (uint8_t)(owner[i] + 32) : owner[i];
+		h = (h ^ c) * 16777619u;
+	}
+	h = (h ^ (type >> 8)) * 16777619u;
+	h = (h ^ (type & 0xff)) * 16777619u;
+	return (int64_t)(h % (uint64_t)spread);
+}
+
+static const rs_rr_t *reusable(const worker_t *w, const uint8_t *owner, uint16_t type, const uint8_t *head,
+			       size_t head_len)
 {
 	const rs_zone_t *prev = w->c->opts->previous;
 	uint32_t b, e;
 	if (!rs_node_rrset(prev, w->prev, RS_TYPE_RRSIG, &b, &e))
 		return NULL;
 	const rs_rr_t *sigs = rs_zone_rrs(prev);
-	uint32_t until = (uint32_t)w->c->opts->reuse_until, latest = (uint32_t)w->c->opts->reuse_latest;
+	uint32_t until = (uint32_t)(w->c->opts->reuse_until + spread_share(owner, type, w->c->opts->reuse_spread));
+	uint32_t latest = (uint32_t)w->c->opts->reuse_latest;
 	for (uint32_t i = b; i < e; i++) {
 		const uint8_t *r = sigs[i].rdata;
 		/* Type covered, algorithm, labels and original TTL (0-7), then tag and signer (16-); serial times. */
@@ -141,24 +213,16 @@ static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned
 		      uint16_t type, uint32_t ttl, const rs_rr_t *rrs, size_t count)
 {
 	ctx_t *c = w->c;
-	bool keyset = type == RS_TYPE_DNSKEY || type == RS_TYPE_CDS || type == RS_TYPE_CDNSKEY;
-	const rs_name_t *origin = rs_zone_origin(c->zone);
 	uint8_t rdata[18 + RS_NAME_MAX + RS_SIG_MAX];
-	rs_put16(rdata, type);
-	rdata[3] = (uint8_t)labels;
-	rs_put32(rdata + 4, ttl);
-	rs_put32(rdata + 8, (uint32_t)c->opts->expiration);
-	rs_put32(rdata + 12, (uint32_t)c->opts->inception);
-	memcpy(rdata + 18, rs_name_wire(origin), origin->wire_len);
-	size_t head = 18 + origin->wire_len;
+	size_t head = sign_head(rdata, c->zone, c->opts, type, labels, ttl);
 	bool reuse = c->opts->previous != NULL && unchanged(w, type, ttl, rrs, count);
 	for (size_t k = 0; k < c->nkeys; k++) {
 		const rs_key_role_t *role = &c->roles[k];
-		if (keyset ? !role->signs_keys : !role->signs_data)
+		if (!sign_role_covers(role, type))
 			continue;
 		rdata[2] = (uint8_t)rs_key_alg(role->key);
 		rs_put16(rdata + 16, rs_key_tag(role->key));
-		const rs_rr_t *old = reuse && !c->fresh[k] ? reusable(w, rdata, head) : NULL;
+		const rs_rr_t *old = reuse && !c->fresh[k] ? reusable(w, owner, type, rdata, head) : NULL;
 		if (old != NULL) {
 			int ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, old->rdata, old->rdlen);
 			if (ret != RS_EOK)
@@ -168,13 +232,11 @@ static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned
 			w->stats.records++;
 			continue;
 		}
-		w->data.len = 0;
-		int ret = rs_sign_data(&w->data, rdata, head, owner, type, ttl, rrs, count);
-		size_t sig_len = 0;
+		size_t len;
+		int ret = sign_rrsig(w->signer[k], role->key, &w->data, rdata, head, owner, type, ttl, rrs, count,
+				     &len);
 		if (ret == RS_EOK)
-			ret = rs_signer_sign(w->signer[k], w->data.data, w->data.len, rdata + head, &sig_len);
-		if (ret == RS_EOK)
-			ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, rdata, head + sig_len);
+			ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, rdata, len);
 		if (ret != RS_EOK)
 			return ret;
 		w->stats.signatures++;
@@ -200,7 +262,7 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 	ctx_t *c = w->c;
 	const rs_node_t *node = &c->nodes[index];
 	const uint8_t *owner = rs_name_wire(node->name);
-	unsigned labels = node->name->labels - (rs_name_is_wildcard(node->name) ? 1 : 0);
+	unsigned labels = sign_labels(node->name);
 	if (rs_name_format(rs_name_written(node->name), w->owner_text, sizeof(w->owner_text)) < 0)
 		return RS_EINVAL;
 	w->stats.names++;
@@ -212,14 +274,10 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 	rs_rr_t synth = { .rdata = synth_rdata };
 	uint16_t synth_type = 0;
 	if (!c->opts->nsec3 && c->nsec_next[index] != RS_NO_NODE) {
-		const rs_node_t *next = &c->nodes[c->nsec_next[index]];
-		uint16_t types[512];
-		size_t nt = rs_node_types(c->zone, node, false, 0, types);
-		if (nt == 512)
-			return RS_ELIMIT; /* more types than rs_node_types() holds */
-		memcpy(synth_rdata, rs_name_written(next->name), next->name->wire_len);
-		size_t bl = rs_bitmap_write(types, nt, synth_rdata + next->name->wire_len);
-		synth.rdlen = (uint16_t)(next->name->wire_len + bl);
+		int len = rs_nsec_rdata(c->zone, node, &c->nodes[c->nsec_next[index]], synth_rdata);
+		if (len < 0)
+			return len;
+		synth.rdlen = (uint16_t)len;
 		synth_type = RS_TYPE_NSEC;
 		w->stats.nsec++;
 	} else if (c->opts->nsec3 && (node->flags & RS_NODE_APEX)) {
@@ -424,26 +482,16 @@ static bool tag_was_other_key(const rs_zone_t *prev, const rs_key_t *key)
 
 static int setup(ctx_t *c, rs_key_t *const *keys, size_t nkeys, rs_diag_t *diag)
 {
-	if (nkeys == 0)
-		return rs_diag(diag, RS_ENOKEY, "no keys to sign with");
-	if (nkeys > MAX_KEYS)
-		return rs_diag(diag, RS_ELIMIT, "more than %d keys", MAX_KEYS);
+	int ret = sign_roles(keys, nkeys, c->opts, c->roles, diag);
+	if (ret != RS_EOK)
+		return ret;
 	c->nkeys = nkeys;
-	if (c->opts->roles != NULL)
-		memcpy(c->roles, c->opts->roles, nkeys * sizeof(c->roles[0]));
-	else
-		rs_sign_roles(keys, nkeys, c->roles);
 	for (size_t k = 0; c->opts->previous != NULL && k < nkeys; k++)
 		c->fresh[k] = tag_was_other_key(c->opts->previous, keys[k]);
 	size_t n;
 	c->nodes = rs_zone_nodes(c->zone, &n);
 	c->rrs = rs_zone_rrs(c->zone);
-	const rs_rr_t *soa = rs_zone_soa(c->zone);
-	c->dnskey_ttl = c->opts->dnskey_ttl ? c->opts->dnskey_ttl : soa->ttl;
-	uint32_t minimum = rs_get32(soa->rdata + soa->rdlen - 4);
-	c->nsec_ttl = c->opts->nsec_ttl_set ? c->opts->nsec_ttl
-			: minimum < soa->ttl ? minimum : soa->ttl; /* RFC 9077 */
-	int ret;
+	sign_ttls(c->zone, c->opts, &c->dnskey_ttl, &c->nsec_ttl);
 	if (c->opts->nsec3) {
 		ret = rs_nsec3_build(c->zone, &c->opts->nsec3_params, &c->chain, diag);
 		if (ret != RS_EOK)

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "regsign/session.h"
-#include "regsign/xfr.h"
+#include "regsign/zone.h"
 
 /* The order of records within a node: the zone store's rr_cmp (zone.c). RRSIGs sort as one
  * type, by RDATA, whose first field is the type covered. */
@@ -239,4 +238,100 @@ uint64_t rs_diff_size(const rs_diff_t *diff)
 	for (size_t i = 0; i < diff->nadded; i++)
 		n += rr_size(&diff->added[i]);
 	return n;
+}
+
+/* ---- a diff applied ---- */
+
+typedef struct {
+	const rs_xrr_t *rr;
+	bool added;
+	uint8_t key[RS_NAME_MAX];
+	size_t key_len;
+} change_t;
+
+static int change_cmp(const void *a, const void *b)
+{
+	const change_t *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->key_len < y->key_len ? x->key_len : y->key_len);
+	if (c != 0 || x->key_len == y->key_len)
+		return c != 0 ? c : (x->rr > y->rr) - (x->rr < y->rr);
+	return x->key_len < y->key_len ? -1 : 1;
+}
+
+int rs_zone_apply_diff(const rs_zone_t *base, const rs_diff_t *d, rs_zone_t **out, rs_diag_t *diag)
+{
+	size_t n = d->nremoved + d->nadded + 2;
+	change_t *ch = malloc(n * sizeof(*ch));
+	rs_zone_edit_t *edits = malloc(n * sizeof(*edits));
+	const rs_rr_t *rrs = rs_zone_rrs(base);
+	rs_rr_t *pool = NULL;
+	size_t used = 0;
+	int ret = ch != NULL && edits != NULL ? RS_EOK : rs_diag(diag, RS_ENOMEM, "out of memory");
+	size_t k = 0;
+	if (ret == RS_EOK) {
+		ch[k++] = (change_t){ .rr = &d->soa_from, .added = false };
+		ch[k++] = (change_t){ .rr = &d->soa_to, .added = true };
+		for (size_t i = 0; i < d->nremoved; i++)
+			ch[k++] = (change_t){ .rr = &d->removed[i], .added = false };
+		for (size_t i = 0; i < d->nadded; i++)
+			ch[k++] = (change_t){ .rr = &d->added[i], .added = true };
+		for (size_t i = 0; i < k; i++)
+			ch[i].key_len = rs_dname_key(ch[i].rr->owner, ch[i].key);
+		qsort(ch, k, sizeof(*ch), change_cmp);
+		/* Room for each touched name's old records, and for every added one. */
+		size_t cap = k;
+		for (size_t i = 0; i < k; i++) {
+			if (i > 0 && ch[i].key_len == ch[i - 1].key_len && memcmp(ch[i].key, ch[i - 1].key, ch[i].key_len) == 0)
+				continue;
+			const rs_node_t *node = rs_zone_find(base, ch[i].key, ch[i].key_len);
+			cap += node != NULL ? node->count : 0;
+		}
+		if ((pool = malloc(cap * sizeof(*pool))) == NULL)
+			ret = rs_diag(diag, RS_ENOMEM, "out of memory");
+	}
+	size_t nedits = 0;
+	for (size_t i = 0; ret == RS_EOK && i < k;) {
+		size_t j = i;
+		while (j < k && ch[j].key_len == ch[i].key_len && memcmp(ch[j].key, ch[i].key, ch[i].key_len) == 0)
+			j++;
+		const rs_node_t *node = rs_zone_find(base, ch[i].key, ch[i].key_len);
+		rs_rr_t *set = pool + used;
+		size_t count = 0;
+		if (node != NULL) {
+			memcpy(set, rrs + node->first, node->count * sizeof(*set));
+			count = node->count;
+		}
+		for (size_t c = i; ret == RS_EOK && c < j; c++) {
+			const rs_xrr_t *x = ch[c].rr;
+			if (ch[c].added)
+				continue;
+			size_t m = 0;
+			while (m < count && !(set[m].type == x->type && set[m].rdlen == x->rdlen &&
+					      memcmp(set[m].rdata, x->rdata, x->rdlen) == 0))
+				m++;
+			if (m == count) {
+				char name[1024];
+				rs_dname_to_str(x->owner, name, sizeof(name));
+				ret = rs_diag(diag, RS_EINVAL, "%s: a record the diff removes is not there (type %u)", name,
+					      x->type);
+				break;
+			}
+			set[m] = set[--count];
+		}
+		for (size_t c = i; ret == RS_EOK && c < j; c++) {
+			const rs_xrr_t *x = ch[c].rr;
+			if (ch[c].added)
+				set[count++] = (rs_rr_t){ .rdata = (uint8_t *)x->rdata, .ttl = x->ttl, .type = x->type,
+							  .rdlen = x->rdlen };
+		}
+		used += count;
+		edits[nedits++] = (rs_zone_edit_t){ ch[i].rr->owner, set, count };
+		i = j;
+	}
+	if (ret == RS_EOK)
+		ret = rs_zone_patch(base, edits, nedits, out, diag);
+	free(pool);
+	free(edits);
+	free(ch);
+	return ret;
 }
