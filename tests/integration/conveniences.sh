@@ -29,7 +29,7 @@ EOF
 
 # --- help COMMAND ---
 cmds=$("$R" --help | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {on = 0}')
-check_match "the global help lists the commands" "^keygen sign verify ds zone .*registry-zone $" "$(echo $cmds) "
+check_match "the global help lists the commands" "^keygen sign verify ds zone .*registry-zone serve ctl $" "$(echo $cmds) "
 same=0
 for c in $cmds; do
 	if ! a=$("$R" help "$c" 2>&1) || ! b=$("$R" "$c" --help 2>&1) || [ "$a" != "$b" ] || [ -z "$a" ]; then

@@ -26,7 +26,7 @@ static void format_time(int64_t t, char out[32])
 		rs_time_format(t, out);
 }
 
-static void zone_line(const szone_t *z, int64_t now, rs_buf_t *out)
+static void zone_line(const szone_t *z, rs_buf_t *out)
 {
 	char next[32];
 	format_time(z->next_event, next);
@@ -35,10 +35,9 @@ static void zone_line(const szone_t *z, int64_t now, rs_buf_t *out)
 		rs_buf_printf(out, "%s serial - (nothing served yet) next-event %s state %s\n", z->name, next, state);
 	else
 		rs_buf_printf(out, "%s serial %u next-event %s state %s\n", z->name, z->serial, next, state);
-	(void)now;
 }
 
-static void zone_detail(const serve_t *sv, const szone_t *z, int64_t now, rs_buf_t *out)
+static void zone_detail(const szone_t *z, rs_buf_t *out)
 {
 	char t[32];
 	rs_buf_printf(out, "zone: %s\n", z->name);
@@ -80,7 +79,6 @@ static void zone_detail(const serve_t *sv, const szone_t *z, int64_t now, rs_buf
 			rs_buf_printf(out, " has %u", z->sec_serial[i]);
 		rs_buf_printf(out, "%s\n", z->notify_done[i] ? "" : " (NOTIFY pending)");
 	}
-	(void)sv, (void)now;
 }
 
 static int parse_role(const char *text)
@@ -99,7 +97,7 @@ static const char usage[] =
 	"          ds-seen ZONE TAG | ds-gone ZONE TAG | freeze ZONE | thaw ZONE | stop\n";
 
 /* One command; words split on blanks. Read-only commands are not audited. */
-static int answer(serve_t *sv, char **w, int n, const char *who, rs_buf_t *out, bool *audit)
+static int answer(serve_t *sv, char **w, int n, rs_buf_t *out, bool *audit)
 {
 	int64_t now = serve_now(sv);
 	const char *cmd = n > 0 ? w[0] : "";
@@ -111,7 +109,7 @@ static int answer(serve_t *sv, char **w, int n, const char *who, rs_buf_t *out, 
 		rs_time_format(sv->started, t);
 		rs_buf_printf(out, "%s\n", t);
 		for (size_t i = 0; i < sv->nzones; i++)
-			zone_line(sv->zones[i], now, out);
+			zone_line(sv->zones[i], out);
 		pthread_mutex_unlock(&sv->lock);
 		return RS_EOK;
 	}
@@ -119,7 +117,7 @@ static int answer(serve_t *sv, char **w, int n, const char *who, rs_buf_t *out, 
 		pthread_mutex_lock(&sv->lock);
 		szone_t *z = serve_zone(sv, w[1]);
 		if (z != NULL)
-			zone_detail(sv, z, now, out);
+			zone_detail(z, out);
 		pthread_mutex_unlock(&sv->lock);
 		if (z == NULL)
 			rs_buf_printf(out, "%s: not a managed zone\n", w[1]);
@@ -201,7 +199,6 @@ static int answer(serve_t *sv, char **w, int n, const char *who, rs_buf_t *out, 
 	char text[512];
 	int ret = serve_job(sv, w[1], job, arg, text, sizeof(text));
 	rs_buf_printf(out, "%s\n", text);
-	(void)who;
 	return ret;
 }
 
@@ -213,7 +210,7 @@ int serve_ctl_answer(serve_t *sv, const char *line, const char *who, rs_buf_t *o
 	for (char *save, *t = strtok_r(copy, " \t", &save); t != NULL && n < 8; t = strtok_r(NULL, " \t", &save))
 		w[n++] = t;
 	bool audit;
-	int ret = answer(sv, w, n, who, out, &audit);
+	int ret = answer(sv, w, n, out, &audit);
 	if (audit) {
 		rs_store_t *store;
 		rs_diag_t diag;

@@ -236,16 +236,16 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 			serve_schedule(sv);
 		}
 		if (fds[FD_CTL].revents & POLLIN)
-			serve_ctl_accept(sv, fds[FD_CTL].fd);
+			serve_accept(sv, fds[FD_CTL].fd, SERVE_CTL);
 		if (fds[FD_METRICS].fd >= 0 && (fds[FD_METRICS].revents & POLLIN))
-			serve_http_accept(sv, fds[FD_METRICS].fd);
+			serve_accept(sv, fds[FD_METRICS].fd, SERVE_HTTP);
 		for (size_t i = FD_FIRST_DNS; i < nfds; i++) {
 			if (!(fds[i].revents & POLLIN))
 				continue;
 			if (types[i] == SOCK_DGRAM)
 				serve_udp(sv, fds[i].fd);
 			else
-				serve_tcp_accept(sv, fds[i].fd);
+				serve_accept(sv, fds[i].fd, SERVE_DNS);
 		}
 	}
 	if (opts->ready != NULL && threads)

@@ -97,9 +97,9 @@ void serve_ctl_peer(int fd, char *out, size_t max);
 int serve_metrics(serve_t *sv, rs_buf_t *out);
 int serve_listen(const char *addr_port, int type, rs_diag_t *diag);
 void serve_udp(serve_t *sv, int fd);
-void serve_tcp_accept(serve_t *sv, int fd);
-void serve_ctl_accept(serve_t *sv, int fd);
-void serve_http_accept(serve_t *sv, int fd);
+enum serve_conn { SERVE_DNS, SERVE_CTL, SERVE_HTTP };
+/* Accept a connection on fd and answer it in a thread of its own (DNS over TCP, control, metrics). */
+void serve_accept(serve_t *sv, int fd, enum serve_conn kind);
 
 /* One audited action by the daemon or a ctl caller. */
 void serve_audit(rs_store_t *store, int64_t now, const char *operator, const char *action, const char *zone,

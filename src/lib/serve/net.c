@@ -172,33 +172,20 @@ static bool spawn(void *(*fn)(void *), void *arg)
 	return ret == 0;
 }
 
-void serve_tcp_accept(serve_t *sv, int fd)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return;
-	socklen_t flen = sizeof(c->from);
-	c->sv = sv;
-	c->fd = accept4(fd, (struct sockaddr *)&c->from, &flen, SOCK_CLOEXEC);
-	if (c->fd < 0) {
-		free(c);
-		return;
-	}
-	/* Past the bound a connection is closed at once: the secondaries retry, memory stays bounded. */
-	if (atomic_fetch_add(&sv->transfers, 1) >= sv->o.conf.max_transfers) {
-		atomic_fetch_sub(&sv->transfers, 1);
-		close(c->fd);
-		free(c);
-		return;
-	}
-	if (!spawn(tcp_conn, c)) {
-		atomic_fetch_sub(&sv->transfers, 1);
-		close(c->fd);
-		free(c);
-	}
-}
 
 /* ---- control and metrics ---- */
+
+/* Send head and body (cleared), close, and free the connection. */
+static void conn_end(struct conn *c, const char *head, rs_buf_t *body)
+{
+	write_all(c->fd, (const uint8_t *)head, strlen(head));
+	if (body->len > 0)
+		write_all(c->fd, body->data, body->len);
+	rs_buf_clear(body);
+	close(c->fd);
+	atomic_fetch_sub(&c->sv->transfers, 1);
+	free(c);
+}
 
 static void *ctl_conn(void *arg)
 {
@@ -223,34 +210,10 @@ static void *ctl_conn(void *arg)
 	/* The first line says how it went; the rest is the answer. */
 	char head[32];
 	snprintf(head, sizeof(head), "%s\n", ret == RS_EOK ? "ok" : "error");
-	write_all(c->fd, (const uint8_t *)head, strlen(head));
-	if (reply.len > 0)
-		write_all(c->fd, reply.data, reply.len);
-	rs_buf_clear(&reply);
-	close(c->fd);
-	atomic_fetch_sub(&c->sv->transfers, 1);
-	free(c);
+	conn_end(c, head, &reply);
 	return NULL;
 }
 
-void serve_ctl_accept(serve_t *sv, int fd)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return;
-	c->sv = sv;
-	c->fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c->fd < 0) {
-		free(c);
-		return;
-	}
-	atomic_fetch_add(&sv->transfers, 1);
-	if (!spawn(ctl_conn, c)) {
-		atomic_fetch_sub(&sv->transfers, 1);
-		close(c->fd);
-		free(c);
-	}
-}
 
 static void *http_conn(void *arg)
 {
@@ -279,29 +242,26 @@ static void *http_conn(void *arg)
 	char head[256];
 	snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
 		 "Connection: close\r\n\r\n", status, body.len);
-	write_all(c->fd, (const uint8_t *)head, strlen(head));
-	if (body.len > 0)
-		write_all(c->fd, body.data, body.len);
-	rs_buf_clear(&body);
-	close(c->fd);
-	atomic_fetch_sub(&c->sv->transfers, 1);
-	free(c);
+	conn_end(c, head, &body);
 	return NULL;
 }
 
-void serve_http_accept(serve_t *sv, int fd)
+/* Past the bound a DNS connection is closed at once: the secondaries retry, memory stays bounded. */
+void serve_accept(serve_t *sv, int fd, enum serve_conn kind)
 {
+	static void *(*const run[])(void *) = { [SERVE_DNS] = tcp_conn, [SERVE_CTL] = ctl_conn, [SERVE_HTTP] = http_conn };
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return;
+	socklen_t flen = sizeof(c->from);
 	c->sv = sv;
-	c->fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	c->fd = accept4(fd, (struct sockaddr *)&c->from, &flen, SOCK_CLOEXEC);
 	if (c->fd < 0) {
 		free(c);
 		return;
 	}
-	atomic_fetch_add(&sv->transfers, 1);
-	if (!spawn(http_conn, c)) {
+	unsigned open = atomic_fetch_add(&sv->transfers, 1);
+	if ((kind == SERVE_DNS && open >= sv->o.conf.max_transfers) || !spawn(run[kind], c)) {
 		atomic_fetch_sub(&sv->transfers, 1);
 		close(c->fd);
 		free(c);

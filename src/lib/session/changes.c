@@ -15,10 +15,42 @@
 #include "regsign/registry.h"
 #include "regsign/verify.h"
 
+/* A growing list of records; with an arena, each record's owner and RDATA are copied there. */
+typedef struct {
+	rs_xrr_t *r;
+	size_t n, cap;
+	rs_arena_t *arena; /* non-NULL: keep a copy (the registry reuses its buffers between records) */
+} xlist_t;
+
+/* Append a record (the signature of rs_registry_delegation_records's callback). */
+static int xlist_put(void *arg, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t len)
+{
+	xlist_t *l = arg;
+	if (l->n == l->cap) {
+		size_t grown = l->cap ? l->cap * 2 : 16;
+		rs_xrr_t *p = realloc(l->r, grown * sizeof(*p));
+		if (p == NULL)
+			return RS_ENOMEM;
+		l->r = p;
+		l->cap = grown;
+	}
+	l->r[l->n++] = (rs_xrr_t){ owner, rdata, ttl, type, (uint16_t)len };
+	if (l->arena == NULL)
+		return RS_EOK;
+	size_t olen = rs_dname_len(owner, RS_NAME_MAX);
+	uint8_t *o = rs_arena_alloc(l->arena, olen), *r = rs_arena_alloc(l->arena, len ? len : 1);
+	if (o == NULL || r == NULL)
+		return RS_ENOMEM;
+	memcpy(o, owner, olen);
+	memcpy(r, rdata, len);
+	l->r[l->n - 1].owner = o;
+	l->r[l->n - 1].rdata = r;
+	return RS_EOK;
+}
+
 struct rs_changeset {
 	rs_changes_t c;
-	rs_xrr_t *rm, *add;
-	size_t caprm, capadd;
+	xlist_t rm, add; /* behind c.removed and c.added; their records in arena */
 	rs_arena_t *arena;
 	uint64_t generation;
 };
@@ -41,6 +73,7 @@ static int cs_new(rs_changeset_t **out)
 		free(cs);
 		return RS_ENOMEM;
 	}
+	cs->rm.arena = cs->add.arena = cs->arena;
 	*out = cs;
 	return RS_EOK;
 }
@@ -50,8 +83,8 @@ void rs_changeset_free(rs_changeset_t *cs)
 	if (cs == NULL)
 		return;
 	rs_arena_free(cs->arena);
-	free(cs->rm);
-	free(cs->add);
+	free(cs->rm.r);
+	free(cs->add.r);
 	free(cs);
 }
 
@@ -69,29 +102,13 @@ uint64_t rs_changeset_generation(const rs_changeset_t *cs)
 static int cs_put(rs_changeset_t *cs, bool added, const uint8_t *owner, uint16_t type, uint32_t ttl,
 		  const uint8_t *rdata, size_t len)
 {
-	rs_xrr_t **list = added ? &cs->add : &cs->rm;
-	size_t *n = added ? &cs->c.nadded : &cs->c.nremoved, *cap = added ? &cs->capadd : &cs->caprm;
-	if (*n == *cap) {
-		size_t grown = *cap ? *cap * 2 : 64;
-		rs_xrr_t *p = realloc(*list, grown * sizeof(*p));
-		if (p == NULL)
-			return RS_ENOMEM;
-		*list = p;
-		*cap = grown;
-	}
-	size_t olen = rs_dname_len(owner, RS_NAME_MAX);
-	uint8_t *o = rs_arena_alloc(cs->arena, olen), *r = rs_arena_alloc(cs->arena, len ? len : 1);
-	if (o == NULL || r == NULL)
-		return RS_ENOMEM;
-	memcpy(o, owner, olen);
-	memcpy(r, rdata, len);
-	(*list)[(*n)++] = (rs_xrr_t){ o, r, ttl, type, (uint16_t)len };
-	if (added) {
-		cs->c.added = cs->add;
-	} else {
-		cs->c.removed = cs->rm;
-	}
-	return RS_EOK;
+	xlist_t *l = added ? &cs->add : &cs->rm;
+	int ret = xlist_put(l, owner, type, ttl, rdata, len);
+	cs->c.added = cs->add.r;
+	cs->c.nadded = cs->add.n;
+	cs->c.removed = cs->rm.r;
+	cs->c.nremoved = cs->rm.n;
+	return ret;
 }
 
 /* Canonical order of records: owner (RFC 4034 6.1), type, RDATA (6.3); TTL last. */
@@ -118,8 +135,10 @@ static int xrr_qsort(const void *a, const void *b)
 /* What differs between two sorted lists: old only -> removed, new only -> added. */
 static int cs_merge(rs_changeset_t *cs, rs_xrr_t *old, size_t nold, rs_xrr_t *new, size_t nnew)
 {
-	qsort(old, nold, sizeof(*old), xrr_qsort);
-	qsort(new, nnew, sizeof(*new), xrr_qsort);
+	if (nold > 1)
+		qsort(old, nold, sizeof(*old), xrr_qsort);
+	if (nnew > 1)
+		qsort(new, nnew, sizeof(*new), xrr_qsort);
 	size_t i = 0, j = 0;
 	int ret = RS_EOK;
 	while (ret == RS_EOK && (i < nold || j < nnew)) {
@@ -138,37 +157,6 @@ static int cs_merge(rs_changeset_t *cs, rs_xrr_t *old, size_t nold, rs_xrr_t *ne
 }
 
 /* ---- a registry zone: the delegations changed since a generation ---- */
-
-typedef struct {
-	rs_xrr_t *r;
-	size_t n, cap;
-	rs_arena_t *arena; /* non-NULL: keep a copy (the registry reuses its buffers between records) */
-} xlist_t;
-
-static int xlist_put(void *arg, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t len)
-{
-	xlist_t *l = arg;
-	if (l->n == l->cap) {
-		size_t grown = l->cap ? l->cap * 2 : 16;
-		rs_xrr_t *p = realloc(l->r, grown * sizeof(*p));
-		if (p == NULL)
-			return RS_ENOMEM;
-		l->r = p;
-		l->cap = grown;
-	}
-	l->r[l->n++] = (rs_xrr_t){ owner, rdata, ttl, type, (uint16_t)len };
-	if (l->arena == NULL)
-		return RS_EOK;
-	size_t olen = rs_dname_len(owner, RS_NAME_MAX);
-	uint8_t *o = rs_arena_alloc(l->arena, olen), *r = rs_arena_alloc(l->arena, len ? len : 1);
-	if (o == NULL || r == NULL)
-		return RS_ENOMEM;
-	memcpy(o, owner, olen);
-	memcpy(r, rdata, len);
-	l->r[l->n - 1].owner = o;
-	l->r[l->n - 1].rdata = r;
-	return RS_EOK;
-}
 
 /* The first node at or after name in canonical order (nnodes if none). */
 static size_t lower_bound(const rs_node_t *nodes, size_t nnodes, const rs_name_t *name)
