@@ -39,6 +39,9 @@ check_match "the secret is in a file only its owner reads" "^600$" "$(stat -c %a
 check_match "... and in no row of the state" "^0$" "$(grep -c -F "$SECRET" "$S/state.db")"
 
 printf 'poll: 1s\nnotify-timeout: 1s\nnotify-retries: 30\nlisten: 127.0.0.1@%s\nmetrics: 127.0.0.1@%s\n' "$P" "$M" > serve.conf
+printf 'poll: 10ms\n' > short.conf
+out=$("$R" --state "$S" serve --config short.conf 2>&1); rc=$?
+check_match "a poll below 50ms is refused, saying where" "^2 .*short\.conf:1: poll 10ms is outside" "$rc $out"
 printf 'poll: 1s\nbogus: 3\n' > bad.conf
 out=$("$R" --state "$S" serve --config bad.conf 2>&1); rc=$?
 check_match "a bad configuration stops the daemon at start, saying where" "^2 .*bad\.conf:2: unknown setting 'bogus'" "$rc $out"

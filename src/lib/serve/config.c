@@ -12,7 +12,7 @@
 
 #include "regsign/serve.h"
 
-enum kind { K_DURATION, K_COUNT, K_BYTES, K_ADDR, K_ADDRS, K_PATH };
+enum kind { K_DURATION, K_MILLIS, K_COUNT, K_BYTES, K_ADDR, K_ADDRS, K_PATH };
 
 static const struct setting {
 	const char *name;
@@ -24,7 +24,8 @@ static const struct setting {
 	{ "listen", K_ADDRS, offsetof(rs_serve_config_t, listen), 0, 0, "DNS for secondaries, ADDR@PORT (repeatable)" },
 	{ "metrics", K_ADDR, offsetof(rs_serve_config_t, metrics), 0, 0, "Prometheus metrics over HTTP, ADDR@PORT" },
 	{ "control", K_PATH, offsetof(rs_serve_config_t, control), 0, 0, "the control socket" },
-	{ "poll", K_DURATION, offsetof(rs_serve_config_t, poll), 1, 3600, "how often inputs and registry data are looked at" },
+	{ "poll", K_MILLIS, offsetof(rs_serve_config_t, poll_ms), 50, 3600000,
+	  "how often inputs and registry data are looked at (250ms, 1s)" },
 	{ "notify-timeout", K_DURATION, offsetof(rs_serve_config_t, notify_timeout), 1, 60, "a NOTIFY's wait for its answer" },
 	{ "notify-retries", K_COUNT, offsetof(rs_serve_config_t, notify_retries), 1, 100, "NOTIFY tries per serial" },
 	{ "retry-failed", K_DURATION, offsetof(rs_serve_config_t, retry_failed), 1, 86400, "wait after a failed publication" },
@@ -41,7 +42,7 @@ static const struct setting {
 void rs_serve_config_init(rs_serve_config_t *conf)
 {
 	memset(conf, 0, sizeof(*conf));
-	conf->poll = 1;
+	conf->poll_ms = 1000;
 	conf->notify_timeout = 2;
 	conf->notify_retries = 5;
 	conf->retry_failed = 60;
@@ -110,6 +111,21 @@ static int set(rs_serve_config_t *conf, const struct setting *st, const char *va
 		if (rs_duration_parse(value, &n) != RS_EOK)
 			return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not a duration (30s, 5m, 1h)", where, st->name, value);
 		break;
+	case K_MILLIS: {
+		size_t len = strlen(value);
+		char *end;
+		if (len > 2 && strcmp(value + len - 2, "ms") == 0) {
+			errno = 0;
+			n = strtoll(value, &end, 10);
+			if (end != value + len - 2 || errno != 0)
+				return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not a time (250ms, 1s)", where, st->name, value);
+		} else if (rs_duration_parse(value, &n) == RS_EOK && n <= INT64_MAX / 1000) {
+			n *= 1000;
+		} else {
+			return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not a time (250ms, 1s)", where, st->name, value);
+		}
+		break;
+	}
 	case K_COUNT: {
 		char *end;
 		errno = 0;

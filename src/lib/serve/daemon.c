@@ -204,17 +204,17 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 	while (ret == RS_EOK && !atomic_load(&sv->stopping)) {
 		struct timespec mono;
 		clock_gettime(CLOCK_MONOTONIC, &mono);
-		int64_t now = mono.tv_sec;
+		int64_t now = (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
 		if (now >= next_look || atomic_exchange(&sv->reload, false)) {
 			rs_diag_t why;
 			if (serve_zones_sync(sv, &why) != RS_EOK)
 				rs_log(&sv->o.log, RS_LOG_ERR, NULL, "%s", why.text);
 			serve_schedule(sv);
-			next_look = now + opts->conf.poll;
+			next_look = now + opts->conf.poll_ms;
 			if (opts->ready != NULL)
 				opts->ready(opts->ready_arg, true); /* the watchdog's ping */
 		}
-		if (poll(fds, nfds, 250) < 0 && errno != EINTR)
+		if (poll(fds, nfds, opts->conf.poll_ms < 250 ? (int)opts->conf.poll_ms : 250) < 0 && errno != EINTR)
 			break;
 		if (fds[FD_SIGNAL].revents & POLLIN) {
 			struct signalfd_siginfo si;

@@ -1,11 +1,10 @@
 /*
  * The zones of a running daemon: the table kept in step with the store, the
  * scheduler that says when each is due, the worker that walks each due zone
- * through its session (steps, build, sign, verify, publish) and serves the
- * verified version, and the notifier that tells the secondaries.
+ * through its session (a change set, or steps, build, sign, verify, publish)
+ * and serves the verified version. NOTIFY is notifier.c's.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -690,7 +689,7 @@ static void run_job(serve_t *sv, rs_store_t *store, szone_t *z, enum job job, in
 	pthread_mutex_lock(&sv->lock);
 	if (ret == RS_EBUSY) {
 		/* Another writer (a command) holds the zone: look again soon. */
-		z->next_run = now + sv->o.conf.poll;
+		z->next_run = now + (sv->o.conf.poll_ms + 999) / 1000;
 		snprintf(z->job_text, sizeof(z->job_text), "%s", diag.text);
 	} else if (ret != RS_EOK) {
 		z->failures++;
@@ -791,79 +790,4 @@ int serve_job(serve_t *sv, const char *name, enum job job, int arg, char *out, s
 	snprintf(out, max, "%s", ret == RS_EBUSY && z->job_done < seq ? "the daemon is stopping" : z->job_text);
 	pthread_mutex_unlock(&sv->lock);
 	return ret;
-}
-
-/* ---- NOTIFY ---- */
-
-typedef struct {
-	szone_t *z;
-	size_t i;
-	uint32_t serial;
-	rs_secondary_t to;
-	rs_tsig_key_t key;
-} notice_t;
-
-/* NOTIFY retries go by the machine's clock, whatever time the daemon is told. */
-static int64_t mono_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec;
-}
-
-void *serve_notifier(void *arg)
-{
-	serve_t *sv = arg;
-	while (!atomic_load(&sv->stopping)) {
-		notice_t n;
-		bool found = false;
-		int64_t now = mono_now();
-		pthread_mutex_lock(&sv->lock);
-		for (size_t zi = 0; zi < sv->nzones && !found; zi++) {
-			szone_t *z = sv->zones[zi];
-			for (size_t i = 0; i < z->nsec && !found; i++) {
-				if (z->notify_done[i] || z->notify_next[i] > now)
-					continue;
-				n = (notice_t){ .z = z, .i = i, .serial = z->notify_serial, .to = z->sec[i] };
-				if (z->sec[i].key != NULL) {
-					n.key = *z->sec[i].key;
-					n.to.key = &n.key;
-				}
-				found = true;
-			}
-		}
-		pthread_mutex_unlock(&sv->lock);
-		if (!found) {
-			struct timespec ts = { 0, 200 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		rs_diag_t diag = { "" };
-		int ret = rs_notify_send(n.z->origin, n.serial, &n.to, (int)sv->o.conf.notify_timeout * 1000, &diag);
-		explicit_bzero(&n.key, sizeof(n.key));
-		pthread_mutex_lock(&sv->lock);
-		/* The zone may have moved on (a newer serial restarted the round), or gone. */
-		bool live = false;
-		for (size_t zi = 0; zi < sv->nzones; zi++)
-			live = live || sv->zones[zi] == n.z;
-		if (live && n.z->notify_serial == n.serial && n.i < n.z->nsec && !n.z->notify_done[n.i]) {
-			szone_t *z = n.z;
-			if (ret == RS_EOK) {
-				z->notify_done[n.i] = true;
-			} else if (++z->notify_tries[n.i] >= (unsigned)sv->o.conf.notify_retries) {
-				z->notify_done[n.i] = true;
-				z->notify_failures++;
-				rs_log(&sv->o.log, RS_LOG_ERR, z->name, "ALARM: NOTIFY of serial %u to %s unanswered after %u "
-				       "tries: %s", n.serial, z->sec_text[n.i], z->notify_tries[n.i], diag.text);
-			} else {
-				/* Back off: 1, 2, 4, ... seconds, at most a minute. */
-				int64_t wait = (int64_t)1 << (z->notify_tries[n.i] - 1);
-				z->notify_next[n.i] = mono_now() + (wait > 60 ? 60 : wait);
-				rs_log(&sv->o.log, RS_LOG_WARNING, z->name, "NOTIFY of serial %u: %s (try %u, again in %llds)",
-				       n.serial, diag.text, z->notify_tries[n.i], (long long)(wait > 60 ? 60 : wait));
-			}
-		}
-		pthread_mutex_unlock(&sv->lock);
-	}
-	return NULL;
 }
