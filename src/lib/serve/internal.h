@@ -82,12 +82,18 @@ int64_t serve_now(const serve_t *sv);
 void serve_wake(serve_t *sv);
 szone_t *serve_zone(serve_t *sv, const char *name); /* under lock; name in any case, with or without the dot */
 
-/* zones.c */
+/* zones.c, shared with worker.c */
+void serve_take_up(serve_t *sv, rs_store_t *store, szone_t *z); /* serve the last version at start */
+void serve_zone_version(serve_t *sv, szone_t *z, rs_version_t *v, bool notify); /* under lock */
+int64_t serve_zone_jitter(const szone_t *z, int64_t most);
+void serve_generation_name(const char *zone, char *out, size_t max);
+
 int serve_zones_sync(serve_t *sv, rs_diag_t *diag);  /* the zone list from the store: new zones, removed ones */
 void serve_schedule(serve_t *sv);                   /* mark zones that are due */
+void serve_zones_free(serve_t *sv);
+/* worker.c, notifier.c */
 void *serve_worker(void *arg);
 void *serve_notifier(void *arg);
-void serve_zones_free(serve_t *sv);
 /* A ctl job for zone: queue it and wait for its result (text into out). */
 int serve_job(serve_t *sv, const char *zone, enum job job, int arg, char *out, size_t max);
 
