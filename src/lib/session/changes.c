@@ -468,12 +468,7 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 		*po->keep = next;
 	else
 		rs_zone_free(next);
-	rs_keyset_published(&s->keys, s->o.now);
-	s->zone.serial = res->serial;
-	s->zone.last_sign = s->o.now;
-	s->zone.last_failure = 0;
-	s->zone.last_error[0] = '\0';
-	s->zone.next_event = session_next_event(s);
+	session_mark_published(s, res->serial);
 	rs_publication_t pub = { s->o.now, res->serial, res->stats.signatures, res->stats.reused, "", "" };
 	snprintf(pub.keys, sizeof(pub.keys), "%s", keys);
 	snprintf(pub.output, sizeof(pub.output), "%s", s->zone.output);

@@ -52,6 +52,8 @@ int session_build(rs_session_t *s, const char *input, const rs_signing_t *signin
 		  rs_publish_result_t *res, rs_diag_t *diag);
 int session_check_dnskeys(const rs_session_t *s, const rs_zone_t *zone, const rs_signing_t *signing, rs_diag_t *diag);
 int64_t session_next_event(const rs_session_t *s);
+/* Stamp what a publication at serial showed, and record the zone as published now. */
+void session_mark_published(rs_session_t *s, uint32_t serial);
 void session_record_failure(rs_session_t *s, const char *why, bool audit);
 int session_load_key(void *arg, const rs_keystate_t *k, bool need_private, rs_key_t **out, rs_diag_t *diag);
 double session_seconds_since(const struct timespec *t0);

@@ -292,6 +292,17 @@ int64_t session_next_event(const rs_session_t *s)
 	return next;
 }
 
+/* Published: what it shows is what resolvers may see from now on, and the zone is well. */
+void session_mark_published(rs_session_t *s, uint32_t serial)
+{
+	rs_keyset_published(&s->keys, s->o.now);
+	s->zone.serial = serial;
+	s->zone.last_sign = s->o.now;
+	s->zone.last_failure = 0;
+	s->zone.last_error[0] = '\0';
+	s->zone.next_event = session_next_event(s);
+}
+
 /* A failed publication is recorded, and nothing else: the state stays as it was committed. */
 void rs_session_fail(rs_session_t *s, const char *why)
 {
@@ -423,13 +434,7 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 		*po->keep = checked;
 	else
 		rs_zone_free(checked);
-	/* Published: what it shows is what resolvers may see from now on. */
-	rs_keyset_published(&s->keys, s->o.now);
-	s->zone.serial = res->serial;
-	s->zone.last_sign = s->o.now;
-	s->zone.last_failure = 0;
-	s->zone.last_error[0] = '\0';
-	s->zone.next_event = session_next_event(s);
+	session_mark_published(s, res->serial);
 	char *abs = realpath(po->output, NULL);
 	snprintf(s->zone.output, sizeof(s->zone.output), "%s", abs != NULL ? abs : po->output);
 	free(abs);
