@@ -214,7 +214,7 @@ typedef struct {
 
 typedef struct {
 	uint32_t serial;
-	int64_t expiration;
+	int64_t expiration; /* the earliest of the published signatures */
 	rs_sign_stats_t stats;
 	size_t signers, published;   /* keys that sign, DNSKEY records */
 	size_t delegations, skipped; /* a registry zone's, and those left out */
@@ -256,7 +256,13 @@ size_t rs_changeset_size(const rs_changeset_t *cs);
 /* The registry generation the change set reaches. */
 uint64_t rs_changeset_generation(const rs_changeset_t *cs);
 void rs_changeset_free(rs_changeset_t *cs);
-/* Publish prev plus cs (opts: staged and keep; output is not written). */
+/*
+ * Publish prev plus cs (opts: staged and keep; output is not written).
+ * Signatures that fall due are made again with it (the reuse window a full
+ * publication keeps); cs NULL publishes that refresh alone. Key steps are
+ * not taken here (rs_session_enforce first): -EOPNOTSUPP when the keys no
+ * longer match prev's, and the full publication must show them.
+ */
 int rs_session_publish_changes(rs_session_t *session, const rs_zone_t *prev, rs_changeset_t *cs,
 			       const rs_publish_opts_t *opts, rs_publish_result_t *result, rs_diag_t *diag);
 

@@ -36,10 +36,11 @@ typedef struct {
 	const rs_zone_t *previous;
 	int64_t reuse_until, reuse_latest;
 	/*
-	 * Each RRset keeps its signature only while it expires after
-	 * reuse_until plus its own share of reuse_spread (a hash of owner and
-	 * type): RRsets signed together are signed again apart, in small
-	 * batches over the spread, not in one storm.
+	 * Each signature is kept only while it expires after reuse_until plus
+	 * its own share of reuse_spread (a hash of owner, type and its
+	 * expiration): RRsets signed together are signed again apart, in small
+	 * batches over the spread, not in one storm, and each generation at a
+	 * point of its own, so they never fall in step again.
 	 */
 	int64_t reuse_spread;
 	/* Called by the writing thread after each chunk; may be NULL. */
@@ -104,11 +105,16 @@ typedef struct {
  * changes touch, the NSEC records of names whose existence, types or
  * successor changed, and the SOA are signed anew with keys and opts (as
  * rs_sign_zone takes them: inception, expiration, roles, DNSKEY and NSEC TTL;
- * threads; previous and reuse are not used); every other record and
- * signature is prev's. RRsets a change touches get the lowest TTL of their
+ * threads; previous is not used); every other record and signature is
+ * prev's. With reuse_until set, an RRset of prev whose signatures do not all
+ * last (reuse_until, its share of reuse_spread, reuse_latest: as
+ * rs_sign_zone keeps them) is signed again too, by all its keys: the refresh
+ * of what falls due rides on each change set, and an empty change set is a
+ * refresh alone. RRsets a change touches get the lowest TTL of their
  * records (RFC 2181 5.2), as rs_zone_finish gives them. The result is what
  * rs_sign_zone makes of prev's data with the changes applied, record for
- * record (signatures alike for deterministic algorithms).
+ * record (signatures alike for deterministic algorithms; with reuse, when
+ * one key signs each RRset).
  *
  * *next is a finished zone that shares prev's storage (rs_zone_patch): prev
  * may be freed first; caller frees *next with rs_zone_free(). *diff, when not

@@ -124,8 +124,8 @@ static rs_sign_opts_t sign_opts(unsigned threads)
 	return (rs_sign_opts_t){ .inception = INCEPTION, .expiration = EXPIRATION, .threads = threads };
 }
 
-/* The model signed in full and read back with its DNSSEC records. */
-static rs_zone_t *full_sign(const model_t *m)
+/* The model signed in full with so and read back with its DNSSEC records. */
+static rs_zone_t *sign_with(const model_t *m, const rs_sign_opts_t *so)
 {
 	char *text = model_text(m);
 	rs_zone_t *z = tap_zone(origin, text, keys, nkeys, false);
@@ -133,9 +133,8 @@ static rs_zone_t *full_sign(const model_t *m)
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
-	rs_sign_opts_t so = sign_opts(1);
 	rs_diag_t d = { "" };
-	int ret = z != NULL ? rs_sign_zone(z, keys, nkeys, &so, f, NULL, &d) : RS_EINVAL;
+	int ret = z != NULL ? rs_sign_zone(z, keys, nkeys, so, f, NULL, &d) : RS_EINVAL;
 	fclose(f);
 	rs_zone_free(z);
 	if (ret != RS_EOK) {
@@ -146,6 +145,12 @@ static rs_zone_t *full_sign(const model_t *m)
 	rs_zone_t *back = tap_zone(origin, out, NULL, 0, true);
 	free(out);
 	return back;
+}
+
+static rs_zone_t *full_sign(const model_t *m)
+{
+	rs_sign_opts_t so = sign_opts(1);
+	return sign_with(m, &so);
 }
 
 /* Owner wire from "rel" under example., case kept. */
@@ -770,6 +775,84 @@ static void patch_rules(void)
 	rs_zone_free(out);
 }
 
+/*
+ * Refreshes riding on change sets: hour by hour, with the reuse window a
+ * daemon uses (keep what lasts floor plus its share of the spread), each
+ * update (no change at all every third hour) equals a full signing that keeps
+ * the same signatures from prev, diff and verifier agree, and the load is
+ * spread: no hour re-makes most of the zone, and every signature is re-made.
+ */
+static void refresh_chain(void)
+{
+	static model_t m;
+	random_model(&m);
+	const int64_t hour = 3600, validity = 23 * hour, floor = 4 * hour;
+	rs_sign_opts_t first = { .inception = INCEPTION - hour, .expiration = INCEPTION + validity, .threads = 1 };
+	rs_zone_t *prev = sign_with(&m, &first);
+	size_t total = 0;
+	unsigned steps = 0, equal = 0, verified = 0;
+	uint64_t most = 0, made = 0;
+	for (unsigned step = 1; prev != NULL && step <= 30; step++) {
+		int64_t now = INCEPTION + (int64_t)step * hour;
+		gen_t g = { .n = 0 };
+		for (unsigned i = 0; step % 3 != 0 && i < 1 + rnd(3); i++)
+			random_op(&g, &m);
+		static cset_t cs;
+		if (!make_changes(&cs, g.c, g.n, m.serial + 1))
+			break;
+		model_apply(&m, g.c, g.n);
+		rs_sign_opts_t so = { .inception = now - hour, .expiration = now + validity, .threads = 1 + rnd(2),
+				      .reuse_until = now + floor, .reuse_spread = validity - 2 * floor,
+				      .reuse_latest = now + validity };
+		rs_sign_opts_t fo = so;
+		fo.previous = prev;
+		rs_zone_t *full = sign_with(&m, &fo), *next = NULL;
+		rs_diff_t diff = { 0 }, want = { 0 };
+		rs_sign_stats_t st = { 0 };
+		rs_diag_t d = { "" };
+		int ret = rs_sign_update(prev, &cs.c, keys, nkeys, &so, &next, &diff, &st, &d);
+		if (ret != RS_EOK)
+			printf("# update at hour %u: %s\n", step, d.text);
+		steps++;
+		if (ret == RS_EOK && full != NULL && rs_diff_zones(prev, full, &want, &d) == RS_EOK &&
+		    zones_equal(next, full) && diffs_equal(&diff, &want))
+			equal++;
+		rs_verify_opts_t vo = { .now = now, .threads = 1 };
+		rs_verify_result_t vr = { 0 };
+		rs_buf_t report;
+		rs_buf_init(&report, 1 << 20);
+		if (next != NULL && rs_verify_zone(next, &vo, &report, &vr, &d) == RS_EOK && vr.problems == 0)
+			verified++;
+		rs_buf_clear(&report);
+		size_t n;
+		const rs_node_t *nodes = next != NULL ? rs_zone_nodes(next, &n) : NULL;
+		total = nodes != NULL ? nodes[n - 1].first + nodes[n - 1].count : 0;
+		most = st.signatures > most && step > 1 ? st.signatures : most;
+		made += st.signatures;
+		rs_diff_clear(&diff);
+		rs_diff_clear(&want);
+		rs_zone_free(full);
+		rs_zone_free(prev);
+		prev = next;
+		m.serial++;
+	}
+	/* After 30 hours no signature of the first signing may be left (validity 23 h). */
+	bool renewed = prev != NULL;
+	const rs_rr_t *rr = prev != NULL ? rs_zone_rrs(prev) : NULL;
+	uint64_t sigs = 0;
+	for (size_t i = 0; renewed && i < total; i++) {
+		renewed = rr[i].type != RS_TYPE_RRSIG || rs_get32(rr[i].rdata + 8) != (uint32_t)first.expiration;
+		sigs += rr[i].type == RS_TYPE_RRSIG;
+	}
+	ok(steps == 30 && equal == steps, "refresh: %u of %u hourly updates equal a full signing that keeps "
+	   "what lasts, diff alike", equal, steps);
+	ok(verified == steps && renewed, "refresh: every hour validates, and no signature of the first signing is "
+	   "left after 30 hours");
+	ok(most > 0 && most * 3 < sigs, "refresh: spread, at most %llu of the zone's %llu signatures made in an hour "
+	   "(%llu in %u hours)", (unsigned long long)most, (unsigned long long)sigs, (unsigned long long)made, steps);
+	rs_zone_free(prev);
+}
+
 int main(void)
 {
 	rs_dname_from_str("example.", origin);
@@ -785,6 +868,7 @@ int main(void)
 	bad_changes();
 	long_chain();
 	patch_rules();
+	refresh_chain();
 	rs_key_free(keys[0]);
 	rs_key_free(keys[1]);
 	rs_key_generate(origin, RS_ALG_RSASHA256, 1024, true, &keys[0], &d);

@@ -92,8 +92,7 @@ static void published(struct run *r, rs_zone_t *checked, const rs_publish_result
 		z->sigs_made += res->stats.signatures - res->stats.reused;
 		z->sigs_reused += res->stats.reused;
 		z->last_verified = res->verified;
-		if (!output_behind || z->expiration == 0 || res->expiration < z->expiration)
-			z->expiration = res->expiration;
+		z->expiration = res->expiration;
 		z->last_seconds = res->t_build + res->t_sign + res->t_verify;
 		if (next_refresh != 0)
 			z->next_run = next_refresh;
@@ -108,12 +107,14 @@ static void published(struct run *r, rs_zone_t *checked, const rs_publish_result
 }
 
 /*
- * Only the data changed (an edited input, registry changes): sign the change
- * set alone. RS_EOK with *done when it was published (or nothing changed);
- * -EOPNOTSUPP when the full path must take it.
+ * The quick path: the data changes (an edited input, registry changes; data
+ * false: none) and the signatures that fall due, signed alone. RS_EOK with
+ * *done when it was published (or there was nothing to publish);
+ * -EOPNOTSUPP when the full path must take it. next_refresh: this run is the
+ * zone's timed refresh, and the next one is then (0: it is not).
  */
-static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t since, bool registry, bool *done,
-			   rs_diag_t *diag)
+static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t since, bool data, bool registry,
+			   int64_t next_refresh, bool *done, rs_diag_t *diag)
 {
 	serve_t *sv = r->sv;
 	szone_t *z = r->z;
@@ -121,20 +122,23 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 	rs_changeset_t *cs = NULL;
 	int64_t now = serve_now(sv);
 	*done = false;
-	int ret = registry ? rs_session_registry_changes(s, prev, since, &cs, diag) : rs_session_input_changes(s, prev, &cs, diag);
+	int ret = !data ? RS_EOK
+		: registry ? rs_session_registry_changes(s, prev, since, &cs, diag)
+			      : rs_session_input_changes(s, prev, &cs, diag);
 	if (ret == -EOPNOTSUPP)
 		return ret;
 	if (ret != RS_EOK) {
 		rs_session_fail(s, diag->text);
 		return ret;
 	}
-	uint64_t gen = rs_changeset_generation(cs);
-	if (rs_changeset_size(cs) == 0 && rs_session_zone(s)->last_failure != 0) {
-		/* Back to what is served after a failure: a publication records that the zone is well again. */
+	uint64_t gen = cs != NULL ? rs_changeset_generation(cs) : 0;
+	size_t size = cs != NULL ? rs_changeset_size(cs) : 0;
+	if (rs_session_zone(s)->last_failure != 0) {
+		/* Back to what is served after a failure: a full publication records that the zone is well again. */
 		rs_changeset_free(cs);
 		return rs_diag(diag, -EOPNOTSUPP, "the last publication failed");
 	}
-	if (rs_changeset_size(cs) == 0) {
+	if (size == 0 && next_refresh == 0) {
 		rs_changeset_free(cs);
 		if (registry)
 			record_generation(r->store, z->name, gen);
@@ -148,15 +152,17 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 	rs_zone_t *checked = NULL;
 	rs_publish_opts_t po = { .staged = stage_diff, .staged_arg = st, .keep = &checked };
 	rs_publish_result_t res;
-	ret = rs_session_publish_changes(s, prev, cs, &po, &res, diag);
-	size_t size = rs_changeset_size(cs);
+	ret = rs_session_publish_changes(s, prev, size > 0 ? cs : NULL, &po, &res, diag);
 	rs_changeset_free(cs);
 	if (ret == -EOPNOTSUPP)
 		return ret;
 	char how[64];
-	snprintf(how, sizeof(how), " from a change set of %zu records", size);
-	published(r, checked, &res, now, 0, true, how);
-	if (checked != NULL && registry) {
+	if (size > 0)
+		snprintf(how, sizeof(how), " from a change set of %zu records", size);
+	else
+		snprintf(how, sizeof(how), " by a refresh");
+	published(r, checked, &res, now, next_refresh, true, how);
+	if (checked != NULL && data && registry) {
 		record_generation(r->store, z->name, gen);
 		pthread_mutex_lock(&sv->lock);
 		z->served_gen = gen;
@@ -164,6 +170,13 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 	}
 	*done = true;
 	return ret;
+}
+
+/* When the zone's next timed refresh is, after one at now. */
+static int64_t next_refresh(serve_t *sv, szone_t *z, const rs_policy_t *pol, int64_t now)
+{
+	int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol->sig_refresh / 10;
+	return now + pol->sig_refresh + serve_zone_jitter(z, most);
 }
 
 static int do_publish(struct run *r, rs_diag_t *diag)
@@ -180,7 +193,6 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 	stage_t st = { sv, z, z->version != NULL ? rs_version_ref(z->version) : NULL, false };
 	char output[4096];
 	snprintf(output, sizeof(output), "%s", z->output);
-	/* Only data changed, and nothing timed is due: the change set alone is signed. */
 	bool timed = z->next_run <= so.now || (z->next_event != INT64_MAX && z->next_event <= so.now);
 	bool registry = z->registry, template_changed = z->registry && z->input_changed;
 	bool data = z->input_changed || z->registry_changed;
@@ -193,11 +205,26 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 	/* The registry data as of now go into a full version; later changes make the zone due again. */
 	uint64_t gen = 0;
 	rs_store_registry_generation(r->store, &gen);
+	const rs_policy_t *pol = rs_session_policy(s);
 	if ((ret = rs_session_check_clock(s, diag)) != RS_EOK)
 		rs_session_fail(s, diag->text);
+	/*
+	 * The quick path signs what changed and what falls due alone. A timed
+	 * run asks the parent and takes the due key steps first: when it took
+	 * one, the full path shows it.
+	 */
+	bool quick = ret == RS_EOK && r->job == JOB_PUBLISH && !template_changed && st.current != NULL;
+	if (quick && timed) {
+		if ((ret = rs_session_parent(s, false, diag)) == RS_EOK)
+			ret = rs_session_enforce(s, diag);
+		if (ret != RS_EOK)
+			rs_session_fail(s, diag->text);
+		quick = rs_session_steps(s) == 0;
+	}
 	bool done = false;
-	if (ret == RS_EOK && r->job == JOB_PUBLISH && data && !timed && !template_changed && st.current != NULL) {
-		ret = publish_changes(r, s, &st, since, registry, &done, diag);
+	if (ret == RS_EOK && quick && (data || timed)) {
+		ret = publish_changes(r, s, &st, since, data, registry, timed ? next_refresh(sv, z, pol, so.now) : 0,
+				      &done, diag);
 		if (ret == -EOPNOTSUPP) {
 			rs_log(&sv->o.log, RS_LOG_INFO, z->name, "published in full: %s", diag->text);
 			ret = RS_EOK;
@@ -221,10 +248,8 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 	if (ret == RS_EOK && !done)
 		ret = rs_session_publish(s, &po, &res, diag);
 	const rs_zone_rec_t *rec = rs_session_zone(s);
-	const rs_policy_t *pol = rs_session_policy(s);
-	int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol->sig_refresh / 10;
 	if (!done) {
-		published(r, checked, &res, so.now, so.now + pol->sig_refresh + serve_zone_jitter(z, most), false, "");
+		published(r, checked, &res, so.now, next_refresh(sv, z, pol, so.now), false, "");
 		if (checked != NULL && rec->registry) {
 			record_generation(r->store, rec->name, gen);
 			pthread_mutex_lock(&sv->lock);

@@ -411,17 +411,18 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	const rs_rr_t *soa = rs_zone_soa(prev);
 	uint32_t prev_serial = rs_get32(soa->rdata + soa->rdlen - 20);
 	uint32_t base = s->zone.serial != 0 && rs_serial_gt(s->zone.serial, prev_serial) ? s->zone.serial : prev_serial;
-	cs->c.serial = rs_serial_next(s->policy.serial, base, s->o.now);
-	res->serial = cs->c.serial;
+	rs_changes_t none = { 0 }, *c = cs != NULL ? &cs->c : &none;
+	c->serial = rs_serial_next(s->policy.serial, base, s->o.now);
+	res->serial = c->serial;
 	rs_sign_opts_t so;
 	rs_signing_opts(&signing, &s->policy, prev, s->o.now, &so);
 	so.threads = s->o.threads;
-	res->expiration = so.expiration;
+	session_reuse_window(s, &so);
 	res->signers = signing.nsigners;
 	res->published = signing.published;
 	rs_zone_t *next = NULL;
 	rs_diff_t diff = { 0 };
-	ret = rs_sign_update(prev, &cs->c, signing.signers, signing.nsigners, &so, &next, &diff, &res->stats, diag);
+	ret = rs_sign_update(prev, c, signing.signers, signing.nsigners, &so, &next, &diff, &res->stats, diag);
 	res->t_sign = session_seconds_since(&t0);
 	if (ret == -EOPNOTSUPP) {
 		rs_signing_clear(&signing);
@@ -453,6 +454,12 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	}
 	free(names);
 	res->t_verify = session_seconds_since(&t0) - res->t_sign;
+	if (ret == RS_EOK) {
+		/* Counted as a full publication counts: the zone's signatures, those kept among them. */
+		uint64_t made = res->stats.signatures;
+		res->expiration = session_signatures(next, s->o.now, &res->stats.signatures);
+		res->stats.reused = res->stats.signatures - made;
+	}
 	if (ret == RS_EOK && po->staged != NULL)
 		ret = po->staged(po->staged_arg, next, res->serial, diag);
 	char keys[256];
@@ -469,19 +476,13 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	else
 		rs_zone_free(next);
 	session_mark_published(s, res->serial);
-	rs_publication_t pub = { s->o.now, res->serial, res->stats.signatures, res->stats.reused, "", "" };
-	snprintf(pub.keys, sizeof(pub.keys), "%s", keys);
-	snprintf(pub.output, sizeof(pub.output), "%s", s->zone.output);
-	session_note(s, "sign", 0, 0, "serial %u, a change set of %zu records: %llu signatures made, %llu verified, "
-		     "by %zu keys (%s)", res->serial, rs_changeset_size(cs),
+	size_t size = cs != NULL ? rs_changeset_size(cs) : 0;
+	session_note(s, "sign", 0, 0, "serial %u, %s of %zu records: %llu signatures made, %llu verified, by %zu keys "
+		     "(%s)", res->serial, cs != NULL ? "a change set" : "a refresh", size,
 		     (unsigned long long)(res->stats.signatures - res->stats.reused), (unsigned long long)res->verified,
 		     res->signers, keys);
-	ret = session_commit(s, &pub, diag);
-	if (ret != RS_EOK) {
-		char why[sizeof(diag->text)];
-		snprintf(why, sizeof(why), "%s", diag->text);
-		rs_diag(diag, ret, "%s: serial %u is served, but the state could not be recorded: %s", s->zone.name,
-			res->serial, why);
-	}
+	char what[64];
+	snprintf(what, sizeof(what), "serial %u is served", res->serial);
+	ret = session_commit_publication(s, res, keys, what, diag);
 	return ret;
 }

@@ -333,6 +333,65 @@ void session_record_failure(rs_session_t *s, const char *why, bool audit)
 	}
 }
 
+void session_reuse_window(const rs_session_t *s, rs_sign_opts_t *so)
+{
+	/*
+	 * A kept signature must outlive the next run and the caches: never less
+	 * than the refresh interval plus the longest TTL left (floor). Above
+	 * that, each RRset is signed again when its signature has between floor
+	 * and validity - floor left, its own point in that range (a hash): on
+	 * average at half its validity, as a whole zone signed at once is then
+	 * re-signed a little at every run, not in one storm. A signature just
+	 * made is always kept at the next run. None may live longer than the
+	 * policy allows now (a validity shortened since it was made).
+	 */
+	int64_t floor = s->policy.sig_refresh + (int64_t)s->policy.max_zone_ttl, v = s->policy.sig_validity;
+	int64_t high = v - floor, fresh = v - s->policy.sig_jitter - s->policy.sig_refresh;
+	if (high > fresh)
+		high = fresh;
+	if (high > floor) {
+		so->reuse_until = s->o.now + floor;
+		so->reuse_spread = high - floor;
+	} else {
+		so->reuse_until = s->o.now + (v / 2 > floor ? v / 2 : floor);
+		so->reuse_spread = 0;
+	}
+	so->reuse_latest = s->o.now + s->policy.sig_validity;
+}
+
+int64_t session_signatures(const rs_zone_t *zone, int64_t now, uint64_t *count)
+{
+	size_t n;
+	const rs_node_t *nodes = rs_zone_nodes(zone, &n);
+	const rs_rr_t *rr = rs_zone_rrs(zone);
+	size_t records = n ? nodes[n - 1].first + nodes[n - 1].count : 0;
+	int32_t least = INT32_MAX;
+	*count = 0;
+	for (size_t i = 0; i < records; i++)
+		if (rr[i].type == RS_TYPE_RRSIG && rr[i].rdlen > 18) {
+			int32_t left = (int32_t)(rs_get32(rr[i].rdata + 8) - (uint32_t)now); /* RFC 4034 3.1.5 */
+			least = left < least ? left : least;
+			(*count)++;
+		}
+	return least == INT32_MAX ? 0 : now + least;
+}
+
+int session_commit_publication(rs_session_t *s, const rs_publish_result_t *res, const char *keys, const char *what,
+			       rs_diag_t *diag)
+{
+	rs_publication_t pub = { s->o.now, res->serial, res->stats.signatures, res->stats.reused, "", "" };
+	snprintf(pub.keys, sizeof(pub.keys), "%s", keys);
+	snprintf(pub.output, sizeof(pub.output), "%s", s->zone.output);
+	int ret = session_commit(s, &pub, diag);
+	if (ret != RS_EOK) {
+		char why[sizeof(diag->text)];
+		snprintf(why, sizeof(why), "%s", diag->text);
+		/* The next run reads the serial back from the output or the journal, and takes these steps again. */
+		rs_diag(diag, ret, "%s: %s, but the state could not be recorded: %s", s->zone.name, what, why);
+	}
+	return ret;
+}
+
 int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_result_t *res, rs_diag_t *diag)
 {
 	memset(res, 0, sizeof(*res));
@@ -374,36 +433,14 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 		so.threads = s->o.threads;
 		so.progress = po->progress;
 		so.progress_arg = po->progress_arg;
-		res->expiration = so.expiration;
 		res->signers = signing.nsigners;
 		res->published = signing.published;
 		ret = rs_outfile_open(po->output, 0644, &out, diag);
 	}
 	if (ret == RS_EOK && po->incremental) {
-		/*
-		 * A kept signature must outlive the next run and the caches: never
-		 * less than the refresh interval plus the longest TTL left (floor).
-		 * Above that, each RRset is signed again when its signature has
-		 * between floor and validity - floor left, its own point in that
-		 * range (a hash): on average at half its validity, as a whole zone
-		 * signed at once is then re-signed a little at every run, not in one
-		 * storm. A signature just made is always kept at the next run. None
-		 * may live longer than the policy allows now (a validity shortened
-		 * since it was made).
-		 */
 		prev = po->previous != NULL ? NULL : previous_output(s, po->output);
-		int64_t floor = s->policy.sig_refresh + (int64_t)s->policy.max_zone_ttl, v = s->policy.sig_validity;
-		int64_t high = v - floor, fresh = v - s->policy.sig_jitter - s->policy.sig_refresh;
-		if (high > fresh)
-			high = fresh;
 		so.previous = po->previous != NULL ? po->previous : prev;
-		if (high > floor) {
-			so.reuse_until = s->o.now + floor;
-			so.reuse_spread = high - floor;
-		} else {
-			so.reuse_until = s->o.now + (v / 2 > floor ? v / 2 : floor);
-		}
-		so.reuse_latest = s->o.now + s->policy.sig_validity;
+		session_reuse_window(s, &so);
 	}
 	if (ret == RS_EOK)
 		ret = rs_sign_zone(zone, signing.signers, signing.nsigners, &so, rs_outfile_stream(out), &res->stats, diag);
@@ -414,6 +451,9 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	rs_zone_t *checked = NULL;
 	if (ret == RS_EOK)
 		ret = verify_output(s, out, &signing, res, &checked, diag);
+	uint64_t count;
+	if (ret == RS_EOK)
+		res->expiration = session_signatures(checked, s->o.now, &count); /* kept signatures expire first */
 	res->t_verify = session_seconds_since(&t0) - res->t_build - res->t_sign;
 	if (ret == RS_EOK && po->staged != NULL)
 		ret = po->staged(po->staged_arg, checked, res->serial, diag);
@@ -440,20 +480,12 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	free(abs);
 	char exp[15];
 	rs_time_format(res->expiration, exp);
-	rs_publication_t pub = { s->o.now, res->serial, res->stats.signatures, res->stats.reused, "", "" };
-	snprintf(pub.keys, sizeof(pub.keys), "%s", keys);
-	snprintf(pub.output, sizeof(pub.output), "%s", s->zone.output);
 	session_note(s, "sign", 0, 0, "serial %u, %llu signatures (%llu kept, %llu verified) by %zu keys, %zu DNSKEYs "
 		     "published (%s), expires %s, output %s%s", res->serial, (unsigned long long)res->stats.signatures,
 		     (unsigned long long)res->stats.reused, (unsigned long long)res->verified, res->signers,
 		     res->published, keys, exp, s->zone.output, res->skipped ? ", delegations left out" : "");
-	ret = session_commit(s, &pub, diag);
-	if (ret != RS_EOK) {
-		char why[sizeof(diag->text)];
-		snprintf(why, sizeof(why), "%s", diag->text);
-		/* The next run reads the serial back from the output, and takes these steps again. */
-		rs_diag(diag, ret, "%s: published to %s, but the state could not be recorded: %s", s->zone.name,
-			s->zone.output, why);
-	}
+	char what[4200];
+	snprintf(what, sizeof(what), "published to %s", s->zone.output);
+	ret = session_commit_publication(s, res, keys, what, diag);
 	return ret;
 }

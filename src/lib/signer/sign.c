@@ -173,22 +173,33 @@ int sign_roles(rs_key_t *const *keys, size_t nkeys, const rs_sign_opts_t *opts, 
 	return RS_EOK;
 }
 
-/* An RRSIG at the previous node over type by the key of head (algorithm, tag, labels, TTL) valid long enough. */
-/* The RRset's own share of the reuse spread: a hash (FNV-1a) of its owner, case folded, and type. */
-static int64_t spread_share(const uint8_t *owner, uint16_t type, int64_t spread)
+int64_t sign_spread_share(const uint8_t *owner, uint16_t type, uint32_t expiration, int64_t spread)
 {
 	if (spread <= 0)
 		return 0;
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u; /* FNV-1a of the owner, case folded, the type and the expiration */
 	for (size_t i = 0, n = rs_dname_len(owner, RS_NAME_MAX); i < n; i++) {
 		uint8_t c = owner[i] >= 'A' && owner[i] <= 'Z' ? (uint8_t)(owner[i] + 32) : owner[i];
 		h = (h ^ c) * 16777619u;
 	}
-	h = (h ^ (type >> 8)) * 16777619u;
-	h = (h ^ (type & 0xff)) * 16777619u;
+	uint8_t tail[6] = { (uint8_t)(type >> 8), (uint8_t)type, (uint8_t)(expiration >> 24), (uint8_t)(expiration >> 16),
+			    (uint8_t)(expiration >> 8), (uint8_t)expiration };
+	for (size_t i = 0; i < sizeof(tail); i++)
+		h = (h ^ tail[i]) * 16777619u;
+	h ^= h >> 15; /* FNV's last octets reach only the low bits */
+	h *= 0x2c1b3c6dU;
+	h ^= h >> 12;
 	return (int64_t)(h % (uint64_t)spread);
 }
 
+bool sign_sig_lasts(const rs_sign_opts_t *opts, const uint8_t *owner, uint16_t type, const uint8_t *rrsig)
+{
+	uint32_t expiration = rs_get32(rrsig + 8);
+	uint32_t until = (uint32_t)(opts->reuse_until + sign_spread_share(owner, type, expiration, opts->reuse_spread));
+	return (int32_t)(expiration - until) > 0 && (int32_t)((uint32_t)opts->reuse_latest - expiration) >= 0;
+}
+
+/* An RRSIG at the previous node over type by the key of head (algorithm, tag, labels, TTL) valid long enough. */
 static const rs_rr_t *reusable(const worker_t *w, const uint8_t *owner, uint16_t type, const uint8_t *head,
 			       size_t head_len)
 {
@@ -197,13 +208,11 @@ static const rs_rr_t *reusable(const worker_t *w, const uint8_t *owner, uint16_t
 	if (!rs_node_rrset(prev, w->prev, RS_TYPE_RRSIG, &b, &e))
 		return NULL;
 	const rs_rr_t *sigs = rs_zone_rrs(prev);
-	uint32_t until = (uint32_t)(w->c->opts->reuse_until + spread_share(owner, type, w->c->opts->reuse_spread));
-	uint32_t latest = (uint32_t)w->c->opts->reuse_latest;
 	for (uint32_t i = b; i < e; i++) {
 		const uint8_t *r = sigs[i].rdata;
-		/* Type covered, algorithm, labels and original TTL (0-7), then tag and signer (16-); serial times. */
+		/* Type covered, algorithm, labels and original TTL (0-7), then tag and signer (16-). */
 		if (sigs[i].rdlen > head_len && memcmp(r, head, 8) == 0 && memcmp(r + 16, head + 16, head_len - 16) == 0 &&
-		    (int32_t)(rs_get32(r + 8) - until) > 0 && (int32_t)(latest - rs_get32(r + 8)) >= 0)
+		    sign_sig_lasts(w->c->opts, owner, type, r))
 			return &sigs[i];
 	}
 	return NULL;

@@ -3,8 +3,9 @@
  * applies the data changes (the zone store sets flags and checks the rules
  * as rs_zone_finish does), the second writes the names whose records,
  * signatures or NSEC change in the result: the touched names, their
- * predecessors in the NSEC chain (whose next name may change, RFC 4034 4.1.1)
- * and the apex (the SOA). Everything else stays prev's, shared by reference.
+ * predecessors in the NSEC chain (whose next name may change, RFC 4034 4.1.1),
+ * the apex (the SOA) and the names with a signature due for its refresh.
+ * Everything else stays prev's, shared by reference.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -381,36 +382,74 @@ static size_t chain_next(const rs_node_t *nodes, size_t n, size_t i)
 	return i < n ? i : 0; /* the last NSEC points back at the apex */
 }
 
-/* The names of the second patch: the touched names, their predecessors in the chain, the apex. */
+/* Does a signature at node fall due (opts' reuse window)? Then its RRset is signed again. */
+static bool sigs_due(const upd_t *u, const rs_zone_t *zone, const rs_node_t *node, uint16_t type)
+{
+	uint32_t b, e;
+	if (u->opts->reuse_until == 0 || node == NULL || !rs_node_rrset(zone, node, RS_TYPE_RRSIG, &b, &e))
+		return false;
+	const rs_rr_t *rr = rs_zone_rrs(zone);
+	for (uint32_t i = b; i < e; i++)
+		if (rr[i].rdlen > 18 && (type == 0 || rs_get16(rr[i].rdata) == type) &&
+		    !sign_sig_lasts(u->opts, rs_name_wire(node->name), rs_get16(rr[i].rdata), rr[i].rdata))
+			return true;
+	return false;
+}
+
+typedef struct {
+	size_t *idx;
+	size_t n, cap;
+} index_list_t;
+
+static int index_put(index_list_t *l, size_t i)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		size_t *p = realloc(l->idx, cap * sizeof(*p));
+		if (p == NULL)
+			return RS_ENOMEM;
+		l->idx = p;
+		l->cap = cap;
+	}
+	l->idx[l->n++] = i;
+	return RS_EOK;
+}
+
+/*
+ * The names of the second patch: the touched names, their predecessors in
+ * the chain, the apex, and (with a reuse window) the names with a signature
+ * due: a change set carries the refresh of what falls due, and an empty one
+ * is a refresh alone.
+ */
 static int collect(upd_t *u)
 {
 	size_t n;
 	const rs_node_t *nodes = rs_zone_nodes(u->data, &n);
-	size_t *idx = malloc((2 * u->nnames + 1) * sizeof(*idx));
+	index_list_t l = { 0 };
 	bool *touched = calloc(n, sizeof(bool));
-	if (idx == NULL || touched == NULL) {
-		free(idx);
-		free(touched);
-		return rs_diag(u->diag, RS_ENOMEM, "out of memory");
-	}
-	size_t k = 0;
-	idx[k++] = 0;
-	for (size_t t = 0; t < u->nnames; t++) {
+	int ret = touched != NULL ? index_put(&l, 0) : RS_ENOMEM;
+	for (size_t t = 0; ret == RS_EOK && t < u->nnames; t++) {
 		const chg_t *c = u->names[t].chg;
 		size_t at = lower_bound(u->data, c->key, c->key_len);
 		const rs_node_t *now = rs_zone_find(u->data, c->key, c->key_len);
 		if (now != NULL) {
-			idx[k++] = at;
+			ret = index_put(&l, at);
 			touched[at] = true;
 		}
-		idx[k++] = chain_prev(nodes, at);
+		if (ret == RS_EOK)
+			ret = index_put(&l, chain_prev(nodes, at));
 	}
-	qsort(idx, k, sizeof(*idx), index_cmp);
-	u->entries = calloc(k, sizeof(*u->entries));
-	for (size_t i = 0; u->entries != NULL && i < k; i++)
-		if (i == 0 || idx[i] != idx[i - 1])
-			u->entries[u->nentries++] = (entry_t){ .index = idx[i], .touched = touched[idx[i]] };
-	free(idx);
+	/* Names the data patch did not write still hold prev's signatures. */
+	for (size_t i = 1; ret == RS_EOK && u->opts->reuse_until != 0 && i < n; i++)
+		if (!touched[i] && sigs_due(u, u->data, &nodes[i], 0))
+			ret = index_put(&l, i);
+	if (ret == RS_EOK)
+		qsort(l.idx, l.n, sizeof(*l.idx), index_cmp);
+	u->entries = ret == RS_EOK ? calloc(l.n, sizeof(*u->entries)) : NULL;
+	for (size_t i = 0; u->entries != NULL && i < l.n; i++)
+		if (i == 0 || l.idx[i] != l.idx[i - 1])
+			u->entries[u->nentries++] = (entry_t){ .index = l.idx[i], .touched = touched[l.idx[i]] };
+	free(l.idx);
 	free(touched);
 	return u->entries != NULL ? RS_EOK : rs_diag(u->diag, RS_ENOMEM, "out of memory");
 }
@@ -491,7 +530,7 @@ static int build_entry(upd_t *u, size_t ei, uint32_t serial, bool *skip)
 		e->rrs[at] = nsec;
 		e->nrr = ++ndata;
 	}
-	if (!e->touched && !apex && nsec_same) {
+	if (!e->touched && !apex && nsec_same && !sigs_due(u, u->prev, old, 0)) {
 		*skip = true;
 		return RS_EOK;
 	}
@@ -506,7 +545,7 @@ static int build_entry(upd_t *u, size_t ei, uint32_t serial, bool *skip)
 				    (type == RS_TYPE_NSEC ? nsec_same
 							  : sign_rrset_same(u->prev, old, type, e->rrs[i].ttl,
 									    e->rrs + i, j - i));
-			if (same) {
+			if (same && !sigs_due(u, u->prev, old, type)) {
 				keep_sigs(u, e, old, type);
 			} else {
 				job_t *jb = &u->jobs[u->njobs++];
