@@ -389,8 +389,6 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	memset(res, 0, sizeof(*res));
 	if (s->o.read_only || s->removed)
 		return rs_diag(diag, RS_EINVAL, "%s: this session cannot publish", s->zone.name);
-	if (s->policy.nsec3)
-		return rs_diag(diag, -EOPNOTSUPP, "%s: NSEC3 zones are published in full", s->zone.name);
 	int ret = rs_session_check_clock(s, diag);
 	if (ret != RS_EOK) {
 		rs_session_fail(s, diag->text);
