@@ -364,7 +364,7 @@ static int candidate(upd_nsec3_t *n3, const uint8_t *wire, const uint8_t *key, s
 	if (l.old != NULL && !fields(n3, l.old, &next, &bitmap, &blen))
 		return broken(n3, l.hash);
 	l.changed = (l.old != NULL) != l.now ||
-		    (l.now && (blen != l.bitmap_len || memcmp(bitmap, l.bitmap, blen) != 0));
+		    (l.now && (blen != l.bitmap_len || (blen > 0 && memcmp(bitmap, l.bitmap, blen) != 0)));
 	return l.changed ? push_link(n3, &l) : RS_EOK;
 }
 
@@ -565,7 +565,8 @@ static int make_item(upd_nsec3_t *n3, size_t i, size_t next, const rs_zone_t *da
 		memcpy(rd, n3->head, n3->head_len);
 		rd[n3->head_len] = 20;
 		memcpy(rd + n3->head_len + 1, n3->links[next].hash, 20);
-		memcpy(rd + n3->head_len + 21, l->bitmap, l->bitmap_len);
+		if (l->bitmap_len > 0) /* an empty non-terminal has none */
+			memcpy(rd + n3->head_len + 21, l->bitmap, l->bitmap_len);
 		it.rr.rdata = rd;
 		it.rr.rdlen = (uint16_t)len;
 		if (l->old != NULL && l->old->rdlen == len && memcmp(l->old->rdata, rd, len) == 0)
