@@ -288,9 +288,11 @@ static bool ent_now(const upd_nsec3_t *n3, const uint8_t *key, size_t len, const
 	bool had_below = false;
 	for (size_t t = first_name(n3, key, len); t < n3->nnames && n3->names[t].key_len >= len &&
 						  memcmp(n3->names[t].key, key, len) == 0; t++) {
+		if (n3->names[t].key_len == len)
+			continue; /* the name itself, a node of prev at most */
 		if (n3->names[t].has)
 			return true;
-		had_below |= n3->names[t].had; /* the name itself has neither: it is no node of data */
+		had_below |= n3->names[t].had;
 	}
 	if (rs_zone_find(n3->prev, key, len) == NULL) {
 		/* An empty non-terminal in prev too: its NSEC3 there says whether an untouched name below has one. */
