@@ -100,21 +100,24 @@ typedef struct {
 } rs_changes_t;
 
 /*
- * The next signed zone from prev (finished, signed with NSEC: read with
- * keep_dnssec, or made by this function) and changes. Only the RRsets the
- * changes touch, the NSEC records of names whose existence, types or
- * successor changed, and the SOA are signed anew with keys and opts (as
- * rs_sign_zone takes them: inception, expiration, roles, DNSKEY and NSEC TTL;
- * threads; previous is not used); every other record and signature is
- * prev's. With reuse_until set, an RRset of prev whose signatures do not all
- * last (reuse_until, its share of reuse_spread, reuse_latest: as
- * rs_sign_zone keeps them) is signed again too, by all its keys: the refresh
- * of what falls due rides on each change set, and an empty change set is a
- * refresh alone. RRsets a change touches get the lowest TTL of their
- * records (RFC 2181 5.2), as rs_zone_finish gives them. The result is what
- * rs_sign_zone makes of prev's data with the changes applied, record for
- * record (signatures alike for deterministic algorithms; with reuse, when
- * one key signs each RRset).
+ * The next signed zone from prev (finished, signed with NSEC or NSEC3: read
+ * with keep_dnssec, or made by this function) and changes. Only the RRsets
+ * the changes touch, the NSEC records of names whose existence, types or
+ * successor changed (NSEC3: the NSEC3 records of the touched names and of
+ * the empty non-terminals above them that come, go or change their bitmap,
+ * and of their predecessors in hash order, RFC 5155 7.1, opt-out included),
+ * and the SOA are signed anew with keys and opts (as rs_sign_zone takes
+ * them: inception, expiration, roles, DNSKEY and NSEC TTL, NSEC3 and its
+ * parameters; threads; previous is not used); every other record and
+ * signature is prev's. With reuse_until set, an RRset of prev whose
+ * signatures do not all last (reuse_until, its share of reuse_spread,
+ * reuse_latest: as rs_sign_zone keeps them) is signed again too, by all its
+ * keys: the refresh of what falls due rides on each change set, and an
+ * empty change set is a refresh alone. RRsets a change touches get the
+ * lowest TTL of their records (RFC 2181 5.2), as rs_zone_finish gives them.
+ * The result is what rs_sign_zone makes of prev's data with the changes
+ * applied, record for record (signatures alike for deterministic
+ * algorithms; with reuse, when one key signs each RRset).
  *
  * *next is a finished zone that shares prev's storage (rs_zone_patch): prev
  * may be freed first; caller frees *next with rs_zone_free(). *diff, when not
@@ -124,13 +127,17 @@ typedef struct {
  * records of *next.
  *
  * -EOPNOTSUPP, with why in diag, when the change needs a full signing:
- * NSEC3 (in opts or prev), a change at the apex (only the serial may
- * change there), a DNAME added or removed, a cut (NS) added or removed at a
- * name with names below it that stay, keys that differ from the signers of
- * prev's SOA and DNSKEY RRsets, or DNSKEY or NSEC TTLs that differ from
- * prev's. RS_EINVAL with the record named when a removed record is not in
- * prev, an added one already is, a record is outside the zone or of a type
- * above, or the serial is not after prev's. prev is never changed.
+ * NSEC in opts and NSEC3 in prev or the other way round, NSEC3 parameters
+ * (NSEC3PARAM: salt, iterations) or opt-out that differ from prev's, a
+ * change at the apex (only the serial may change there), a DNAME added or
+ * removed, a cut (NS) added or removed at a name with names below it that
+ * stay, keys that differ from the signers of prev's SOA and DNSKEY RRsets,
+ * or DNSKEY or NSEC/NSEC3 TTLs that differ from prev's. RS_EINVAL with the
+ * record named when a removed record is not in prev, an added one already
+ * is, a record is outside the zone, of a type above or at the owner name of
+ * one of prev's NSEC3 records, or the serial is not after prev's; RS_EZONE
+ * on an NSEC3 hash collision among the names the changes add. prev is
+ * never changed.
  */
 int rs_sign_update(const rs_zone_t *prev, const rs_changes_t *changes, rs_key_t *const *keys, size_t nkeys,
 		   const rs_sign_opts_t *opts, rs_zone_t **next, rs_diff_t *diff, rs_sign_stats_t *stats,

@@ -27,7 +27,7 @@ KEY="hmac-sha256:xfr.key:$SECRET"
 
 "$GEN" tld. 2000 --seed 5 -o tld.zone
 "$R" --state "$S" keystore init --backend file >/dev/null
-# NSEC: changes are signed as change sets (NSEC3 zones, like second. below, in full).
+# NSEC: changes are signed as change sets (NSEC3 zones too, like second. below).
 "$R" --state "$S" policy import "$DATA/policy-nsec.yaml" >/dev/null
 "$R" --state "$S" zone add tld. --policy test-nsec --input tld.zone --quiet
 check "zone set-secondaries with a TSIG key" "$R" --state "$S" zone set-secondaries tld. "$AN@$PN" "$AK@$PK" "$AB@$PB" \
@@ -294,6 +294,14 @@ check "... now" wait_for 20 newer "$frozen"
 "$R" --state "$S" zone add second. --policy default --input second.zone --quiet
 second() { "$R" --state "$S" ctl status | grep -Eq '^second\. serial [0-9]+'; }
 check "a zone added while the daemon runs is taken up without a restart" wait_for 20 second
+served2() { "$R" --state "$S" ctl status 2>/dev/null | awk '$1 == "second." && $2 == "serial" {print $3}'; }
+newer2() { [ -n "$(served2)" ] && [ "$(served2)" != "$1" ]; }
+N1=$(served2)
+echo 'added-two 3600 IN NS ns1.example.net.' >> second.zone
+check "an edit of the NSEC3 zone is published" wait_for 20 newer2 "$N1"
+N2=$(served2)
+check_match "... from a change set" "second\..*serial $N2 published from a change set of [0-9]+ records" \
+	"$(grep "serial $N2 published" serve.log)"
 python3 - "$P" <<'EOF'
 import os, socket, sys
 port = int(sys.argv[1])

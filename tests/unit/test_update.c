@@ -1,8 +1,10 @@
 /*
  * update: signing a change set (rs_sign_update) against signing the changed zone in full, record for
  * record, with its diff; chains of updates; what needs a full signing; bad change sets; zone patches.
+ * All of it with NSEC, then with NSEC3 (with and without opt-out, salt and iterations).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -21,7 +23,7 @@ static uint8_t origin[RS_NAME_MAX];
 /* ---- a model of the unsigned zone: records as text ---- */
 
 typedef struct {
-	char owner[32]; /* relative to example., as written */
+	char owner[48]; /* relative to example., as written (an NSEC3 owner's label fits) */
 	char type[8];
 	char rdata[128];
 	uint32_t ttl;
@@ -119,9 +121,14 @@ static void model_apply(model_t *m, const mchg_t *c, size_t n)
 static rs_key_t *keys[2];
 static size_t nkeys = 2;
 
+/* The denial the zones of a run are signed with: NSEC, or NSEC3 with these parameters. */
+static bool use_nsec3;
+static rs_nsec3_params_t n3params;
+
 static rs_sign_opts_t sign_opts(unsigned threads)
 {
-	return (rs_sign_opts_t){ .inception = INCEPTION, .expiration = EXPIRATION, .threads = threads };
+	return (rs_sign_opts_t){ .inception = INCEPTION, .expiration = EXPIRATION, .threads = threads,
+				 .nsec3 = use_nsec3, .nsec3_params = n3params };
 }
 
 /* The model signed in full with so and read back with its DNSSEC records. */
@@ -301,9 +308,12 @@ static uint64_t fingerprint(const rs_zone_t *z)
 /* ---- random change sets ---- */
 
 #define NDELEG 24
-#define NHOST 8
+#define NHOST 11
 
-static const char *hosts[NHOST] = { "0", "zzz", "h1", "h2", "MiXed", "a.b.h3", "*.w", "h5" };
+/* The last two: names whose NSEC3 hashes sort first and last (set_denial), so the chain wraps there. */
+static char first_host[16] = "n1", last_host[16] = "n2";
+static const char *hosts[NHOST] = { "0", "zzz", "h1", "h2", "MiXed", "a.b.h3", "*.w", "h5", "x.y.reg",
+				    first_host, last_host };
 
 static const char *pick_ttl_text(void)
 {
@@ -379,10 +389,13 @@ static void random_op(gen_t *g, const model_t *m)
 
 static void random_op_kind(gen_t *g, const model_t *m, unsigned kind)
 {
-	char d[16], glue[24];
+	char d[16], glue[28];
 	mrec_t r;
-	snprintf(d, sizeof(d), "d%u", rnd(NDELEG));
-	snprintf(glue, sizeof(glue), "ns.%s", d);
+	/* A third of the delegations lie under the empty non-terminal reg. (opt-out leaves it out when all are unsigned). */
+	unsigned dn = rnd(NDELEG);
+	snprintf(d, sizeof(d), "d%u%s", dn, dn >= 2 * NDELEG / 3 ? ".reg" : "");
+	/* Some glue lies two labels below its cut: an empty non-terminal there is in no chain. */
+	snprintf(glue, sizeof(glue), "ns.%s%s", dn % 3 == 1 ? "in." : "", d);
 	const char *h = hosts[rnd(NHOST)];
 	uint32_t ttl = (uint32_t)atoi(pick_ttl_text());
 	switch (kind) {
@@ -398,7 +411,7 @@ static void random_op_kind(gen_t *g, const model_t *m, unsigned kind)
 		rec(&r, d, "NS", ttl, "ns1.other.net.");
 		push(g, true, &r);
 		if (rnd(2)) {
-			rec(&r, d, "NS", ttl, "ns.%s.example.", d);
+			rec(&r, d, "NS", ttl, "%s.example.", glue);
 			push(g, true, &r);
 			rec(&r, glue, "A", ttl, "192.0.2.%u", 1 + rnd(250));
 			push(g, true, &r);
@@ -775,19 +788,257 @@ static void patch_rules(void)
 	rs_zone_free(out);
 }
 
+/* ---- NSEC3 ---- */
+
+/* NSEC3 with these parameters (salt in hex, or NULL), or NSEC; first_host and last_host for them. */
+static void set_denial(bool nsec3, bool opt_out, const char *salt_hex, uint16_t iterations)
+{
+	use_nsec3 = nsec3;
+	n3params = (rs_nsec3_params_t){ .iterations = iterations, .opt_out = opt_out };
+	for (size_t i = 0; salt_hex != NULL && salt_hex[2 * i] != 0; i++)
+		sscanf(salt_hex + 2 * i, "%2hhx", &n3params.salt[n3params.salt_len++]);
+	uint8_t lo[20], hi[20];
+	for (unsigned k = 0; nsec3 && k < 2000; k++) {
+		char rel[16];
+		uint8_t wire[RS_NAME_MAX], h[20];
+		snprintf(rel, sizeof(rel), "n%u", k);
+		owner_wire(rel, wire);
+		rs_nsec3_hash(wire, rs_dname_len(wire, RS_NAME_MAX), n3params.salt, n3params.salt_len, iterations, h);
+		if (k == 0 || memcmp(h, lo, 20) < 0) {
+			memcpy(lo, h, 20);
+			snprintf(first_host, sizeof(first_host), "%s", rel);
+		}
+		if (k == 0 || memcmp(h, hi, 20) > 0) {
+			memcpy(hi, h, 20);
+			snprintf(last_host, sizeof(last_host), "%s", rel);
+		}
+	}
+}
+
+/* example. as an interned name, for rs_nsec3_owner; main frees its arena. */
+static rs_arena_t *name_arena;
+
+static const rs_name_t *origin_name(void)
+{
+	static const rs_name_t *name;
+	if (name == NULL) {
+		name_arena = rs_arena_new(4096);
+		name = rs_name_new(name_arena, origin);
+	}
+	return name;
+}
+
+/* The NSEC3 owner (wire, and its label as text) of rel under example. with the run's parameters. */
+static void nsec3_owner_of(const char *rel, uint8_t *wire, char *label)
+{
+	uint8_t name[RS_NAME_MAX], h[20];
+	owner_wire(rel, name);
+	rs_dname_lower(name);
+	rs_nsec3_hash(name, rs_dname_len(name, RS_NAME_MAX), n3params.salt, n3params.salt_len, n3params.iterations, h);
+	rs_nsec3_owner(h, origin_name(), wire);
+	if (label != NULL) {
+		memcpy(label, wire + 1, 32);
+		label[32] = 0;
+	}
+}
+
+/* Has rel an NSEC3 in z? */
+static bool has_nsec3(const rs_zone_t *z, const char *rel)
+{
+	uint8_t wire[RS_NAME_MAX], key[RS_KEY_MAX];
+	nsec3_owner_of(rel, wire, NULL);
+	const rs_node_t *node = rs_zone_find(z, key, rs_dname_key(wire, key));
+	uint32_t b, e;
+	return node != NULL && rs_node_rrset(z, node, RS_TYPE_NSEC3, &b, &e);
+}
+
+/* Is rel's NSEC3 the first (or the last) of z's chain? */
+static bool nsec3_at_end(const rs_zone_t *z, const char *rel, bool last)
+{
+	size_t n;
+	const rs_node_t *nodes = rs_zone_nodes(z, &n);
+	const rs_name_t *found = NULL;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t b, e;
+		if (rs_node_rrset(z, &nodes[i], RS_TYPE_NSEC3, &b, &e) && (found == NULL || last))
+			found = nodes[i].name;
+	}
+	uint8_t wire[RS_NAME_MAX];
+	nsec3_owner_of(rel, wire, NULL);
+	return found != NULL && found->wire_len == rs_dname_len(wire, RS_NAME_MAX) &&
+	       memcmp(rs_name_wire(found), wire, found->wire_len) == 0;
+}
+
+/* One change set on m, signed as a change and in full: equal, record for record and diff; the result or NULL. */
+static rs_zone_t *step(model_t *m, const mchg_t *ch, size_t n, const char *label, const char *what)
+{
+	rs_zone_t *prev = full_sign(m);
+	static cset_t cs;
+	bool good = prev != NULL && make_changes(&cs, ch, n, m->serial + 1);
+	model_apply(m, ch, n);
+	rs_zone_t *full = full_sign(m), *next = NULL;
+	rs_diff_t diff = { 0 }, want = { 0 };
+	rs_sign_opts_t so = sign_opts(1);
+	rs_sign_stats_t st = { 0 };
+	rs_diag_t d = { "" };
+	int ret = good ? rs_sign_update(prev, &cs.c, keys, nkeys, &so, &next, &diff, &st, &d) : RS_EINVAL;
+	if (ret != RS_EOK)
+		printf("# update: %s\n", d.text);
+	good = ret == RS_EOK && full != NULL && rs_diff_zones(prev, full, &want, &d) == RS_EOK &&
+	       zones_equal(next, full) && diffs_equal(&diff, &want) && verify_problems(next) == 0;
+	ok(good, "%s: %s (%" PRIu64 " NSEC3 made)", label, what, st.nsec);
+	rs_diff_clear(&diff);
+	rs_diff_clear(&want);
+	rs_zone_free(full);
+	rs_zone_free(prev);
+	if (!good) {
+		rs_zone_free(next);
+		return NULL;
+	}
+	return next;
+}
+
+/* Named change sets that move empty non-terminals, delegations and the chain's ends, each against full signing. */
+static void nsec3_steps(const char *label)
+{
+	fixed_model();
+	model_t m = fixed;
+	mchg_t c[4] = { 0 };
+	rs_zone_t *z;
+	bool oo = n3params.opt_out;
+
+	c[0] = (mchg_t){ .add = true };
+	rec(&c[0].rec, "p.q.new", "A", 3600, "192.0.2.20");
+	z = step(&m, c, 1, label, "a name below two new empty non-terminals");
+	ok(z != NULL && has_nsec3(z, "q.new") && has_nsec3(z, "new") && has_nsec3(z, "p.q.new"),
+	   "%s: they get NSEC3 records", label);
+	rs_zone_free(z);
+	c[0].add = false;
+	z = step(&m, c, 1, label, "and removed");
+	ok(z != NULL && !has_nsec3(z, "q.new") && !has_nsec3(z, "new"), "%s: their NSEC3 records go", label);
+	rs_zone_free(z);
+
+	c[0] = (mchg_t){ .add = true };
+	rec(&c[0].rec, "u.ent", "NS", 3600, "ns1.other.net.");
+	z = step(&m, c, 1, label, "an unsigned delegation below a new empty non-terminal");
+	ok(z != NULL && has_nsec3(z, "ent") == !oo && has_nsec3(z, "u.ent") == !oo,
+	   "%s: %s", label, oo ? "opt-out leaves both out" : "both are in the chain");
+	rs_zone_free(z);
+	c[1] = (mchg_t){ .add = true };
+	ds_rec(&c[1].rec, "u.ent", 3600);
+	z = step(&m, c + 1, 1, label, "a DS added there");
+	ok(z != NULL && has_nsec3(z, "ent") && has_nsec3(z, "u.ent"), "%s: a secure delegation is in the chain", label);
+	rs_zone_free(z);
+	c[1].add = false;
+	z = step(&m, c + 1, 1, label, "and removed");
+	ok(z != NULL && has_nsec3(z, "ent") == !oo, "%s: the empty non-terminal follows", label);
+	rs_zone_free(z);
+	c[0].add = false;
+	c[1] = (mchg_t){ .add = true };
+	rec(&c[1].rec, "v.ent", "TXT", 3600, "\"moved\"");
+	z = step(&m, c, 2, label, "the delegation replaced by data at another name below it");
+	ok(z != NULL && has_nsec3(z, "ent") && !has_nsec3(z, "u.ent"), "%s: the empty non-terminal stays", label);
+	rs_zone_free(z);
+
+	c[0] = (mchg_t){ .add = true };
+	rec(&c[0].rec, "g", "NS", 3600, "ns.deep.g.example.");
+	c[1] = (mchg_t){ .add = true };
+	rec(&c[1].rec, "ns.deep.g", "A", 3600, "192.0.2.21");
+	z = step(&m, c, 2, label, "a delegation with glue below an empty non-terminal under the cut");
+	ok(z != NULL && !has_nsec3(z, "deep.g") && !has_nsec3(z, "ns.deep.g") && has_nsec3(z, "g") == !oo,
+	   "%s: the glue and the name above it are in no chain", label);
+	rs_zone_free(z);
+
+	c[0] = (mchg_t){ .add = false };
+	rec(&c[0].rec, "h3", "A", 3600, "192.0.2.8");
+	z = step(&m, c, 1, label, "a name's last record removed, a name below it stays");
+	ok(z != NULL && has_nsec3(z, "h3") && has_nsec3(z, "b.h3"), "%s: it is an empty non-terminal now", label);
+	rs_zone_free(z);
+	c[0].add = true;
+	z = step(&m, c, 1, label, "and added again");
+	rs_zone_free(z);
+
+	c[0] = (mchg_t){ .add = true };
+	rec(&c[0].rec, first_host, "A", 3600, "192.0.2.30");
+	z = step(&m, c, 1, label, "a name whose hash sorts first");
+	ok(z != NULL && nsec3_at_end(z, first_host, false), "%s: it is first in the chain, the last wraps to it", label);
+	rs_zone_free(z);
+	c[1] = (mchg_t){ .add = true };
+	rec(&c[1].rec, last_host, "A", 3600, "192.0.2.31");
+	z = step(&m, c + 1, 1, label, "a name whose hash sorts last");
+	ok(z != NULL && nsec3_at_end(z, last_host, true), "%s: it is last in the chain", label);
+	rs_zone_free(z);
+	c[0].add = c[1].add = false;
+	z = step(&m, c, 2, label, "both removed at once");
+	ok(z != NULL && !has_nsec3(z, first_host) && !has_nsec3(z, last_host), "%s: the chain wraps as before", label);
+	rs_zone_free(z);
+
+	c[0] = (mchg_t){ .add = false };
+	rec(&c[0].rec, "d1", "DS", 3600, "1 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF");
+	z = step(&m, c, 1, label, "a delegation's DS removed");
+	ok(z != NULL && has_nsec3(z, "d1") == !oo, "%s: %s", label, oo ? "opt-out leaves it out" : "it stays");
+	rs_zone_free(z);
+	c[0].add = true;
+	z = step(&m, c, 1, label, "and added again");
+	rs_zone_free(z);
+}
+
+/* What still needs a full signing in an NSEC3 zone, and a change at an NSEC3 owner. */
+static void nsec3_unsupported(const char *label)
+{
+	fixed_model();
+	rs_sign_opts_t so = sign_opts(1), other;
+	rs_diag_t d;
+	mchg_t c[1] = { { .add = true } };
+	rec(&c[0].rec, "www", "TXT", 3600, "\"x\"");
+	is_int(one_change(c, 1, &so, keys, nkeys, 11, &d), RS_EOK, "%s: a plain change signs", label);
+	other = so;
+	other.nsec3_params.iterations++;
+	is_int(one_change(c, 1, &other, keys, nkeys, 11, &d), -EOPNOTSUPP,
+	       "%s: other NSEC3 iterations need a full signing", label);
+	ok(strstr(d.text, "NSEC3 parameters") != NULL, "%s: says so: %s", label, d.text);
+	other = so;
+	other.nsec3_params.salt[0] ^= 0x5a;
+	other.nsec3_params.salt_len = other.nsec3_params.salt_len ? other.nsec3_params.salt_len : 1;
+	is_int(one_change(c, 1, &other, keys, nkeys, 11, &d), -EOPNOTSUPP, "%s: another salt needs a full signing",
+	       label);
+	other = so;
+	other.nsec3_params.opt_out = !so.nsec3_params.opt_out;
+	is_int(one_change(c, 1, &other, keys, nkeys, 11, &d), -EOPNOTSUPP, "%s: opt-out turned %s needs a full signing",
+	       label, other.nsec3_params.opt_out ? "on" : "off");
+	ok(strstr(d.text, "opt-out") != NULL, "%s: says so: %s", label, d.text);
+	other = so;
+	other.nsec3 = false;
+	is_int(one_change(c, 1, &other, keys, nkeys, 11, &d), -EOPNOTSUPP, "%s: NSEC instead needs a full signing",
+	       label);
+	other = so;
+	other.nsec_ttl_set = true;
+	other.nsec_ttl = 60;
+	is_int(one_change(c, 1, &other, keys, nkeys, 11, &d), -EOPNOTSUPP,
+	       "%s: another NSEC3 TTL needs a full signing", label);
+	uint8_t wire[RS_NAME_MAX];
+	nsec3_owner_of("www", wire, c[0].rec.owner);
+	is_int(one_change(c, 1, &so, keys, nkeys, 11, &d), RS_EINVAL, "%s: a record at an NSEC3 owner is RS_EINVAL",
+	       label);
+	ok(strstr(d.text, "NSEC3") != NULL, "%s: says why: %s", label, d.text);
+}
+
 /*
  * Refreshes riding on change sets: hour by hour, with the reuse window a
  * daemon uses (keep what lasts floor plus its share of the spread), each
  * update (no change at all every third hour) equals a full signing that keeps
  * the same signatures from prev, diff and verifier agree, and the load is
- * spread: no hour re-makes most of the zone, and every signature is re-made.
+ * spread: no refresh re-makes a third of the zone, and every signature is
+ * re-made.
  */
-static void refresh_chain(void)
+static void refresh_chain(const char *label)
 {
 	static model_t m;
 	random_model(&m);
 	const int64_t hour = 3600, validity = 23 * hour, floor = 4 * hour;
-	rs_sign_opts_t first = { .inception = INCEPTION - hour, .expiration = INCEPTION + validity, .threads = 1 };
+	rs_sign_opts_t first = sign_opts(1);
+	first.inception = INCEPTION - hour;
+	first.expiration = INCEPTION + validity;
 	rs_zone_t *prev = sign_with(&m, &first);
 	size_t total = 0;
 	unsigned steps = 0, equal = 0, verified = 0;
@@ -801,9 +1052,12 @@ static void refresh_chain(void)
 		if (!make_changes(&cs, g.c, g.n, m.serial + 1))
 			break;
 		model_apply(&m, g.c, g.n);
-		rs_sign_opts_t so = { .inception = now - hour, .expiration = now + validity, .threads = 1 + rnd(2),
-				      .reuse_until = now + floor, .reuse_spread = validity - 2 * floor,
-				      .reuse_latest = now + validity };
+		rs_sign_opts_t so = sign_opts(1 + rnd(2));
+		so.inception = now - hour;
+		so.expiration = now + validity;
+		so.reuse_until = now + floor;
+		so.reuse_spread = validity - 2 * floor;
+		so.reuse_latest = now + validity;
 		rs_sign_opts_t fo = so;
 		fo.previous = prev;
 		rs_zone_t *full = sign_with(&m, &fo), *next = NULL;
@@ -827,7 +1081,8 @@ static void refresh_chain(void)
 		size_t n;
 		const rs_node_t *nodes = next != NULL ? rs_zone_nodes(next, &n) : NULL;
 		total = nodes != NULL ? nodes[n - 1].first + nodes[n - 1].count : 0;
-		most = st.signatures > most && step > 1 ? st.signatures : most;
+		if (g.n == 0) /* a refresh alone */
+			most = st.signatures > most ? st.signatures : most;
 		made += st.signatures;
 		rs_diff_clear(&diff);
 		rs_diff_clear(&want);
@@ -844,12 +1099,13 @@ static void refresh_chain(void)
 		renewed = rr[i].type != RS_TYPE_RRSIG || rs_get32(rr[i].rdata + 8) != (uint32_t)first.expiration;
 		sigs += rr[i].type == RS_TYPE_RRSIG;
 	}
-	ok(steps == 30 && equal == steps, "refresh: %u of %u hourly updates equal a full signing that keeps "
-	   "what lasts, diff alike", equal, steps);
-	ok(verified == steps && renewed, "refresh: every hour validates, and no signature of the first signing is "
-	   "left after 30 hours");
-	ok(most > 0 && most * 3 < sigs, "refresh: spread, at most %llu of the zone's %llu signatures made in an hour "
-	   "(%llu in %u hours)", (unsigned long long)most, (unsigned long long)sigs, (unsigned long long)made, steps);
+	ok(steps == 30 && equal == steps, "%s refresh: %u of %u hourly updates equal a full signing that keeps "
+	   "what lasts, diff alike", label, equal, steps);
+	ok(verified == steps && renewed, "%s refresh: every hour validates, and no signature of the first signing is "
+	   "left after 30 hours", label);
+	ok(most > 0 && most * 3 < sigs, "%s refresh: spread, at most %llu of the zone's %llu signatures made by a refresh "
+	   "alone (%llu in %u hours)", label, (unsigned long long)most, (unsigned long long)sigs, (unsigned long long)made,
+	   steps);
 	rs_zone_free(prev);
 }
 
@@ -868,13 +1124,34 @@ int main(void)
 	bad_changes();
 	long_chain();
 	patch_rules();
-	refresh_chain();
+	static const struct {
+		const char *label;
+		bool opt_out;
+		const char *salt;
+		uint16_t iterations;
+	} n3[] = { { "NSEC3", false, NULL, 0 },
+		   { "NSEC3 opt-out", true, NULL, 0 },
+		   { "NSEC3 salted", false, "AABBCCDD", 5 },
+		   { "NSEC3 opt-out salted", true, "0102", 1 } };
+	for (size_t i = 0; i < sizeof(n3) / sizeof(n3[0]); i++) {
+		set_denial(true, n3[i].opt_out, n3[i].salt, n3[i].iterations);
+		random_chains(n3[i].label, 20, 10);
+		nsec3_steps(n3[i].label);
+		nsec3_unsupported(n3[i].label);
+		refresh_chain(n3[i].label);
+	}
+	long_chain();
+	set_denial(false, false, NULL, 0);
+	refresh_chain("NSEC");
 	rs_key_free(keys[0]);
 	rs_key_free(keys[1]);
 	rs_key_generate(origin, RS_ALG_RSASHA256, 1024, true, &keys[0], &d);
 	rs_key_generate(origin, RS_ALG_RSASHA256, 1024, false, &keys[1], &d);
 	random_chains("RSASHA256", 10, 10);
+	set_denial(true, false, NULL, 0);
+	random_chains("RSASHA256 NSEC3", 3, 10);
 	rs_key_free(keys[0]);
 	rs_key_free(keys[1]);
+	rs_arena_free(name_arena);
 	return done_testing();
 }

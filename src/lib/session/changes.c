@@ -3,9 +3,10 @@
  * publication by signing only that (rs_sign_update), verifying only the
  * names it touched, and committing as a full publication does. The output
  * file is left to the caller (the daemon writes it later; its journal holds
- * the diffs meanwhile). Whatever the change-set path cannot take (the keys
- * changed, NSEC3, the apex) is said with -EOPNOTSUPP, and the caller
- * publishes in full.
+ * the diffs meanwhile). The signatures that fall due are refreshed with
+ * each change set, and an empty one is a refresh alone. Whatever the
+ * change-set path cannot take (the keys changed, the NSEC3 parameters, the
+ * apex) is said with -EOPNOTSUPP, and the caller publishes in full.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -389,8 +390,6 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	memset(res, 0, sizeof(*res));
 	if (s->o.read_only || s->removed)
 		return rs_diag(diag, RS_EINVAL, "%s: this session cannot publish", s->zone.name);
-	if (s->policy.nsec3)
-		return rs_diag(diag, -EOPNOTSUPP, "%s: NSEC3 zones are published in full", s->zone.name);
 	int ret = rs_session_check_clock(s, diag);
 	if (ret != RS_EOK) {
 		rs_session_fail(s, diag->text);

@@ -54,3 +54,28 @@ int64_t sign_spread_share(const uint8_t *owner, uint16_t type, uint32_t expirati
  * reuse_latest (a validity the policy still allows).
  */
 bool sign_sig_lasts(const rs_sign_opts_t *opts, const uint8_t *owner, uint16_t type, const uint8_t *rrsig);
+
+/* ---- NSEC3 in a change set (update_nsec3.c, for update.c) ---- */
+
+typedef struct upd_nsec3 upd_nsec3_t;
+
+/*
+ * The NSEC3 state of a change set on prev: -EOPNOTSUPP with why in diag
+ * unless prev's chain is the one opts asks for (NSEC3PARAM, opt-out, the
+ * NSEC3 TTL nsec_ttl). Caller frees *out with upd_nsec3_free().
+ */
+int upd_nsec3_new(const rs_zone_t *prev, const rs_sign_opts_t *opts, uint32_t nsec_ttl, upd_nsec3_t **out,
+		  rs_diag_t *diag);
+void upd_nsec3_free(upd_nsec3_t *n3);
+/*
+ * The NSEC3 records that differ between prev and the zone signed from data
+ * (prev with the data changes applied) when the names owners[0..n) (wire,
+ * canonical order) are all the change set touched: theirs, those of empty
+ * non-terminals above them, and their predecessors' in hash order.
+ */
+int upd_nsec3_collect(upd_nsec3_t *n3, const rs_zone_t *data, const uint8_t *const *owners, size_t n,
+		      rs_diag_t *diag);
+/* The owners of those records in canonical order: count, name, and the new NSEC3 (NULL: the name goes). */
+size_t upd_nsec3_count(const upd_nsec3_t *n3);
+const rs_name_t *upd_nsec3_name(const upd_nsec3_t *n3, size_t i);
+const rs_rr_t *upd_nsec3_record(const upd_nsec3_t *n3, size_t i);

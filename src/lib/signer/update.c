@@ -4,7 +4,9 @@
  * as rs_zone_finish does), the second writes the names whose records,
  * signatures or NSEC change in the result: the touched names, their
  * predecessors in the NSEC chain (whose next name may change, RFC 4034 4.1.1),
- * the apex (the SOA) and the names with a signature due for its refresh.
+ * the apex (the SOA) and the names with a signature due for its refresh; in
+ * an NSEC3 zone, instead of the NSEC predecessors, the NSEC3 owners whose
+ * records change (update_nsec3.c).
  * Everything else stays prev's, shared by reference.
  */
 #include <errno.h>
@@ -35,12 +37,14 @@ typedef struct {
 	size_t nrr;
 } touched_t;
 
-/* A name of the second patch: a node of the data-patched zone. */
+/* A name of the second patch: a node of the data-patched zone, or an NSEC3 owner. */
 typedef struct {
 	size_t index;
 	bool touched;
 	rs_rr_t *rrs; /* data, NSEC, signatures kept, then the new signatures */
 	size_t nrr;
+	const rs_name_t *nsec3;  /* an NSEC3 owner whose record changes (index unused), or NULL */
+	const rs_rr_t *nsec3_rr; /* its new NSEC3; NULL: the name goes */
 } entry_t;
 
 /* An RRset to sign, and its new signatures. */
@@ -72,6 +76,7 @@ typedef struct {
 	size_t nentries;
 	job_t *jobs;
 	size_t njobs;
+	upd_nsec3_t *n3; /* an NSEC3 zone's chain (update_nsec3.c); NULL with NSEC */
 	rs_diag_t *diag;
 } upd_t;
 
@@ -151,7 +156,7 @@ static bool same_signers(const upd_t *u, uint16_t type)
 	return sigs == signers;
 }
 
-/* What a change set cannot change without a full signing: the keys, the TTLs the signer sets, NSEC3. */
+/* What a change set cannot change without a full signing: the keys, the TTLs the signer sets, NSEC or NSEC3. */
 static int check_prev(upd_t *u, const rs_changes_t *changes)
 {
 	const rs_zone_t *prev = u->prev;
@@ -159,15 +164,18 @@ static int check_prev(upd_t *u, const rs_changes_t *changes)
 	const rs_node_t *apex = rs_zone_nodes(prev, &n);
 	const rs_rr_t *rr = rs_zone_rrs(prev);
 	uint32_t b, e;
-	if (u->opts->nsec3 || rs_node_rrset(prev, apex, RS_TYPE_NSEC3PARAM, &b, &e))
-		return rs_diag(u->diag, NOTSUP, "an NSEC3 zone needs a full signing");
-	if (!rs_node_rrset(prev, apex, RS_TYPE_NSEC, &b, &e) || e - b != 1)
-		return rs_diag(u->diag, NOTSUP, "the previous zone is not signed with NSEC: it needs a full signing");
 	uint32_t dnskey_ttl, nsec_ttl;
 	sign_ttls(prev, u->opts, &dnskey_ttl, &nsec_ttl);
-	if (rr[b].ttl != nsec_ttl)
+	if (u->opts->nsec3 || rs_node_rrset(prev, apex, RS_TYPE_NSEC3PARAM, &b, &e)) {
+		int ret = upd_nsec3_new(prev, u->opts, nsec_ttl, &u->n3, u->diag);
+		if (ret != RS_EOK)
+			return ret;
+	} else if (!rs_node_rrset(prev, apex, RS_TYPE_NSEC, &b, &e) || e - b != 1) {
+		return rs_diag(u->diag, NOTSUP, "the previous zone is not signed with NSEC: it needs a full signing");
+	} else if (rr[b].ttl != nsec_ttl) {
 		return rs_diag(u->diag, NOTSUP, "the NSEC TTL changes (%u to %u): that needs a full signing",
 			       rr[b].ttl, nsec_ttl);
+	}
 	u->nsec_ttl = nsec_ttl;
 	if (!rs_node_rrset(prev, apex, RS_TYPE_DNSKEY, &b, &e))
 		return rs_diag(u->diag, NOTSUP, "the previous zone has no DNSKEY RRset: it needs a full signing");
@@ -436,7 +444,7 @@ static int collect(upd_t *u)
 			ret = index_put(&l, at);
 			touched[at] = true;
 		}
-		if (ret == RS_EOK)
+		if (ret == RS_EOK && u->n3 == NULL) /* NSEC3 owners are add_nsec3's */
 			ret = index_put(&l, chain_prev(nodes, at));
 	}
 	/* Names the data patch did not write still hold prev's signatures. */
@@ -452,6 +460,59 @@ static int collect(upd_t *u)
 	free(l.idx);
 	free(touched);
 	return u->entries != NULL ? RS_EOK : rs_diag(u->diag, RS_ENOMEM, "out of memory");
+}
+
+static const rs_name_t *entry_name(const upd_t *u, const entry_t *e)
+{
+	size_t n;
+	return e->nsec3 != NULL ? e->nsec3 : rs_zone_nodes(u->data, &n)[e->index].name;
+}
+
+/* The NSEC3 owners whose records change, merged in canonical order into the names of the second patch. */
+static int add_nsec3(upd_t *u)
+{
+	const uint8_t **owners = malloc((u->nnames ? u->nnames : 1) * sizeof(*owners));
+	if (owners == NULL)
+		return rs_diag(u->diag, RS_ENOMEM, "out of memory");
+	for (size_t t = 0; t < u->nnames; t++)
+		owners[t] = u->names[t].chg->in->owner;
+	int ret = upd_nsec3_collect(u->n3, u->data, owners, u->nnames, u->diag);
+	free(owners);
+	size_t m = ret == RS_EOK ? upd_nsec3_count(u->n3) : 0;
+	entry_t *all = ret == RS_EOK ? calloc(u->nentries + m + 1, sizeof(*all)) : NULL;
+	if (ret != RS_EOK || all == NULL)
+		return ret != RS_EOK ? ret : rs_diag(u->diag, RS_ENOMEM, "out of memory");
+	size_t i = 0, j = 0, k = 0;
+	while (i < u->nentries || j < m) {
+		const rs_name_t *a = i < u->nentries ? entry_name(u, &u->entries[i]) : NULL;
+		const rs_name_t *b = j < m ? upd_nsec3_name(u->n3, j) : NULL;
+		int cmp = a == NULL ? 1 : b == NULL ? -1 : rs_name_cmp(a, b);
+		if (cmp < 0) {
+			all[k++] = u->entries[i++];
+			continue;
+		}
+		/* An NSEC3 owner collect() took for a refresh is signed anew here anyway. */
+		i += cmp == 0;
+		all[k++] = (entry_t){ .nsec3 = b, .nsec3_rr = upd_nsec3_record(u->n3, j++) };
+	}
+	free(u->entries);
+	u->entries = all;
+	u->nentries = k;
+	return RS_EOK;
+}
+
+/* An NSEC3 owner's records: its new NSEC3 and a job to sign it, or none when the name goes. */
+static int nsec3_entry(upd_t *u, size_t ei)
+{
+	entry_t *e = &u->entries[ei];
+	if ((e->rrs = rs_arena_alloc(u->arena, (1 + u->nkeys) * sizeof(rs_rr_t))) == NULL)
+		return rs_diag(u->diag, RS_ENOMEM, "out of memory");
+	if (e->nsec3_rr == NULL)
+		return RS_EOK;
+	e->rrs[e->nrr++] = *e->nsec3_rr;
+	u->jobs[u->njobs++] = (job_t){ .entry = ei, .rrs = e->rrs, .count = 1, .type = RS_TYPE_NSEC3,
+				       .ttl = e->nsec3_rr->ttl, .owner = e->nsec3 };
+	return RS_EOK;
 }
 
 /* Keep prev's signatures over type at old in e. */
@@ -475,6 +536,8 @@ static void keep_sigs(const upd_t *u, entry_t *e, const rs_node_t *old, uint16_t
 static int build_entry(upd_t *u, size_t ei, uint32_t serial, bool *skip)
 {
 	entry_t *e = &u->entries[ei];
+	if (e->nsec3 != NULL)
+		return nsec3_entry(u, ei);
 	size_t n;
 	const rs_node_t *nodes = rs_zone_nodes(u->data, &n);
 	const rs_node_t *node = &nodes[e->index];
@@ -501,7 +564,7 @@ static int build_entry(upd_t *u, size_t ei, uint32_t serial, bool *skip)
 	}
 	size_t ndata = e->nrr;
 	bool nsec_same = true;
-	if (rs_node_in_chain(node)) {
+	if (u->n3 == NULL && rs_node_in_chain(node)) {
 		uint8_t buf[RS_NAME_MAX + 8704];
 		int len = rs_nsec_rdata(u->data, node, &nodes[chain_next(nodes, n, e->index)], buf);
 		if (len < 0) {
@@ -724,15 +787,13 @@ static uint8_t *put_list(rs_xrr_t *out, const list_t *l, uint8_t *p)
 /* The diff prev -> next from the names either patch wrote, in the form rs_diff_zones() gives. */
 static int make_diff(upd_t *u, const rs_zone_t *next, rs_diff_t *out)
 {
-	size_t n;
-	const rs_node_t *dn = rs_zone_nodes(u->data, &n);
 	list_t rem = { 0 }, add = { 0 };
 	int ret = RS_EOK;
 	size_t t = 0, e = 0;
 	while (ret == RS_EOK && (t < u->nnames || e < u->nentries)) {
 		const uint8_t *key;
 		size_t len;
-		const rs_name_t *en = e < u->nentries ? dn[u->entries[e].index].name : NULL;
+		const rs_name_t *en = e < u->nentries ? entry_name(u, &u->entries[e]) : NULL;
 		const chg_t *c = t < u->nnames ? u->names[t].chg : NULL;
 		int cmp = c == NULL ? 1 : en == NULL ? -1 : key_cmp(c->key, c->key_len, rs_name_key(en), en->key_len);
 		if (cmp <= 0) {
@@ -780,7 +841,7 @@ static int sign_patch(upd_t *u, uint32_t serial, rs_zone_t **next, uint64_t *sig
 	size_t n, njobs = 0;
 	const rs_node_t *nodes = rs_zone_nodes(u->data, &n);
 	for (size_t i = 0; i < u->nentries; i++)
-		njobs += nodes[u->entries[i].index].count + 2; /* its types, NSEC, SOA: a bound */
+		njobs += (u->entries[i].nsec3 ? 0 : nodes[u->entries[i].index].count) + 2; /* types, NSEC, SOA */
 	u->jobs = malloc((njobs ? njobs : 1) * sizeof(*u->jobs));
 	rs_zone_edit_t *edits = malloc((u->nentries ? u->nentries : 1) * sizeof(*edits));
 	int ret = u->jobs != NULL && edits != NULL ? RS_EOK : rs_diag(u->diag, RS_ENOMEM, "out of memory");
@@ -789,12 +850,12 @@ static int sign_patch(upd_t *u, uint32_t serial, rs_zone_t **next, uint64_t *sig
 		bool skip = false;
 		ret = build_entry(u, i, serial, &skip);
 		if (ret == RS_EOK && !skip)
-			edits[nedits++] = (rs_zone_edit_t){ .owner = rs_name_written(nodes[u->entries[i].index].name),
+			edits[nedits++] = (rs_zone_edit_t){ .owner = rs_name_written(entry_name(u, &u->entries[i])),
 							    .rrs = u->entries[i].rrs };
 	}
 	*nsec = 0;
 	for (size_t j = 0; j < u->njobs; j++)
-		*nsec += u->jobs[j].type == RS_TYPE_NSEC;
+		*nsec += u->jobs[j].type == RS_TYPE_NSEC || u->jobs[j].type == RS_TYPE_NSEC3;
 	unsigned threads = u->opts->threads ? u->opts->threads : rs_cpu_count();
 	if (threads > RS_PARALLEL_MAX)
 		threads = RS_PARALLEL_MAX;
@@ -841,6 +902,8 @@ int rs_sign_update(const rs_zone_t *prev, const rs_changes_t *changes, rs_key_t 
 		ret = check_cuts(&u);
 	if (ret == RS_EOK)
 		ret = collect(&u);
+	if (ret == RS_EOK && u.n3 != NULL)
+		ret = add_nsec3(&u);
 	if (ret == RS_EOK)
 		ret = sign_patch(&u, changes->serial, &z, &signatures, &nsec);
 	rs_diff_t d = { 0 };
@@ -864,6 +927,7 @@ int rs_sign_update(const rs_zone_t *prev, const rs_changes_t *changes, rs_key_t 
 	free(u.names);
 	free(u.entries);
 	free(u.jobs);
+	upd_nsec3_free(u.n3);
 	rs_arena_free(u.arena);
 	return ret;
 }
