@@ -25,7 +25,7 @@ static const struct setting {
 	{ "metrics", K_ADDR, offsetof(rs_serve_config_t, metrics), 0, 0, "Prometheus metrics over HTTP, ADDR@PORT" },
 	{ "control", K_PATH, offsetof(rs_serve_config_t, control), 0, 0, "the control socket" },
 	{ "poll", K_MILLIS, offsetof(rs_serve_config_t, poll_ms), 50, 3600000,
-	  "how often inputs and registry data are looked at (250ms, 1s)" },
+	  "how often inputs and registry data are looked at without a change notice (1s, 5s)" },
 	{ "notify-timeout", K_DURATION, offsetof(rs_serve_config_t, notify_timeout), 1, 60, "a NOTIFY's wait for its answer" },
 	{ "notify-retries", K_COUNT, offsetof(rs_serve_config_t, notify_retries), 1, 100, "NOTIFY tries per serial" },
 	{ "retry-failed", K_DURATION, offsetof(rs_serve_config_t, retry_failed), 1, 86400, "wait after a failed publication" },
@@ -42,7 +42,7 @@ static const struct setting {
 void rs_serve_config_init(rs_serve_config_t *conf)
 {
 	memset(conf, 0, sizeof(*conf));
-	conf->poll_ms = 1000;
+	conf->poll_ms = 5000; /* change notices (watch.c) bring the look sooner */
 	conf->notify_timeout = 2;
 	conf->notify_retries = 5;
 	conf->retry_failed = 60;

@@ -189,6 +189,10 @@ int serve_zones_sync(serve_t *sv, rs_diag_t *diag)
 			z->input_changed = true;
 		z->input_mtime = mtime;
 		z->input_size = size;
+		if (strcmp(z->input_watched, recs[i].input) != 0) {
+			serve_watch_input(sv, recs[i].input);
+			snprintf(z->input_watched, sizeof(z->input_watched), "%s", recs[i].input);
+		}
 		if (z->registry && registry_changed)
 			z->registry_changed = true;
 		sync_secondaries(sv, z);
