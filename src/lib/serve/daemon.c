@@ -78,7 +78,8 @@ static void on_transfer(void *arg, const uint8_t *origin, const struct sockaddr 
 		rs_log(&sv->o.log, RS_LOG_INFO, name, "%s to %s: serial %u (they had %u)", kind, addr, served_serial,
 		       their_serial);
 	else
-		rs_log(&sv->o.log, RS_LOG_WARNING, name, "%s from %s refused: %s", kind, addr, why != NULL ? why : "");
+		rs_log(&sv->o.log, RS_LOG_WARNING, name, "%s from %s %s: %s", kind, addr,
+		       result == RS_EBUSY ? "put off" : "refused", why != NULL ? why : "");
 }
 
 /* One daemon per state directory: a lock held for the process's life. */

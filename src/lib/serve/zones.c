@@ -105,8 +105,11 @@ static void sync_secondaries(serve_t *sv, szone_t *z)
 		n++;
 	}
 	z->nsec = n;
+	/* Before the first publication the secondaries are told to retry (SERVFAIL), not that the zone is not ours. */
 	if (z->version != NULL)
 		rs_xfr_serve(sv->xfr, z->origin, z->version, z->journal, z->sec, z->nsec);
+	else
+		rs_xfr_expect(sv->xfr, z->origin, z->sec, z->nsec);
 	rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "%zu secondaries", n);
 }
 
