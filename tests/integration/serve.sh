@@ -303,6 +303,19 @@ check "... now" wait_for 20 newer "$frozen"
 "$R" --state "$S" zone add second. --policy default --input second.zone --quiet
 second() { "$R" --state "$S" ctl status | grep -Eq '^second\. serial [0-9]+'; }
 check "a zone added while the daemon runs is taken up without a restart" wait_for 20 second
+# A presentation name with an escaped quote: its metric labels escape the backslash and the quote.
+printf '$ORIGIN we\\"ird.\n@ 3600 IN SOA ns1 h 1 3600 600 86400 300\n@ 3600 IN NS ns1.example.net.\n' > weird.zone
+"$R" --state "$S" zone add 'we\"ird.' --policy test-nsec --input weird.zone --quiet
+weird() { "$R" --state "$S" ctl status | grep -Eq '^we\\"ird\. serial [0-9]+'; }
+check 'a zone named we\"ird. is served' wait_for 20 weird
+# The exposition format's unescaping (backslash, quote, newline) must give the name back.
+labels='import re, sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+values = re.findall(r"^regsign_zone_serial\{zone=\"((?:[^\"\\\n]|\\.)*)\"\} [1-9]", text, re.M)
+names = [re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), v) for v in values]
+sys.exit(0 if sys.argv[2] in names else 1)'
+check 'metrics: the label of we\"ird. is escaped and reads back as the name' \
+	python3 -c "$labels" "http://127.0.0.1:$M/metrics" 'we\"ird.'
 python3 - "$P" <<'EOF'
 import os, socket, sys
 port = int(sys.argv[1])
