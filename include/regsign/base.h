@@ -173,3 +173,10 @@ unsigned rs_cpu_count(void);
  */
 int rs_addr_parse(const char *spec, uint16_t default_port, struct sockaddr_storage *out, socklen_t *len,
 		  rs_diag_t *diag);
+/*
+ * The address of the UNIX socket at path (<sys/un.h>), for bind or connect.
+ * RS_ELIMIT, with a line naming path, when it is empty or longer than
+ * sun_path takes (the kernel would cut it short).
+ */
+struct sockaddr_un;
+int rs_unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len, rs_diag_t *diag);

@@ -337,5 +337,7 @@ kill -TERM "$DAEMON"; wait "$DAEMON"; rc=$?
 check_match "SIGTERM stops the daemon cleanly" "^0$" "$rc"
 check "... and removes its control socket" test ! -e "$S/regsign.ctl"
 check_exit 2 "ctl status with no daemon fails" "$R" --state "$S" ctl status
+out=$("$R" --state "$S" ctl --control "/tmp/$(printf 'x%.0s' $(seq 120))" status 2>&1); rc=$?
+check_match "ctl with a control path too long for a socket says so" "^[1-9] .*socket path '/tmp/x+' is too long" "$rc $out"
 check_match "no secret in the daemon's log" "^0$" "$(grep -c -F "$SECRET" serve.log)"
 finish

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -624,6 +625,40 @@ static void test_addr(void)
 	}
 }
 
+static void test_unix_addr(void)
+{
+	struct sockaddr_un sa;
+	socklen_t len = 0;
+	rs_diag_t d;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/test.sock", tmpdir);
+	is_int(rs_unix_addr(path, &sa, &len, &d), RS_EOK, "a UNIX socket address");
+	ok(sa.sun_family == AF_UNIX && strcmp(sa.sun_path, path) == 0 &&
+	       len == offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1,
+	   "... its family, path and length");
+	/* The address works for bind and connect. */
+	int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+	ok(bind(l, (struct sockaddr *)&sa, len) == 0 && listen(l, 1) == 0 &&
+	       connect(c, (struct sockaddr *)&sa, len) == 0,
+	   "... bound and connected to");
+	close(c);
+	close(l);
+	unlink(path);
+
+	char longest[sizeof(sa.sun_path) + 1];
+	memset(longest, 'x', sizeof(longest));
+	longest[sizeof(sa.sun_path) - 1] = '\0';
+	is_int(rs_unix_addr(longest, &sa, &len, &d), RS_EOK, "a path of %zu octets fits", sizeof(sa.sun_path) - 1);
+	longest[sizeof(sa.sun_path) - 1] = 'x';
+	longest[sizeof(sa.sun_path)] = '\0';
+	d.text[0] = '\0';
+	len = 7;
+	is_int(rs_unix_addr(longest, &sa, &len, &d), RS_ELIMIT, "one more octet: RS_ELIMIT");
+	ok(strstr(d.text, "too long") != NULL && strstr(d.text, "xxxxxxxx") != NULL && len == 7,
+	   "... naming the path, nothing set: %.60s", d.text);
+	is_int(rs_unix_addr("", &sa, &len, &d), RS_ELIMIT, "an empty path: RS_ELIMIT");
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -640,6 +675,7 @@ int main(void)
 	test_outfile_direct();
 	test_outfile_stale();
 	test_addr();
+	test_unix_addr();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -1,8 +1,13 @@
-/* Socket addresses from text: "ADDR@PORT" as the configuration, the command line and the store spell them. */
+/*
+ * Socket addresses from text: "ADDR@PORT" as the configuration, the command
+ * line and the store spell them; a UNIX socket's path.
+ */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "regsign/base.h"
 
@@ -60,5 +65,20 @@ int rs_addr_parse(const char *spec, uint16_t default_port, struct sockaddr_stora
 		return rs_diag(diag, RS_ESYNTAX, "'%.80s': '%.*s' is not an IPv4 or IPv6 address", spec, (int)hlen, spec);
 	}
 	*out = ss;
+	return RS_EOK;
+}
+
+int rs_unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len, rs_diag_t *diag)
+{
+	size_t n = strlen(path);
+	if (n == 0)
+		return rs_diag(diag, RS_ELIMIT, "empty socket path");
+	if (n >= sizeof(sa->sun_path))
+		return rs_diag(diag, RS_ELIMIT, "socket path '%.200s' is too long (at most %zu octets)", path,
+			       sizeof(sa->sun_path) - 1);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, n + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 	return RS_EOK;
 }

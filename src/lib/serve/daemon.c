@@ -102,10 +102,11 @@ static int lock_state(const char *dir, int *fd, rs_diag_t *diag)
 
 static int control_socket(const char *path, rs_diag_t *diag)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return rs_diag(diag, RS_EINVAL, "control socket path '%s' is too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct sockaddr_un sa;
+	socklen_t len;
+	int ret = rs_unix_addr(path, &sa, &len, diag);
+	if (ret != RS_EOK)
+		return ret;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return rs_diag(diag, -errno, "socket: %s", strerror(errno));
@@ -113,7 +114,7 @@ static int control_socket(const char *path, rs_diag_t *diag)
 	unlink(path);
 	/* Owner only, from the start: the socket never exists with wider permissions. */
 	mode_t old = umask(077);
-	int ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	ret = bind(fd, (struct sockaddr *)&sa, len);
 	umask(old);
 	if (ret != 0 || listen(fd, 16) != 0) {
 		int e = errno;
