@@ -1,5 +1,6 @@
 /*
- * base: errors, diagnostics, arena, bounded buffers, time, atomic output files.
+ * base: errors, diagnostics, arena, bounded buffers, time, atomic output files,
+ * socket addresses from text.
  *
  * Every fallible function in libregsign returns int: RS_EOK (0) on success or
  * a negative code below. Results are passed out through pointers and set only
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #define RS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -163,3 +165,18 @@ void rs_run_parallel(unsigned parts, void *(*fn)(void *), void *args, size_t siz
 
 /* Number of online CPUs, at least 1. */
 unsigned rs_cpu_count(void);
+
+/*
+ * "ADDR@PORT": an IPv4 or IPv6 address (IPv6 also as [ADDR]), then the port
+ * (1 to 65535), into out and len. Without "@PORT" the port is default_port,
+ * or RS_ESYNTAX when that is 0. RS_ESYNTAX with one line naming spec.
+ */
+int rs_addr_parse(const char *spec, uint16_t default_port, struct sockaddr_storage *out, socklen_t *len,
+		  rs_diag_t *diag);
+/*
+ * The address of the UNIX socket at path (<sys/un.h>), for bind or connect.
+ * RS_ELIMIT, with a line naming path, when it is empty or longer than
+ * sun_path takes (the kernel would cut it short).
+ */
+struct sockaddr_un;
+int rs_unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len, rs_diag_t *diag);

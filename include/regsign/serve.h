@@ -23,7 +23,8 @@ typedef struct {
 	size_t nlisten;
 	char metrics[64];        /* "ADDR@PORT" for HTTP /metrics; "": none */
 	char control[4096];      /* the control socket; "": DIR/regsign.ctl */
-	int64_t poll_ms;         /* milliseconds between looks at inputs and the registry data (default 1000) */
+	int64_t poll_ms;         /* milliseconds between looks at inputs and the registry data when no change
+	                            notice (inotify) brings one sooner (default 5000) */
 	int64_t notify_timeout;  /* seconds a NOTIFY waits for its answer (default 2) */
 	int64_t notify_retries;  /* tries per secondary and serial (default 5, backing off) */
 	int64_t retry_failed;    /* seconds before a failed publication is tried again (default 60) */

@@ -116,7 +116,8 @@ typedef struct {
 	 * A transfer was served or refused. kind: "AXFR" or "IXFR" (an IXFR
 	 * answered with the whole zone says so in why); their_serial: the
 	 * secondary's (IXFR) or 0; result RS_EOK, RS_EDENIED (not allowed, TSIG),
-	 * RS_ENOENT (zone not served) or RS_EINVAL.
+	 * RS_ENOENT (zone not served), RS_EBUSY (nothing published yet: SERVFAIL)
+	 * or RS_EINVAL.
 	 */
 	void (*transfer)(void *arg, const uint8_t *origin, const struct sockaddr *from, const char *kind,
 			 uint32_t their_serial, uint32_t served_serial, int result, const char *why);
@@ -134,6 +135,15 @@ void rs_xfr_server_free(rs_xfr_server_t *srv);
  */
 int rs_xfr_serve(rs_xfr_server_t *srv, const uint8_t *origin, rs_version_t *version, rs_journal_t *journal,
 		 const rs_secondary_t *secondaries, size_t nsecondaries);
+/*
+ * Zone origin is to be served, but has no version yet (a daemon's zone
+ * before its first publication): SOA, AXFR and IXFR from its secondaries,
+ * with their TSIG key, get SERVFAIL (they retry); anyone else REFUSED as for
+ * a zone not served (NOTAUTH for a bad TSIG). rs_xfr_serve with a version
+ * serves it, with NULL stops.
+ */
+int rs_xfr_expect(rs_xfr_server_t *srv, const uint8_t *origin, const rs_secondary_t *secondaries,
+		  size_t nsecondaries);
 
 /* Writes one response message (TCP: the caller adds the two-octet length); non-zero stops. */
 typedef int (*rs_xfr_send_t)(void *arg, const uint8_t *msg, size_t len);
@@ -143,7 +153,8 @@ typedef int (*rs_xfr_send_t)(void *arg, const uint8_t *msg, size_t len);
  * AXFR and IXFR over TCP only, to a listed secondary with its TSIG key
  * (each message signed, RFC 8945 5.3.1); IXFR from a serial outside the
  * history falls back to AXFR (RFC 1995 4), one at or past ours gets the SOA
- * alone. Everything else: REFUSED, NOTAUTH (TSIG), FORMERR or NOTIMP as the
+ * alone; a zone expected but not published yet, SERVFAIL to its secondaries
+ * (rs_xfr_expect). Everything else: REFUSED, NOTAUTH (TSIG), FORMERR or NOTIMP as the
  * RFCs say; a message that cannot be parsed gets no answer (RS_ESYNTAX).
  * send may be called many times (AXFR of a large zone); its error is
  * returned. Returns RS_EOK when answered.

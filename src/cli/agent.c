@@ -66,12 +66,17 @@ void cli_agent_run(const char *dir, const rs_agent_reply_t *secret, int ready_fd
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	setsid();
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/agent.sock", dir);
-	unlink(sa.sun_path);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	struct sockaddr_un sa;
+	socklen_t salen;
+	/* A path sun_path cannot hold fails here, not as a socket bound at a shortened path. */
+	bool fits = rs_unix_addr(path, &sa, &salen, NULL) == RS_EOK;
+	if (fits)
+		unlink(sa.sun_path);
 	mode_t old = umask(077);
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok = lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 16) == 0;
+	int lfd = fits ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+	bool ok = lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, salen) == 0 && listen(lfd, 16) == 0;
 	umask(old);
 	struct stat mine = { 0 };
 	ok = ok && stat(sa.sun_path, &mine) == 0;

@@ -178,32 +178,11 @@ static void *connection(void *arg)
 /* "ADDR@PORT" (IPv4 or IPv6) into a bound, listening socket. */
 static int listen_on(const char *spec)
 {
-	char host[64];
-	const char *at = strrchr(spec, '@');
-	if (at == NULL || (size_t)(at - spec) >= sizeof(host)) {
-		cli_error("--listen '%s': use ADDR@PORT", spec);
-		return -1;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)(at - spec), spec);
-	char *end;
-	unsigned long port = strtoul(at + 1, &end, 10);
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	socklen_t len;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	if (*end != '\0' || port == 0 || port > 65535) {
-		cli_error("--listen '%s': bad port", spec);
-		return -1;
-	} else if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*in6);
-	} else {
-		cli_error("--listen '%s': '%s' is not an IPv4 or IPv6 address", spec, host);
+	rs_diag_t why;
+	if (rs_addr_parse(spec, 0, &ss, &len, &why) != RS_EOK) {
+		cli_error("--listen %s", why.text);
 		return -1;
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;

@@ -1,8 +1,10 @@
 /*
  * Unit tests of base: the error table, diagnostics, the log hook, bounded
- * buffers, time and durations, the arena, parallel parts and atomic output
- * files (unnamed temporaries, direct targets, stale temporaries).
+ * buffers, time and durations, the arena, parallel parts, atomic output
+ * files (unnamed temporaries, direct targets, stale temporaries) and socket
+ * addresses from text.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -563,6 +566,99 @@ static void test_outfile_stale(void)
 	ok(content_is(path, "target\n"), "... and by the abort");
 }
 
+/* ---- socket addresses ---- */
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+					      : ((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static void test_addr(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	rs_diag_t d;
+	char text[INET6_ADDRSTRLEN];
+	is_int(rs_addr_parse("192.0.2.1@5353", 0, &ss, &len, &d), RS_EOK, "IPv4@PORT");
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof(text));
+	ok(ss.ss_family == AF_INET && len == sizeof(struct sockaddr_in) && port_of(&ss) == 5353 &&
+	       strcmp(text, "192.0.2.1") == 0,
+	   "... 192.0.2.1, port 5353, an IPv4 length");
+	is_int(rs_addr_parse("2001:db8::1@54", 0, &ss, &len, &d), RS_EOK, "IPv6@PORT");
+	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof(text));
+	ok(ss.ss_family == AF_INET6 && len == sizeof(struct sockaddr_in6) && port_of(&ss) == 54 &&
+	       strcmp(text, "2001:db8::1") == 0,
+	   "... 2001:db8::1, port 54, an IPv6 length");
+	is_int(rs_addr_parse("[::1]@5300", 0, &ss, &len, &d), RS_EOK, "[IPv6]@PORT");
+	ok(ss.ss_family == AF_INET6 && port_of(&ss) == 5300, "... ::1, port 5300");
+	is_int(rs_addr_parse("192.0.2.1", 53, &ss, &len, &d), RS_EOK, "no port, with a default");
+	ok(ss.ss_family == AF_INET && port_of(&ss) == 53, "... the default port");
+	is_int(rs_addr_parse("::1", 53, &ss, &len, &d), RS_EOK, "IPv6 without a port, with a default");
+	ok(ss.ss_family == AF_INET6 && port_of(&ss) == 53, "... the default port");
+	is_int(rs_addr_parse("1.2.3.4@65535", 53, &ss, &len, &d), RS_EOK, "port 65535");
+
+	d.text[0] = '\0';
+	is_int(rs_addr_parse("192.0.2.1", 0, &ss, &len, &d), RS_ESYNTAX, "no port and no default: RS_ESYNTAX");
+	ok(strstr(d.text, "'192.0.2.1'") != NULL && strstr(d.text, "no port") != NULL,
+	   "... saying so, naming the input: %s", d.text);
+	d.text[0] = '\0';
+	is_int(rs_addr_parse("192.0.2.1@99999", 0, &ss, &len, &d), RS_ESYNTAX, "port 99999: RS_ESYNTAX");
+	ok(strstr(d.text, "bad port '99999'") != NULL, "... saying which: %s", d.text);
+	d.text[0] = '\0';
+	is_int(rs_addr_parse("ns.example@53", 0, &ss, &len, &d), RS_ESYNTAX, "a host name: RS_ESYNTAX");
+	ok(strstr(d.text, "'ns.example' is not an IPv4 or IPv6 address") != NULL, "... saying so: %s", d.text);
+	/* clang-format off */
+	static const char *const bad[] = {
+		"", "@53", "192.0.2.1@", "192.0.2.1@0", "192.0.2.1@65536", "192.0.2.1@53x", "192.0.2.1@-1",
+		"192.0.2.1@ 53", "192.0.2.256@53", "[192.0.2.1]@53", "[::1@53", "::1]@53", "1.2.3.4@@53",
+		"garbage", "\x01\xff@53", "192.0.2.1@53@54",
+		"0123456789012345678901234567890123456789012345678901234567890123456789@53",
+	};
+	/* clang-format on */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		d.text[0] = '\0';
+		len = 7;
+		int ret = rs_addr_parse(bad[i], 53, &ss, &len, &d);
+		ok(ret == RS_ESYNTAX && d.text[0] != '\0' && strchr(d.text, '\n') == NULL && len == 7,
+		   "bad '%.20s': RS_ESYNTAX, one line, nothing set: %s", bad[i], d.text);
+	}
+}
+
+static void test_unix_addr(void)
+{
+	struct sockaddr_un sa;
+	socklen_t len = 0;
+	rs_diag_t d;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/test.sock", tmpdir);
+	is_int(rs_unix_addr(path, &sa, &len, &d), RS_EOK, "a UNIX socket address");
+	ok(sa.sun_family == AF_UNIX && strcmp(sa.sun_path, path) == 0 &&
+	       len == offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1,
+	   "... its family, path and length");
+	/* The address works for bind and connect. */
+	int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+	ok(bind(l, (struct sockaddr *)&sa, len) == 0 && listen(l, 1) == 0 &&
+	       connect(c, (struct sockaddr *)&sa, len) == 0,
+	   "... bound and connected to");
+	close(c);
+	close(l);
+	unlink(path);
+
+	char longest[sizeof(sa.sun_path) + 1];
+	memset(longest, 'x', sizeof(longest));
+	longest[sizeof(sa.sun_path) - 1] = '\0';
+	is_int(rs_unix_addr(longest, &sa, &len, &d), RS_EOK, "a path of %zu octets fits", sizeof(sa.sun_path) - 1);
+	longest[sizeof(sa.sun_path) - 1] = 'x';
+	longest[sizeof(sa.sun_path)] = '\0';
+	d.text[0] = '\0';
+	len = 7;
+	is_int(rs_unix_addr(longest, &sa, &len, &d), RS_ELIMIT, "one more octet: RS_ELIMIT");
+	ok(strstr(d.text, "too long") != NULL && strstr(d.text, "xxxxxxxx") != NULL && len == 7,
+	   "... naming the path, nothing set: %.60s", d.text);
+	is_int(rs_unix_addr("", &sa, &len, &d), RS_ELIMIT, "an empty path: RS_ELIMIT");
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -578,6 +674,8 @@ int main(void)
 	test_outfile_commit();
 	test_outfile_direct();
 	test_outfile_stale();
+	test_addr();
+	test_unix_addr();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -641,6 +641,76 @@ static void test_tsig(const rs_zone_t *z)
 	answer_clear(&a);
 }
 
+/* ---- a zone expected but not published yet ---- */
+
+static void test_unpublished(const rs_secondary_t *secs, size_t n)
+{
+	query_t q;
+	sink_t s;
+	answer_t a;
+	is_int(rs_xfr_expect(srv, wire("early."), secs, n), RS_EOK, "early. is expected, with no version yet");
+
+	make_query(&q, "early.", KNOT_RRTYPE_SOA, Q_NONE, 0, NULL);
+	ask(&q, &sec_addr, false, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_SERVFAIL && a.n == 0,
+	   "before the first publication: SOA from a secondary gets SERVFAIL (it retries), not REFUSED");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	seen.calls = 0;
+	make_query(&q, "early.", KNOT_RRTYPE_AXFR, Q_NONE, 0, NULL);
+	ask(&q, &sec_addr, true, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_SERVFAIL && a.n == 0, "... AXFR too");
+	ok(seen.calls == 1 && seen.last_result == RS_EBUSY, "... an event that says it was put off");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	make_query(&q, "early.", KNOT_RRTYPE_IXFR, Q_SOA_AUTH, 1, &kk_good);
+	ask(&q, &keyed_addr, true, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_SERVFAIL && a.n == 0 && client_verifies(&s, &q, &kk_good),
+	   "... IXFR with the secondary's key: SERVFAIL, signed");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	make_query(&q, "early.", KNOT_RRTYPE_AXFR, Q_NONE, 0, NULL);
+	ask(&q, &keyed_addr, true, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_NOTAUTH, "... without the key where the secondary has one: NOTAUTH");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	make_query(&q, "early.", KNOT_RRTYPE_SOA, Q_NONE, 0, &kk_wrong_secret);
+	ask(&q, &keyed_addr, false, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_NOTAUTH && a.tsig_error == KNOT_RCODE_BADSIG,
+	   "... a badly signed SOA query: NOTAUTH BADSIG");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	make_query(&q, "early.", KNOT_RRTYPE_SOA, Q_NONE, 0, NULL);
+	ask(&q, &other_addr, false, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_REFUSED, "... SOA from an address not listed: REFUSED");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	make_query(&q, "early.", KNOT_RRTYPE_AXFR, Q_NONE, 0, NULL);
+	ask(&q, &other_addr, true, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_REFUSED, "... AXFR from an address not listed: REFUSED");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	make_query(&q, "early.", KNOT_RRTYPE_A, Q_NONE, 0, NULL);
+	ask(&q, &sec_addr, false, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_REFUSED, "... other query types: REFUSED");
+	sink_clear(&s);
+	answer_clear(&a);
+
+	rs_xfr_serve(srv, wire("early."), NULL, NULL, NULL, 0);
+	make_query(&q, "early.", KNOT_RRTYPE_SOA, Q_NONE, 0, NULL);
+	ask(&q, &sec_addr, false, &s, &a);
+	ok(s.n == 1 && a.rcode == KNOT_RCODE_REFUSED, "no longer expected: REFUSED");
+	sink_clear(&s);
+	answer_clear(&a);
+}
+
 /* ---- versions replaced under transfers ---- */
 
 typedef struct {
@@ -1262,6 +1332,7 @@ int main(void)
 	test_soa_and_refusals(z3);
 	test_axfr(z3);
 	test_tsig(z3);
+	test_unpublished(secs, 3);
 
 	test_ixfr(z1, z2, z3, v3); /* z2 goes into a version there */
 	rs_xfr_serve(srv, origin, v3, NULL, secs, 3);

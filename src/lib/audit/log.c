@@ -116,12 +116,13 @@ static int collect(void *arg, uint64_t seq, const char *line)
 static int syslog_open(const char *target, rs_diag_t *diag)
 {
 	if (strncmp(target, "unix:", 5) == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		if (strlen(target + 5) >= sizeof(sa.sun_path))
-			return rs_diag(diag, RS_EINVAL, "syslog: path too long");
-		strcpy(sa.sun_path, target + 5);
+		struct sockaddr_un sa;
+		socklen_t salen;
+		rs_diag_t why;
+		if (rs_unix_addr(target + 5, &sa, &salen, &why) != RS_EOK)
+			return rs_diag(diag, RS_EINVAL, "syslog: %s", why.text);
 		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, salen) == 0)
 			return fd;
 		int err = errno;
 		if (fd >= 0)

@@ -25,7 +25,7 @@ static const struct setting {
 	{ "metrics", K_ADDR, offsetof(rs_serve_config_t, metrics), 0, 0, "Prometheus metrics over HTTP, ADDR@PORT" },
 	{ "control", K_PATH, offsetof(rs_serve_config_t, control), 0, 0, "the control socket" },
 	{ "poll", K_MILLIS, offsetof(rs_serve_config_t, poll_ms), 50, 3600000,
-	  "how often inputs and registry data are looked at (250ms, 1s)" },
+	  "how often inputs and registry data are looked at without a change notice (1s, 5s)" },
 	{ "notify-timeout", K_DURATION, offsetof(rs_serve_config_t, notify_timeout), 1, 60, "a NOTIFY's wait for its answer" },
 	{ "notify-retries", K_COUNT, offsetof(rs_serve_config_t, notify_retries), 1, 100, "NOTIFY tries per serial" },
 	{ "retry-failed", K_DURATION, offsetof(rs_serve_config_t, retry_failed), 1, 86400, "wait after a failed publication" },
@@ -42,7 +42,7 @@ static const struct setting {
 void rs_serve_config_init(rs_serve_config_t *conf)
 {
 	memset(conf, 0, sizeof(*conf));
-	conf->poll_ms = 1000;
+	conf->poll_ms = 5000; /* change notices (watch.c) bring the look sooner */
 	conf->notify_timeout = 2;
 	conf->notify_retries = 5;
 	conf->retry_failed = 60;
@@ -73,15 +73,17 @@ static int parse_size(const char *text, int64_t *out)
 	return RS_EOK;
 }
 
-/* ADDR@PORT, with a port and an address a socket can take (checked when bound). */
-static bool addr_ok(const char *text)
+/* ADDR@PORT, with a port and an address a socket can take (whether it can be bound is seen at start). */
+static int addr_check(const struct setting *st, const char *value, const char *where, rs_diag_t *diag)
 {
-	const char *at = strrchr(text, '@');
-	if (at == NULL || at == text || at[1] == '\0' || strlen(text) >= 64)
-		return false;
-	char *end;
-	long port = strtol(at + 1, &end, 10);
-	return *end == '\0' && port > 0 && port < 65536;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	rs_diag_t why;
+	if (strlen(value) >= sizeof(((rs_serve_config_t *)0)->metrics))
+		return rs_diag(diag, RS_ESYNTAX, "%s: %s '%.80s' is too long for ADDR@PORT", where, st->name, value);
+	if (rs_addr_parse(value, 0, &ss, &len, &why) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "%s: %s %s", where, st->name, why.text);
+	return RS_EOK;
 }
 
 static int set(rs_serve_config_t *conf, const struct setting *st, const char *value, const char *where,
@@ -91,15 +93,15 @@ static int set(rs_serve_config_t *conf, const struct setting *st, const char *va
 	int64_t n = 0;
 	switch (st->kind) {
 	case K_ADDRS:
-		if (!addr_ok(value))
-			return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not ADDR@PORT", where, st->name, value);
+		if (addr_check(st, value, where, diag) != RS_EOK)
+			return RS_ESYNTAX;
 		if (conf->nlisten == sizeof(conf->listen) / sizeof(conf->listen[0]))
 			return rs_diag(diag, RS_ELIMIT, "%s: more than %zu listen addresses", where, conf->nlisten);
 		snprintf(conf->listen[conf->nlisten++], sizeof(conf->listen[0]), "%s", value);
 		return RS_EOK;
 	case K_ADDR:
-		if (!addr_ok(value))
-			return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not ADDR@PORT", where, st->name, value);
+		if (addr_check(st, value, where, diag) != RS_EOK)
+			return RS_ESYNTAX;
 		snprintf(field, sizeof(conf->metrics), "%s", value);
 		return RS_EOK;
 	case K_PATH:

@@ -245,14 +245,15 @@ void serve_ctl_peer(int fd, char *out, size_t max)
 
 int rs_ctl_call(const char *path, const char *command, rs_buf_t *reply, rs_diag_t *diag)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return rs_diag(diag, RS_EINVAL, "control socket path '%s' is too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct sockaddr_un sa;
+	socklen_t salen;
+	int ret = rs_unix_addr(path, &sa, &salen, diag);
+	if (ret != RS_EOK)
+		return ret;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return rs_diag(diag, -errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	if (connect(fd, (struct sockaddr *)&sa, salen) != 0) {
 		int e = errno;
 		close(fd);
 		return rs_diag(diag, -e, "no daemon answers at %s: %s", path, strerror(e));

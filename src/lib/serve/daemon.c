@@ -78,7 +78,8 @@ static void on_transfer(void *arg, const uint8_t *origin, const struct sockaddr 
 		rs_log(&sv->o.log, RS_LOG_INFO, name, "%s to %s: serial %u (they had %u)", kind, addr, served_serial,
 		       their_serial);
 	else
-		rs_log(&sv->o.log, RS_LOG_WARNING, name, "%s from %s refused: %s", kind, addr, why != NULL ? why : "");
+		rs_log(&sv->o.log, RS_LOG_WARNING, name, "%s from %s %s: %s", kind, addr,
+		       result == RS_EBUSY ? "put off" : "refused", why != NULL ? why : "");
 }
 
 /* One daemon per state directory: a lock held for the process's life. */
@@ -101,10 +102,11 @@ static int lock_state(const char *dir, int *fd, rs_diag_t *diag)
 
 static int control_socket(const char *path, rs_diag_t *diag)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return rs_diag(diag, RS_EINVAL, "control socket path '%s' is too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct sockaddr_un sa;
+	socklen_t len;
+	int ret = rs_unix_addr(path, &sa, &len, diag);
+	if (ret != RS_EOK)
+		return ret;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return rs_diag(diag, -errno, "socket: %s", strerror(errno));
@@ -112,7 +114,7 @@ static int control_socket(const char *path, rs_diag_t *diag)
 	unlink(path);
 	/* Owner only, from the start: the socket never exists with wider permissions. */
 	mode_t old = umask(077);
-	int ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	ret = bind(fd, (struct sockaddr *)&sa, len);
 	umask(old);
 	if (ret != 0 || listen(fd, 16) != 0) {
 		int e = errno;
@@ -122,7 +124,17 @@ static int control_socket(const char *path, rs_diag_t *diag)
 	return fd;
 }
 
-enum { FD_SIGNAL, FD_WAKE, FD_CTL, FD_METRICS, FD_FIRST_DNS };
+#define LOOK_GAP_MS 50 /* the least time between two looks that change notices bring */
+#define TURN_MS 250    /* the longest the main loop sleeps: what fell due is seen this often */
+
+static int64_t mono_ms(void)
+{
+	struct timespec mono;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
+}
+
+enum { FD_SIGNAL, FD_WAKE, FD_CTL, FD_METRICS, FD_WATCH, FD_FIRST_DNS };
 #define MAX_FDS (FD_FIRST_DNS + 2 * 8)
 
 int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
@@ -144,6 +156,7 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 	rs_serve_control_path(opts->state_dir, &opts->conf, ctl_path, sizeof(ctl_path));
 	bool threads = false;
 	sv->wake[0] = sv->wake[1] = -1;
+	sv->watch_fd = -1;
 
 	int ret = rs_store_open(opts->state_dir, 0, &sv->store, diag);
 	if (ret == RS_EOK)
@@ -180,6 +193,10 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 				fds[nfds++].fd = fd;
 		}
 	}
+	if (ret == RS_EOK) {
+		serve_watch_open(sv);
+		fds[FD_WATCH].fd = sv->watch_fd;
+	}
 	sv->started = serve_now(sv);
 	if (ret == RS_EOK)
 		rs_store_registry_generation(sv->store, &sv->registry_gen);
@@ -199,23 +216,32 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 		if (opts->ready != NULL)
 			opts->ready(opts->ready_arg, true);
 	}
-	/* Looks go by the machine's clock; what is due, by the daemon's (a test may drive it). */
-	int64_t next_look = 0;
+	/*
+	 * Looks (the zone list, inputs, registry data) go by the machine's clock:
+	 * every poll, and soon after a change notice, at most one per LOOK_GAP_MS
+	 * (a transaction is many writes to the WAL; the daemon's own commits wake
+	 * it too). What is due goes by the daemon's clock (a test may drive it),
+	 * and is seen at each turn, so timers do not wait for the poll.
+	 */
+	int64_t next_look = 0, last_look = INT64_MIN / 2;
 	while (ret == RS_EOK && !atomic_load(&sv->stopping)) {
-		struct timespec mono;
-		clock_gettime(CLOCK_MONOTONIC, &mono);
-		int64_t now = (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
+		int64_t now = mono_ms();
 		if (now >= next_look || atomic_exchange(&sv->reload, false)) {
 			rs_diag_t why;
 			if (serve_zones_sync(sv, &why) != RS_EOK)
 				rs_log(&sv->o.log, RS_LOG_ERR, NULL, "%s", why.text);
-			serve_schedule(sv);
+			last_look = now;
 			next_look = now + opts->conf.poll_ms;
 			if (opts->ready != NULL)
 				opts->ready(opts->ready_arg, true); /* the watchdog's ping */
 		}
-		if (poll(fds, nfds, opts->conf.poll_ms < 250 ? (int)opts->conf.poll_ms : 250) < 0 && errno != EINTR)
+		serve_schedule(sv);
+		int64_t wait = next_look - now < TURN_MS ? next_look - now : TURN_MS;
+		if (poll(fds, nfds, wait > 0 ? (int)wait : 0) < 0 && errno != EINTR)
 			break;
+		if (fds[FD_WATCH].fd >= 0 && (fds[FD_WATCH].revents & POLLIN) && serve_watch_read(sv) &&
+		    last_look + LOOK_GAP_MS < next_look)
+			next_look = last_look + LOOK_GAP_MS;
 		if (fds[FD_SIGNAL].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(fds[FD_SIGNAL].fd, &si, sizeof(si)) == sizeof(si)) {
@@ -233,7 +259,7 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 			char buf[64];
 			while (read(sv->wake[0], buf, sizeof(buf)) > 0)
 				;
-			serve_schedule(sv);
+			/* The next turn's serve_schedule sees what the waker changed. */
 		}
 		if (fds[FD_CTL].revents & POLLIN)
 			serve_accept(sv, fds[FD_CTL].fd, SERVE_CTL);
@@ -264,8 +290,9 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 		nanosleep(&ts, NULL);
 	}
 	for (size_t i = 0; i < nfds; i++)
-		if (fds[i].fd >= 0 && i != FD_WAKE)
+		if (fds[i].fd >= 0 && i != FD_WAKE && i != FD_WATCH)
 			close(fds[i].fd);
+	serve_watch_close(sv);
 	if (fds[FD_CTL].fd >= 0)
 		unlink(ctl_path);
 	bool transfers_left = atomic_load(&sv->transfers) > 0;

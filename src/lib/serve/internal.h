@@ -42,6 +42,7 @@ typedef struct szone {
 	char job_text[512];
 	/* Inputs as last seen; what changed since the served version. */
 	int64_t input_mtime, input_size;
+	char input_watched[4096]; /* the input whose directory is watched (watch.c) */
 	bool input_changed, registry_changed;
 	uint64_t served_gen;   /* the registry generation the served version holds */
 	bool output_dirty;     /* the output file is behind the served version (a change set's) */
@@ -73,6 +74,9 @@ typedef struct serve {
 	atomic_uint transfers; /* open connections: DNS over TCP, control, metrics */
 	pthread_mutex_t sync_lock; /* one zone-list sync at a time (the main loop, ctl reload) */
 	int wake[2]; /* the self-pipe that wakes the main loop (signals, the worker) */
+	int watch_fd; /* inotify (watch.c); -1: none, the poll alone */
+	struct serve_watched *watched;
+	size_t nwatched;
 	pthread_t worker, notifier;
 	int64_t started;
 	uint64_t transfers_served, transfers_refused;
@@ -96,6 +100,12 @@ void *serve_worker(void *arg);
 void *serve_notifier(void *arg);
 /* A ctl job for zone: queue it and wait for its result (text into out). */
 int serve_job(serve_t *sv, const char *zone, enum job job, int arg, char *out, size_t max);
+
+/* watch.c: change notices for the state's WAL and the zones' inputs, so a look need not wait for the poll. */
+void serve_watch_open(serve_t *sv);                    /* watch_fd -1 when inotify is unavailable */
+void serve_watch_input(serve_t *sv, const char *path); /* under lock */
+bool serve_watch_read(serve_t *sv);                    /* drain watch_fd: did a watched file change? */
+void serve_watch_close(serve_t *sv);
 
 /* ctl.c, metrics.c, net.c */
 int serve_ctl_answer(serve_t *sv, const char *line, const char *who, rs_buf_t *reply);

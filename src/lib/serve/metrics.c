@@ -52,6 +52,22 @@ static double value(const szone_t *z, size_t f, int64_t now)
 	return 0;
 }
 
+/*
+ * A label value as the text format has it: backslash, double quote and
+ * newline escaped. A zone's presentation name may hold the first two
+ * (we\"ird.); unescaped, a scraper would read another name, or none.
+ */
+static void label_value(const char *in, char *out, size_t max)
+{
+	size_t n = 0;
+	for (; *in != '\0' && n + 3 <= max; in++) {
+		if (*in == '\\' || *in == '"' || *in == '\n')
+			out[n++] = '\\';
+		out[n++] = *in == '\n' ? 'n' : *in;
+	}
+	out[n] = '\0';
+}
+
 int serve_metrics(serve_t *sv, rs_buf_t *out)
 {
 	int64_t now = serve_now(sv);
@@ -61,13 +77,17 @@ int serve_metrics(serve_t *sv, rs_buf_t *out)
 			      families[f].type);
 		for (size_t i = 0; i < sv->nzones; i++) {
 			const szone_t *z = sv->zones[i];
+			char zone[2 * sizeof(z->name)], sec[2 * sizeof(z->sec_text[0])];
+			label_value(z->name, zone, sizeof(zone));
 			if (f + 1 < NFAMILIES) {
-				rs_buf_printf(out, "%s{zone=\"%s\"} %.17g\n", families[f].name, z->name, value(z, f, now));
+				rs_buf_printf(out, "%s{zone=\"%s\"} %.17g\n", families[f].name, zone, value(z, f, now));
 				continue;
 			}
-			for (size_t s = 0; s < z->nsec; s++)
-				rs_buf_printf(out, "%s{zone=\"%s\",secondary=\"%s\"} %u\n", families[f].name, z->name,
-					      z->sec_text[s], z->sec_serial[s]);
+			for (size_t s = 0; s < z->nsec; s++) {
+				label_value(z->sec_text[s], sec, sizeof(sec));
+				rs_buf_printf(out, "%s{zone=\"%s\",secondary=\"%s\"} %u\n", families[f].name, zone, sec,
+					      z->sec_serial[s]);
+			}
 		}
 	}
 	rs_buf_printf(out, "# HELP regsign_transfers_total zone transfers answered\n# TYPE regsign_transfers_total counter\n"

@@ -3,7 +3,6 @@
  * TCP (a thread per connection, bounded, with timeouts: transfers may be
  * long), the control socket and the metrics port.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,29 +21,11 @@
 
 int serve_listen(const char *addr_port, int type, rs_diag_t *diag)
 {
-	char host[64];
-	snprintf(host, sizeof(host), "%s", addr_port);
-	char *at = strrchr(host, '@');
-	if (at == NULL)
-		return rs_diag(diag, RS_ESYNTAX, "'%s' is not ADDR@PORT", addr_port);
-	*at = '\0';
-	int port = atoi(at + 1);
 	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
 	socklen_t len;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*in6);
-	} else {
-		return rs_diag(diag, RS_ESYNTAX, "'%s': '%s' is not an IPv4 or IPv6 address", addr_port, host);
-	}
+	int ret = rs_addr_parse(addr_port, 0, &ss, &len, diag);
+	if (ret != RS_EOK)
+		return ret;
 	int fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return rs_diag(diag, -errno, "%s: socket: %s", addr_port, strerror(errno));

@@ -105,8 +105,11 @@ static void sync_secondaries(serve_t *sv, szone_t *z)
 		n++;
 	}
 	z->nsec = n;
+	/* Before the first publication the secondaries are told to retry (SERVFAIL), not that the zone is not ours. */
 	if (z->version != NULL)
 		rs_xfr_serve(sv->xfr, z->origin, z->version, z->journal, z->sec, z->nsec);
+	else
+		rs_xfr_expect(sv->xfr, z->origin, z->sec, z->nsec);
 	rs_log(&sv->o.log, RS_LOG_NOTICE, z->name, "%zu secondaries", n);
 }
 
@@ -189,6 +192,10 @@ int serve_zones_sync(serve_t *sv, rs_diag_t *diag)
 			z->input_changed = true;
 		z->input_mtime = mtime;
 		z->input_size = size;
+		if (strcmp(z->input_watched, recs[i].input) != 0) {
+			serve_watch_input(sv, recs[i].input);
+			snprintf(z->input_watched, sizeof(z->input_watched), "%s", recs[i].input);
+		}
 		if (z->registry && registry_changed)
 			z->registry_changed = true;
 		sync_secondaries(sv, z);

@@ -31,7 +31,7 @@ typedef struct {
 typedef struct {
 	uint8_t origin[RS_NAME_MAX];
 	size_t origin_len;
-	rs_version_t *version;
+	rs_version_t *version; /* NULL: expected, nothing published yet (rs_xfr_expect) */
 	rs_journal_t *journal;
 	sec_t *secs;
 	size_t nsecs;
@@ -100,8 +100,9 @@ static served_t *find_zone(rs_xfr_server_t *srv, const uint8_t *origin, size_t l
 	return NULL;
 }
 
-int rs_xfr_serve(rs_xfr_server_t *srv, const uint8_t *origin, rs_version_t *version,
-		 rs_journal_t *journal, const rs_secondary_t *secondaries, size_t nsecondaries)
+/* The table entry of origin: kept (with version, maybe NULL) or dropped. */
+static int table_set(rs_xfr_server_t *srv, const uint8_t *origin, bool keep, rs_version_t *version,
+		     rs_journal_t *journal, const rs_secondary_t *secondaries, size_t nsecondaries)
 {
 	if (srv == NULL || origin == NULL || (nsecondaries > 0 && secondaries == NULL))
 		return RS_EINVAL;
@@ -114,7 +115,7 @@ int rs_xfr_serve(rs_xfr_server_t *srv, const uint8_t *origin, rs_version_t *vers
 
 	/* Everything that can fail happens before the table changes. */
 	sec_t *secs = NULL;
-	if (version != NULL && nsecondaries > 0) {
+	if (keep && nsecondaries > 0) {
 		secs = calloc(nsecondaries, sizeof(*secs));
 		if (secs == NULL)
 			return RS_ENOMEM;
@@ -146,7 +147,7 @@ int rs_xfr_serve(rs_xfr_server_t *srv, const uint8_t *origin, rs_version_t *vers
 	int ret = RS_EOK;
 	pthread_rwlock_wrlock(&srv->lock);
 	served_t *z = find_zone(srv, lower, len);
-	if (version == NULL) {
+	if (!keep) {
 		if (z != NULL) {
 			old = z->version;
 			old_secs = z->secs;
@@ -173,7 +174,7 @@ int rs_xfr_serve(rs_xfr_server_t *srv, const uint8_t *origin, rs_version_t *vers
 		old = z->version;
 		old_secs = z->secs;
 		old_nsecs = z->nsecs;
-		z->version = rs_version_ref(version);
+		z->version = version != NULL ? rs_version_ref(version) : NULL;
 		z->journal = journal;
 		z->secs = secs;
 		z->nsecs = nsecondaries;
@@ -186,6 +187,18 @@ unlock:
 	secs_free(old_secs, old_nsecs);
 	secs_free(secs, nsecondaries);
 	return ret;
+}
+
+int rs_xfr_serve(rs_xfr_server_t *srv, const uint8_t *origin, rs_version_t *version,
+		 rs_journal_t *journal, const rs_secondary_t *secondaries, size_t nsecondaries)
+{
+	return table_set(srv, origin, version != NULL, version, journal, secondaries, nsecondaries);
+}
+
+int rs_xfr_expect(rs_xfr_server_t *srv, const uint8_t *origin, const rs_secondary_t *secondaries,
+		  size_t nsecondaries)
+{
+	return table_set(srv, origin, true, NULL, NULL, secondaries, nsecondaries);
 }
 
 /* ---- one answer ---- */
@@ -531,7 +544,7 @@ static void lookup(rs_xfr_server_t *srv, const knot_pkt_t *q, const struct socka
 	if (z == NULL)
 		goto unlock;
 	out->served = true;
-	out->version = rs_version_ref(z->version);
+	out->version = z->version != NULL ? rs_version_ref(z->version) : NULL;
 	size_t at_addr = 0, keyed_at_addr = 0;
 	for (size_t i = 0; i < z->nsecs; i++) {
 		const sec_t *s = &z->secs[i];
@@ -549,7 +562,7 @@ static void lookup(rs_xfr_server_t *srv, const knot_pkt_t *q, const struct socka
 	out->key_required = at_addr > 0 && keyed_at_addr == at_addr;
 	/* The journal is read under the lock: once rs_xfr_serve returns, the old one is not touched
 	 * again. */
-	if (ixfr && z->journal != NULL &&
+	if (ixfr && z->journal != NULL && z->version != NULL &&
 	    rs_serial_gt(rs_version_serial(z->version), their_serial)) {
 		rs_diag_t d;
 		out->journal_ret =
@@ -651,6 +664,55 @@ static bool check_tsig(ctx_t *c, const lookup_t *l)
 	return c->tsig_rcode == KNOT_RCODE_NOERROR;
 }
 
+static const char *tsig_why(const ctx_t *c)
+{
+	if (c->tsig_rcode == KNOT_RCODE_BADKEY)
+		return "TSIG key unknown (BADKEY)";
+	if (c->tsig_rcode == KNOT_RCODE_BADTIME)
+		return "TSIG time outside the fudge (BADTIME)";
+	return "TSIG does not verify (BADSIG)";
+}
+
+/* Only the primary's business: SOA and transfers. */
+static bool primary_query(uint16_t qtype)
+{
+	return qtype == KNOT_RRTYPE_SOA || qtype == KNOT_RRTYPE_AXFR || qtype == KNOT_RRTYPE_IXFR;
+}
+
+/*
+ * A zone expected but not published yet: its secondaries (with their key)
+ * get SERVFAIL, which they retry, not REFUSED, which tells them the zone is
+ * not ours. Anyone else is refused as for a zone not served.
+ */
+static int answer_unpublished(ctx_t *c, const lookup_t *l, const char *kind, uint32_t theirs)
+{
+	bool xfr = knot_pkt_qtype(c->q) != KNOT_RRTYPE_SOA;
+	if (!primary_query(knot_pkt_qtype(c->q)))
+		return answer_rcode(c, KNOT_RCODE_REFUSED);
+	if (!check_tsig(c, l)) {
+		if (xfr)
+			event(c, kind, theirs, 0, RS_EDENIED, tsig_why(c));
+		return answer_rcode(c, KNOT_RCODE_NOTAUTH);
+	}
+	if (!l->listed) {
+		if (xfr)
+			event(c, kind, theirs, 0, RS_ENOENT, "zone not served");
+		return answer_rcode(c, KNOT_RCODE_REFUSED);
+	}
+	if (l->key_required && !(c->have_key && l->key_listed)) {
+		if (c->have_key) {
+			c->tsig_rcode = KNOT_RCODE_BADKEY;
+			c->have_key = false;
+		}
+		if (xfr)
+			event(c, kind, theirs, 0, RS_EDENIED, "not the secondary's TSIG key");
+		return answer_rcode(c, KNOT_RCODE_NOTAUTH);
+	}
+	if (xfr)
+		event(c, kind, theirs, 0, RS_EBUSY, "nothing published yet (SERVFAIL: the secondary retries)");
+	return answer_rcode(c, KNOT_RCODE_SERVFAIL);
+}
+
 static int answer_zone(ctx_t *c)
 {
 	uint16_t qtype = knot_pkt_qtype(c->q);
@@ -671,16 +733,15 @@ static int answer_zone(ctx_t *c)
 		ret = answer_rcode(c, KNOT_RCODE_REFUSED);
 		goto out;
 	}
+	if (l.version == NULL) {
+		ret = answer_unpublished(c, &l, kind, theirs);
+		goto out;
+	}
 	const rs_zone_t *zone = rs_version_zone(l.version);
 	uint32_t ours = rs_version_serial(l.version);
 	if (!check_tsig(c, &l)) {
-		const char *why = "TSIG does not verify (BADSIG)";
-		if (c->tsig_rcode == KNOT_RCODE_BADKEY)
-			why = "TSIG key unknown (BADKEY)";
-		else if (c->tsig_rcode == KNOT_RCODE_BADTIME)
-			why = "TSIG time outside the fudge (BADTIME)";
 		if (ixfr || axfr)
-			event(c, kind, theirs, ours, RS_EDENIED, why);
+			event(c, kind, theirs, ours, RS_EDENIED, tsig_why(c));
 		ret = answer_rcode(c, KNOT_RCODE_NOTAUTH);
 		goto out;
 	}
@@ -688,8 +749,7 @@ static int answer_zone(ctx_t *c)
 		ret = answer_soa(c, zone);
 		goto out;
 	}
-	if (!ixfr && !axfr) {
-		/* Only the primary's business here: SOA and transfers. */
+	if (!primary_query(qtype)) {
 		ret = answer_rcode(c, KNOT_RCODE_REFUSED);
 		goto out;
 	}

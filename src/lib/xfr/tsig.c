@@ -2,7 +2,6 @@
  * tsig: the text forms of TSIG keys ("NAME:ALG:BASE64", as knotc and dig -y
  * take them) and of secondaries ("ADDR[@PORT]").
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,53 +137,11 @@ int rs_tsig_key_parse(const char *text, rs_tsig_key_t *out, rs_diag_t *diag)
 
 int rs_secondary_parse(const char *text, rs_secondary_t *s, rs_diag_t *diag)
 {
-	if (text == NULL || *text == '\0')
-		return rs_diag(diag, RS_ESYNTAX, "empty secondary address");
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *at = strrchr(text, '@');
-	size_t hlen = at != NULL ? (size_t)(at - text) : strlen(text);
-	if (hlen == 0 || hlen >= sizeof(host))
-		return rs_diag(diag, RS_ESYNTAX, "secondary '%.64s': not an IPv4 or IPv6 address",
-			       text);
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	/* [::1]@53 is a common spelling too. */
-	char *h = host;
-	if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
-		host[hlen - 1] = '\0';
-		h = host + 1;
-	}
-
-	unsigned long port = 53;
-	if (at != NULL) {
-		const char *p = at + 1;
-		char *end;
-		if (*p < '0' || *p > '9' || strlen(p) > 5)
-			return rs_diag(diag, RS_ESYNTAX, "secondary '%.64s': bad port '%.16s'",
-				       text, p);
-		port = strtoul(p, &end, 10);
-		if (*end != '\0' || port == 0 || port > 65535)
-			return rs_diag(diag, RS_ESYNTAX, "secondary '%.64s': bad port '%.16s'",
-				       text, p);
-	}
-
 	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
 	socklen_t len;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, h, &in4->sin_addr) == 1 && h == host) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*in6);
-	} else {
-		return rs_diag(diag, RS_ESYNTAX, "secondary '%.64s': not an IPv4 or IPv6 address",
-			       text);
-	}
+	rs_diag_t why;
+	if (rs_addr_parse(text, 53, &ss, &len, &why) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "secondary %s", why.text);
 	s->addr = ss;
 	s->addr_len = len;
 	return RS_EOK;
