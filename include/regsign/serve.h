@@ -25,6 +25,8 @@ typedef struct {
 	char control[4096];      /* the control socket; "": DIR/regsign.ctl */
 	int64_t poll_ms;         /* milliseconds between looks at inputs and the registry data when no change
 	                            notice (inotify) brings one sooner (default 5000) */
+	int64_t batch_ms;        /* the least time between two publications of a zone's changes: changes that
+	                            come meanwhile go out together (default 1000); the first after a quiet spell at once */
 	int64_t notify_timeout;  /* seconds a NOTIFY waits for its answer (default 2) */
 	int64_t notify_retries;  /* tries per secondary and serial (default 5, backing off) */
 	int64_t retry_failed;    /* seconds before a failed publication is tried again (default 60) */

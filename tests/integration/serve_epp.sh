@@ -275,6 +275,9 @@ cs=$(grep -c 'reg\.: serial [0-9]* published from a change set of' serve.log)
 check_match "most publications were change sets ($cs of $pubs, at least 90 %)" "^ok$" \
 	"$([ "$cs" -gt 0 ] && [ $((cs * 100)) -ge $((pubs * 90)) ] && echo ok)"
 note "$(grep 'reg\.: .*published' serve.log | grep -v 'from a change set' | head -5)"
+# batch (1 s by default): a stream of changes makes one publication a second at most, not one per commit.
+check_match "changes went out in batches: $pubs publications in about $SOAK s of updates" "^ok$" \
+	"$([ "$pubs" -le $((SOAK * 11 / 10 + 10)) ] && [ "$pubs" -ge $((SOAK / 10)) ] && echo ok)"
 check_match "NSD took the changes by IXFR ($ixfrs IXFR answers, at least half of the $cs change sets)" "^ok$" \
 	"$([ $((ixfrs * 2)) -ge "$cs" ] && [ "$ixfrs" -gt 0 ] && echo ok)"
 serials=$(sed -n 's/.*reg\.: serial \([0-9]*\) published.*/\1/p' serve.log)

@@ -26,6 +26,8 @@ static const struct setting {
 	{ "control", K_PATH, offsetof(rs_serve_config_t, control), 0, 0, "the control socket" },
 	{ "poll", K_MILLIS, offsetof(rs_serve_config_t, poll_ms), 50, 3600000,
 	  "how often inputs and registry data are looked at without a change notice (1s, 5s)" },
+	{ "batch", K_MILLIS, offsetof(rs_serve_config_t, batch_ms), 0, 3600000,
+	  "the least time between two publications of a zone's changes (1s; 0: each change alone)" },
 	{ "notify-timeout", K_DURATION, offsetof(rs_serve_config_t, notify_timeout), 1, 60, "a NOTIFY's wait for its answer" },
 	{ "notify-retries", K_COUNT, offsetof(rs_serve_config_t, notify_retries), 1, 100, "NOTIFY tries per serial" },
 	{ "retry-failed", K_DURATION, offsetof(rs_serve_config_t, retry_failed), 1, 86400, "wait after a failed publication" },
@@ -43,6 +45,7 @@ void rs_serve_config_init(rs_serve_config_t *conf)
 {
 	memset(conf, 0, sizeof(*conf));
 	conf->poll_ms = 5000; /* change notices (watch.c) bring the look sooner */
+	conf->batch_ms = 1000; /* under a stream of changes, one serial a second at most: unixtime serials keep up */
 	conf->notify_timeout = 2;
 	conf->notify_retries = 5;
 	conf->retry_failed = 60;

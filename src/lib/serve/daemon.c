@@ -127,7 +127,7 @@ static int control_socket(const char *path, rs_diag_t *diag)
 #define LOOK_GAP_MS 50 /* the least time between two looks that change notices bring */
 #define TURN_MS 250    /* the longest the main loop sleeps: what fell due is seen this often */
 
-static int64_t mono_ms(void)
+int64_t serve_mono_ms(void)
 {
 	struct timespec mono;
 	clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -225,7 +225,7 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 	 */
 	int64_t next_look = 0, last_look = INT64_MIN / 2;
 	while (ret == RS_EOK && !atomic_load(&sv->stopping)) {
-		int64_t now = mono_ms();
+		int64_t now = serve_mono_ms();
 		if (now >= next_look || atomic_exchange(&sv->reload, false)) {
 			rs_diag_t why;
 			if (serve_zones_sync(sv, &why) != RS_EOK)

@@ -29,6 +29,7 @@ typedef struct szone {
 	rs_journal_t *journal;
 	uint32_t serial;
 	int64_t last_publish, last_failure, next_event, expiration, next_run;
+	int64_t started_ms; /* when the worker last took a publication (serve_mono_ms), for batch */
 	char last_error[512];
 	char output[4096];
 	uint64_t publications, failures, sigs_made, sigs_reused, last_verified;
@@ -83,6 +84,8 @@ typedef struct serve {
 } serve_t;
 
 int64_t serve_now(const serve_t *sv);
+/* The machine's monotonic clock in milliseconds (what the daemon's own pacing goes by). */
+int64_t serve_mono_ms(void);
 void serve_wake(serve_t *sv);
 szone_t *serve_zone(serve_t *sv, const char *name); /* under lock; name in any case, with or without the dot */
 

@@ -376,6 +376,8 @@ void *serve_worker(void *arg)
 		uint64_t seq = z->job_seq;
 		z->job = JOB_NONE;
 		z->busy = true;
+		if (job != JOB_FLUSH)
+			z->started_ms = serve_mono_ms();
 		pthread_mutex_unlock(&sv->lock);
 		run_job(sv, store, z, job, jarg);
 		pthread_mutex_lock(&sv->lock);

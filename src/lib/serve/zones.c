@@ -250,8 +250,10 @@ void serve_schedule(serve_t *sv)
 		szone_t *z = sv->zones[i];
 		if (!z->taken_up || z->frozen || z->busy || z->job != JOB_NONE)
 			continue;
-		if (z->next_run <= now || (z->next_event != INT64_MAX && z->next_event <= now) || z->input_changed ||
-		    z->registry_changed) {
+		bool timed = z->next_run <= now || (z->next_event != INT64_MAX && z->next_event <= now);
+		bool changed = (z->input_changed || z->registry_changed) &&
+			       serve_mono_ms() >= z->started_ms + sv->o.conf.batch_ms;
+		if (timed || changed) {
 			z->job = JOB_PUBLISH;
 			work = true;
 		} else if (z->output_dirty && z->output_due <= now) {
