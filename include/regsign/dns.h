@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "regsign/base.h"
 
@@ -62,6 +63,17 @@ typedef struct {
 
 static inline const uint8_t *rs_name_wire(const rs_name_t *n) { return n->data; }
 static inline const uint8_t *rs_name_key(const rs_name_t *n) { return n->data + n->wire_len; }
+/* Canonical order of two keys (RFC 4034 6.1: a key's octets compare as the names do). */
+static inline int rs_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+	return r != 0 ? r : alen < blen ? -1 : alen > blen;
+}
+/* Is name at or below the name of key? (A descendant's key extends its ancestor's.) */
+static inline bool rs_name_under_key(const rs_name_t *name, const uint8_t *key, size_t len)
+{
+	return name->key_len >= len && memcmp(rs_name_key(name), key, len) == 0;
+}
 static inline const uint8_t *rs_name_written(const rs_name_t *n)
 {
 	return n->mixed_case ? n->data + n->wire_len + n->key_len : n->data;

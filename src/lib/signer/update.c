@@ -80,28 +80,6 @@ typedef struct {
 	rs_diag_t *diag;
 } upd_t;
 
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	int r = memcmp(a, b, alen < blen ? alen : blen);
-	return r != 0 ? r : alen < blen ? -1 : alen > blen;
-}
-
-static size_t lower_bound(const rs_zone_t *zone, const uint8_t *key, size_t len)
-{
-	size_t n, lo = 0;
-	const rs_node_t *nodes = rs_zone_nodes(zone, &n);
-	size_t hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const rs_name_t *nm = nodes[mid].name;
-		if (key_cmp(rs_name_key(nm), nm->key_len, key, len) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* "owner TYPE rdata" of a change, for diagnostics. */
 static const char *chg_text(const chg_t *c, char *out, size_t max)
 {
@@ -117,7 +95,7 @@ static const char *chg_text(const chg_t *c, char *out, size_t max)
 static int chg_cmp(const void *a, const void *b)
 {
 	const chg_t *x = a, *y = b;
-	int r = key_cmp(x->key, x->key_len, y->key, y->key_len);
+	int r = rs_key_cmp(x->key, x->key_len, y->key, y->key_len);
 	if (r != 0)
 		return r;
 	if (x->type != y->type)
@@ -311,7 +289,7 @@ static int data_patch(upd_t *u)
 	int ret = u->names != NULL && edits != NULL ? RS_EOK : rs_diag(u->diag, RS_ENOMEM, "out of memory");
 	for (size_t i = 0; ret == RS_EOK && i < u->nchg;) {
 		size_t j = i + 1;
-		while (j < u->nchg && key_cmp(u->chg[j].key, u->chg[j].key_len, u->chg[i].key, u->chg[i].key_len) == 0)
+		while (j < u->nchg && rs_key_cmp(u->chg[j].key, u->chg[j].key_len, u->chg[i].key, u->chg[i].key_len) == 0)
 			j++;
 		touched_t *t = &u->names[u->nnames];
 		*t = (touched_t){ .chg = &u->chg[i], .nchg = j - i,
@@ -350,7 +328,7 @@ static int check_cuts(upd_t *u)
 		uint32_t before = u->names[t].old ? u->names[t].old->flags & cut : 0;
 		if ((now ? now->flags & cut : 0) == before)
 			continue;
-		for (size_t i = lower_bound(u->data, c->key, c->key_len) + (now != NULL); i < n; i++) {
+		for (size_t i = rs_zone_lower_bound(u->data, c->key, c->key_len) + (now != NULL); i < n; i++) {
 			const rs_name_t *nm = nodes[i].name;
 			if (nm->key_len < c->key_len || memcmp(rs_name_key(nm), c->key, c->key_len) != 0)
 				break;
@@ -438,7 +416,7 @@ static int collect(upd_t *u)
 	int ret = touched != NULL ? index_put(&l, 0) : RS_ENOMEM;
 	for (size_t t = 0; ret == RS_EOK && t < u->nnames; t++) {
 		const chg_t *c = u->names[t].chg;
-		size_t at = lower_bound(u->data, c->key, c->key_len);
+		size_t at = rs_zone_lower_bound(u->data, c->key, c->key_len);
 		const rs_node_t *now = rs_zone_find(u->data, c->key, c->key_len);
 		if (now != NULL) {
 			ret = index_put(&l, at);
@@ -795,7 +773,7 @@ static int make_diff(upd_t *u, const rs_zone_t *next, rs_diff_t *out)
 		size_t len;
 		const rs_name_t *en = e < u->nentries ? entry_name(u, &u->entries[e]) : NULL;
 		const chg_t *c = t < u->nnames ? u->names[t].chg : NULL;
-		int cmp = c == NULL ? 1 : en == NULL ? -1 : key_cmp(c->key, c->key_len, rs_name_key(en), en->key_len);
+		int cmp = c == NULL ? 1 : en == NULL ? -1 : rs_key_cmp(c->key, c->key_len, rs_name_key(en), en->key_len);
 		if (cmp <= 0) {
 			key = c->key;
 			len = c->key_len;

@@ -61,33 +61,6 @@ struct upd_nsec3 {
 	rs_diag_t *diag;
 };
 
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	int r = memcmp(a, b, alen < blen ? alen : blen);
-	return r != 0 ? r : alen < blen ? -1 : alen > blen;
-}
-
-static bool key_is_sub(const rs_name_t *name, const uint8_t *key, size_t len)
-{
-	return name->key_len >= len && memcmp(rs_name_key(name), key, len) == 0;
-}
-
-static size_t lower_bound(const rs_zone_t *zone, const uint8_t *key, size_t len)
-{
-	size_t n, lo = 0;
-	const rs_node_t *nodes = rs_zone_nodes(zone, &n);
-	size_t hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const rs_name_t *nm = nodes[mid].name;
-		if (key_cmp(rs_name_key(nm), nm->key_len, key, len) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* The first node after i that is not below nodes[i] (descendants follow a name in canonical order). */
 static size_t subtree_end(const rs_zone_t *zone, size_t i)
 {
@@ -97,7 +70,7 @@ static size_t subtree_end(const rs_zone_t *zone, size_t i)
 	size_t lo = i + 1, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (key_is_sub(nodes[mid].name, rs_name_key(top), top->key_len))
+		if (rs_name_under_key(nodes[mid].name, rs_name_key(top), top->key_len))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -262,7 +235,7 @@ static size_t first_name(const upd_nsec3_t *n3, const uint8_t *key, size_t len)
 	size_t lo = 0, hi = n3->nnames;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (key_cmp(n3->names[mid].key, n3->names[mid].key_len, key, len) < 0)
+		if (rs_key_cmp(n3->names[mid].key, n3->names[mid].key_len, key, len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -282,9 +255,9 @@ static bool ent_now(const upd_nsec3_t *n3, const uint8_t *key, size_t len, const
 {
 	size_t n;
 	const rs_node_t *nodes = rs_zone_nodes(n3->data, &n);
-	size_t i = lower_bound(n3->data, key, len);
+	size_t i = rs_zone_lower_bound(n3->data, key, len);
 	if (!n3->params.opt_out)
-		return i < n && key_is_sub(nodes[i].name, key, len) && rs_node_in_chain(&nodes[i]);
+		return i < n && rs_name_under_key(nodes[i].name, key, len) && rs_node_in_chain(&nodes[i]);
 	bool had_below = false;
 	for (size_t t = first_name(n3, key, len); t < n3->nnames && n3->names[t].key_len >= len &&
 						  memcmp(n3->names[t].key, key, len) == 0; t++) {
@@ -300,7 +273,7 @@ static bool ent_now(const upd_nsec3_t *n3, const uint8_t *key, size_t len, const
 		if (!had || !had_below)
 			return had;
 	}
-	while (i < n && key_is_sub(nodes[i].name, key, len) && rs_node_in_chain(&nodes[i])) {
+	while (i < n && rs_name_under_key(nodes[i].name, key, len) && rs_node_in_chain(&nodes[i])) {
 		if (included(n3, &nodes[i]))
 			return true;
 		i = subtree_end(n3->data, i); /* an unsigned delegation: only glue below it */
@@ -378,7 +351,7 @@ typedef struct {
 static int cand_cmp(const void *a, const void *b)
 {
 	const cand_t *x = a, *y = b;
-	return key_cmp(x->key, x->key_len, y->key, y->key_len);
+	return rs_key_cmp(x->key, x->key_len, y->key, y->key_len);
 }
 
 static int link_cmp(const void *a, const void *b)
@@ -471,7 +444,7 @@ static size_t owner_before(const upd_nsec3_t *n3, size_t i)
 		top++; /* the key of its ancestor just below the apex ends here */
 		if (nm->key_len > top) {
 			/* That ancestor has names below it: no owner, even when a node. */
-			i = lower_bound(n3->prev, key, top);
+			i = rs_zone_lower_bound(n3->prev, key, top);
 			continue;
 		}
 		if (nsec3_at(n3, n3->prev, &nodes[i - 1], NULL) != NULL)
@@ -487,14 +460,14 @@ static int old_pred(const upd_nsec3_t *n3, const uint8_t hash[20], uint8_t out[2
 	size_t n;
 	const rs_node_t *nodes = rs_zone_nodes(n3->prev, &n);
 	uint8_t wire[RS_NAME_MAX], key[RS_KEY_MAX];
-	size_t i = owner_before(n3, lower_bound(n3->prev, key, owner_key(n3, hash, wire, key)));
+	size_t i = owner_before(n3, rs_zone_lower_bound(n3->prev, key, owner_key(n3, hash, wire, key)));
 	if (i == RS_NO_NODE) {
 		/* Past every hash label: "vvv...v" is the highest in base32hex, 0x01 sorts after its subtree. */
 		size_t olen = n3->origin->key_len;
 		memcpy(key, rs_name_key(n3->origin), olen);
 		memset(key + olen, 'v', 32);
 		key[olen + 32] = 1;
-		i = owner_before(n3, lower_bound(n3->prev, key, olen + 33));
+		i = owner_before(n3, rs_zone_lower_bound(n3->prev, key, olen + 33));
 	}
 	if (i == RS_NO_NODE)
 		return broken(n3, hash);

@@ -21,32 +21,6 @@ typedef struct {
 	bool present;
 } prep_t;
 
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	int r = memcmp(a, b, alen < blen ? alen : blen);
-	return r != 0 ? r : alen < blen ? -1 : alen > blen;
-}
-
-/* Is name at or below the name whose key is key? (Keys of descendants extend their ancestors' keys.) */
-static bool key_is_sub(const rs_name_t *name, const uint8_t *key, size_t len)
-{
-	return name->key_len >= len && memcmp(rs_name_key(name), key, len) == 0;
-}
-
-static size_t lower_bound(const rs_zone_t *zone, const uint8_t *key, size_t len)
-{
-	size_t lo = 0, hi = zone->nnodes;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const rs_name_t *n = zone->nodes[mid].name;
-		if (key_cmp(rs_name_key(n), n->key_len, key, len) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /*
  * The cut or DNAME above the name of key (strict ancestors, apex included),
  * or NULL. Only a node that is not itself below one carries those flags, so
@@ -112,14 +86,14 @@ static int prepare(const rs_zone_t *base, const rs_zone_edit_t *edits, size_t ne
 		rs_name_format(edits[e].owner, text, sizeof(text));
 		if (klen < origin->key_len || memcmp(key, rs_name_key(origin), origin->key_len) != 0)
 			return rs_diag(diag, RS_EZONE, "'%s' is outside the zone", text);
-		if (e > 0 && key_cmp(prep[e - 1].key, prep[e - 1].key_len, key, klen) >= 0)
+		if (e > 0 && rs_key_cmp(prep[e - 1].key, prep[e - 1].key_len, key, klen) >= 0)
 			return rs_diag(diag, RS_EINVAL, "zone patch not in canonical order of names at '%s'", text);
 		if ((prep[e].key = rs_arena_alloc(arena, klen)) == NULL)
 			return rs_diag(diag, RS_ENOMEM, "out of memory");
 		memcpy(prep[e].key, key, klen);
 		prep[e].edit = &edits[e];
 		prep[e].key_len = klen;
-		prep[e].pos = lower_bound(base, key, klen);
+		prep[e].pos = rs_zone_lower_bound(base, key, klen);
 		const rs_node_t *old = prep[e].pos < base->nnodes ? &base->nodes[prep[e].pos] : NULL;
 		prep[e].exists = old != NULL && old->name->key_len == klen &&
 				 memcmp(rs_name_key(old->name), key, klen) == 0;
@@ -197,7 +171,7 @@ static void mark(rs_zone_t *out, const prep_t *prep, size_t nedits)
 		}
 		if (now == p->old_cut)
 			continue;
-		for (; j < out->nnodes && key_is_sub(out->nodes[j].name, p->key, p->key_len); j++)
+		for (; j < out->nnodes && rs_name_under_key(out->nodes[j].name, p->key, p->key_len); j++)
 			cut = zone_mark_node(out, &out->nodes[j], cut);
 	}
 }
@@ -210,9 +184,9 @@ static bool own_store_unused(const rs_zone_t *base, const prep_t *prep, size_t n
 	size_t e = 0;
 	for (size_t u = 0; u < base->nown_users; u++) {
 		const rs_name_t *n = base->own_users[u];
-		while (e < nedits && key_cmp(prep[e].key, prep[e].key_len, rs_name_key(n), n->key_len) < 0)
+		while (e < nedits && rs_key_cmp(prep[e].key, prep[e].key_len, rs_name_key(n), n->key_len) < 0)
 			e++;
-		if (e == nedits || key_cmp(prep[e].key, prep[e].key_len, rs_name_key(n), n->key_len) != 0)
+		if (e == nedits || rs_key_cmp(prep[e].key, prep[e].key_len, rs_name_key(n), n->key_len) != 0)
 			return false;
 	}
 	return true;

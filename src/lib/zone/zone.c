@@ -555,24 +555,27 @@ int zone_check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
 	return RS_EOK;
 }
 
-const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t key_len)
+size_t rs_zone_lower_bound(const rs_zone_t *zone, const uint8_t *key, size_t key_len)
 {
 	size_t lo = 0, hi = zone->nnodes;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const rs_name_t *n = zone->nodes[mid].name;
-		size_t min = n->key_len < key_len ? n->key_len : key_len;
-		int r = memcmp(rs_name_key(n), key, min);
-		if (r == 0)
-			r = (int)n->key_len - (int)key_len;
-		if (r == 0)
-			return &zone->nodes[mid];
-		if (r < 0)
+		if (rs_key_cmp(rs_name_key(n), n->key_len, key, key_len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
+}
+
+const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t key_len)
+{
+	size_t i = rs_zone_lower_bound(zone, key, key_len);
+	if (i == zone->nnodes)
+		return NULL;
+	const rs_name_t *n = zone->nodes[i].name;
+	return n->key_len == key_len && memcmp(rs_name_key(n), key, key_len) == 0 ? &zone->nodes[i] : NULL;
 }
 
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
