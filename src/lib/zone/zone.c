@@ -575,6 +575,41 @@ const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t 
 	return NULL;
 }
 
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+	return r != 0 ? r : alen < blen ? -1 : alen > blen;
+}
+
+size_t rs_zone_lower_bound(const rs_zone_t *zone, const uint8_t *key, size_t key_len)
+{
+	size_t lo = 0, hi = zone->nnodes;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const rs_name_t *n = zone->nodes[mid].name;
+		if (key_cmp(rs_name_key(n), n->key_len, key, key_len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+size_t rs_zone_subtree_end(const rs_zone_t *zone, size_t i)
+{
+	const rs_name_t *top = zone->nodes[i].name;
+	size_t lo = i + 1, hi = zone->nnodes;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const rs_name_t *n = zone->nodes[mid].name;
+		if (n->key_len >= top->key_len && memcmp(rs_name_key(n), rs_name_key(top), top->key_len) == 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
 		   uint32_t *end)
 {
