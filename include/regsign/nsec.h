@@ -70,3 +70,19 @@ void rs_nsec3_chain_clear(rs_nsec3_chain_t *chain);
 size_t rs_nsec3param_rdata(const rs_nsec3_params_t *params, uint8_t *out);
 /* NSEC3 owner name (wire) for a hash under origin; returns its length or a negative code. */
 int rs_nsec3_owner(const uint8_t hash[20], const rs_name_t *origin, uint8_t out[RS_NAME_MAX]);
+
+/*
+ * The NSEC3 owners of a zone read with keep_dnssec, in hash order. They are
+ * children of the apex named by the base32hex of their hashes, and base32hex
+ * keeps the order of what it encodes (case folded): in canonical order they
+ * sit in hash order, among the other top-level names and their subtrees.
+ */
+/* node's NSEC3 when node is an owner of the chain (a child of the apex named by a hash), else NULL; hash (may
+ * be NULL) gets its hash. */
+const rs_rr_t *rs_nsec3_at(const rs_zone_t *zone, const rs_node_t *node, uint8_t hash[20]);
+/* The index of the last NSEC3 owner before node index i (RS_NO_NODE if none), and of the first at or after it. */
+size_t rs_nsec3_owner_before(const rs_zone_t *zone, size_t i);
+size_t rs_nsec3_owner_from(const rs_zone_t *zone, size_t i);
+/* The NSEC3 owner of the hash before hash, and of the hash after owner i, wrapping around; RS_NO_NODE if none. */
+size_t rs_nsec3_owner_pred(const rs_zone_t *zone, const uint8_t hash[20]);
+size_t rs_nsec3_owner_succ(const rs_zone_t *zone, size_t i);

@@ -185,8 +185,10 @@ int rs_zone_apply_diff(const rs_zone_t *base, const rs_diff_t *diff, rs_zone_t *
 
 /* The node whose name has the canonical key (rs_dname_key) key, or NULL; after finish. */
 const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t key_len);
-/* The index of the first node at or after key in canonical order (the node count if none). */
+/* The index of the first node whose key is at or after key in canonical order (the node count if none). */
 size_t rs_zone_lower_bound(const rs_zone_t *zone, const uint8_t *key, size_t key_len);
+/* The index of the first node after nodes[i] that is not below it (descendants follow a name). */
+size_t rs_zone_subtree_end(const rs_zone_t *zone, size_t i);
 
 /* Index range [*begin, *end) of the RRset of type at node; false if absent. */
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,

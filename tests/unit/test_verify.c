@@ -1,7 +1,10 @@
 /* verify: a zone from the signer passes; each defect put into it is reported, with owner and type.
  */
 #include <stdlib.h>
+#include <strings.h>
+#include <time.h>
 
+#include "regsign/nsec.h"
 #include "regsign/signer.h"
 #include "regsign/verify.h"
 #include "tap/tap.h"
@@ -12,6 +15,7 @@
 #define NOW (INCEPTION + 86400)
 
 static uint8_t origin[RS_NAME_MAX];
+static rs_nsec3_params_t n3p; /* the NSEC3 parameters sign_text uses */
 
 /* Sign text: the DNSKEYs of the first npublished keys go into the zone, all nkeys sign. */
 static char *sign_text(const char *text, rs_key_t *const *keys, size_t npublished, size_t nkeys,
@@ -22,6 +26,7 @@ static char *sign_text(const char *text, rs_key_t *const *keys, size_t npublishe
 			     .expiration = EXPIRATION,
 			     .threads = 2,
 			     .nsec3 = nsec3,
+			     .nsec3_params = n3p,
 			     .roles = roles};
 	char *out = NULL;
 	size_t len = 0;
@@ -155,6 +160,8 @@ static void defect(char *bad, const char *want, const char *what)
 {
 	long n = bad != NULL ? verify(bad, NOW, false, NULL) : -1;
 	ok(n > 0 && reported(want), "%s: reported (%ld problems)", what, n);
+	if (getenv("RS_VERIFY_SHOW") != NULL)
+		printf("# %s", report_text);
 	free(bad);
 }
 
@@ -167,8 +174,288 @@ static rs_key_t *key_new(int alg, bool ksk)
 	return key;
 }
 
+/* ---- NSEC3 at the names of a change set ---- */
+
+/* The NSEC3 owner (text) of rel (relative to example.) with n3p. */
+static const char *hashed(const char *rel, char *out)
+{
+	char full[256];
+	uint8_t wire[RS_NAME_MAX], h[20];
+	snprintf(full, sizeof(full), "%s%sexample.", rel, *rel ? "." : "");
+	rs_dname_from_str(full, wire);
+	rs_nsec3_hash(wire, rs_dname_len(wire, RS_NAME_MAX), n3p.salt, n3p.salt_len, n3p.iterations, h);
+	size_t n = rs_base32hex_encode(h, 20, out);
+	snprintf(out + n, 16, ".example.");
+	return out;
+}
+
+/* The first line of text with owner (case ignored) and type, or NULL. */
+static const char *line_of(const char *text, const char *owner, const char *type)
+{
+	size_t olen = strlen(owner);
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		const char *t = p + olen;
+		if (strncasecmp(p, owner, olen) == 0 && *t == '\t') {
+			t = strchr(t + 1, '\t'); /* TTL */
+			t = t != NULL ? strchr(t + 1, '\t') : NULL; /* class */
+			if (t != NULL && strncmp(t + 1, type, strlen(type)) == 0 && t[1 + strlen(type)] == '\t')
+				return p;
+		}
+		p = strchr(p, '\n');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	printf("# no %s line of %s\n", type, owner);
+	return NULL;
+}
+
+static size_t line_len(const char *line)
+{
+	return strcspn(line, "\n") + 1;
+}
+
+/* text with its line at line replaced by repl (a whole line, or "" to drop it); caller frees. */
+static char *swap_line(const char *text, const char *line, const char *repl)
+{
+	if (text == NULL || line == NULL)
+		return NULL;
+	return join(text, (size_t)(line - text), repl, strlen(repl), line + line_len(line));
+}
+
+/* text with the first old in the line at line replaced by new; caller frees. */
+static char *edit_line(const char *text, const char *line, const char *old, const char *new)
+{
+	if (text == NULL || line == NULL)
+		return NULL;
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%.*s", (int)line_len(line), line);
+	char *edited = replace(copy, old, new);
+	char *out = edited != NULL ? swap_line(text, line, edited) : NULL;
+	free(edited);
+	return out;
+}
+
+/* text without any line of owner (case ignored); caller frees. */
+static char *drop_owner(const char *text, const char *owner)
+{
+	size_t olen = strlen(owner), n = 0;
+	char *out = malloc(strlen(text) + 1);
+	for (const char *p = text; *p != '\0'; p += line_len(p)) {
+		if (!(strncasecmp(p, owner, olen) == 0 && p[olen] == '\t')) {
+			memcpy(out + n, p, line_len(p));
+			n += line_len(p);
+		}
+		if (p[line_len(p) - 1] != '\n')
+			break;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* The lines of owner in text (case ignored), joined; caller frees. */
+static char *owner_lines(const char *text, const char *owner)
+{
+	size_t olen = strlen(owner), n = 0;
+	char *out = malloc(strlen(text) + 1);
+	for (const char *p = text; *p != '\0' && p[line_len(p) - 1] == '\n'; p += line_len(p))
+		if (strncasecmp(p, owner, olen) == 0 && p[olen] == '\t') {
+			memcpy(out + n, p, line_len(p));
+			n += line_len(p);
+		}
+	out[n] = '\0';
+	return out;
+}
+
+static uint8_t name_store[512][RS_NAME_MAX];
+static const uint8_t *name_list[512];
+
+/* Verify only the names (text, absolute), as a change set's. */
+static void only(const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n && i < 512; i++) {
+		rs_dname_from_str(names[i], name_store[i]);
+		name_list[i] = name_store[i];
+	}
+	only_names = name_list;
+	only_count = n;
+}
+
+/* Verify only the owners of every line of text: a change set that touched all of it. */
+static void only_all(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text; *p != '\0' && n < 512; p += line_len(p)) {
+		char owner[256];
+		snprintf(owner, sizeof(owner), "%.*s", (int)strcspn(p, "\t\n"), p);
+		if (*owner != '$' && *owner != ';' && *owner != '\0') {
+			rs_dname_from_str(owner, name_store[n]); /* repeats are fine: the check drops them */
+			name_list[n] = name_store[n];
+			n++;
+		}
+		if (p[line_len(p) - 1] != '\n')
+			break;
+	}
+	only_names = name_list;
+	only_count = n;
+}
+
+/* Names-only checks of a zone signed with NSEC3 with n3p (what: the parameters, for the test names). */
+static void names_nsec3(rs_key_t *const *keys, const char *what)
+{
+	char *good = sign_text(zone_text, keys, 2, 2, true, NULL);
+	char *with_x = join(zone_text, strlen(zone_text), "x A 192.0.2.9\n", 14, "");
+	char *good_x = sign_text(with_x, keys, 2, 2, true, NULL);
+	char h[80], hx[80], msg[200];
+	rs_verify_result_t res;
+	if (!ok(good != NULL && good_x != NULL, "%s: signed", what))
+		goto out;
+	is_int(verify(good, NOW, false, &res), 0, "%s: whole zone: no problems", what);
+
+	only_all(good);
+	is_int(verify(good, NOW, false, &res), 0, "%s: every name touched: no problems (%zu names)", what, only_count);
+	ok(res.nsec3 && res.rrsets > 10, "%s: every name touched: %llu RRsets", what, (unsigned long long)res.rrsets);
+	const char *const some[] = {"example.", "www.example.", "a.b.ent.example.", "insecure.example.",
+				    "ns.sub.example.", "sub.example.", hashed("www", h)};
+	only(some, 7);
+	is_int(verify(good, NOW, false, NULL), 0, "%s: some names: no problems", what);
+	const char *const gone[] = {"example.", "x.example.", hashed("x", hx), "gone.deep.example."};
+	only(gone, 4);
+	is_int(verify(good, NOW, false, NULL), 0, "%s: removed names, their NSEC3 gone: no problems", what);
+
+	/* Damage at a touched name is found. */
+	const char *const www[] = {"www.example."};
+	only(www, 1);
+	defect(replace(good, "192.0.2.2\n", "192.0.2.22\n"), "www.example. A: RRSIG by key", "names: bad signature");
+	snprintf(msg, sizeof(msg), "%s NSEC3: missing NSEC3 (of www.example.)", hashed("www", h));
+	defect(swap_line(good, line_of(good, h, "NSEC3"), ""), msg, "names: missing NSEC3");
+	const char *const mail[] = {"mail.example."};
+	only(mail, 1);
+	defect(edit_line(good, line_of(good, hashed("mail", h), "NSEC3"), " A RRSIG\n", " A MX RRSIG\n"),
+	       "NSEC3: type bitmap differs from the types present (A RRSIG)", "names: wrong bitmap");
+	defect(drop_owner(good, "mail.example."), "NSEC3: NSEC3 matches no name of the zone (mail.example. has none)",
+	       "names: NSEC3 left for a removed name");
+	const char *const ent[] = {"a.b.ent.example."};
+	only(ent, 1);
+	snprintf(msg, sizeof(msg), "%s NSEC3: missing NSEC3 (of b.ent.example.)", hashed("b.ent", h));
+	defect(swap_line(good, line_of(good, h, "NSEC3"), ""), msg, "names: missing NSEC3 of an empty non-terminal");
+	const char *const hw[] = {hashed("www", h)};
+	only(hw, 1);
+	const char *n3 = line_of(good, h, "NSEC3");
+	char next[40] = "";
+	if (n3 != NULL) /* the fifth field of the RDATA: "1 F I SALT NEXT ..." */
+		sscanf(strstr(n3, "\tNSEC3\t") + 7, "%*s %*s %*s %*s %39s", next);
+	defect(edit_line(good, n3, next, "00000000000000000000000000000000"),
+	       "NSEC3: next hashed owner is not the next name in the chain", "names: broken next link at a touched owner");
+	/* x's NSEC3 put in, the one before it left linking past it; then x gone, the one before still linking to it. */
+	char *x_lines = owner_lines(good_x, hashed("x", hx)), *x_data = owner_lines(good_x, "x.example.");
+	char *inserted = join(good, strlen(good), x_lines, strlen(x_lines), x_data);
+	const char *const xs[] = {"x.example.", hx};
+	only(xs, 2);
+	defect(inserted, "NSEC3: next hashed owner is not the next name in the chain",
+	       "names: an owner put in, the link before it unchanged");
+	char *removed = drop_owner(good_x, hx), *removed2 = drop_owner(removed, "x.example.");
+	defect(removed2, "NSEC3: no NSEC3 covers the hash of x.example.", "names: a name removed, the link to its NSEC3 left");
+	free(removed);
+	free(x_lines);
+	free(x_data);
+
+	/* Damage elsewhere is not looked at in names mode; the whole check finds it. */
+	char *far = edit_line(good, line_of(good, hashed("ns1", h), "NSEC3"), " A RRSIG\n", " A MX RRSIG\n");
+	only(www, 1);
+	is_int(far != NULL ? verify(far, NOW, false, NULL) : -1, 0, "%s: names: damage at an untouched name not reported",
+	       what);
+	only_names = NULL;
+	only_count = 0;
+	ok(far != NULL && verify(far, NOW, false, NULL) > 0 && reported("NSEC3: type bitmap differs"),
+	   "%s: whole zone: the same damage reported", what);
+	free(far);
+out:
+	only_names = NULL;
+	only_count = 0;
+	free(good);
+	free(good_x);
+	free(with_x);
+}
+
+/*
+ * RS_VERIFY_BENCH=FILE (a zone signed with NSEC3 under RS_VERIFY_ORIGIN, default cloud.): the time
+ * of a names-only check of a 1,000-name change set as a diff names it (1,000 delegations, the NSEC3
+ * owners of their hashes and those before them in the chain), the daemon's way (one thread).
+ */
+static int bench(const char *path)
+{
+	const char *org = getenv("RS_VERIFY_ORIGIN") ? getenv("RS_VERIFY_ORIGIN") : "cloud.";
+	uint8_t apex[RS_NAME_MAX];
+	rs_dname_from_str(org, apex);
+	rs_zone_opts_t zo = {.keep_dnssec = true};
+	rs_zone_t *z;
+	rs_diag_t d = {""};
+	if (rs_zone_new(apex, &zo, &z) != RS_EOK || rs_zone_read(z, path, &d) != RS_EOK ||
+	    rs_zone_finish(z, &d) != RS_EOK) {
+		printf("# %s: %s\n", path, d.text);
+		return 1;
+	}
+	size_t n;
+	const rs_node_t *nodes = rs_zone_nodes(z, &n);
+	const rs_name_t *o = rs_zone_origin(z);
+	size_t *owners = malloc(n * sizeof(*owners)), nowners = 0, ndeleg = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t b, e;
+		if (rs_node_rrset(z, &nodes[i], RS_TYPE_NSEC3, &b, &e))
+			owners[nowners++] = i;
+		ndeleg += (nodes[i].flags & RS_NODE_DELEG) != 0;
+	}
+	const uint8_t **names = malloc(3000 * sizeof(*names));
+	size_t k = 0, step = ndeleg / 1000, seen = 0;
+	uint8_t (*wires)[RS_NAME_MAX] = malloc(2000 * sizeof(*wires));
+	for (size_t i = 0; i < n && k < 3000; i++) {
+		if (!(nodes[i].flags & RS_NODE_DELEG) || seen++ % step != 0)
+			continue;
+		const uint8_t *w = rs_name_wire(nodes[i].name);
+		uint8_t h[20], key[RS_KEY_MAX];
+		rs_nsec3_hash(w, nodes[i].name->wire_len, NULL, 0, 0, h);
+		uint8_t *own = wires[2 * (k / 3)], *pred = wires[2 * (k / 3) + 1];
+		rs_nsec3_owner(h, o, own);
+		size_t klen = rs_dname_key(own, key), lo = 0, hi = nowners;
+		while (lo < hi) { /* the owner at or after h; the one before it is its predecessor */
+			size_t mid = (lo + hi) / 2;
+			const rs_name_t *m = nodes[owners[mid]].name;
+			int r = memcmp(rs_name_key(m), key, m->key_len < klen ? m->key_len : klen);
+			if (r < 0 || (r == 0 && m->key_len < klen))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		const rs_name_t *p = nodes[owners[lo > 0 ? lo - 1 : nowners - 1]].name;
+		memcpy(pred, rs_name_wire(p), p->wire_len);
+		names[k++] = w;
+		names[k++] = own;
+		names[k++] = pred;
+	}
+	rs_verify_opts_t vo = {.now = time(NULL), .threads = 1, .names = names, .nnames = k};
+	rs_verify_result_t r = {0};
+	rs_buf_t report;
+	rs_buf_init(&report, 1 << 20);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int ret = rs_verify_zone(z, &vo, &report, &r, &d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# names-only check of %zu names (%zu delegations, %zu NSEC3 owners): %.3f s, %llu signatures, "
+	       "%llu problems\n", k, ndeleg, nowners, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+	       (unsigned long long)r.signatures, (unsigned long long)r.problems);
+	if (r.problems > 0)
+		printf("# %.*s\n", 400, report.data ? (const char *)report.data : "");
+	rs_buf_clear(&report);
+	free(names);
+	free(wires);
+	free(owners);
+	rs_zone_free(z);
+	return ret == RS_EOK && r.problems == 0 ? 0 : 1;
+}
+
 int main(void)
 {
+	if (getenv("RS_VERIFY_BENCH") != NULL)
+		return bench(getenv("RS_VERIFY_BENCH"));
 	rs_dname_from_str("example.", origin);
 	rs_key_t *ksk = key_new(RS_ALG_ED25519, true), *zsk = key_new(RS_ALG_ED25519, false);
 	rs_key_t *other = key_new(RS_ALG_ED25519, false),
@@ -324,6 +611,13 @@ int main(void)
 	defect(replace(good3, "\tNSEC3\t1 0 0 - ", "\tNSEC3\t1 1 0 - "),
 	       "NSEC3: NSEC3 matches no name of the zone",
 	       "opt-out flag, yet an insecure delegation in the chain");
+
+	names_nsec3(keys, "NSEC3");
+	n3p = (rs_nsec3_params_t){ .opt_out = true };
+	names_nsec3(keys, "NSEC3 opt-out");
+	n3p = (rs_nsec3_params_t){ .salt_len = 4, .salt = { 0xaa, 0xbb, 0xcc, 0xdd }, .iterations = 2 };
+	names_nsec3(keys, "NSEC3 salted");
+	n3p = (rs_nsec3_params_t){ 0 };
 
 	/* More types at a name than a bitmap array holds: a problem, not a write past the array. */
 	size_t cap = 64 * 1024, len = 0;

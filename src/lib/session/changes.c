@@ -159,20 +159,6 @@ static int cs_merge(rs_changeset_t *cs, rs_xrr_t *old, size_t nold, rs_xrr_t *ne
 
 /* ---- a registry zone: the delegations changed since a generation ---- */
 
-/* The first node at or after name in canonical order (nnodes if none). */
-static size_t lower_bound(const rs_node_t *nodes, size_t nnodes, const rs_name_t *name)
-{
-	size_t lo = 0, hi = nnodes;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rs_name_cmp(nodes[mid].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 typedef struct {
 	rs_session_t *s;
 	const rs_zone_t *prev;
@@ -202,7 +188,7 @@ static int delegation_changes(void *arg, const char *domain, uint64_t gen)
 	xlist_t old = { .arena = NULL }, now = { .arena = w->cs->arena };
 	int ret = RS_EOK;
 	/* Names at and below the delegation are contiguous in canonical order. */
-	for (size_t i = lower_bound(nodes, nnodes, name); i < nnodes && ret == RS_EOK &&
+	for (size_t i = rs_zone_lower_bound(w->prev, rs_name_key(name), name->key_len); i < nnodes && ret == RS_EOK &&
 							     rs_name_is_sub(nodes[i].name, name); i++)
 		for (uint32_t j = nodes[i].first; j < nodes[i].first + nodes[i].count && ret == RS_EOK; j++)
 			if (!dnssec_type(rrs[j].type))

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "regsign/nsec.h"
 
 #define NOTSUP (-EOPNOTSUPP)
 
@@ -61,23 +62,6 @@ struct upd_nsec3 {
 	rs_diag_t *diag;
 };
 
-/* The first node after i that is not below nodes[i] (descendants follow a name in canonical order). */
-static size_t subtree_end(const rs_zone_t *zone, size_t i)
-{
-	size_t n;
-	const rs_node_t *nodes = rs_zone_nodes(zone, &n);
-	const rs_name_t *top = nodes[i].name;
-	size_t lo = i + 1, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rs_name_under_key(nodes[mid].name, rs_name_key(top), top->key_len))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static const char *name_text(const uint8_t *wire, char *out, size_t max)
 {
 	if (rs_name_format(wire, out, max) < 0)
@@ -97,28 +81,13 @@ static size_t owner_key(const upd_nsec3_t *n3, const uint8_t hash[20], uint8_t w
 	return rs_dname_key(wire, key);
 }
 
-/* The NSEC3 record at node when it is an owner of the chain (a child of the apex named by a hash), else NULL. */
-static const rs_rr_t *nsec3_at(const upd_nsec3_t *n3, const rs_zone_t *zone, const rs_node_t *node, uint8_t *hash)
-{
-	uint32_t b, e;
-	const uint8_t *wire = rs_name_wire(node->name);
-	uint8_t h[20];
-	if (node->name->labels != n3->origin->labels + 1 || wire[0] != 32 ||
-	    !rs_node_rrset(zone, node, RS_TYPE_NSEC3, &b, &e) ||
-	    rs_base32hex_decode((const char *)wire + 1, 32, h, sizeof(h)) != 20)
-		return NULL;
-	if (hash != NULL)
-		memcpy(hash, h, 20);
-	return &rs_zone_rrs(zone)[b];
-}
-
 /* prev's NSEC3 at hash, or NULL. */
 static const rs_rr_t *old_record(const upd_nsec3_t *n3, const uint8_t hash[20])
 {
 	uint8_t wire[RS_NAME_MAX], key[RS_KEY_MAX];
 	size_t klen = owner_key(n3, hash, wire, key);
 	const rs_node_t *node = rs_zone_find(n3->prev, key, klen);
-	return node != NULL ? nsec3_at(n3, n3->prev, node, NULL) : NULL;
+	return node != NULL ? rs_nsec3_at(n3->prev, node, NULL) : NULL;
 }
 
 /* The next hashed owner and the bitmap of a record of the chain (its head checked); false if malformed. */
@@ -153,7 +122,7 @@ static int check_apex(upd_nsec3_t *n3, uint32_t nsec_ttl)
 			  hash) != RS_EOK)
 		return rs_diag(n3->diag, RS_EINVAL, "cannot hash the apex for NSEC3");
 	const rs_node_t *node = rs_zone_find(n3->prev, key, owner_key(n3, hash, wire, key));
-	const rs_rr_t *rr = node != NULL ? nsec3_at(n3, n3->prev, node, NULL) : NULL;
+	const rs_rr_t *rr = node != NULL ? rs_nsec3_at(n3->prev, node, NULL) : NULL;
 	if (rr == NULL)
 		return rs_diag(n3->diag, NOTSUP, "the previous zone has no NSEC3 for its apex: it needs a full signing");
 	if (rr->rdlen > 1 && rr->rdata[1] != n3->head[1])
@@ -276,7 +245,7 @@ static bool ent_now(const upd_nsec3_t *n3, const uint8_t *key, size_t len, const
 	while (i < n && rs_name_under_key(nodes[i].name, key, len) && rs_node_in_chain(&nodes[i])) {
 		if (included(n3, &nodes[i]))
 			return true;
-		i = subtree_end(n3->data, i); /* an unsigned delegation: only glue below it */
+		i = rs_zone_subtree_end(n3->data, i); /* an unsigned delegation: only glue below it */
 	}
 	return false;
 }
@@ -326,7 +295,7 @@ static int candidate(upd_nsec3_t *n3, const uint8_t *wire, const uint8_t *key, s
 	    RS_EOK)
 		return rs_diag(n3->diag, RS_EINVAL, "cannot hash '%s'", name_text(wire, text, sizeof(text)));
 	const rs_node_t *node = rs_zone_find(n3->data, key, klen);
-	if (node != NULL && nsec3_at(n3, n3->data, node, NULL) != NULL)
+	if (node != NULL && rs_nsec3_at(n3->data, node, NULL) != NULL)
 		return rs_diag(n3->diag, RS_EINVAL, "cannot change '%s': an NSEC3 of the chain is there",
 			       name_text(wire, text, sizeof(text)));
 	l.now = node != NULL ? included(n3, node) : ent_now(n3, key, klen, l.hash);
@@ -425,53 +394,15 @@ static int prepare_names(upd_nsec3_t *n3, const uint8_t *const *owners, size_t n
 
 /* ---- the neighbours ---- */
 
-/*
- * The last NSEC3 owner of prev before node index i, or RS_NO_NODE. A name
- * that is not one is skipped with all the names that share its top-level
- * label (one search): owners are children of the apex.
- */
-static size_t owner_before(const upd_nsec3_t *n3, size_t i)
-{
-	size_t n;
-	const rs_node_t *nodes = rs_zone_nodes(n3->prev, &n);
-	size_t olen = n3->origin->key_len;
-	while (i > 1) {
-		const rs_name_t *nm = nodes[i - 1].name;
-		const uint8_t *key = rs_name_key(nm);
-		size_t top = olen;
-		while (top < nm->key_len && key[top] != 0)
-			top++;
-		top++; /* the key of its ancestor just below the apex ends here */
-		if (nm->key_len > top) {
-			/* That ancestor has names below it: no owner, even when a node. */
-			i = rs_zone_lower_bound(n3->prev, key, top);
-			continue;
-		}
-		if (nsec3_at(n3, n3->prev, &nodes[i - 1], NULL) != NULL)
-			return i - 1;
-		i--;
-	}
-	return RS_NO_NODE;
-}
-
 /* The hash before hash in prev's chain, wrapping from the first to the last, and its record. */
 static int old_pred(const upd_nsec3_t *n3, const uint8_t hash[20], uint8_t out[20], const rs_rr_t **rr)
 {
 	size_t n;
 	const rs_node_t *nodes = rs_zone_nodes(n3->prev, &n);
-	uint8_t wire[RS_NAME_MAX], key[RS_KEY_MAX];
-	size_t i = owner_before(n3, rs_zone_lower_bound(n3->prev, key, owner_key(n3, hash, wire, key)));
-	if (i == RS_NO_NODE) {
-		/* Past every hash label: "vvv...v" is the highest in base32hex, 0x01 sorts after its subtree. */
-		size_t olen = n3->origin->key_len;
-		memcpy(key, rs_name_key(n3->origin), olen);
-		memset(key + olen, 'v', 32);
-		key[olen + 32] = 1;
-		i = owner_before(n3, rs_zone_lower_bound(n3->prev, key, olen + 33));
-	}
+	size_t i = rs_nsec3_owner_pred(n3->prev, hash);
 	if (i == RS_NO_NODE)
 		return broken(n3, hash);
-	*rr = nsec3_at(n3, n3->prev, &nodes[i], out);
+	*rr = rs_nsec3_at(n3->prev, &nodes[i], out);
 	return RS_EOK;
 }
 

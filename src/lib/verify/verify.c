@@ -7,33 +7,9 @@
 #include "regsign/signer.h"
 #include "regsign/verify.h"
 
-#define MAX_KEYS 64
+#include "internal.h"
 
-typedef struct {
-	const rs_zone_t *zone;
-	const rs_node_t *nodes;
-	size_t nnodes;
-	const rs_rr_t *rrs;
-	const rs_verify_opts_t *opts;
-	rs_key_t *keys[MAX_KEYS];
-	size_t nkeys;
-	uint8_t algs[MAX_KEYS]; /* algorithms of zone keys: each must sign every RRset */
-	size_t nalgs;
-} vctx_t;
-
-typedef struct {
-	vctx_t *c;
-	size_t begin, end;
-	const uint32_t *only; /* begin..end index this list of nodes, not the zone */
-	rs_buf_t report;
-	rs_buf_t data;
-	rs_verify_result_t res;
-} vpart_t;
-
-static void problem(vpart_t *p, const uint8_t *owner, uint16_t type, const char *fmt, ...)
-	RS_PRINTF(4, 5);
-
-static void problem(vpart_t *p, const uint8_t *owner, uint16_t type, const char *fmt, ...)
+void verify_problem(vpart_t *p, const uint8_t *owner, uint16_t type, const char *fmt, ...)
 {
 	char name[1024], tname[32], msg[512];
 	va_list ap;
@@ -70,32 +46,32 @@ static void check_rrset(vpart_t *p, const rs_node_t *node, uint16_t type, const 
 		uint16_t tag = rs_get16(rd + 16);
 		size_t slen = rs_dname_len(rd + 18, sig->rdlen - 18);
 		if (slen == 0 || slen != origin->wire_len || memcmp(rd + 18, rs_name_wire(origin), slen) != 0) {
-			problem(p, owner, type, "RRSIG by key %u has a signer name other than the apex", tag);
+			verify_problem(p, owner, type, "RRSIG by key %u has a signer name other than the apex", tag);
 			continue;
 		}
 		/* The owner's labels less a leading * (RFC 4034 3.1.3): a wildcard's RRSIG that
 		 * counts the * does not validate the answers made from it (RFC 4035 5.3.2). */
 		unsigned want = node->name->labels - (rs_name_is_wildcard(node->name) ? 1 : 0);
 		if (labels != want) {
-			problem(p, owner, type, "RRSIG by key %u has %u labels, not %u (RFC 4034 3.1.3)", tag,
+			verify_problem(p, owner, type, "RRSIG by key %u has %u labels, not %u (RFC 4034 3.1.3)", tag,
 				labels, want);
 			continue;
 		}
 		if (orig_ttl != rrs[0].ttl)
-			problem(p, owner, type, "RRSIG by key %u has original TTL %u, the RRset has %u", tag,
+			verify_problem(p, owner, type, "RRSIG by key %u has original TTL %u, the RRset has %u", tag,
 				orig_ttl, rrs[0].ttl);
 		/* Serial number arithmetic on 32-bit times (RFC 4034 3.1.5). */
 		uint32_t now32 = (uint32_t)c->opts->now;
 		if ((int32_t)(now32 - (uint32_t)inc) < 0) {
 			char t[15];
 			rs_time_format(inc, t);
-			problem(p, owner, type, "RRSIG by key %u is not valid before %s", tag, t);
+			verify_problem(p, owner, type, "RRSIG by key %u is not valid before %s", tag, t);
 			continue;
 		}
 		if ((int32_t)((uint32_t)exp - now32) < 0) {
 			char t[15];
 			rs_time_format(exp, t);
-			problem(p, owner, type, "RRSIG by key %u expired at %s", tag, t);
+			verify_problem(p, owner, type, "RRSIG by key %u expired at %s", tag, t);
 			continue;
 		}
 		const rs_key_t *key = NULL;
@@ -115,26 +91,26 @@ static void check_rrset(vpart_t *p, const rs_node_t *node, uint16_t type, const 
 		}
 		if (key == NULL) {
 			if (!c->opts->foreign_signatures)
-				problem(p, owner, type, "RRSIG by key %u (algorithm %u) has no matching DNSKEY", tag,
+				verify_problem(p, owner, type, "RRSIG by key %u (algorithm %u) has no matching DNSKEY", tag,
 					alg);
 			continue;
 		}
 		if (!valid) {
-			problem(p, owner, type, "RRSIG by key %u does not verify", tag);
+			verify_problem(p, owner, type, "RRSIG by key %u does not verify", tag);
 			continue;
 		}
 		seen_alg[alg] = true;
 	}
 	if (nsigs == 0) {
-		problem(p, owner, type, "no RRSIG");
+		verify_problem(p, owner, type, "no RRSIG");
 		return;
 	}
 	for (size_t a = 0; a < c->nalgs; a++)
 		if (!seen_alg[c->algs[a]])
-			problem(p, owner, type, "no valid RRSIG of algorithm %u, which the DNSKEY RRset has",
+			verify_problem(p, owner, type, "no valid RRSIG of algorithm %u, which the DNSKEY RRset has",
 				c->algs[a]);
 	if (keyset && !sep_signed)
-		problem(p, owner, type, "DNSKEY RRset is not signed by a key with the SEP flag");
+		verify_problem(p, owner, type, "DNSKEY RRset is not signed by a key with the SEP flag");
 }
 
 static void check_node(vpart_t *p, size_t index)
@@ -147,7 +123,7 @@ static void check_node(vpart_t *p, size_t index)
 	bool has_sigs = rs_node_rrset(c->zone, node, RS_TYPE_RRSIG, &sb, &se);
 	if (node->flags & RS_NODE_NONAUTH) {
 		if (has_sigs)
-			problem(p, owner, RS_TYPE_RRSIG, "signature at a name below a zone cut");
+			verify_problem(p, owner, RS_TYPE_RRSIG, "signature at a name below a zone cut");
 		return;
 	}
 	uint32_t i = 0;
@@ -166,9 +142,9 @@ static void check_node(vpart_t *p, size_t index)
 		uint16_t covered = sig->rdlen >= 2 ? rs_get16(sig->rdata) : 0;
 		uint32_t b, e;
 		if (!rs_node_rrset(c->zone, node, covered, &b, &e))
-			problem(p, owner, covered, "RRSIG covers an RRset that is not there");
+			verify_problem(p, owner, covered, "RRSIG covers an RRset that is not there");
 		else if (!rs_rrset_is_signed(node, covered))
-			problem(p, owner, covered, "RRSIG over an RRset that must not be signed");
+			verify_problem(p, owner, covered, "RRSIG over an RRset that must not be signed");
 	}
 }
 
@@ -194,17 +170,17 @@ static bool is_nsec3_node(const rs_zone_t *zone, const rs_node_t *node)
 	return rs_node_rrset(zone, node, RS_TYPE_NSEC3, &b, &e);
 }
 
-static void check_bitmap(vpart_t *p, const uint8_t *owner, uint16_t type, const uint8_t *bitmap,
-			 size_t len, const uint16_t *types, size_t nt)
+void verify_bitmap(vpart_t *p, const uint8_t *owner, uint16_t type, const uint8_t *bitmap, size_t len,
+		   const uint16_t *types, size_t nt)
 {
 	uint8_t expect[8704];
 	if (nt == 512) { /* rs_node_types: more types than it holds */
-		problem(p, owner, type, "more than 508 types at one name");
+		verify_problem(p, owner, type, "more than 508 types at one name");
 		return;
 	}
 	size_t elen = rs_bitmap_write(types, nt, expect);
 	if (!rs_bitmap_valid(bitmap, len)) {
-		problem(p, owner, type, "malformed type bitmap");
+		verify_problem(p, owner, type, "malformed type bitmap");
 	} else if (elen != len || memcmp(expect, bitmap, len) != 0) {
 		char list[2048] = "";
 		size_t pos = 0;
@@ -213,7 +189,7 @@ static void check_bitmap(vpart_t *p, const uint8_t *owner, uint16_t type, const 
 			rs_type_to_str(types[i], t, sizeof(t));
 			pos += (size_t)snprintf(list + pos, sizeof(list) - pos, "%s%s", i ? " " : "", t);
 		}
-		problem(p, owner, type, "type bitmap differs from the types present (%s)", list);
+		verify_problem(p, owner, type, "type bitmap differs from the types present (%s)", list);
 	}
 }
 
@@ -239,7 +215,7 @@ static void check_nsec(vctx_t *c, vpart_t *p, const uint32_t *only, size_t nonly
 {
 	uint32_t *next;
 	if (rs_nsec_chain(c->zone, &next) != RS_EOK) {
-		problem(p, rs_name_wire(rs_zone_origin(c->zone)), RS_TYPE_NSEC, "out of memory");
+		verify_problem(p, rs_name_wire(rs_zone_origin(c->zone)), RS_TYPE_NSEC, "out of memory");
 		return;
 	}
 	size_t count = only != NULL ? nonly : c->nnodes;
@@ -251,21 +227,21 @@ static void check_nsec(vctx_t *c, vpart_t *p, const uint32_t *only, size_t nonly
 		bool has = rs_node_rrset(c->zone, node, RS_TYPE_NSEC, &b, &e);
 		if (next[i] == RS_NO_NODE) {
 			if (has)
-				problem(p, owner, RS_TYPE_NSEC, "NSEC at a name below a zone cut");
+				verify_problem(p, owner, RS_TYPE_NSEC, "NSEC at a name below a zone cut");
 			continue;
 		}
 		if (!has) {
-			problem(p, owner, RS_TYPE_NSEC, "missing NSEC");
+			verify_problem(p, owner, RS_TYPE_NSEC, "missing NSEC");
 			continue;
 		}
 		if (e - b > 1)
-			problem(p, owner, RS_TYPE_NSEC, "more than one NSEC record");
+			verify_problem(p, owner, RS_TYPE_NSEC, "more than one NSEC record");
 		const rs_rr_t *nsec = &c->rrs[b];
 		size_t nlen = rs_dname_len(nsec->rdata, nsec->rdlen);
 		const rs_name_t *want = c->nodes[next[i]].name;
 		uint8_t lower[RS_NAME_MAX];
 		if (nlen == 0) {
-			problem(p, owner, RS_TYPE_NSEC, "malformed next name");
+			verify_problem(p, owner, RS_TYPE_NSEC, "malformed next name");
 			continue;
 		}
 		memcpy(lower, nsec->rdata, nlen);
@@ -273,96 +249,13 @@ static void check_nsec(vctx_t *c, vpart_t *p, const uint32_t *only, size_t nonly
 		if (nlen != want->wire_len || memcmp(lower, rs_name_wire(want), nlen) != 0) {
 			char w[1024];
 			rs_dname_to_str(rs_name_wire(want), w, sizeof(w));
-			problem(p, owner, RS_TYPE_NSEC, "next name should be %s", w);
+			verify_problem(p, owner, RS_TYPE_NSEC, "next name should be %s", w);
 		}
 		uint16_t types[512];
 		size_t nt = rs_node_types(c->zone, node, false, 0, types);
-		check_bitmap(p, owner, RS_TYPE_NSEC, nsec->rdata + nlen, nsec->rdlen - nlen, types, nt);
+		verify_bitmap(p, owner, RS_TYPE_NSEC, nsec->rdata + nlen, nsec->rdlen - nlen, types, nt);
 	}
 	free(next);
-}
-
-static void check_nsec3(vctx_t *c, vpart_t *p, const rs_rr_t *param)
-{
-	const uint8_t *apex = rs_name_wire(rs_zone_origin(c->zone));
-	rs_nsec3_params_t params = { 0 };
-	if (param == NULL || param->rdlen < 5 || param->rdata[0] != 1 || 5 + param->rdata[4] != param->rdlen) {
-		problem(p, apex, RS_TYPE_NSEC3PARAM, "missing or malformed NSEC3PARAM");
-		return;
-	}
-	params.iterations = rs_get16(param->rdata + 2);
-	params.salt_len = param->rdata[4];
-	memcpy(params.salt, param->rdata + 5, params.salt_len);
-	/* Opt-out is a property of the NSEC3 records, not of NSEC3PARAM. */
-	for (size_t i = 0; i < c->nnodes; i++) {
-		uint32_t b, e;
-		if (rs_node_rrset(c->zone, &c->nodes[i], RS_TYPE_NSEC3, &b, &e) && c->rrs[b].rdlen > 1 &&
-		    (c->rrs[b].rdata[1] & 1)) {
-			params.opt_out = true;
-			break;
-		}
-	}
-	rs_nsec3_chain_t chain;
-	rs_diag_t d;
-	if (rs_nsec3_build(c->zone, &params, &chain, &d) != RS_EOK) {
-		problem(p, apex, RS_TYPE_NSEC3, "%s", d.text);
-		return;
-	}
-	/* NSEC3 names are children of the apex in hash order, as the chain is. */
-	size_t k = 0;
-	const rs_name_t *origin = rs_zone_origin(c->zone);
-	for (size_t i = 0; i < c->nnodes; i++) {
-		const rs_node_t *node = &c->nodes[i];
-		if (!is_nsec3_node(c->zone, node))
-			continue;
-		const uint8_t *owner = rs_name_wire(node->name);
-		uint8_t hash[20];
-		if (node->name->labels != origin->labels + 1 || owner[0] != 32 ||
-		    rs_base32hex_decode((const char *)owner + 1, 32, hash, 20) != 20) {
-			problem(p, owner, RS_TYPE_NSEC3, "owner is not a base32hex SHA-1 hash");
-			continue;
-		}
-		while (k < chain.count && memcmp(chain.entries[k].hash, hash, 20) < 0) {
-			uint8_t want[RS_NAME_MAX];
-			rs_nsec3_owner(chain.entries[k].hash, origin, want);
-			problem(p, want, RS_TYPE_NSEC3, "missing NSEC3");
-			k++;
-		}
-		if (k == chain.count || memcmp(chain.entries[k].hash, hash, 20) != 0) {
-			problem(p, owner, RS_TYPE_NSEC3, "NSEC3 matches no name of the zone");
-			continue;
-		}
-		uint32_t b, e;
-		rs_node_rrset(c->zone, node, RS_TYPE_NSEC3, &b, &e);
-		const rs_rr_t *n3 = &c->rrs[b];
-		const uint8_t *rd = n3->rdata;
-		size_t pos = 5 + (size_t)(n3->rdlen > 4 ? rd[4] : 0);
-		if (n3->rdlen < 5 || pos + 21 > n3->rdlen || rd[pos] != 20 || rd[0] != 1 ||
-		    rs_get16(rd + 2) != params.iterations || rd[4] != params.salt_len ||
-		    memcmp(rd + 5, params.salt, params.salt_len) != 0) {
-			problem(p, owner, RS_TYPE_NSEC3, "parameters differ from NSEC3PARAM");
-			k++;
-			continue;
-		}
-		const uint8_t *want_next = chain.entries[(k + 1) % chain.count].hash;
-		if (memcmp(rd + pos + 1, want_next, 20) != 0)
-			problem(p, owner, RS_TYPE_NSEC3, "next hashed owner is not the next name in the chain");
-		uint16_t types[512];
-		size_t nt = 0;
-		if (chain.entries[k].node != RS_NO_NODE) {
-			const rs_node_t *named = &c->nodes[chain.entries[k].node];
-			nt = rs_node_types(c->zone, named, true,
-					   (named->flags & RS_NODE_APEX) ? RS_TYPE_NSEC3PARAM : 0, types);
-		}
-		check_bitmap(p, owner, RS_TYPE_NSEC3, rd + pos + 21, n3->rdlen - pos - 21, types, nt);
-		k++;
-	}
-	for (; k < chain.count; k++) {
-		uint8_t want[RS_NAME_MAX];
-		rs_nsec3_owner(chain.entries[k].hash, origin, want);
-		problem(p, want, RS_TYPE_NSEC3, "missing NSEC3");
-	}
-	rs_nsec3_chain_clear(&chain);
 }
 
 int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t *report,
@@ -386,7 +279,7 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 			if (rs_key_from_dnskey(apex_name, c.rrs[i].rdata, c.rrs[i].rdlen, &key) != RS_EOK) {
 				if (c.rrs[i].rdlen >= 4 && !rs_alg_supported(c.rrs[i].rdata[3]))
 					continue; /* unknown algorithms are treated as absent (RFC 4035 5.2) */
-				problem(&head, apex_name, RS_TYPE_DNSKEY, "malformed DNSKEY");
+				verify_problem(&head, apex_name, RS_TYPE_DNSKEY, "malformed DNSKEY");
 				continue;
 			}
 			c.keys[c.nkeys++] = key;
@@ -399,7 +292,7 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 		}
 	}
 	if (c.nkeys == 0)
-		problem(&head, apex_name, RS_TYPE_DNSKEY, "no usable DNSKEY at the apex");
+		verify_problem(&head, apex_name, RS_TYPE_DNSKEY, "no usable DNSKEY at the apex");
 
 	unsigned threads = opts->threads ? opts->threads : rs_cpu_count();
 	if (threads > 64)
@@ -447,7 +340,7 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 		for (size_t i = 0; !nsec3 && i < c.nnodes; i++)
 			nsec3 = is_nsec3_node(zone, &c.nodes[i]);
 	if (nsec3)
-		check_nsec3(&c, &head, param);
+		verify_nsec3(&c, &head, param, only, count);
 	else
 		check_nsec(&c, &head, only, count);
 	free(only);

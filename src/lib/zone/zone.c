@@ -578,6 +578,21 @@ const rs_node_t *rs_zone_find(const rs_zone_t *zone, const uint8_t *key, size_t 
 	return n->key_len == key_len && memcmp(rs_name_key(n), key, key_len) == 0 ? &zone->nodes[i] : NULL;
 }
 
+size_t rs_zone_subtree_end(const rs_zone_t *zone, size_t i)
+{
+	const rs_name_t *top = zone->nodes[i].name;
+	size_t lo = i + 1, hi = zone->nnodes;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const rs_name_t *n = zone->nodes[mid].name;
+		if (rs_name_under_key(n, rs_name_key(top), top->key_len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 bool rs_node_rrset(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t *begin,
 		   uint32_t *end)
 {
