@@ -118,6 +118,8 @@ typedef struct {
 
 /* Patches that share storage in a row before one makes a full copy. */
 #define RS_ZONE_CHAIN_MAX 32
+/* Storage patches may add before one makes a full copy, when it is also a quarter of the copy's. */
+#define RS_ZONE_CHAIN_BYTES ((size_t)16 << 20)
 
 /*
  * A finished zone: base (finished) with the records of each edited name
@@ -131,8 +133,10 @@ typedef struct {
  * Memory: the nodes and records arrays are *out's own, but the RDATA and
  * names of base that *out keeps are not copied: *out holds a reference to
  * base's storage (thread-safe counts), so base may be freed first. Chains of
- * patches share storage until RS_ZONE_CHAIN_MAX, or until a patch edits a
- * quarter of the names: that one copies everything it keeps (compaction),
+ * patches share storage until RS_ZONE_CHAIN_MAX, until the storage they
+ * added passes RS_ZONE_CHAIN_BYTES and a quarter of the last full copy's,
+ * or until a patch edits a quarter of the names: that one copies
+ * everything it keeps (compaction),
  * and the storage of old versions goes with their last reference. Caller
  * frees *out with rs_zone_free(). rs_zone_set_serial() on a patched zone
  * copies the SOA first, so base never changes.

@@ -742,6 +742,50 @@ static void long_chain(void)
 	rs_zone_free(z);
 }
 
+/*
+ * A chain of patches that each bring much storage (a refresh of a large
+ * zone) is compacted when what they added passes RS_ZONE_CHAIN_BYTES and a
+ * quarter of the first zone's, long before RS_ZONE_CHAIN_MAX: the storage of
+ * what they replaced goes.
+ */
+static void heavy_chain(void)
+{
+	fixed_model();
+	rs_zone_t *z = full_sign(&fixed);
+	enum { RECORDS = 8000 };
+	static uint8_t rdata[RECORDS][256];
+	static rs_rr_t rrs[RECORDS];
+	uint8_t owner[RS_NAME_MAX];
+	size_t longest = 0, compacted_at = 0;
+	for (unsigned round = 1; z != NULL && round <= 24 && compacted_at == 0; round++) {
+		char name[16];
+		snprintf(name, sizeof(name), "big%u", round); /* a name of its own: each patch's storage stays in use */
+		owner_wire(name, owner);
+		for (unsigned i = 0; i < RECORDS; i++) {
+			rdata[i][0] = 254; /* one TXT string of 254 octets, distinct in each round */
+			memset(rdata[i] + 1, 'a' + (int)(round % 26), 254);
+			snprintf((char *)rdata[i] + 1, 20, "%u-%u", round, i);
+			rdata[i][1 + strlen((char *)rdata[i] + 1)] = 'x';
+			rrs[i] = (rs_rr_t){ .type = RS_TYPE_TXT, .ttl = 3600, .rdata = rdata[i], .rdlen = 255 };
+		}
+		rs_zone_edit_t e = { .owner = owner, .rrs = rrs, .count = RECORDS };
+		rs_zone_t *next = NULL;
+		rs_diag_t d;
+		if (rs_zone_patch(z, &e, 1, &next, &d) != RS_EOK)
+			printf("# patch: %s\n", d.text);
+		rs_zone_free(z);
+		z = next;
+		size_t chain = z != NULL ? rs_zone_chain(z) : 0;
+		if (chain < longest)
+			compacted_at = round;
+		longest = chain > longest ? chain : longest;
+	}
+	/* 8,000 records of 255 octets a round (2 MiB, more in arena blocks): past 16 MiB within 8 rounds. */
+	ok(compacted_at >= 3 && compacted_at <= 10 && longest < RS_ZONE_CHAIN_MAX, "a chain of heavy patches is compacted by its storage "
+	   "(at round %zu, the chain %zu long)", compacted_at, longest);
+	rs_zone_free(z);
+}
+
 static void patch_rules(void)
 {
 	fixed_model();
@@ -1124,6 +1168,7 @@ int main(void)
 	bad_changes();
 	long_chain();
 	patch_rules();
+	heavy_chain();
 	static const struct {
 		const char *label;
 		bool opt_out;

@@ -210,6 +210,22 @@ static int share(rs_zone_t *out, const rs_zone_t *base, const prep_t *prep, size
 	return RS_EOK;
 }
 
+/*
+ * Does the storage the patches since the last full copy added outweigh a
+ * quarter of that copy's (and RS_ZONE_CHAIN_BYTES)? What they replaced is
+ * still held there for nobody: refreshes re-sign a few percent of a large
+ * zone each time, and without this its memory would grow by that much each.
+ */
+static bool chain_heavy(const rs_zone_t *base)
+{
+	if (base->nshared == 0)
+		return false;
+	size_t first = rs_arena_size(base->shared[0]->arena), added = rs_arena_size(base->store->arena);
+	for (size_t i = 1; i < base->nshared; i++)
+		added += rs_arena_size(base->shared[i]->arena);
+	return added > RS_ZONE_CHAIN_BYTES && added > first / 4;
+}
+
 int rs_zone_patch(const rs_zone_t *base, const rs_zone_edit_t *edits, size_t nedits, rs_zone_t **out,
 		  rs_diag_t *diag)
 {
@@ -224,11 +240,12 @@ int rs_zone_patch(const rs_zone_t *base, const rs_zone_edit_t *edits, size_t ned
 	if (ret == RS_EOK && (ret = rs_zone_new(rs_name_wire(base->origin), &base->opts, &z)) != RS_EOK)
 		rs_diag(diag, ret, "out of memory");
 	/*
-	 * Compaction: a long chain of shared storage, or a large patch (then
-	 * the copy costs little beside it), makes a zone that shares nothing,
-	 * so the storage of old versions can go.
+	 * Compaction: a long chain of shared storage, one that holds much, or a
+	 * large patch (then the copy costs little beside it), makes a zone that
+	 * shares nothing, so the storage of old versions can go.
 	 */
-	bool compact = base->nshared + 1 >= RS_ZONE_CHAIN_MAX || (nedits >= 1024 && nedits >= base->nnodes / 4);
+	bool compact = base->nshared + 1 >= RS_ZONE_CHAIN_MAX || chain_heavy(base) ||
+		       (nedits >= 1024 && nedits >= base->nnodes / 4);
 	size_t nrr = base->nrr, nnodes = base->nnodes + nedits;
 	for (size_t e = 0; ret == RS_EOK && e < nedits; e++)
 		nrr += edits[e].count - (prep[e].exists ? base->nodes[prep[e].pos].count : 0);
