@@ -56,11 +56,16 @@ void rs_journal_close(rs_journal_t *j);
 /*
  * Append diff durably (written and fsynced before it returns). Its from must
  * be the journal's last serial, unless the journal is empty; otherwise
- * RS_EINVAL. Past the limits the oldest diffs are dropped (the file is
- * rewritten atomically); the newest is always kept, even when it alone is
- * larger than max_bytes. A trim that failed is said in diag with RS_EOK and
- * tried again at the next append. A second process opening the same journal
- * gets RS_EBUSY.
+ * RS_EINVAL. The file never exceeds the limits, not even for a moment:
+ * when the diff would take it past max_diffs or max_bytes (the file's size,
+ * its 16-octet header included), the oldest diffs are dropped first, as
+ * many as needed, in the same atomic rewrite that adds the diff (a new file
+ * renamed over the old one: a crash leaves one or the other). A diff that
+ * does not fit alone is not held: the history is emptied (the secondaries
+ * behind take an AXFR) and RS_ERANGE says so. A second process opening the
+ * same journal gets RS_EBUSY. At open, limits lowered since the file was
+ * written are applied the same way (a newest diff past them alone empties
+ * the history, said as a warning).
  */
 int rs_journal_append(rs_journal_t *j, const rs_diff_t *diff, rs_diag_t *diag);
 /*

@@ -2,7 +2,8 @@
  * Unit tests of xfr's history side: versions, diffs between two signed zones
  * (checked by applying them to the old zone and comparing with the new), and
  * the journal: chains, reopening, limits, end_at, damaged tails, files that
- * are not journals, and reads racing appends.
+ * are not journals, reads racing appends, the file within its bounds after
+ * every append of a long random sequence, and kill -9 at random instants.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "regsign/xfr.h"
@@ -657,13 +661,361 @@ static void test_journal_limits(void)
 	ok(file_size(path) == before && file_size(path) == (off_t)bytes + 16, "file did not grow");
 	rs_journal_close(j);
 
-	/* A diff larger than the limit is still held: the chain's end must stay known. */
-	lim = (rs_journal_limits_t){ .max_bytes = 1 };
-	is_int(rs_journal_open(path, &lim, &j, &diag), RS_EOK, "open with a tiny byte limit");
+	/* A newest diff past the limit alone: no history holds it, the file keeps its bound. */
+	lim = (rs_journal_limits_t){ .max_bytes = one + 15 };
+	is_int(rs_journal_open(path, &lim, &j, &diag), RS_EOK, "open with a byte limit below one diff");
+	ok(strstr(diag.text, "warning") != NULL && strstr(diag.text, "emptied") != NULL,
+	   "said: %s", diag.text);
 	rs_journal_usage(j, &n, NULL);
-	ok(n == 1 && rs_journal_range(j, &first, &last) && first == 19 && last == 20,
-	   "the newest diff stays");
+	ok(n == 0 && !rs_journal_range(j, NULL, NULL) && file_size(path) == 16,
+	   "the history is emptied, the file at its header");
+	rs_diff_t x = mkdiff(20, 21);
+	is_int(rs_journal_append(j, &x, &diag), RS_ERANGE, "a diff that cannot fit alone is refused");
+	ok(strstr(diag.text, path) != NULL && strstr(diag.text, "emptied") != NULL, "diag: %s",
+	   diag.text);
+	ok(!rs_journal_range(j, NULL, NULL) && file_size(path) == 16, "still empty");
+	rs_diff_clear(&x);
 	rs_journal_close(j);
+	/* One that fits exactly, header included. */
+	lim = (rs_journal_limits_t){ .max_bytes = one + 16 };
+	is_int(rs_journal_open(path, &lim, &j, &diag), RS_EOK, "open with room for one diff exactly");
+	x = mkdiff(20, 21);
+	is_int(rs_journal_append(j, &x, &diag), RS_EOK, "a diff that fits exactly is held");
+	rs_diff_clear(&x);
+	x = mkdiff(21, 22);
+	is_int(rs_journal_append(j, &x, &diag), RS_EOK, "the next one too");
+	rs_diff_clear(&x);
+	ok(rs_journal_range(j, &first, &last) && first == 21 && last == 22 &&
+	       file_size(path) == (off_t)lim.max_bytes,
+	   "the history restarts at it (%u, %u), the file at the limit", first, last);
+	rs_journal_close(j);
+}
+
+/* ---- the bounds, after every append of a long random sequence ---- */
+
+static uint32_t mix(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	x *= 0x846ca68bu;
+	return x ^ (x >> 16);
+}
+
+static const uint8_t t_owner[] = { 4, 't', 'e', 's', 't', 0 };
+#define XRR_FIXED (sizeof(t_owner) + 10)
+#define SOA_RDLEN (2 * (3 + sizeof(t_owner)) + 20)
+#define DIFF_FIXED (40 + 2 * (XRR_FIXED + SOA_RDLEN))
+
+static uint8_t *put_soa(uint8_t *p, rs_xrr_t *rr, uint32_t serial)
+{
+	*rr = (rs_xrr_t){ .owner = t_owner, .rdata = p, .ttl = 3600, .type = RS_TYPE_SOA,
+			  .rdlen = SOA_RDLEN };
+	for (int k = 0; k < 2; k++) {
+		memcpy(p, k == 0 ? "\2ns" : "\2hm", 3);
+		memcpy(p + 3, t_owner, sizeof(t_owner));
+		p += 3 + sizeof(t_owner);
+	}
+	uint32_t v[5] = { serial, 7200, 3600, 1209600, 300 };
+	for (int k = 0; k < 5; k++, p += 4) {
+		p[0] = (uint8_t)(v[k] >> 24);
+		p[1] = (uint8_t)(v[k] >> 16);
+		p[2] = (uint8_t)(v[k] >> 8);
+		p[3] = (uint8_t)v[k];
+	}
+	return p;
+}
+
+/*
+ * The diff from serial from to from + 1 whose journal entry takes exactly
+ * size octets (at least DIFF_FIXED + XRR_FIXED + 1): TXT records of filler
+ * that depends on from, so that it can be made again to compare.
+ */
+static rs_diff_t sized_diff(uint32_t from, size_t size)
+{
+	size_t body = size - DIFF_FIXED, nadd = 0;
+	for (size_t left = body; left > 0; nadd++) {
+		size_t rd = left - XRR_FIXED > 255 ? 255 : left - XRR_FIXED;
+		/* never leave a remainder too small for a record of its own */
+		if (left - XRR_FIXED - rd > 0 && left - XRR_FIXED - rd <= XRR_FIXED)
+			rd = 200;
+		left -= XRR_FIXED + rd;
+	}
+	uint8_t *mem = malloc(nadd * sizeof(rs_xrr_t) + 2 * SOA_RDLEN + body);
+	if (mem == NULL)
+		abort();
+	rs_diff_t d = { .from = from, .to = from + 1, .added = (rs_xrr_t *)mem, .nadded = nadd,
+			.mem = mem };
+	uint8_t *p = mem + nadd * sizeof(rs_xrr_t);
+	p = put_soa(p, &d.soa_from, from);
+	p = put_soa(p, &d.soa_to, from + 1);
+	size_t left = body;
+	for (size_t i = 0; i < nadd; i++) {
+		size_t rd = left - XRR_FIXED > 255 ? 255 : left - XRR_FIXED;
+		if (left - XRR_FIXED - rd > 0 && left - XRR_FIXED - rd <= XRR_FIXED)
+			rd = 200;
+		left -= XRR_FIXED + rd;
+		d.added[i] = (rs_xrr_t){ .owner = t_owner, .rdata = p, .ttl = 300, .type = RS_TYPE_TXT,
+					 .rdlen = (uint16_t)rd };
+		p[0] = (uint8_t)(rd - 1);
+		for (size_t k = 1; k < rd; k++)
+			p[k] = (uint8_t)('a' + mix(from * 977u + (uint32_t)(i * 263 + k)) % 26);
+		p += rd;
+	}
+	return d;
+}
+
+/* The size of the entry for the diff from serial s: mostly small, some near the limit or past it. */
+static size_t entry_size(uint32_t s, uint64_t limit)
+{
+	uint32_t h = mix(s), r = h % 100, x = h / 100;
+	uint64_t lo = DIFF_FIXED + XRR_FIXED + 1, span;
+	if (r < 70)
+		span = 3000;
+	else if (r < 93)
+		span = limit / 3;
+	else if (r < 98)
+		lo = limit / 3, span = limit - limit / 3;
+	else
+		lo = limit - 200, span = limit / 2; /* around and past what fits alone */
+	return (size_t)(lo + x % span);
+}
+
+#define B_LIMIT 65536
+#define B_DIFFS 25
+
+/* What the journal should hold: the oldest serial and the entries' sizes from it. */
+struct model {
+	uint32_t first;
+	size_t n;
+	uint64_t size[B_DIFFS + 1];
+};
+
+static void model_append(struct model *m, uint32_t from, size_t size)
+{
+	if (16 + size > B_LIMIT) {
+		m->n = 0;
+		return;
+	}
+	if (m->n == 0)
+		m->first = from;
+	m->size[m->n++] = size;
+	uint64_t total = 16;
+	for (size_t i = 0; i < m->n; i++)
+		total += m->size[i];
+	while (m->n > B_DIFFS || total > B_LIMIT) {
+		total -= m->size[0];
+		memmove(m->size, m->size + 1, --m->n * sizeof(m->size[0]));
+		m->first++;
+	}
+}
+
+/* The journal holds what m says, readable, contiguous and as appended; else why not. */
+static const char *check_held(rs_journal_t *j, const char *path, const struct model *m)
+{
+	static char why[1024];
+	struct stat st;
+	size_t n;
+	uint64_t bytes;
+	uint32_t first, last;
+	rs_journal_usage(j, &n, &bytes);
+	if (stat(path, &st) != 0 || st.st_size > B_LIMIT || st.st_size != (off_t)bytes + 16) {
+		snprintf(why, sizeof(why), "file of %lld octets, %llu held",
+			 (long long)st.st_size, (unsigned long long)bytes);
+		return why;
+	}
+	if (n > B_DIFFS || n != m->n)
+		return snprintf(why, sizeof(why), "%zu diffs held, want %zu", n, m->n), why;
+	if (n == 0)
+		return rs_journal_range(j, NULL, NULL) ? "an empty journal has a range" : NULL;
+	if (!rs_journal_range(j, &first, &last) || first != m->first || last != m->first + n)
+		return snprintf(why, sizeof(why), "range %u to %u, want %u to %zu", first, last,
+				m->first, m->first + n),
+		       why;
+	rs_diff_t *d;
+	size_t got;
+	rs_diag_t diag;
+	if (jread(j, first, &d, &got, &diag) != RS_EOK || got != n)
+		return snprintf(why, sizeof(why), "read from %u: %s", first, diag.text), why;
+	const char *bad = NULL;
+	for (size_t i = 0; bad == NULL && i < n; i++) {
+		rs_diff_t want = sized_diff(first + (uint32_t)i, m->size[i]);
+		if (d[i].from != first + i || (i > 0 && d[i].from != d[i - 1].to) ||
+		    !diff_eq(&d[i], &want)) {
+			snprintf(why, sizeof(why), "diff %zu of the chain from %u differs", i, first);
+			bad = why;
+		}
+		rs_diff_clear(&want);
+	}
+	free_diffs(d, got);
+	return bad;
+}
+
+static void test_journal_bounds(void)
+{
+	const char *path = jpath("bounds.journal");
+	unlink(path);
+	rs_journal_limits_t lim = { .max_diffs = B_DIFFS, .max_bytes = B_LIMIT };
+	rs_journal_t *j;
+	rs_diag_t diag;
+	is_int(rs_journal_open(path, &lim, &j, &diag), RS_EOK, "open with %d diffs, %d octets",
+	       B_DIFFS, B_LIMIT);
+	struct model m = { 0 };
+	int steps = 0, bad = 0, refused = 0, wrongret = 0, reopened = 0;
+	off_t largest = 0;
+	const char *first_bad = NULL;
+	char first_why[2048] = "";
+	for (uint32_t s = 1000; s < 1600; s++, steps++) {
+		size_t size = entry_size(s, B_LIMIT);
+		rs_diff_t d = sized_diff(s, size);
+		int ret = rs_journal_append(j, &d, &diag);
+		rs_diff_clear(&d);
+		bool fits = 16 + size <= B_LIMIT;
+		if (ret != (fits ? RS_EOK : RS_ERANGE)) {
+			if (wrongret++ == 0)
+				snprintf(first_why, sizeof(first_why), "append %u (%zu octets): %d %s", s,
+					 size, ret, diag.text);
+		}
+		refused += !fits;
+		model_append(&m, s, size);
+		if (file_size(path) > largest)
+			largest = file_size(path);
+		const char *why = check_held(j, path, &m);
+		if (why != NULL && bad++ == 0) {
+			first_bad = why;
+			snprintf(first_why + strlen(first_why), sizeof(first_why) - strlen(first_why),
+				 " after append %u: %s", s, why);
+		}
+		if (s % 97 == 0) {
+			/* what is on disk is what was held */
+			rs_journal_close(j);
+			diag.text[0] = 0;
+			if (rs_journal_open(path, &lim, &j, &diag) != RS_EOK || diag.text[0] != 0)
+				bad++;
+			if ((why = check_held(j, path, &m)) != NULL && bad++ == 0)
+				first_bad = why;
+			reopened++;
+		}
+	}
+	if (first_why[0])
+		printf("# %s\n", first_why);
+	is_int(wrongret, 0, "each of %d appends held its diff, or refused it when it cannot fit alone "
+	       "(%d refused)", steps, refused);
+	ok(bad == 0 && first_bad == NULL,
+	   "after every append the file is within %d octets and %d diffs (largest %lld), holds "
+	   "exactly the newest diffs that fit, readable and contiguous (%d reopenings)",
+	   B_LIMIT, B_DIFFS, (long long)largest, reopened);
+	ok(refused > 0 && largest > B_LIMIT - 3000, "the sequence went near and past the limit");
+	ok(access(jpath("bounds.journal.tmp"), F_OK) != 0, "no temporary left");
+	rs_journal_close(j);
+}
+
+/* ---- kill -9 at random instants ---- */
+
+/* Append from the journal's end on; each serial reached is written to fd once durable. */
+static void crash_child(const char *path, int fd)
+{
+	rs_journal_limits_t lim = { .max_diffs = B_DIFFS, .max_bytes = B_LIMIT };
+	rs_journal_t *j;
+	if (rs_journal_open(path, &lim, &j, NULL) != RS_EOK)
+		_exit(2);
+	uint32_t s = 5000;
+	rs_journal_range(j, NULL, &s);
+	for (;; s++) {
+		rs_diff_t d = sized_diff(s, entry_size(s, B_LIMIT));
+		int ret = rs_journal_append(j, &d, NULL);
+		rs_diff_clear(&d);
+		uint32_t done[2] = { s + 1, ret == RS_EOK };
+		if ((ret != RS_EOK && ret != RS_ERANGE) || write(fd, done, sizeof(done)) != sizeof(done))
+			_exit(3);
+	}
+}
+
+static void test_journal_crash(void)
+{
+	const char *path = jpath("crash.journal");
+	unlink(path);
+	rs_journal_limits_t lim = { .max_diffs = B_DIFFS, .max_bytes = B_LIMIT };
+	int rounds = 0, bad = 0, over = 0, torn = 0, appends = 0;
+	char first_why[2048] = "";
+	srand((unsigned)time(NULL));
+	for (; rounds < 40; rounds++) {
+		int p[2];
+		if (pipe(p) != 0)
+			abort();
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(p[0]);
+			crash_child(path, p[1]);
+		}
+		close(p[1]);
+		/* Watch the file's size while the child appends, then kill it at a random instant. */
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		long until = 2000 + rand() % 30000; /* microseconds */
+		do {
+			if (file_size(path) > B_LIMIT)
+				over++;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < until);
+		kill(pid, SIGKILL);
+		int status;
+		waitpid(pid, &status, 0);
+		if (file_size(path) > B_LIMIT)
+			over++;
+		/* The last serial the child saw made durable, and whether it was held. */
+		uint32_t done[2] = { 0, 0 }, last_done = 0, held = 0;
+		while (read(p[0], done, sizeof(done)) == sizeof(done)) {
+			last_done = done[0];
+			held = done[1];
+			appends++;
+		}
+		close(p[0]);
+		if (!WIFSIGNALED(status)) {
+			bad++;
+			snprintf(first_why, sizeof(first_why), "child exited %d", WEXITSTATUS(status));
+			break;
+		}
+		rs_journal_t *j;
+		rs_diag_t diag = { "" };
+		uint32_t first = 0, last = 0;
+		const char *why = NULL;
+		if (rs_journal_open(path, &lim, &j, &diag) != RS_EOK) {
+			why = "does not open";
+		} else {
+			torn += diag.text[0] != 0;
+			bool any = rs_journal_range(j, &first, &last);
+			struct model m = { .first = first };
+			rs_journal_usage(j, &m.n, NULL);
+			for (size_t i = 0; i < m.n; i++)
+				m.size[i] = entry_size(first + (uint32_t)i, B_LIMIT);
+			why = check_held(j, path, &m);
+			/* What was acknowledged stays, and at most the append in flight more; it
+			 * may have emptied the history (a diff that cannot fit alone). */
+			bool next_fits = 16 + entry_size(last_done, B_LIMIT) <= B_LIMIT, fine;
+			if (held)
+				fine = (any && (last == last_done || (next_fits && last == last_done + 1))) ||
+				       (!any && !next_fits);
+			else
+				fine = !any || (next_fits && last == last_done + 1);
+			if (why == NULL && last_done != 0 && !fine)
+				why = "not what was acknowledged";
+			rs_journal_close(j);
+		}
+		if (why != NULL) {
+			if (bad++ == 0)
+				snprintf(first_why, sizeof(first_why),
+					 "round %d (last acknowledged %u, held %u; journal %u to %u): %s %s",
+					 rounds, last_done, held, first, last, why, diag.text);
+		}
+	}
+	if (first_why[0])
+		printf("# %s\n", first_why);
+	is_int(bad, 0, "kill -9 at %d random instants (%d appends acknowledged): the journal opens "
+	       "whole, readable, contiguous, within its bounds, with every acknowledged diff "
+	       "(%d torn tails cut)", rounds, appends, torn);
+	is_int(over, 0, "the file was never seen past %d octets while appending", B_LIMIT);
+	ok(appends > rounds, "appends happened");
 }
 
 static void corrupt_at(const char *path, off_t off, uint8_t x)
@@ -888,6 +1240,8 @@ int main(void)
 	test_journal_damage();
 	test_journal_bad();
 	test_journal_race();
+	test_journal_bounds();
+	test_journal_crash();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

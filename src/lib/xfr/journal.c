@@ -14,6 +14,14 @@
  * file there. Dropping old entries writes the kept ones to a new file that
  * is renamed over the old one: the file on disk is always a whole journal.
  *
+ * Bounds: the file (its header included) never holds more than max_bytes
+ * octets nor more than max_diffs entries, not even for a moment. An append
+ * that would take it past either writes the entries it keeps and the new
+ * one to the new file in the same rewrite: the oldest go first, as many as
+ * needed. An entry that does not fit alone (with the file header) empties
+ * the history instead, and the append says so (RS_ERANGE): secondaries
+ * behind then take an AXFR.
+ *
  * Locks: wlock makes writers (append, end_at, trimming) take turns; lock
  * guards the index and the descriptor, shared by readers, taken exclusively
  * only to change them. A writer writes past the indexed end without lock, so
@@ -332,7 +340,8 @@ static int init_file(int fd)
 	return ret;
 }
 
-static int push_entry(rs_journal_t *j, const entry_t *e)
+/* Room in the index for one more entry, made before anything is written. */
+static int reserve(rs_journal_t *j)
 {
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 16;
@@ -342,6 +351,14 @@ static int push_entry(rs_journal_t *j, const entry_t *e)
 		j->e = p;
 		j->cap = cap;
 	}
+	return RS_EOK;
+}
+
+static int push_entry(rs_journal_t *j, const entry_t *e)
+{
+	int ret = reserve(j);
+	if (ret != RS_EOK)
+		return ret;
 	j->e[j->n++] = *e;
 	j->bytes += e->size;
 	j->end = e->off + e->size;
@@ -350,20 +367,27 @@ static int push_entry(rs_journal_t *j, const entry_t *e)
 
 /* ---- trimming ---- */
 
-/* How many of the oldest entries to drop to be within the limits; the newest always stays. */
-static size_t over_limits(const rs_journal_t *j)
+/*
+ * How many of the oldest entries to drop so that the file, with an entry of
+ * add octets after those kept (none if add is 0), is within the limits: up
+ * to all of them (j->n), which is still too many if the new entry alone
+ * does not fit.
+ */
+static size_t room_for(const rs_journal_t *j, uint64_t add)
 {
-	size_t k = 0;
-	uint64_t bytes = j->bytes;
-	while (k + 1 < j->n && (j->n - k > j->max_diffs || bytes > j->max_bytes))
+	size_t k = 0, extra = add > 0;
+	uint64_t bytes = FILE_HDR + j->bytes + add;
+	while (k < j->n && (j->n - k + extra > j->max_diffs || bytes > j->max_bytes))
 		bytes -= j->e[k++].size;
 	return k;
 }
 
-/*
- * Keep entries [k, n): write them to a new file, fsync it, rename it over the
- * journal and fsync the directory; only then switch to it. Holds wlock.
- */
+/* Whether an entry of size octets can be held at all. */
+static bool fits_alone(const rs_journal_t *j, uint64_t size)
+{
+	return size <= j->max_bytes && FILE_HDR <= j->max_bytes - size;
+}
+
 /* PATH.tmp, where a rewrite is made; NULL on allocation failure. */
 static char *tmp_path(const char *path)
 {
@@ -376,7 +400,15 @@ static char *tmp_path(const char *path)
 	return tmp;
 }
 
-static int rewrite(rs_journal_t *j, size_t k, rs_diag_t *diag)
+/*
+ * Keep entries [k, n), and after them the entry add (add_len octets, its
+ * index entry *add_e) if add is not NULL: write them to a new file, fsync
+ * it, rename it over the journal and fsync the directory; only then switch
+ * to it. Until the rename the journal is the old file, whole; after it, the
+ * new one, whole. Holds wlock.
+ */
+static int rewrite(rs_journal_t *j, size_t k, const uint8_t *add, size_t add_len,
+		   const entry_t *add_e, rs_diag_t *diag)
 {
 	char *tmp = tmp_path(j->path);
 	uint8_t *buf = malloc(COPY_BUF);
@@ -389,6 +421,8 @@ static int rewrite(rs_journal_t *j, size_t k, rs_diag_t *diag)
 		ret = -errno;
 	if (ret == RS_EOK && flock(fd, LOCK_EX | LOCK_NB) != 0)
 		ret = -errno;
+	if (ret == RS_EOK && add != NULL)
+		ret = reserve(j); /* room in the index for it, before the switch */
 	if (ret == RS_EOK)
 		ret = init_file(fd);
 	uint64_t src = k < j->n ? j->e[k].off : j->end, delta = src - FILE_HDR, dst = FILE_HDR;
@@ -399,6 +433,11 @@ static int rewrite(rs_journal_t *j, size_t k, rs_diag_t *diag)
 			ret = write_all(fd, buf, len, dst);
 		src += len;
 		dst += len;
+	}
+	uint64_t add_off = dst;
+	if (ret == RS_EOK && add != NULL) {
+		ret = write_all(fd, add, add_len, dst);
+		dst += add_len;
 	}
 	if (ret == RS_EOK && fsync(fd) != 0)
 		ret = -errno;
@@ -430,6 +469,12 @@ static int rewrite(rs_journal_t *j, size_t k, rs_diag_t *diag)
 		j->bytes += j->e[i].size;
 	}
 	j->end = dst;
+	if (add != NULL) {
+		entry_t e = *add_e;
+		e.off = add_off;
+		j->e[j->n++] = e; /* reserved above */
+		j->bytes += e.size;
+	}
 	pthread_rwlock_unlock(&j->lock);
 	close(old);
 	if (dret != RS_EOK)
@@ -598,11 +643,17 @@ int rs_journal_open(const char *path, const rs_journal_limits_t *limits, rs_jour
 		journal_free(j);
 		return ret;
 	}
-	/* Limits lowered since the last run take effect now; as in append, trimming may fail. */
-	size_t k = over_limits(j);
+	/* Limits lowered since the last run take effect now (the newest too, if it alone is past
+	 * them); trimming may fail, and is then tried again at the next append. */
+	size_t k = room_for(j, 0);
 	rs_diag_t d;
-	if (k > 0 && rewrite(j, k, &d) != RS_EOK)
+	if (k > 0 && rewrite(j, k, NULL, 0, NULL, &d) != RS_EOK)
 		snprintf(warn, sizeof(warn), "warning: %.500s", d.text);
+	else if (k > 0 && j->n == 0 && warn[0] == 0)
+		snprintf(warn, sizeof(warn),
+			 "%s: warning: the newest diff alone is past journal limits of %zu diffs and "
+			 "%" PRIu64 " octets: the history is emptied",
+			 path, j->max_diffs, j->max_bytes);
 	if (warn[0] != 0)
 		rs_diag(diag, RS_EOK, "%s", warn);
 	*out = j;
@@ -648,6 +699,34 @@ int rs_journal_append(rs_journal_t *j, const rs_diff_t *diff, rs_diag_t *diag)
 		      .to = diff->to,
 		      .nremoved = (uint32_t)diff->nremoved,
 		      .nadded = (uint32_t)diff->nadded };
+	if (!fits_alone(j, len)) {
+		/* No history can hold it: none is kept, rather than one that ends before what is
+		 * served. */
+		rs_diag_t d;
+		int empty = j->n > 0 || j->end > FILE_HDR ? rewrite(j, j->n, NULL, 0, NULL, &d) : RS_EOK;
+		ret = rs_diag(diag, RS_ERANGE,
+			      "%s: diff %" PRIu32 " to %" PRIu32 " takes %zu octets, past the journal "
+			      "size of %" PRIu64 " (with its %d-octet header)%s%s",
+			      j->path, diff->from, diff->to, len, j->max_bytes, FILE_HDR,
+			      empty == RS_EOK ? ": the history is emptied" : "; ",
+			      empty == RS_EOK ? "" : d.text);
+		goto out;
+	}
+	size_t k = room_for(j, len);
+	if (k > 0) {
+		/* Past a limit with it: the oldest go in the same atomic rewrite that adds it, so
+		 * the file is within the limits before, during and after. */
+		rs_diag_t d;
+		ret = rewrite(j, k, buf, len, &e, &d);
+		if (ret != RS_EOK)
+			ret = rs_diag(diag, ret, "%s: cannot write diff %" PRIu32 " to %" PRIu32 ": %s",
+				      j->path, diff->from, diff->to, d.text);
+		goto out;
+	}
+	if ((ret = reserve(j)) != RS_EOK) {
+		ret = rs_diag(diag, ret, "%s: out of memory for the index", j->path);
+		goto out;
+	}
 	ret = write_all(j->fd, buf, len, j->end);
 	if (ret == RS_EOK && fdatasync(j->fd) != 0)
 		ret = -errno;
@@ -661,20 +740,8 @@ int rs_journal_append(rs_journal_t *j, const rs_diff_t *diff, rs_diag_t *diag)
 		goto out;
 	}
 	pthread_rwlock_wrlock(&j->lock);
-	ret = push_entry(j, &e);
+	ret = push_entry(j, &e); /* reserved: cannot fail */
 	pthread_rwlock_unlock(&j->lock);
-	if (ret != RS_EOK) {
-		ret = rs_diag(diag, ret, "%s: out of memory for the index", j->path);
-		goto out;
-	}
-	size_t k = over_limits(j);
-	if (k > 0) {
-		/* The diff is held already; a failure to trim is said, and retried at the next
-		 * append. */
-		rs_diag_t d;
-		if (rewrite(j, k, &d) != RS_EOK)
-			rs_diag(diag, RS_EOK, "warning: %s", d.text);
-	}
 out:
 	pthread_mutex_unlock(&j->wlock);
 	free(buf);
