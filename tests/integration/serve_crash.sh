@@ -186,7 +186,7 @@ lines = open(path).read().splitlines()
 body = [l.split() for l in lines if l and l[0] not in '$;@' and not l.startswith('nic') and '.nic' not in l.split()[0]]
 # delegations without in-bailiwick servers: removing them leaves no glue behind
 inb = {f[0] for f in body if f[3] == 'NS' and f[4].endswith('.tld.')}
-owners = sorted({f[0] for f in body if f[3] == 'NS'} - inb)
+owners = sorted(o for o in {f[0] for f in body if f[3] == 'NS'} - inb if not o.startswith('crash-'))  # earlier rounds' stay
 gone = set(rnd.sample(owners, 20))
 ds_lines = [i for i, l in enumerate(lines) if l.split()[3:4] == ['DS'] and l.split()[0] not in gone and not l.startswith('nic')]
 new_digest = None
@@ -225,8 +225,7 @@ while time.time() < end:  # a busy look: an IXFR on loopback takes milliseconds
                 os.kill(pid, signal.SIGKILL)
                 print('landed')
                 sys.exit(0)
-os.kill(pid, signal.SIGKILL)
-print('missed')
+print('missed')  # the caller makes another change and looks again
 EOF
 }
 
@@ -259,6 +258,13 @@ for round in $(seq "$ROUNDS"); do
 		;;
 	b) # while a secondary's transfer connection (IXFR, after the NOTIFY of the change) is open
 		landed=$(kill_in_transfer "$DAEMON" 10)
+		# A transfer on loopback can open and close between two looks: another change, another look.
+		for again in 1 2 3; do
+			[ "$landed" = landed ] && break
+			edit "$round$again" 40 > /dev/null
+			landed=$(kill_in_transfer "$DAEMON" 10)
+		done
+		[ "$landed" = landed ] || kill -9 "$DAEMON"
 		check_match "$what: the kill landed while a secondary's transfer connection was open" "^landed$" "$landed"
 		;;
 	c) # while the change set is signed and journaled
