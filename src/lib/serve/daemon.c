@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -143,6 +144,13 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 	if (sv == NULL)
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	sv->o = *opts;
+	/*
+	 * A fixed threshold: zone storage blocks and a version's arrays are
+	 * mapped, and go back to the system when an old version goes. glibc's
+	 * moving threshold would take them from the heap after the first such
+	 * free, and a daemon that keeps a large zone for months would grow.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	pthread_mutex_init(&sv->lock, NULL);
 	pthread_mutex_init(&sv->sync_lock, NULL);
 	pthread_cond_init(&sv->changed, NULL);

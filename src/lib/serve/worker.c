@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -311,6 +312,7 @@ static void run_job(serve_t *sv, rs_store_t *store, szone_t *z, enum job job, in
 		return;
 	}
 	int ret = do_publish(&r, &diag);
+	malloc_trim(0); /* what the last version and the signing's scratch left in the heap */
 	int64_t now = serve_now(sv);
 	pthread_mutex_lock(&sv->lock);
 	if (ret == RS_EBUSY) {
