@@ -61,6 +61,8 @@ typedef struct {
 	rs_nsec3_params_t params;
 } rs_nsec3_chain_t;
 
+/* Does node hold only NSEC3 records and their signatures (part of the chain, not of the data)? */
+bool rs_nsec3_only(const rs_zone_t *zone, const rs_node_t *node);
 /* Build the chain; caller frees with rs_nsec3_chain_clear(). RS_EZONE on a hash collision. */
 int rs_nsec3_build(const rs_zone_t *zone, const rs_nsec3_params_t *params, rs_nsec3_chain_t *chain,
 		   rs_diag_t *diag);

@@ -32,8 +32,7 @@ static bool is_ancestor(const struct item *anc, const struct item *x)
 	return anc->labels < x->labels && same_name(suffix(x->wire, x->labels, anc->labels), anc->wire);
 }
 
-/* A name holding only NSEC3 records (and their signatures) is part of the chain, not of the data. */
-static bool nsec3_only(const rs_zone_t *zone, const rs_node_t *node)
+bool rs_nsec3_only(const rs_zone_t *zone, const rs_node_t *node)
 {
 	const rs_rr_t *rr = rs_zone_rrs(zone) + node->first;
 	for (uint32_t i = 0; i < node->count; i++)
@@ -122,7 +121,7 @@ int rs_nsec3_build(const rs_zone_t *zone, const rs_nsec3_params_t *params, rs_ns
 	unsigned apex_labels = rs_zone_origin(zone)->labels;
 	for (size_t i = 0; i < count; i++) {
 		const rs_node_t *node = &nodes[i];
-		if (!rs_node_in_chain(node) || nsec3_only(zone, node))
+		if (!rs_node_in_chain(node) || rs_nsec3_only(zone, node))
 			continue;
 		/*
 		 * In canonical order an ancestor that exists comes before the name

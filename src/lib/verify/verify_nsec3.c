@@ -153,20 +153,10 @@ static int cand_cmp(const void *a, const void *b)
 	return rs_key_cmp(x->kp, x->key_len, y->kp, y->key_len);
 }
 
-/* A name holding only NSEC3 records (and their signatures) is part of the chain, not of the data. */
-static bool nsec3_only(const rs_zone_t *zone, const rs_node_t *node)
-{
-	const rs_rr_t *rr = rs_zone_rrs(zone) + node->first;
-	for (uint32_t i = 0; i < node->count; i++)
-		if (rr[i].type != RS_TYPE_NSEC3 && rr[i].type != RS_TYPE_RRSIG)
-			return false;
-	return true;
-}
-
 /* Does node get an NSEC3 (rs_nsec3_build): authoritative data, and with opt-out not an unsigned delegation? */
 static bool included(const names_t *nc, const rs_node_t *node)
 {
-	if (!rs_node_in_chain(node) || nsec3_only(nc->c->zone, node))
+	if (!rs_node_in_chain(node) || rs_nsec3_only(nc->c->zone, node))
 		return false;
 	return !(nc->params.opt_out && (node->flags & RS_NODE_DELEG) && !(node->flags & RS_NODE_DS));
 }
@@ -233,7 +223,7 @@ static void check_name(names_t *nc, const uint8_t *wire, const uint8_t *key, siz
 	const rs_node_t *node = rs_zone_find(c->zone, key, klen);
 	char name[1024], what[1100];
 	uint8_t hash[20], owner[RS_NAME_MAX], okey[RS_KEY_MAX];
-	if (node != NULL && (rs_nsec3_at(c->zone, node, NULL) != NULL || nsec3_only(c->zone, node)))
+	if (node != NULL && (rs_nsec3_at(c->zone, node, NULL) != NULL || rs_nsec3_only(c->zone, node)))
 		return; /* an owner of the chain: checked as one when touched */
 	text(wire, name, sizeof(name));
 	if (node == NULL && rs_dname_labels(wire) == (unsigned)origin->labels + 1 && wire[0] == 32 &&
