@@ -210,6 +210,8 @@ typedef struct {
 	rs_zone_t **keep;
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
+	/* rs_session_publish_changes: sign again what falls due too (the zone's timed refresh). */
+	bool refresh;
 } rs_publish_opts_t;
 
 typedef struct {
@@ -257,9 +259,10 @@ size_t rs_changeset_size(const rs_changeset_t *cs);
 uint64_t rs_changeset_generation(const rs_changeset_t *cs);
 void rs_changeset_free(rs_changeset_t *cs);
 /*
- * Publish prev plus cs (opts: staged and keep; output is not written).
- * Signatures that fall due are made again with it (the reuse window a full
- * publication keeps); cs NULL publishes that refresh alone. Key steps are
+ * Publish prev plus cs (opts: staged, keep and refresh; output is not
+ * written). With refresh, the signatures that fall due are made again with
+ * it (the reuse window a full publication keeps), and cs NULL publishes that
+ * refresh alone. Key steps are
  * not taken here (rs_session_enforce first): -EOPNOTSUPP when the keys no
  * longer match prev's, and the full publication must show them.
  */

@@ -151,7 +151,8 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 		return RS_EOK;
 	}
 	rs_zone_t *checked = NULL;
-	rs_publish_opts_t po = { .staged = stage_diff, .staged_arg = st, .keep = &checked };
+	/* Refreshes ride on the timed run: a change between two needs no look at every signature. */
+	rs_publish_opts_t po = { .staged = stage_diff, .staged_arg = st, .keep = &checked, .refresh = next_refresh != 0 };
 	rs_publish_result_t res;
 	ret = rs_session_publish_changes(s, prev, size > 0 ? cs : NULL, &po, &res, diag);
 	rs_changeset_free(cs);

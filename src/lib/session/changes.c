@@ -3,8 +3,8 @@
  * publication by signing only that (rs_sign_update), verifying only the
  * names it touched, and committing as a full publication does. The output
  * file is left to the caller (the daemon writes it later; its journal holds
- * the diffs meanwhile). The signatures that fall due are refreshed with
- * each change set, and an empty one is a refresh alone. Whatever the
+ * the diffs meanwhile). A refresh (the zone's timed run) signs again what
+ * falls due with its changes, or alone. Whatever the
  * change-set path cannot take (the keys changed, the NSEC3 parameters, the
  * apex) is said with -EOPNOTSUPP, and the caller publishes in full.
  */
@@ -402,7 +402,8 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	rs_sign_opts_t so;
 	rs_signing_opts(&signing, &s->policy, prev, s->o.now, &so);
 	so.threads = s->o.threads;
-	session_reuse_window(s, &so);
+	if (po->refresh)
+		session_reuse_window(s, &so);
 	res->signers = signing.nsigners;
 	res->published = signing.published;
 	rs_zone_t *next = NULL;

@@ -195,6 +195,13 @@ int64_t sign_spread_share(const uint8_t *owner, uint16_t type, uint32_t expirati
 bool sign_sig_lasts(const rs_sign_opts_t *opts, const uint8_t *owner, uint16_t type, const uint8_t *rrsig)
 {
 	uint32_t expiration = rs_get32(rrsig + 8);
+	if ((int32_t)((uint32_t)opts->reuse_latest - expiration) < 0)
+		return false;
+	/* Outside the spread no share can change the answer: no hash (a refresh looks at every signature). */
+	if ((int32_t)(expiration - (uint32_t)(opts->reuse_until + opts->reuse_spread)) > 0)
+		return true;
+	if ((int32_t)(expiration - (uint32_t)opts->reuse_until) <= 0)
+		return false;
 	uint32_t until = (uint32_t)(opts->reuse_until + sign_spread_share(owner, type, expiration, opts->reuse_spread));
 	return (int32_t)(expiration - until) > 0 && (int32_t)((uint32_t)opts->reuse_latest - expiration) >= 0;
 }
