@@ -175,7 +175,7 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 }
 
 /* When the zone's next timed refresh is, after one at now. */
-static int64_t next_refresh(serve_t *sv, szone_t *z, const rs_policy_t *pol, int64_t now)
+static int64_t refresh_time(serve_t *sv, szone_t *z, const rs_policy_t *pol, int64_t now)
 {
 	int64_t most = sv->o.conf.jitter >= 0 ? sv->o.conf.jitter : pol->sig_refresh / 10;
 	return now + pol->sig_refresh + serve_zone_jitter(z, most);
@@ -225,7 +225,7 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 	}
 	bool done = false;
 	if (ret == RS_EOK && quick && (data || timed)) {
-		ret = publish_changes(r, s, &st, since, data, registry, timed ? next_refresh(sv, z, pol, so.now) : 0,
+		ret = publish_changes(r, s, &st, since, data, registry, timed ? refresh_time(sv, z, pol, so.now) : 0,
 				      &done, diag);
 		if (ret == -EOPNOTSUPP) {
 			rs_log(&sv->o.log, RS_LOG_INFO, z->name, "published in full: %s", diag->text);
@@ -251,7 +251,7 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 		ret = rs_session_publish(s, &po, &res, diag);
 	const rs_zone_rec_t *rec = rs_session_zone(s);
 	if (!done) {
-		published(r, checked, &res, so.now, next_refresh(sv, z, pol, so.now), false, "");
+		published(r, checked, &res, so.now, refresh_time(sv, z, pol, so.now), false, "");
 		if (checked != NULL && rec->registry) {
 			record_generation(r->store, rec->name, gen);
 			pthread_mutex_lock(&sv->lock);
