@@ -50,6 +50,79 @@ canon() {
 	named-compilezone -q -s full -i none -o - "$1" "$2" 2>/dev/null | tr 'A-Z' 'a-z' | sort
 }
 
+# Secondaries of regsign serve on loopback, their files under $WORK (TSIG key xfr.key, secret $SECRET):
+# nsd_secondary ADDR PORT ZONE PRIMARY_PORT and knot_secondary ADDR PORT ZONE PRIMARY_PORT write
+# nsd/nsd.conf and knot/knot.conf; each listens on ADDR@PORT, transfers ZONE from 127.0.0.1@PRIMARY_PORT
+# from ADDR, takes its NOTIFY, and gives the zone to any loopback address.
+nsd_secondary() {
+	mkdir -p "$WORK/nsd"
+	cat > "$WORK/nsd/nsd.conf" <<EOF
+server:
+  ip-address: $1@$2
+  zonesdir: $WORK/nsd
+  database: ""
+  pidfile: $WORK/nsd/nsd.pid
+  xfrdfile: $WORK/nsd/xfrd.state
+  zonelistfile: $WORK/nsd/zone.list
+  xfrdir: $WORK/nsd
+  username: ""
+  logfile: $WORK/nsd/nsd.log
+  verbosity: 2
+remote-control:
+  control-enable: no
+key:
+  name: xfr.key
+  algorithm: hmac-sha256
+  secret: "$SECRET"
+zone:
+  name: $3
+  zonefile: ${3%.}.zone
+  outgoing-interface: $1
+  request-xfr: 127.0.0.1@$4 xfr.key
+  allow-notify: 127.0.0.1 xfr.key
+  provide-xfr: 127.0.0.0/8 NOKEY
+EOF
+}
+knot_secondary() {
+	mkdir -p "$WORK/knot/db"
+	cat > "$WORK/knot/knot.conf" <<EOF
+server:
+  listen: $1@$2
+  rundir: $WORK/knot
+control:
+  listen: $WORK/knot/knot.sock
+log:
+  - target: $WORK/knot/knot.log
+    any: info
+database:
+  storage: $WORK/knot/db
+key:
+  - id: xfr.key
+    algorithm: hmac-sha256
+    secret: $SECRET
+remote:
+  - id: primary
+    address: 127.0.0.1@$4
+    via: $1
+    key: xfr.key
+acl:
+  - id: notify
+    address: 127.0.0.1
+    key: xfr.key
+    action: notify
+  - id: dump
+    address: 127.0.0.0/8
+    action: transfer
+template:
+  - id: default
+    storage: $WORK/knot
+zone:
+  - domain: $3
+    master: primary
+    acl: [notify, dump]
+EOF
+}
+
 finish() {
 	echo "1..$T_N"
 	[ "$T_FAIL" -eq 0 ]

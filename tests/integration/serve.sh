@@ -67,69 +67,9 @@ out=$("$R" --state "$S" serve --config serve.conf 2>&1); rc=$?
 check_match "a second daemon on the same state is refused" "^2 .*another regsign serve runs on" "$rc $out"
 
 # --- three secondaries ---
-mkdir -p nsd knot/db named
-cat > nsd/nsd.conf <<EOF
-server:
-  ip-address: $AN@$PN
-  zonesdir: $WORK/nsd
-  database: ""
-  pidfile: $WORK/nsd/nsd.pid
-  xfrdfile: $WORK/nsd/xfrd.state
-  zonelistfile: $WORK/nsd/zone.list
-  xfrdir: $WORK/nsd
-  username: ""
-  logfile: $WORK/nsd/nsd.log
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
-  name: xfr.key
-  algorithm: hmac-sha256
-  secret: "$SECRET"
-zone:
-  name: tld.
-  zonefile: tld.zone
-  outgoing-interface: $AN
-  request-xfr: 127.0.0.1@$P xfr.key
-  allow-notify: 127.0.0.1 xfr.key
-  provide-xfr: 127.0.0.0/8 NOKEY
-EOF
-cat > knot/knot.conf <<EOF
-server:
-  listen: $AK@$PK
-  rundir: $WORK/knot
-control:
-  listen: $WORK/knot/knot.sock
-log:
-  - target: $WORK/knot/knot.log
-    any: info
-database:
-  storage: $WORK/knot/db
-key:
-  - id: xfr.key
-    algorithm: hmac-sha256
-    secret: $SECRET
-remote:
-  - id: primary
-    address: 127.0.0.1@$P
-    via: $AK
-    key: xfr.key
-acl:
-  - id: notify
-    address: 127.0.0.1
-    key: xfr.key
-    action: notify
-  - id: dump
-    address: 127.0.0.0/8
-    action: transfer
-template:
-  - id: default
-    storage: $WORK/knot
-zone:
-  - domain: tld.
-    master: primary
-    acl: [notify, dump]
-EOF
+mkdir -p named
+nsd_secondary "$AN" "$PN" tld. "$P"
+knot_secondary "$AK" "$PK" tld. "$P"
 cat > named/named.conf <<EOF
 options { directory "$WORK/named"; listen-on port $PB { $AB; }; listen-on-v6 { none; };
   pid-file "$WORK/named/named.pid"; recursion no; dnssec-validation no; allow-transfer { any; }; notify no; };

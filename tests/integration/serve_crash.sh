@@ -105,69 +105,8 @@ check "the daemon publishes the zone of $NAMES delegations" wait_for 60 serving
 primary; S1=$SOA
 
 # --- the secondaries ---
-mkdir -p nsd knot/db
-cat > nsd/nsd.conf <<EOF
-server:
-  ip-address: 127.0.0.1@$PN
-  zonesdir: $WORK/nsd
-  database: ""
-  pidfile: $WORK/nsd/nsd.pid
-  xfrdfile: $WORK/nsd/xfrd.state
-  zonelistfile: $WORK/nsd/zone.list
-  xfrdir: $WORK/nsd
-  username: ""
-  logfile: $WORK/nsd/nsd.log
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
-  name: xfr.key
-  algorithm: hmac-sha256
-  secret: "$SECRET"
-zone:
-  name: tld.
-  zonefile: tld.zone
-  outgoing-interface: 127.0.0.1
-  request-xfr: 127.0.0.1@$P xfr.key
-  allow-notify: 127.0.0.1 xfr.key
-  provide-xfr: 127.0.0.0/8 NOKEY
-EOF
-cat > knot/knot.conf <<EOF
-server:
-  listen: 127.0.0.1@$PK
-  rundir: $WORK/knot
-control:
-  listen: $WORK/knot/knot.sock
-log:
-  - target: $WORK/knot/knot.log
-    any: info
-database:
-  storage: $WORK/knot/db
-key:
-  - id: xfr.key
-    algorithm: hmac-sha256
-    secret: $SECRET
-remote:
-  - id: primary
-    address: 127.0.0.1@$P
-    via: 127.0.0.1
-    key: xfr.key
-acl:
-  - id: notify
-    address: 127.0.0.1
-    key: xfr.key
-    action: notify
-  - id: dump
-    address: 127.0.0.0/8
-    action: transfer
-template:
-  - id: default
-    storage: $WORK/knot
-zone:
-  - domain: tld.
-    master: primary
-    acl: [notify, dump]
-EOF
+nsd_secondary 127.0.0.1 "$PN" tld. "$P"
+knot_secondary 127.0.0.1 "$PK" tld. "$P"
 nsd -c nsd/nsd.conf -d >> nsd/out.log 2>&1 & NSD=$!
 knotd -c knot/knot.conf >> knot/out.log 2>&1 & KNOT=$!
 both_at() { [ "$(soa_at "$PN")" = "$1" ] && [ "$(soa_at "$PK")" = "$1" ]; }

@@ -98,33 +98,7 @@ check "before the soak the served zone holds the imported delegations" test $rc 
 note "$out"
 
 # --- NSD, the secondary ---
-mkdir -p nsd
-cat > nsd/nsd.conf <<EOF
-server:
-  ip-address: 127.0.0.1@$PN
-  zonesdir: $WORK/nsd
-  database: ""
-  pidfile: $WORK/nsd/nsd.pid
-  xfrdfile: $WORK/nsd/xfrd.state
-  zonelistfile: $WORK/nsd/zone.list
-  xfrdir: $WORK/nsd
-  username: ""
-  logfile: $WORK/nsd/nsd.log
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
-  name: xfr.key
-  algorithm: hmac-sha256
-  secret: "$SECRET"
-zone:
-  name: reg.
-  zonefile: reg.zone
-  outgoing-interface: 127.0.0.1
-  request-xfr: 127.0.0.1@$P xfr.key
-  allow-notify: 127.0.0.1 xfr.key
-  provide-xfr: 127.0.0.0/8 NOKEY
-EOF
+nsd_secondary 127.0.0.1 "$PN" reg. "$P"
 nsd -c nsd/nsd.conf -d >> nsd/out.log 2>&1 & NSD=$!
 nsd_serial() { dig @127.0.0.1 -p "$PN" reg. SOA +short +time=1 +tries=1 2>/dev/null | awk '{print $3}'; }
 nsd_has() { serial_ge "$(nsd_serial)" "$1"; }
