@@ -84,6 +84,11 @@ typedef struct serve {
 } serve_t;
 
 int64_t serve_now(const serve_t *sv);
+/* Is something timed due for z at now: its refresh, or a key event? (under lock) */
+static inline bool serve_zone_timed(const szone_t *z, int64_t now)
+{
+	return z->next_run <= now || (z->next_event != INT64_MAX && z->next_event <= now);
+}
 /* The machine's monotonic clock in milliseconds (what the daemon's own pacing goes by). */
 int64_t serve_mono_ms(void);
 void serve_wake(serve_t *sv);

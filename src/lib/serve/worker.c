@@ -195,7 +195,7 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 	stage_t st = { sv, z, z->version != NULL ? rs_version_ref(z->version) : NULL, false };
 	char output[4096];
 	snprintf(output, sizeof(output), "%s", z->output);
-	bool timed = z->next_run <= so.now || (z->next_event != INT64_MAX && z->next_event <= so.now);
+	bool timed = serve_zone_timed(z, so.now);
 	bool registry = z->registry, template_changed = z->registry && z->input_changed;
 	bool data = z->input_changed || z->registry_changed;
 	uint64_t since = z->served_gen;

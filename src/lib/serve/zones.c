@@ -243,17 +243,15 @@ int64_t serve_zone_jitter(const szone_t *z, int64_t most)
 
 void serve_schedule(serve_t *sv)
 {
-	int64_t now = serve_now(sv);
+	int64_t now = serve_now(sv), mono = serve_mono_ms();
 	pthread_mutex_lock(&sv->lock);
 	bool work = false;
 	for (size_t i = 0; i < sv->nzones; i++) {
 		szone_t *z = sv->zones[i];
 		if (!z->taken_up || z->frozen || z->busy || z->job != JOB_NONE)
 			continue;
-		bool timed = z->next_run <= now || (z->next_event != INT64_MAX && z->next_event <= now);
-		bool changed = (z->input_changed || z->registry_changed) &&
-			       serve_mono_ms() >= z->started_ms + sv->o.conf.batch_ms;
-		if (timed || changed) {
+		bool changed = (z->input_changed || z->registry_changed) && mono >= z->started_ms + sv->o.conf.batch_ms;
+		if (serve_zone_timed(z, now) || changed) {
 			z->job = JOB_PUBLISH;
 			work = true;
 		} else if (z->output_dirty && z->output_due <= now) {

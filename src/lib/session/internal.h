@@ -59,7 +59,7 @@ int session_commit_publication(rs_session_t *s, const rs_publish_result_t *res, 
 			       rs_diag_t *diag);
 /* The signatures of an incremental signing that stay (reuse_until, _spread, _latest) at s's time. */
 void session_reuse_window(const rs_session_t *s, rs_sign_opts_t *so);
-/* The earliest expiration of zone's signatures (0: none) as a time near now (RFC 1982), and their count. */
+/* The earliest expiration of zone's signatures (0: none) as a time near now (RFC 1982); count (may be NULL): how many. */
 int64_t session_signatures(const rs_zone_t *zone, int64_t now, uint64_t *count);
 void session_record_failure(rs_session_t *s, const char *why, bool audit);
 int session_load_key(void *arg, const rs_keystate_t *k, bool need_private, rs_key_t **out, rs_diag_t *diag);

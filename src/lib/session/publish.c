@@ -366,13 +366,15 @@ int64_t session_signatures(const rs_zone_t *zone, int64_t now, uint64_t *count)
 	const rs_rr_t *rr = rs_zone_rrs(zone);
 	size_t records = n ? nodes[n - 1].first + nodes[n - 1].count : 0;
 	int32_t least = INT32_MAX;
-	*count = 0;
+	uint64_t sigs = 0;
 	for (size_t i = 0; i < records; i++)
 		if (rr[i].type == RS_TYPE_RRSIG && rr[i].rdlen > 18) {
 			int32_t left = (int32_t)(rs_get32(rr[i].rdata + 8) - (uint32_t)now); /* RFC 4034 3.1.5 */
 			least = left < least ? left : least;
-			(*count)++;
+			sigs++;
 		}
+	if (count != NULL)
+		*count = sigs;
 	return least == INT32_MAX ? 0 : now + least;
 }
 
@@ -451,9 +453,8 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	rs_zone_t *checked = NULL;
 	if (ret == RS_EOK)
 		ret = verify_output(s, out, &signing, res, &checked, diag);
-	uint64_t count;
 	if (ret == RS_EOK)
-		res->expiration = session_signatures(checked, s->o.now, &count); /* kept signatures expire first */
+		res->expiration = session_signatures(checked, s->o.now, NULL); /* kept signatures expire first */
 	res->t_verify = session_seconds_since(&t0) - res->t_build - res->t_sign;
 	if (ret == RS_EOK && po->staged != NULL)
 		ret = po->staged(po->staged_arg, checked, res->serial, diag);

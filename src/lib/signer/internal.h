@@ -42,16 +42,11 @@ int sign_roles(rs_key_t *const *keys, size_t nkeys, const rs_sign_opts_t *opts, 
 bool sign_rrset_same(const rs_zone_t *zone, const rs_node_t *node, uint16_t type, uint32_t ttl,
 		     const rs_rr_t *rrs, size_t count);
 /*
- * A signature's own share of opts->reuse_spread: a hash of its owner (case
- * folded), type and expiration. The expiration draws each generation's
- * point anew: with the RRset alone, RRsets whose periods divide the same
- * time would fall due together again and again.
- */
-int64_t sign_spread_share(const uint8_t *owner, uint16_t type, uint32_t expiration, int64_t spread);
-/*
  * May an RRSIG (its RDATA) over type at owner stay? It expires after
- * reuse_until plus the RRset's share of the spread, and no later than
- * reuse_latest (a validity the policy still allows).
+ * reuse_until plus its own share of the spread (a hash of owner, type and
+ * expiration: each generation draws its point anew, so RRsets whose periods
+ * divide the same time do not fall due together again and again), and no
+ * later than reuse_latest (a validity the policy still allows).
  */
 bool sign_sig_lasts(const rs_sign_opts_t *opts, const uint8_t *owner, uint16_t type, const uint8_t *rrsig);
 

@@ -173,7 +173,7 @@ int sign_roles(rs_key_t *const *keys, size_t nkeys, const rs_sign_opts_t *opts, 
 	return RS_EOK;
 }
 
-int64_t sign_spread_share(const uint8_t *owner, uint16_t type, uint32_t expiration, int64_t spread)
+static int64_t spread_share(const uint8_t *owner, uint16_t type, uint32_t expiration, int64_t spread)
 {
 	if (spread <= 0)
 		return 0;
@@ -202,7 +202,7 @@ bool sign_sig_lasts(const rs_sign_opts_t *opts, const uint8_t *owner, uint16_t t
 		return true;
 	if ((int32_t)(expiration - (uint32_t)opts->reuse_until) <= 0)
 		return false;
-	uint32_t until = (uint32_t)(opts->reuse_until + sign_spread_share(owner, type, expiration, opts->reuse_spread));
+	uint32_t until = (uint32_t)(opts->reuse_until + spread_share(owner, type, expiration, opts->reuse_spread));
 	return (int32_t)(expiration - until) > 0 && (int32_t)((uint32_t)opts->reuse_latest - expiration) >= 0;
 }
 
