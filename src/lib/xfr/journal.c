@@ -421,8 +421,11 @@ static int rewrite(rs_journal_t *j, size_t k, const uint8_t *add, size_t add_len
 		ret = -errno;
 	if (ret == RS_EOK && flock(fd, LOCK_EX | LOCK_NB) != 0)
 		ret = -errno;
-	if (ret == RS_EOK && add != NULL)
+	if (ret == RS_EOK && add != NULL) {
+		pthread_rwlock_wrlock(&j->lock); /* the index may move under readers */
 		ret = reserve(j); /* room in the index for it, before the switch */
+		pthread_rwlock_unlock(&j->lock);
+	}
 	if (ret == RS_EOK)
 		ret = init_file(fd);
 	uint64_t src = k < j->n ? j->e[k].off : j->end, delta = src - FILE_HDR, dst = FILE_HDR;
@@ -723,7 +726,11 @@ int rs_journal_append(rs_journal_t *j, const rs_diff_t *diff, rs_diag_t *diag)
 				      j->path, diff->from, diff->to, d.text);
 		goto out;
 	}
-	if ((ret = reserve(j)) != RS_EOK) {
+	/* The index may move: readers walk it under the lock. */
+	pthread_rwlock_wrlock(&j->lock);
+	ret = reserve(j);
+	pthread_rwlock_unlock(&j->lock);
+	if (ret != RS_EOK) {
 		ret = rs_diag(diag, ret, "%s: out of memory for the index", j->path);
 		goto out;
 	}
