@@ -52,6 +52,8 @@ int rs_audit_verify(const char *text, size_t len, const char *label, uint64_t he
 
 /* Sequence number and hash of a log line; RS_ESYNTAX if it is not one. */
 int rs_audit_line_head(const char *line, size_t len, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX]);
+/* A successful signing run's entry: its zone and the serial it published; RS_ENOENT for any other line. */
+int rs_audit_line_serial(const char *line, size_t len, char zone[256], uint32_t *serial);
 /* The prev field of a log line. */
 int rs_audit_line_prev(const char *line, size_t len, char prev[RS_AUDIT_HASH_HEX]);
 
@@ -92,6 +94,22 @@ int rs_audit_record(rs_store_t *store, const rs_audit_event_t *event, rs_diag_t 
  * the database (a state database restored from an older copy).
  */
 int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag);
+
+/*
+ * Is the state database at least as new as DIR/audit.log? RS_ESTALE, naming
+ * both heads and what to do, when the log holds entries the database never
+ * had (a database restored from an older copy, or one that lost its WAL) or
+ * the two disagree where the log ends. rs_store_open calls it.
+ */
+int rs_audit_state_check(rs_store_t *store, rs_diag_t *diag);
+/*
+ * The operator keeps a state database rs_audit_state_check refused (reason
+ * says why): the log's last entry becomes the database's head, entries only
+ * the database held are recorded again (quoted, as audit-reentry), and the
+ * acceptance is audited. The log must verify. RS_ENOENT if the state is not behind.
+ */
+int rs_audit_accept_state(rs_store_t *store, const char *operator, const char *reason, int64_t now,
+			  const char *syslog_target, rs_diag_t *diag);
 
 /*
  * The operator saw the gap rs_audit_flush reported and accepts it (reason

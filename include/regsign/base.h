@@ -41,6 +41,7 @@ enum {
 	RS_EDENIED = RS_EBASE - 10, /* wrong PIN, share or authorisation */
 	RS_ECHECK = RS_EBASE - 11,  /* a child zone does not prove a submitted key (pre-delegation check) */
 	RS_EBOGUS = RS_EBASE - 12,  /* a check ran and found problems (a command's answer is no: exit status 1) */
+	RS_ESTALE = RS_EBASE - 13,  /* the state is older than what it recorded elsewhere (its audit log) */
 };
 
 /* Message for a code above; never NULL. */

@@ -212,6 +212,8 @@ typedef struct {
 	void *progress_arg;
 	/* rs_session_publish_changes: sign again what falls due too (the zone's timed refresh). */
 	bool refresh;
+	/* A serial published where the state does not look (the daemon's IXFR history); 0: none. Never reused. */
+	uint32_t serial_floor;
 } rs_publish_opts_t;
 
 typedef struct {

@@ -24,11 +24,16 @@ typedef struct rs_store rs_store_t;
 
 /* rs_store_open flags. */
 #define RS_STORE_CREATE 1 /* make the directory (mode 0700) and database if they are not there */
+#define RS_STORE_ANY_AGE 2 /* open a database behind its audit log too (to inspect or accept it) */
 
 /*
  * Open the state directory dir. Without RS_STORE_CREATE, a directory that
  * holds no state.db is refused (RS_ENOENT): a typo must not start a new,
- * empty state. Caller closes with rs_store_close().
+ * empty state. So is a state older than its audit log (RS_ESTALE, see
+ * rs_audit_state_check), unless RS_STORE_ANY_AGE, and one whose directory,
+ * database, log, keys/ or hsm/ others may write (RS_EDENIED): whoever can
+ * write there can replace keys or roll the state back. Caller closes with
+ * rs_store_close().
  */
 int rs_store_open(const char *dir, int flags, rs_store_t **out, rs_diag_t *diag);
 void rs_store_close(rs_store_t *store);

@@ -12,19 +12,25 @@ static void help(FILE *f)
 	fprintf(f, "usage: regsign [--state DIR] audit verify\n"
 		   "       regsign [--state DIR] audit show [--tail N]\n"
 		   "       regsign [--state DIR] audit syslog udp:HOST:PORT|unix:PATH|none\n"
-		   "       regsign [--state DIR] audit acknowledge --reason TEXT\n\n"
+		   "       regsign [--state DIR] audit acknowledge --reason TEXT\n"
+		   "       regsign [--state DIR] audit accept-state --reason TEXT\n\n"
 		   "Every key and DS operation (key generation, activation, rollover steps, signing runs,\n"
 		   "backups, restores, destruction, DS changes) is a line of DIR/audit.log. Each line carries\n"
 		   "the SHA-256 of the line before it, and the state database keeps the last one.\n\n"
 		   "verify   checks the whole chain; exits 0 if intact, 1 naming the first entry that was\n"
-		   "         changed, removed, inserted or moved.\n"
+		   "         changed, removed, inserted or moved, or when the state is behind the log.\n"
 		   "show     prints the log (the last N entries with --tail).\n"
 		   "syslog   also sends each new entry to a syslog collector as RFC 5424 (facility\n"
 		   "         authpriv), over UDP (RFC 5426) or a local datagram socket such as /dev/log.\n"
 		   "acknowledge  after the log lost entries (cut short), nothing more is appended and every\n"
 		   "         command raises an alarm, until an operator who checked it says why here: a gap\n"
 		   "         entry naming the missing entries goes into the log, which goes on from there\n"
-		   "         (verify accepts it and counts it); the acknowledgement is audited.\n\n"
+		   "         (verify accepts it and counts it); the acknowledgement is audited.\n"
+		   "accept-state  a state database behind its log (restored from an older copy, or its\n"
+		   "         WAL lost) is refused by every command, for acting on it would repeat serials\n"
+		   "         and undo key steps; put the newest one back, or keep this one here: the log's\n"
+		   "         last entry becomes its head, entries only the database held are recorded\n"
+		   "         again, and the acceptance is audited. Check its zones' keys afterwards.\n\n"
 		   "example:\n  regsign --state /var/lib/regsign audit syslog udp:192.0.2.10:514\n"
 		   "  regsign --state /var/lib/regsign audit verify\n");
 }
@@ -77,6 +83,8 @@ static int verify(rs_store_t *store)
 	uint64_t entries;
 	int ret = rs_audit_verify(text ? text : "", len, path, head, head_hash, &entries, &diag);
 	free(text);
+	if (ret == RS_EOK)
+		ret = rs_audit_state_check(store, &diag);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);
 		return RS_EBOGUS;
@@ -136,19 +144,23 @@ static int set_syslog(rs_store_t *store, const char *target)
 	return RS_EOK;
 }
 
-static int acknowledge(rs_store_t *store, const char *reason)
+/* acknowledge (a gap in the log) or accept-state (a state behind the log). */
+static int acknowledge(rs_store_t *store, const char *what, const char *reason)
 {
+	bool gap = strcmp(what, "acknowledge") == 0;
 	if (reason[0] == '\0') {
-		cli_error("--reason says why the gap is accepted; it is part of the log");
+		cli_error("--reason says why the %s is accepted; it is part of the log", gap ? "gap" : "state");
 		return RS_EINVAL;
 	}
 	char target[512] = "";
 	rs_store_setting_get(store, RS_SET_SYSLOG, target, sizeof(target));
 	rs_diag_t diag;
-	int ret = rs_audit_acknowledge(store, cli_operator(), reason, cli_now(), target, &diag);
+	int ret = gap ? rs_audit_acknowledge(store, cli_operator(), reason, cli_now(), target, &diag)
+		      : rs_audit_accept_state(store, cli_operator(), reason, cli_now(), target, &diag);
 	if (ret != RS_EOK)
 		return cli_check(ret, &diag);
-	printf("gap acknowledged; the log goes on\n");
+	printf(gap ? "gap acknowledged; the log goes on\n"
+		   : "state accepted; the log goes on from its last entry (check the zones' keys and serials)\n");
 	return RS_EOK;
 }
 
@@ -169,21 +181,24 @@ int cmd_audit(int argc, char **argv)
 		}
 	} else if (!((strcmp(sub, "verify") == 0 && argc == 2) || (strcmp(sub, "show") == 0 && argc == 2) ||
 		     (strcmp(sub, "syslog") == 0 && argc == 3) ||
-		     (strcmp(sub, "acknowledge") == 0 && argc == 4 && strcmp(argv[2], "--reason") == 0))) {
+		     ((strcmp(sub, "acknowledge") == 0 || strcmp(sub, "accept-state") == 0) && argc == 4 &&
+		      strcmp(argv[2], "--reason") == 0))) {
 		cli_error("unknown or incomplete command 'audit %s'", sub);
 		help(stderr);
 		return RS_EINVAL;
 	}
 	rs_store_t *store;
-	int code = cli_store(&store);
+	/* A state behind its log can be looked at and accepted, nothing else. */
+	bool any_age = strcmp(sub, "verify") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "accept-state") == 0;
+	int code = any_age ? cli_store_any_age(&store) : cli_store(&store);
 	if (code != RS_EOK)
 		return code;
 	if (strcmp(sub, "verify") == 0)
 		code = verify(store);
 	else if (strcmp(sub, "show") == 0)
 		code = show(store, tail);
-	else if (strcmp(sub, "acknowledge") == 0)
-		code = acknowledge(store, argv[3]);
+	else if (strcmp(sub, "acknowledge") == 0 || strcmp(sub, "accept-state") == 0)
+		code = acknowledge(store, sub, argv[3]);
 	else
 		code = set_syslog(store, argv[2]);
 	rs_store_close(store);

@@ -20,6 +20,11 @@ int cli_store(rs_store_t **out)
 	return open_store(0, out);
 }
 
+int cli_store_any_age(rs_store_t **out)
+{
+	return open_store(RS_STORE_ANY_AGE, out);
+}
+
 int cli_store_create(rs_store_t **out)
 {
 	return open_store(RS_STORE_CREATE, out);

@@ -9,6 +9,8 @@
 /* Open the state directory, which must hold state already (create: start one). Prints the error. */
 int cli_store(rs_store_t **out);
 int cli_store_create(rs_store_t **out);
+/* Also a state behind its audit log: only to look at it or accept it (audit). */
+int cli_store_any_age(rs_store_t **out);
 /* The state directory if it holds state, else *out NULL (for commands that only read it). */
 int cli_store_if_any(rs_store_t **out);
 

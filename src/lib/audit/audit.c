@@ -153,6 +153,29 @@ int rs_audit_line_head(const char *line, size_t len, uint64_t *seq, char hash[RS
 	return ret;
 }
 
+int rs_audit_line_serial(const char *line, size_t len, char zone[256], uint32_t *serial)
+{
+	field_t f[NFIELDS];
+	uint64_t seq;
+	unsigned long n;
+	char num[16];
+	if (parse_line(line, len, f, &seq) != RS_EOK || f[3].vlen != 4 || memcmp(f[3].val, "sign", 4) != 0 ||
+	    f[6].vlen != 2 || memcmp(f[6].val, "ok", 2) != 0 || f[4].vlen == 0 || f[4].vlen > 255 ||
+	    f[7].vlen < 9 || memcmp(f[7].val, "\"serial ", 8) != 0)
+		return RS_ENOENT;
+	size_t digits = strspn(f[7].val + 8, "0123456789");
+	if (digits == 0 || digits >= sizeof(num))
+		return RS_ENOENT;
+	memcpy(num, f[7].val + 8, digits);
+	num[digits] = '\0';
+	if ((n = strtoul(num, NULL, 10)) > UINT32_MAX)
+		return RS_ENOENT;
+	memcpy(zone, f[4].val, f[4].vlen);
+	zone[f[4].vlen] = '\0';
+	*serial = (uint32_t)n;
+	return RS_EOK;
+}
+
 /* An acknowledged gap's "resume=SEQ:HASH": where the chain goes on after it. */
 static bool gap_resume(const field_t *f, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX])
 {

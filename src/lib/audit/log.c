@@ -59,8 +59,8 @@ typedef struct {
 	char resume_prev[RS_AUDIT_HASH_HEX];
 } tail_t;
 
-/* The last whole line of fd; cuts off a partial line a crash left. */
-static int file_tail(int fd, const char *path, tail_t *tail, rs_diag_t *diag)
+/* The last whole line of fd; with cut, cuts off a partial line a crash left (else only skips it). */
+static int file_tail(int fd, const char *path, tail_t *tail, bool cut, rs_diag_t *diag)
 {
 	uint64_t *seq = &tail->seq;
 	tail->resume = 0;
@@ -83,7 +83,7 @@ static int file_tail(int fd, const char *path, tail_t *tail, rs_diag_t *diag)
 		size_t end = (size_t)n;
 		while (end > 0 && buf[end - 1] != '\n')
 			end--;
-		if (end < (size_t)n && ftruncate(fd, from + (off_t)end) != 0)
+		if (cut && end < (size_t)n && ftruncate(fd, from + (off_t)end) != 0)
 			ret = rs_diag(diag, RS_EIO, "%s: cannot cut a partial line: %s", path, strerror(errno));
 		size_t start = end > 0 ? end - 1 : 0;
 		while (start > 0 && buf[start - 1] != '\n')
@@ -243,6 +243,194 @@ static int open_log(rs_store_t *store, char *path, size_t max, rs_diag_t *diag)
 	return fd;
 }
 
+typedef struct {
+	uint64_t seq;
+	char hash[RS_AUDIT_HASH_HEX]; /* "" when the database does not hold entry seq */
+} entry_hash_t;
+
+/* Called from the entry after seq - 1 on: takes the hash if it is entry seq, then stops. */
+static int entry_hash(void *arg, uint64_t seq, const char *line)
+{
+	entry_hash_t *e = arg;
+	uint64_t s;
+	if (seq != e->seq || rs_audit_line_head(line, strlen(line), &s, e->hash) != RS_EOK)
+		e->hash[0] = '\0';
+	return 1;
+}
+
+int rs_audit_state_check(rs_store_t *store, rs_diag_t *diag)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/audit.log", rs_store_dir(store));
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? RS_EOK : rs_diag(diag, RS_EIO, "cannot open '%s': %s", path, strerror(errno));
+	tail_t t;
+	int ret = file_tail(fd, path, &t, false, diag);
+	close(fd);
+	if (ret != RS_EOK || t.seq == 0)
+		return ret;
+	uint64_t seq;
+	char hash[RS_AUDIT_HASH_HEX];
+	entry_hash_t at_tail = { t.seq, "" };
+	if (rs_store_audit_head(store, &seq, hash) != RS_EOK)
+		return rs_diag(diag, RS_EIO, "%s/state.db: cannot read the audit head", rs_store_dir(store));
+	if (t.seq <= seq) {
+		/*
+		 * The log may lack entries not copied yet (the next flush adds them, or
+		 * reports a log cut short), but where it ends it agrees with the state.
+		 */
+		if (rs_store_audit_since(store, t.seq - 1, entry_hash, &at_tail) < 0)
+			return rs_diag(diag, RS_EIO, "%s/state.db: cannot read the audit entries", rs_store_dir(store));
+		if (at_tail.hash[0] == '\0' || strcmp(at_tail.hash, t.hash) == 0)
+			return RS_EOK;
+	}
+	return rs_diag(diag, RS_ESTALE, "%s/state.db is %s its audit log: the state's last entry is %llu (%.16s), the "
+		       "log's %llu (%.16s); acting on it would repeat serials and undo key steps the log records (a "
+		       "database restored from an older copy, or its WAL lost?): put back the newest state.db with its "
+		       "state.db-wal, or keep this one with 'regsign audit accept-state --reason TEXT'",
+		       rs_store_dir(store), at_tail.hash[0] != '\0' ? "apart from" : "behind", (unsigned long long)seq,
+		       seq != 0 ? hash : "none", (unsigned long long)t.seq, t.hash);
+}
+
+typedef struct {
+	rs_buf_t lines; /* the database's entries, each line with its newline */
+	size_t count;
+} rows_t;
+
+static int keep_row(void *arg, uint64_t seq, const char *line)
+{
+	rows_t *r = arg;
+	(void)seq;
+	r->count++;
+	int ret = rs_buf_append(&r->lines, line, strlen(line));
+	return ret == RS_EOK ? rs_buf_append(&r->lines, "\n", 1) : ret;
+}
+
+/*
+ * The database's own entries the log does not hold (made after the state
+ * went back) are not lost: each is recorded again, quoted, after the head.
+ */
+static int record_again(rs_store_t *store, const rows_t *rows, const char *log, size_t loglen, const char *operator,
+			int64_t now, rs_diag_t *diag)
+{
+	int ret = RS_EOK;
+	const char *at = (const char *)rows->lines.data, *end = at + rows->lines.len;
+	for (const char *nl; ret == RS_EOK && at < end; at = nl + 1) {
+		nl = memchr(at, '\n', (size_t)(end - at));
+		size_t n = (size_t)(nl - at) + 1;
+		if (memmem(log, loglen, at, n) != NULL)
+			continue;
+		char detail[2600];
+		snprintf(detail, sizeof(detail), "an entry of the state database the log does not hold: %.*s",
+			 (int)(n - 1), at);
+		rs_audit_event_t e = { now, operator, "audit-reentry", NULL, 0, "ok", detail };
+		ret = rs_audit_record(store, &e, diag);
+	}
+	return ret;
+}
+
+/*
+ * The serials the log says were published and the state does not know:
+ * each zone's goes up to the last one, so the next is above it. Appends
+ * what changed ("ZONE SERIAL ...") to carried.
+ */
+static int carry_serials(rs_store_t *store, const char *log, size_t len, char *carried, size_t max, rs_diag_t *diag)
+{
+	rs_zone_rec_t *zones = NULL;
+	size_t n = 0;
+	if (rs_store_zone_list(store, &zones, &n) != RS_EOK)
+		return rs_diag(diag, RS_EIO, "cannot read the zones");
+	uint32_t *top = calloc(n + 1, sizeof(*top));
+	int ret = top != NULL ? RS_EOK : rs_diag(diag, RS_ENOMEM, "out of memory");
+	for (const char *at = log, *nl; ret == RS_EOK && at < log + len; at = nl + 1) {
+		nl = memchr(at, '\n', (size_t)(log + len - at));
+		char zone[256];
+		uint32_t serial;
+		if (rs_audit_line_serial(at, (size_t)(nl - at), zone, &serial) != RS_EOK)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(zones[i].name, zone) == 0 && (top[i] == 0 || rs_serial_gt(serial, top[i])))
+				top[i] = serial;
+	}
+	for (size_t i = 0; ret == RS_EOK && i < n; i++) {
+		if (top[i] == 0 || (zones[i].serial != 0 && !rs_serial_gt(top[i], zones[i].serial)))
+			continue;
+		zones[i].serial = top[i];
+		ret = rs_store_zone_update(store, &zones[i], diag);
+		size_t used = strlen(carried);
+		snprintf(carried + used, max - used, "%s%s %u", used ? ", " : "", zones[i].name, top[i]);
+	}
+	free(top);
+	free(zones);
+	return ret;
+}
+
+int rs_audit_accept_state(rs_store_t *store, const char *operator, const char *reason, int64_t now,
+			  const char *syslog_target, rs_diag_t *diag)
+{
+	rs_diag_t why;
+	if (rs_audit_state_check(store, &why) == RS_EOK)
+		return rs_diag(diag, RS_ENOENT, "the state database is not behind its audit log: nothing to accept");
+	char path[4200];
+	int fd = open_log(store, path, sizeof(path), diag);
+	if (fd < 0)
+		return fd;
+	rs_buf_t log;
+	rs_buf_init(&log, (size_t)1 << 34);
+	rows_t rows = { .count = 0 };
+	rs_buf_init(&rows.lines, (size_t)1 << 26);
+	uint64_t entries, seq = 0, state_seq;
+	char hash[RS_AUDIT_HASH_HEX], state_hash[RS_AUDIT_HASH_HEX];
+	int ret = rs_buf_read_file(&log, path);
+	if (ret != RS_EOK)
+		ret = rs_diag(diag, ret, "cannot read '%s': %s", path, rs_strerror(ret));
+	/* The log becomes the state's head: it must be whole. */
+	if (ret == RS_EOK && rs_audit_verify((const char *)log.data, log.len, path, 0, NULL, &entries, &why) != RS_EOK)
+		ret = rs_diag(diag, RS_EINVAL, "%s; the log must verify before the state can go on from it", why.text);
+	const char *last = NULL;
+	if (ret == RS_EOK) {
+		const char *text = (const char *)log.data;
+		size_t end = log.len - 1;
+		last = text + end;
+		while (last > text && last[-1] != '\n')
+			last--;
+		if (rs_audit_line_head(last, (size_t)(text + end - last), &seq, hash) != RS_EOK)
+			ret = rs_diag(diag, RS_EINVAL, "%s: the last line is not an audit entry", path);
+	}
+	if (ret == RS_EOK && rs_store_audit_head(store, &state_seq, state_hash) != RS_EOK)
+		ret = rs_diag(diag, RS_EIO, "cannot read the audit head");
+	if (ret == RS_EOK && (ret = rs_store_begin(store, diag)) == RS_EOK) {
+		char line[4096];
+		snprintf(line, sizeof(line), "%.*s", (int)((const char *)log.data + log.len - 1 - last), last);
+		if (rs_store_audit_since(store, 0, keep_row, &rows) != RS_EOK)
+			ret = rs_diag(diag, RS_EIO, "cannot read the audit entries");
+		if (ret == RS_EOK && (ret = rs_store_audit_trim(store, INT64_MAX, diag)) == RS_EOK)
+			ret = rs_store_audit_add(store, seq, line, hash, diag);
+		if (ret == RS_EOK)
+			ret = record_again(store, &rows, (const char *)log.data, log.len, operator, now, diag);
+		char carried[600] = "";
+		if (ret == RS_EOK)
+			ret = carry_serials(store, (const char *)log.data, log.len, carried, sizeof(carried), diag);
+		char detail[1600];
+		snprintf(detail, sizeof(detail), "the state database, behind its audit log (the state's last entry %llu "
+			 "%.16s, the log's %llu %.16s), is kept: %.800s; serials published meanwhile: %s",
+			 (unsigned long long)state_seq, state_seq != 0 ? state_hash : "none", (unsigned long long)seq, hash,
+			 reason, carried[0] ? carried : "none");
+		rs_audit_event_t e = { now, operator, "audit-accept-state", NULL, 0, "ok", detail };
+		if (ret == RS_EOK)
+			ret = rs_audit_record(store, &e, diag);
+		if (ret == RS_EOK)
+			ret = rs_store_commit(store, diag);
+		if (ret != RS_EOK)
+			rs_store_rollback(store);
+	}
+	rs_buf_clear(&log);
+	rs_buf_clear(&rows.lines);
+	close(fd);
+	return ret == RS_EOK ? rs_audit_flush(store, syslog_target, diag) : ret;
+}
+
 int rs_audit_acknowledge(rs_store_t *store, const char *operator, const char *reason, int64_t now,
 			 const char *syslog_target, rs_diag_t *diag)
 {
@@ -254,7 +442,7 @@ int rs_audit_acknowledge(rs_store_t *store, const char *operator, const char *re
 	uint64_t have;
 	bounds_t b;
 	rs_diag_t gap;
-	int ret = file_tail(fd, path, &t, diag);
+	int ret = file_tail(fd, path, &t, true, diag);
 	if (ret == RS_EOK && file_matches(store, path, &t, &have, &b, &gap) == RS_EOK)
 		ret = rs_diag(diag, RS_ENOENT, "%s goes on where the state does: nothing to acknowledge", path);
 	if (ret == RS_EOK && (t.seq >= b.first || t.seq == 0))
@@ -302,7 +490,7 @@ int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag
 	bounds_t bounds;
 	pending_t p = { .last = 0 };
 	rs_buf_init(&p.text, (size_t)1 << 26);
-	int ret = file_tail(fd, path, &tail, diag);
+	int ret = file_tail(fd, path, &tail, true, diag);
 	if (ret == RS_EOK)
 		ret = file_matches(store, path, &tail, &have, &bounds, diag);
 	if (ret == RS_EOK && rs_store_audit_since(store, have, collect, &p) != RS_EOK)

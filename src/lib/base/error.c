@@ -19,6 +19,7 @@ const char *rs_strerror(int code)
 	case RS_EDENIED: return "not authorised";
 	case RS_ECHECK: return "pre-delegation check failed";
 	case RS_EBOGUS: return "problems found";
+	case RS_ESTALE: return "state older than its audit log";
 	}
 	if (code < 0 && code > RS_EBASE)
 		return strerror(-code);

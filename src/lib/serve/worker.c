@@ -34,6 +34,13 @@ typedef struct {
 } stage_t;
 
 /* Before the new version replaces the output: its diff goes into the IXFR history, durably. */
+/* The last serial the IXFR history holds (0: none): secondaries may have it, so it is never published again. */
+static uint32_t history_end(szone_t *z)
+{
+	uint32_t first, last;
+	return z->journal != NULL && rs_journal_range(z->journal, &first, &last) ? last : 0;
+}
+
 static int stage_diff(void *arg, const rs_zone_t *zone, uint32_t serial, rs_diag_t *diag)
 {
 	(void)diag;
@@ -152,7 +159,8 @@ static int publish_changes(struct run *r, rs_session_t *s, stage_t *st, uint64_t
 	}
 	rs_zone_t *checked = NULL;
 	/* Refreshes ride on the timed run: a change between two needs no look at every signature. */
-	rs_publish_opts_t po = { .staged = stage_diff, .staged_arg = st, .keep = &checked, .refresh = next_refresh != 0 };
+	rs_publish_opts_t po = { .staged = stage_diff, .staged_arg = st, .keep = &checked, .refresh = next_refresh != 0,
+				 .serial_floor = history_end(z) };
 	rs_publish_result_t res;
 	ret = rs_session_publish_changes(s, prev, size > 0 ? cs : NULL, &po, &res, diag);
 	rs_changeset_free(cs);
@@ -245,7 +253,7 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 	rs_zone_t *checked = NULL;
 	rs_publish_opts_t po = { .output = output, .incremental = r->job != JOB_RESIGN,
 				 .previous = r->job != JOB_RESIGN && st.current != NULL ? rs_version_zone(st.current) : NULL,
-				 .staged = stage_diff, .staged_arg = &st, .keep = &checked };
+				 .staged = stage_diff, .staged_arg = &st, .keep = &checked, .serial_floor = history_end(z) };
 	rs_publish_result_t res;
 	if (ret == RS_EOK && !done)
 		ret = rs_session_publish(s, &po, &res, diag);

@@ -321,7 +321,11 @@ static rs_version_t *load_version(serve_t *sv, szone_t *z, const char *path, uin
 		ret = rs_zone_finish(zone, &diag);
 	if (ret == RS_EOK) {
 		const rs_rr_t *soa = rs_zone_soa(zone);
-		uint32_t file_serial = rs_get32(soa->rdata + soa->rdlen - 20);
+		uint32_t file_serial = rs_get32(soa->rdata + soa->rdlen - 20), first, served;
+		/* The history may go further than the state (a state put back from a copy): it was served, keep it. */
+		if (z->journal != NULL && rs_journal_range(z->journal, &first, &served) &&
+		    rs_serial_gt(served, file_serial) && (state_serial == 0 || rs_serial_gt(served, state_serial)))
+			state_serial = served;
 		if (state_serial != 0 && rs_serial_gt(state_serial, file_serial))
 			*behind = replay(sv, z, &zone, file_serial, state_serial);
 		else if (z->journal != NULL && rs_journal_end_at(z->journal, file_serial, &diag) != RS_EOK)

@@ -395,7 +395,9 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	}
 	const rs_rr_t *soa = rs_zone_soa(prev);
 	uint32_t prev_serial = rs_get32(soa->rdata + soa->rdlen - 20);
-	uint32_t base = s->zone.serial != 0 && rs_serial_gt(s->zone.serial, prev_serial) ? s->zone.serial : prev_serial;
+	uint32_t base = session_published_serial(s, po);
+	if (base == 0 || rs_serial_gt(prev_serial, base))
+		base = prev_serial;
 	rs_changes_t none = { 0 }, *c = cs != NULL ? &cs->c : &none;
 	c->serial = rs_serial_next(s->policy.serial, base, s->o.now);
 	res->serial = c->serial;

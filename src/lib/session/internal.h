@@ -52,6 +52,8 @@ int session_build(rs_session_t *s, const char *input, const rs_signing_t *signin
 		  rs_publish_result_t *res, rs_diag_t *diag);
 int session_check_dnskeys(const rs_session_t *s, const rs_zone_t *zone, const rs_signing_t *signing, rs_diag_t *diag);
 int64_t session_next_event(const rs_session_t *s);
+/* The highest serial published that the session knows of: the state's, the outputs' (this one and the last), po's floor. */
+uint32_t session_published_serial(const rs_session_t *s, const rs_publish_opts_t *po);
 /* Stamp what a publication at serial showed, and record the zone as published now. */
 void session_mark_published(rs_session_t *s, uint32_t serial);
 /* The publication's row, history and the state in one commit; what: what was published, for the error. */

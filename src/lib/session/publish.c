@@ -159,14 +159,29 @@ int session_build(rs_session_t *s, const char *input, const rs_signing_t *signin
 	return RS_EOK;
 }
 
+/* The highest of two serials, 0 standing for none. */
+static uint32_t serial_max(uint32_t a, uint32_t b)
+{
+	return a == 0 || (b != 0 && rs_serial_gt(b, a)) ? b : a;
+}
+
+uint32_t session_published_serial(const rs_session_t *s, const rs_publish_opts_t *po)
+{
+	uint32_t published = serial_max(s->zone.serial, po->serial_floor), out_serial;
+	/* The last output may be newer than the state, if its commit was lost; so may the one written before. */
+	if (po->output != NULL && rs_signed_serial(po->output, &out_serial) == RS_EOK)
+		published = serial_max(published, out_serial);
+	if (s->zone.output[0] != '\0' && (po->output == NULL || strcmp(s->zone.output, po->output) != 0) &&
+	    rs_signed_serial(s->zone.output, &out_serial) == RS_EOK)
+		published = serial_max(published, out_serial);
+	return published;
+}
+
 /* Never a serial at or below one already published: secondaries would not transfer it. */
-static uint32_t next_serial(const rs_session_t *s, const rs_zone_t *zone, const char *output)
+static uint32_t next_serial(const rs_session_t *s, const rs_zone_t *zone, const rs_publish_opts_t *po)
 {
 	const rs_rr_t *soa = rs_zone_soa(zone);
-	uint32_t base = rs_get32(soa->rdata + soa->rdlen - 20), out_serial, published = s->zone.serial;
-	/* The last output may be newer than the state, if its commit was lost. */
-	if (rs_signed_serial(output, &out_serial) == RS_EOK && (published == 0 || rs_serial_gt(out_serial, published)))
-		published = out_serial;
+	uint32_t base = rs_get32(soa->rdata + soa->rdlen - 20), published = session_published_serial(s, po);
 	if (published != 0 && rs_serial_gt(published, base))
 		base = published;
 	uint32_t serial = rs_serial_next(s->policy.serial, base, s->o.now);
@@ -429,7 +444,7 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 	res->t_build = session_seconds_since(&t0);
 	rs_sign_opts_t so;
 	if (ret == RS_EOK) {
-		res->serial = next_serial(s, zone, po->output);
+		res->serial = next_serial(s, zone, po);
 		rs_zone_set_serial(zone, res->serial);
 		rs_signing_opts(&signing, &s->policy, zone, s->o.now, &so);
 		so.threads = s->o.threads;

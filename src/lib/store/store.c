@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "regsign/audit.h"
 
 /*
  * Each migration takes the schema from version i to i + 1. Released
@@ -151,6 +152,24 @@ static int migrate(rs_store_t *s, rs_diag_t *diag)
 	return ret;
 }
 
+/* Nothing of the state may be writable by group or others (a state directory made by hand, a careless chmod). */
+static int check_modes(const char *dir, rs_diag_t *diag)
+{
+	static const char *const parts[] = { "", "/state.db", "/state.db-wal", "/audit.log", "/keys", "/hsm" };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		char path[4200];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s%s", dir, parts[i]);
+		if (lstat(path, &st) != 0)
+			continue;
+		if ((st.st_mode & 022) != 0 && !S_ISLNK(st.st_mode))
+			return rs_diag(diag, RS_EDENIED, "'%s' is writable by %s (mode %04o): whoever can write there can "
+				       "replace keys or roll the state back; refusing to use it (chmod go-w '%s')", path,
+				       (st.st_mode & 020) ? "its group" : "others", (unsigned)(st.st_mode & 07777), path);
+	}
+	return RS_EOK;
+}
+
 int rs_store_open(const char *dir, int flags, rs_store_t **out, rs_diag_t *diag)
 {
 	char path[4200];
@@ -160,6 +179,9 @@ int rs_store_open(const char *dir, int flags, rs_store_t **out, rs_diag_t *diag)
 			       "init starts one; check --state or REGSIGN_STATE)", dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return rs_diag(diag, -errno, "cannot create state directory '%s': %s", dir, strerror(errno));
+	int ret = check_modes(dir, diag);
+	if (ret != RS_EOK)
+		return ret;
 	rs_store_t *s = calloc(1, sizeof(*s));
 	if (s == NULL || (s->dir = strdup(dir)) == NULL) {
 		free(s);
@@ -169,7 +191,6 @@ int rs_store_open(const char *dir, int flags, rs_store_t **out, rs_diag_t *diag)
 	mode_t old = umask(077);
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 				 NULL);
-	int ret = RS_EOK;
 	if (rc != SQLITE_OK)
 		ret = rs_diag(diag, RS_EIO, "cannot open '%s': %s", path,
 			      s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -182,6 +203,8 @@ int rs_store_open(const char *dir, int flags, rs_store_t **out, rs_diag_t *diag)
 	if (ret == RS_EOK)
 		ret = migrate(s, diag);
 	umask(old);
+	if (ret == RS_EOK && !(flags & RS_STORE_ANY_AGE))
+		ret = rs_audit_state_check(s, diag);
 	if (ret != RS_EOK) {
 		rs_store_close(s);
 		return ret;
