@@ -409,10 +409,44 @@ static void test_failure(void)
 	world_close(&w);
 }
 
+/* A serial the state does not know of (the daemon's IXFR history, an earlier output) is never published again. */
+static void test_serial_floor(void)
+{
+	world_t w;
+	if (!ok(world_open(&w, "floor") == RS_EOK, "a state directory with a managed zone"))
+		return;
+	publish(&w, T0);
+	rs_zone_rec_t rec;
+	rs_store_zone_get(w.store, "unit.", &rec);
+	rs_session_t *s = open_zone(&w, T0 + 60);
+	char out[128];
+	snprintf(out, sizeof(out), "%s/other.signed", w.dir);
+	rs_publish_opts_t po = { .output = out, .serial_floor = rec.serial + 1000 };
+	rs_publish_result_t res;
+	rs_diag_t d;
+	int ret = s != NULL ? rs_session_publish(s, &po, &res, &d) : RS_EINVAL;
+	ok(ret == RS_EOK && res.serial == rec.serial + 1001,
+	   "a publication goes above the floor it is given, not the state's serial (%u, floor %u)",
+	   ret == RS_EOK ? res.serial : 0, rec.serial + 1000);
+	if (s != NULL && ret == RS_EOK)
+		rs_session_commit(s, &d);
+	rs_session_close(s);
+	/* The floor's serial was recorded: the next run, without one, still goes on from there. */
+	s = open_zone(&w, T0 + 120);
+	snprintf(out, sizeof(out), "%s/third.signed", w.dir);
+	po = (rs_publish_opts_t){ .output = out };
+	ret = s != NULL ? rs_session_publish(s, &po, &res, &d) : RS_EINVAL;
+	ok(ret == RS_EOK && res.serial == rec.serial + 1002, "... and the next, to another file and without a floor, goes on from it (%u)",
+	   ret == RS_EOK ? res.serial : 0);
+	rs_session_close(s);
+	world_close(&w);
+}
+
 int main(void)
 {
 	test_enforce_only();
 	test_deactivated();
 	test_failure();
+	test_serial_floor();
 	return done_testing();
 }
