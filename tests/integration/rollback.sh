@@ -119,6 +119,8 @@ check_match "... key quarantine list names it" "tld\. .*$(re "$loc") 'tld\. zsk 
 # --- 1c. an emptied state.db never wipes the token or the key files ---
 tokfiles=$(find "$S/hsm" -type f | sort | xargs md5sum | md5sum)
 rm -f "$S"/state.db*
+# With the audit log's check, the new empty state.db (made by the first command) is refused until accepted.
+"$R" --state "$S" policy import fast.yaml >/dev/null 2>&1
 accept_state "$S"
 "$R" --state "$S" policy import fast.yaml >/dev/null
 out=$("$R" --state "$S" zone add tld. --policy fast --input tld.zone --now "$(at 2 6)" 2>&1); rc=$?
@@ -128,6 +130,8 @@ check_match "... the token is untouched" "^$tokfiles$" "$(find "$S/hsm" -type f 
 check_exit 2 "... and the zone was not added" "$R" --state "$S" zone show tld.
 filekeys=$(ls "$F/keys" | sort | md5sum)
 rm -f "$F"/state.db*
+# With the audit log's check, the new empty state.db (made by the first command) is refused until accepted.
+"$R" --state "$F" policy import fast.yaml >/dev/null 2>&1
 accept_state "$F"
 "$R" --state "$F" policy import fast.yaml >/dev/null
 out=$("$R" --state "$F" zone add tld. --policy fast --input tld.zone --now "$(at 2 6)" 2>&1); rc=$?

@@ -459,9 +459,10 @@ static int finish_interrupted(rs_session_t *s, rs_diag_t *diag)
 						  "run, or the state went back", &why);
 		}
 		/* The intent stays for the next run; the zone itself must not stop for it. */
+		const char *waits = known == NULL ? "quarantined" : known->goal == RS_GOAL_DEAD ? "destroyed" : "cleared";
 		if (done != RS_EOK)
-			rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "key material at %s waits to be %s: %s",
-			       locator, known != NULL ? "destroyed" : "quarantined", why.text);
+			rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "key material at %s waits to be %s: %s", locator,
+			       waits, why.text);
 	}
 	rs_keyset_clear(&intents);
 	quarantine_strays(s);
