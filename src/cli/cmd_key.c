@@ -532,10 +532,18 @@ static int key_quarantine(int argc, char **argv)
 		return code;
 	}
 	bool destroy = strcmp(sub, "destroy") == 0;
-	if ((!destroy && strcmp(sub, "release") != 0) || optind + 1 != argc) {
+	if (!destroy && strcmp(sub, "release") != 0 && strcmp(sub, "list") != 0) {
 		static const char *const subs[] = { "list", "destroy", "release" };
-		if (!cli_unknown("command", sub, "key quarantine ", subs, 3) || optind + 1 != argc)
+		if (!cli_unknown("command", sub, "key quarantine ", subs, 3))
 			quarantine_help(stderr);
+		return RS_EINVAL;
+	}
+	if (strcmp(sub, "list") == 0) {
+		cli_error("key quarantine list takes no LOCATOR");
+		return RS_EINVAL;
+	}
+	if (optind + 1 != argc) {
+		cli_error("key quarantine %s needs one LOCATOR (see key quarantine list)", sub);
 		return RS_EINVAL;
 	}
 	const char *locator = argv[optind];
