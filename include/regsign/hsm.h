@@ -179,6 +179,23 @@ int rs_keystore_destroy(rs_keystore_t *ks, const char *locator, rs_diag_t *diag)
 int rs_keystore_list(rs_keystore_t *ks, void (*fn)(void *arg, const char *locator, const char *label), void *arg,
 		     rs_diag_t *diag);
 
+/*
+ * Quarantine: key material the state does not know is set aside, never
+ * destroyed, until the operator decides. Key files move to dir/quarantine/
+ * (0600); a token object keeps its place and is relabelled
+ * RS_KEYSTORE_QUARANTINE + its label, which label receives. RS_ENOENT if
+ * there is no such key. Each is done once even when repeated, and works on
+ * material that was never moved. release puts it back (label: the one it
+ * had; NULL: the quarantine label without its prefix); destroy_quarantined
+ * destroys it beyond recovery.
+ */
+#define RS_KEYSTORE_LABEL_MAX 300
+#define RS_KEYSTORE_QUARANTINE "quarantine "
+int rs_keystore_quarantine(rs_keystore_t *ks, const char *locator, char label[RS_KEYSTORE_LABEL_MAX],
+			   rs_diag_t *diag);
+int rs_keystore_release(rs_keystore_t *ks, const char *locator, const char *label, rs_diag_t *diag);
+int rs_keystore_destroy_quarantined(rs_keystore_t *ks, const char *locator, rs_diag_t *diag);
+
 /* The file back end: BIND key files K<origin>+<alg>+<tag>.key/.private (0600) in dir. */
 int rs_keystore_files(const char *dir, rs_keystore_t **out, rs_diag_t *diag);
 

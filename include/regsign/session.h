@@ -183,6 +183,30 @@ int rs_session_set_registry(rs_session_t *session, rs_diag_t *diag);
 /* Stop managing the zone: at commit its rows go and its keys are destroyed. */
 int rs_session_remove(rs_session_t *session, rs_diag_t *diag);
 
+/*
+ * The clock guard of every key step (enforce, rollover, ds-seen/ds-gone, the
+ * daemon's runs): the time must not be before the zone's last enforcement
+ * or signing run, nor (unless the operator gave it, opts.now_given) more than
+ * clock.max-jump after the later of them. opts.force_clock skips it.
+ */
+int rs_session_check_step_clock(const rs_session_t *session, rs_diag_t *diag);
+/*
+ * Recover from runs under a clock that was ahead: every time of the zone's
+ * state that lies after now (its runs, next event, every key's record and
+ * life times) becomes now, so every wait counts again from now and only
+ * gets longer; a wait that ends in the future (old_max_until) starts again
+ * whole. Noted as "clock-reset" with the reason and what changed; commit
+ * with rs_session_commit. Steps already taken under the wrong clock stay.
+ */
+int rs_session_clock_reset(rs_session_t *session, const char *reason, rs_diag_t *diag);
+/*
+ * End the quarantine of locator, a key of this zone set aside because the
+ * state did not know it: destroy it (reason required; audited "key-destroy")
+ * or put it back where it was (audited "key-release"). Committed at once.
+ */
+int rs_session_quarantine_end(rs_session_t *session, const char *locator, bool destroy, const char *reason,
+			      rs_diag_t *diag);
+
 /* A line for the zone's history and the audit log as action (tag 0: the zone), recorded at commit. */
 void rs_session_note(rs_session_t *session, const char *action, uint16_t tag, const char *fmt, ...) RS_PRINTF(4, 5);
 /* The key of a state from the zone's key store: public part, or ready to sign. */

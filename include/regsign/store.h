@@ -128,6 +128,29 @@ int rs_store_intent_remove(rs_store_t *store, const char *locator, rs_diag_t *di
 int rs_store_intents(rs_store_t *store, const char *zone, void (*fn)(void *arg, const char *locator, int64_t when),
 		     void *arg);
 
+/*
+ * Quarantined key material: keys the state did not know (an intent with no
+ * key row, a key file or token object no row names), set aside instead of
+ * destroyed. Only the operator ends a quarantine: destroy or release.
+ */
+typedef struct {
+	char locator[96]; /* as it was: a key file's base name, or pkcs11:id=... */
+	char zone[256];
+	int64_t time;     /* when it was quarantined */
+	char label[300];  /* a token object's label before it was quarantined; "" for key files */
+	char why[300];
+} rs_quarantine_rec_t;
+
+int rs_store_quarantine_add(rs_store_t *store, const rs_quarantine_rec_t *rec, rs_diag_t *diag);
+int rs_store_quarantine_remove(rs_store_t *store, const char *locator, rs_diag_t *diag);
+/* RS_ENOENT if locator is not quarantined. */
+int rs_store_quarantine_get(rs_store_t *store, const char *locator, rs_quarantine_rec_t *out);
+/* Call fn for each quarantined key of zone (every zone if NULL), oldest first. */
+int rs_store_quarantine_each(rs_store_t *store, const char *zone, void (*fn)(void *arg, const rs_quarantine_rec_t *rec),
+			     void *arg);
+/* Does any row name locator: a key, a key intent, a removed zone's key, a quarantined key? */
+int rs_store_locator_known(rs_store_t *store, const char *locator, bool *known);
+
 /* Append a line to the zone's history. tag 0: about the zone. */
 int rs_store_history_add(rs_store_t *store, const char *zone, int64_t when, uint16_t tag,
 			 const char *what);

@@ -220,6 +220,7 @@ static void key_help(FILE *f)
 {
 	fprintf(f,
 		"usage: regsign [--state DIR] key list --zone ZONE [--now T] [--json]\n"
+		"       regsign [--state DIR] key quarantine list|destroy|release ... (key quarantine --help)\n"
 		"\n"
 		"Lists the zone's keys: role, algorithm, what the key does now, the state of its\n"
 		"DNSKEY, its signatures over the DNSKEY RRset (KRRSIG) and over the zone (ZRRSIG), its\n"
@@ -454,15 +455,142 @@ static int key_list_json(cli_zone_t *z, int64_t now)
 	return code != RS_EOK ? code : wrote;
 }
 
+/* ---- key quarantine: material the state did not know, for the operator to decide on ---- */
+
+static void quarantine_help(FILE *f)
+{
+	fprintf(f,
+		"usage: regsign [--state DIR] key quarantine list [--zone ZONE]\n"
+		"       regsign [--state DIR] key quarantine destroy LOCATOR --reason TEXT\n"
+		"       regsign [--state DIR] key quarantine release LOCATOR [--zone ZONE] [--reason TEXT]\n"
+		"\n"
+		"Key material the state does not know (a key intent with no key row, a key file in\n"
+		"DIR/keys or a token object labelled for a zone that no row names: a restored or\n"
+		"emptied state.db, an interrupted run) is never destroyed by regsign on its own: the\n"
+		"next enforce or sign of its zone sets it aside (key files move to\n"
+		"DIR/keys/quarantine/, token objects are relabelled 'quarantine ...'), records it\n"
+		"(audit: key-quarantine) and reports it. It may be a key that resolvers still see.\n"
+		"\n"
+		"list     the quarantined keys: zone, since when, locator, label and why.\n"
+		"destroy  destroys the key beyond recovery (audit: key-destroy, with the reason).\n"
+		"release  puts it back where it was (audit: key-release). Material the state does\n"
+		"         not know is quarantined again by the next run: when a restored state.db\n"
+		"         knows the key again, give --zone ZONE to put it back without its record.\n");
+}
+
+static void print_quarantined(void *arg, const rs_quarantine_rec_t *q)
+{
+	size_t *n = arg;
+	char when[40];
+	time_text(q->time, when);
+	printf("%-20s %-16s %s%s%s%s: %s\n", q->zone, when, q->locator, q->label[0] ? " '" : "", q->label,
+	       q->label[0] ? "'" : "", q->why);
+	(*n)++;
+}
+
+static int key_quarantine(int argc, char **argv)
+{
+	enum { OPT_REASON = 300 };
+	static const struct option opts[] = {
+		{ "zone", required_argument, NULL, 'z' }, { "reason", required_argument, NULL, OPT_REASON },
+		{ "now", required_argument, NULL, OPT_NOW }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub = argc > 1 ? argv[1] : NULL, *zone = NULL, *reason = NULL;
+	if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		quarantine_help(sub == NULL ? stderr : stdout);
+		return sub == NULL ? RS_EINVAL : RS_EOK;
+	}
+	argc--, argv++;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "z:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'z': zone = optarg; break;
+		case OPT_REASON: reason = optarg; break;
+		case OPT_NOW: if (!cli_set_now(optarg)) return RS_EINVAL; break;
+		case 'h': quarantine_help(stdout); return RS_EOK;
+		default: quarantine_help(stderr); return RS_EINVAL;
+		}
+	}
+	if (strcmp(sub, "list") == 0 && optind == argc) {
+		rs_store_t *store;
+		int code = cli_store(&store);
+		char canon[256] = "";
+		uint8_t wire[255];
+		if (code == RS_EOK && zone != NULL && !cli_zone_name(zone, canon, wire))
+			code = RS_EINVAL;
+		size_t n = 0;
+		if (code == RS_EOK && rs_store_quarantine_each(store, zone != NULL ? canon : NULL, print_quarantined,
+							       &n) != RS_EOK) {
+			cli_error("cannot read the quarantine of '%s'", cli_state_dir());
+			code = CLI_EINTERNAL;
+		}
+		if (code == RS_EOK)
+			printf("%zu quarantined key(s)\n", n);
+		rs_store_close(store);
+		return code;
+	}
+	bool destroy = strcmp(sub, "destroy") == 0;
+	if (!destroy && strcmp(sub, "release") != 0 && strcmp(sub, "list") != 0) {
+		static const char *const subs[] = { "list", "destroy", "release" };
+		if (!cli_unknown("command", sub, "key quarantine ", subs, 3))
+			quarantine_help(stderr);
+		return RS_EINVAL;
+	}
+	if (strcmp(sub, "list") == 0) {
+		cli_error("key quarantine list takes no LOCATOR");
+		return RS_EINVAL;
+	}
+	if (optind + 1 != argc) {
+		cli_error("key quarantine %s needs one LOCATOR (see key quarantine list)", sub);
+		return RS_EINVAL;
+	}
+	const char *locator = argv[optind];
+	if (destroy && (reason == NULL || reason[0] == '\0')) {
+		cli_error("key quarantine destroy needs --reason TEXT (it is audited)");
+		return RS_EINVAL;
+	}
+	/* The zone it was quarantined for, whose session (and lock) the decision takes. */
+	rs_store_t *store;
+	int code = cli_store(&store);
+	rs_quarantine_rec_t q;
+	int ret = code == RS_EOK ? rs_store_quarantine_get(store, locator, &q) : RS_EINVAL;
+	rs_store_close(store);
+	if (code != RS_EOK)
+		return code;
+	if (ret == RS_ENOENT && zone != NULL && !destroy) {
+		snprintf(q.zone, sizeof(q.zone), "%s", zone); /* a restored state.db that knows it again */
+	} else if (ret == RS_ENOENT) {
+		cli_error("no quarantined key '%s' (see regsign key quarantine list)", locator);
+		return RS_EINVAL;
+	} else if (ret != RS_EOK) {
+		cli_error("cannot read the quarantine of '%s'", cli_state_dir());
+		return CLI_EINTERNAL;
+	}
+	cli_zone_t z;
+	rs_diag_t diag;
+	code = cli_zone_open(&z, zone != NULL ? zone : q.zone, NULL);
+	ret = code == RS_EOK ? rs_session_quarantine_end(z.session, locator, destroy, reason, &diag) : RS_EINVAL;
+	if (code == RS_EOK)
+		code = cli_check(ret, &diag);
+	cli_zone_close(&z);
+	if (code == RS_EOK)
+		printf("%s: quarantined key %s %s\n", q.zone, locator, destroy ? "destroyed" : "put back");
+	return code;
+}
+
 int cmd_key(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "quarantine") == 0)
+		return key_quarantine(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "list") != 0) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 			key_help(stdout);
 			return RS_EOK;
 		}
-		static const char *const subs[] = { "list" };
-		if (argc < 2 || !cli_unknown("command", argv[1], "key ", subs, 1))
+		static const char *const subs[] = { "list", "quarantine" };
+		if (argc < 2 || !cli_unknown("command", argv[1], "key ", subs, 2))
 			key_help(stderr);
 		return RS_EINVAL;
 	}
@@ -543,8 +671,9 @@ static void enforce_help(FILE *f)
 		"Takes every key step that is due for ZONE (or every managed zone): new keys,\n"
 		"publication, activation, DS requests to the parent, retirement, removal. Prints each\n"
 		"step; all steps of a zone are one transaction. A step that waits for the parent's DS\n"
-		"change waits for 'regsign ds-seen' / 'ds-gone'. Refuses a time before the last run\n"
-		"unless --force-clock.\n"
+		"change waits for 'regsign ds-seen' / 'ds-gone'. Refuses a time before the last run,\n"
+		"or (the clock, not --now) more than clock.max-jump after it, unless --force-clock;\n"
+		"'regsign zone clock-reset' recovers from runs under a clock that was ahead.\n"
 		"\n"
 		"example:\n"
 		"  regsign --state /var/lib/regsign enforce --now 20270101000000\n");

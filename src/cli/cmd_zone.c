@@ -23,6 +23,7 @@ static void help(FILE *f)
 		"       regsign [--state DIR] zone set-parent ZONE [ADDR[@PORT]]...\n"
 		"       regsign [--state DIR] zone set-secondaries ZONE [ADDR[@PORT]]... [--tsig NAME:ALG:BASE64]\n"
 		"       regsign [--state DIR] zone remove ZONE\n"
+		"       regsign [--state DIR] zone clock-reset --zone ZONE --reason TEXT\n"
 		"\n"
 		"add      starts managing ZONE: checks ZONEFILE (the unsigned zone) and the policy\n"
 		"         against it, stores both, and makes the first keys. Sign with\n"
@@ -40,6 +41,11 @@ static void help(FILE *f)
 		"set-secondaries  where 'serve' sends NOTIFY, and who may transfer the zone (with\n"
 		"         the TSIG key given); no address: none.\n"
 		"remove   stops managing ZONE and destroys its keys.\n"
+		"clock-reset  after runs under a clock that was ahead (the next runs refuse: 'before\n"
+		"         the last enforcement'): every time of the zone's state that lies in the\n"
+		"         future (its runs, next event, every key's record and life times) becomes\n"
+		"         now, so every wait counts again from now and only gets longer. Audited\n"
+		"         (clock-reset) with the reason and what changed.\n"
 		"\n"
 		"--json   (list, show) one JSON object instead. list: {\"zones\": [ZONE...]}; show:\n"
 		"         ZONE with policy_description, soa_ttl, keys (the objects of 'key list\n"
@@ -543,6 +549,49 @@ static int zone_set_parent(const char *name, char **agents, int n)
 	return zone_change(name, set_parent, list);
 }
 
+/*
+ * zone clock-reset [--zone] ZONE --reason TEXT [--now T]: after runs under a
+ * clock that was ahead, every future time of the zone's state becomes now.
+ */
+static int zone_clock_reset(int argc, char **argv)
+{
+	const char *zone = NULL, *reason = NULL;
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "--zone") == 0 || strcmp(argv[i], "--reason") == 0 || strcmp(argv[i], "--now") == 0) &&
+		    i + 1 < argc) {
+			const char *opt = argv[i++];
+			if (strcmp(opt, "--zone") == 0)
+				zone = argv[i];
+			else if (strcmp(opt, "--reason") == 0)
+				reason = argv[i];
+			else if (!cli_set_now(argv[i]))
+				return RS_EINVAL;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			help(stdout);
+			return RS_EOK;
+		} else if (zone == NULL && argv[i][0] != '-') {
+			zone = argv[i];
+		} else {
+			cli_error("unexpected argument '%s'", argv[i]);
+			return RS_EINVAL;
+		}
+	}
+	if (zone == NULL || reason == NULL || reason[0] == '\0') {
+		cli_error("zone clock-reset needs --zone ZONE and --reason TEXT (it is audited)");
+		return RS_EINVAL;
+	}
+	cli_zone_t z;
+	rs_diag_t diag;
+	int code = cli_zone_open(&z, zone, NULL);
+	int ret = code == RS_EOK ? rs_session_clock_reset(z.session, reason, &diag) : RS_EINVAL;
+	if (ret == RS_EOK)
+		ret = rs_session_commit(z.session, &diag);
+	if (code == RS_EOK)
+		code = cli_check(ret, &diag);
+	cli_zone_close(&z);
+	return code;
+}
+
 static int zone_remove(const char *name)
 {
 	int code = zone_change(name, remove_zone, NULL);
@@ -563,6 +612,8 @@ int cmd_zone(int argc, char **argv)
 		return zone_add(argc, argv);
 	if (strcmp(sub, "set-secondaries") == 0)
 		return cli_zone_secondaries(argc, argv);
+	if (strcmp(sub, "clock-reset") == 0)
+		return zone_clock_reset(argc, argv);
 	if (strcmp(sub, "set-parent") == 0 && argc >= 2 && argv[1][0] != '-')
 		return zone_set_parent(argv[1], argv + 2, argc - 2);
 	/* The other subcommands take positional arguments, --now, --json (list, show) and --help. */
@@ -595,7 +646,7 @@ int cmd_zone(int argc, char **argv)
 	if (strcmp(sub, "set-policy") == 0 && nargs == 2)
 		return zone_change(args[0], set_policy, args[1]);
 	static const char *const subs[] = { "add", "list", "show", "set-policy", "set-parent", "set-secondaries",
-					    "remove" };
+					    "remove", "clock-reset" };
 	bool known = false;
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		known = known || strcmp(sub, subs[i]) == 0;

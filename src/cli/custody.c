@@ -156,9 +156,49 @@ static int write_private(const char *path, const char *text, size_t len)
 	return ret;
 }
 
+/* How many key objects (files other than token.object) the SoftHSM2 tokens under hsmdir hold; one named in first. */
+static size_t token_objects(const char *hsmdir, char *first, size_t max)
+{
+	char tokens[4300];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", hsmdir);
+	size_t n = 0;
+	DIR *d = opendir(tokens);
+	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
+		if (de->d_name[0] == '.')
+			continue;
+		char token[4600];
+		snprintf(token, sizeof(token), "%s/%s", tokens, de->d_name);
+		DIR *t = opendir(token);
+		for (struct dirent *o; t != NULL && (o = readdir(t)) != NULL;) {
+			size_t len = strlen(o->d_name);
+			if (len > 7 && strcmp(o->d_name + len - 7, ".object") == 0 && strcmp(o->d_name, "token.object") != 0) {
+				if (n++ == 0)
+					snprintf(first, max, "%s/%s", token, o->d_name);
+			}
+		}
+		if (t != NULL)
+			closedir(t);
+	}
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
 int cli_softhsm_prepare(const char *hsmdir, bool clear, char *conf, size_t max)
 {
-	char tokens[4300], text[4400];
+	char tokens[4300], text[4400], first[4700] = "";
+	/*
+	 * What a clear removes is a token a setup left before it committed: it
+	 * holds no key yet. One with keys belongs to a state that was lost or
+	 * replaced, and its keys may be published: never wiped.
+	 */
+	size_t objects = clear ? token_objects(hsmdir, first, sizeof(first)) : 0;
+	if (objects > 0) {
+		cli_error("'%s' holds a SoftHSM2 token with %zu key object(s) (%s), but the state names no key store "
+			  "(state.db emptied or replaced?): restore state.db from a backup, or move '%s' away to start "
+			  "a new token", hsmdir, objects, first, hsmdir);
+		return RS_EINVAL;
+	}
 	if (clear)
 		nftw(hsmdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	snprintf(tokens, sizeof(tokens), "%s/tokens", hsmdir);
@@ -332,11 +372,33 @@ int cli_keystore(rs_store_t *store, char backend[16])
 	snprintf(keys, sizeof(keys), "%s/keys", rs_store_dir(store));
 	DIR *d = opendir(keys);
 	bool files = false;
-	for (struct dirent *de; d != NULL && !files && (de = readdir(d)) != NULL;)
-		files = de->d_name[0] == 'K';
+	size_t unknown = 0;
+	char first[300] = "";
+	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
+		if (de->d_name[0] != 'K')
+			continue;
+		files = true;
+		/* Key files no row names: a state.db emptied or replaced beside keys that may be published. */
+		char locator[300];
+		bool known = false;
+		snprintf(locator, sizeof(locator), "%s", de->d_name);
+		size_t len = strlen(de->d_name);
+		if (len > 8 && strcmp(de->d_name + len - 8, ".private") == 0)
+			snprintf(locator, sizeof(locator), "%.*s", (int)(len - 8), de->d_name);
+		else if (len > 4 && strcmp(de->d_name + len - 4, ".key") == 0)
+			snprintf(locator, sizeof(locator), "%.*s", (int)(len - 4), de->d_name);
+		if (rs_store_locator_known(store, locator, &known) == RS_EOK && !known && unknown++ == 0)
+			snprintf(first, sizeof(first), "%s", de->d_name);
+	}
 	if (d != NULL)
 		closedir(d);
 	rs_diag_t diag;
+	if (unknown > 0) {
+		cli_error("'%s' holds %zu key file(s) the state does not know (%s), but the state names no key store "
+			  "(state.db emptied or replaced?): restore state.db from a backup, or move '%s' away", keys,
+			  unknown, first, keys);
+		return RS_EINVAL;
+	}
 	if (files) {
 		snprintf(backend, 16, "file");
 		return rs_store_setting_put(store, RS_SET_KEYSTORE, backend, &diag) == RS_EOK ? RS_EOK : CLI_EINTERNAL;

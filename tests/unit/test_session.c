@@ -148,8 +148,11 @@ static void parent_acts(world_t *w, rs_session_t *s, int64_t now)
 	rs_model_parent(w->model, now, &ds);
 }
 
-/* Feed what the file really holds to the model, and note when each key first showed. */
-static void published(world_t *w, const char *path, int64_t now)
+/*
+ * Feed what the file really holds to the model at the real time, and note
+ * when each key first showed; verified at the time the signer's clock said.
+ */
+static void published(world_t *w, const char *path, int64_t clock, int64_t now)
 {
 	uint8_t origin[255];
 	rs_dname_from_str("unit.", origin);
@@ -163,7 +166,7 @@ static void published(world_t *w, const char *path, int64_t now)
 		rs_zone_free(z);
 		return;
 	}
-	rs_verify_opts_t vo = { .now = now, .threads = 1 };
+	rs_verify_opts_t vo = { .now = clock, .threads = 1 };
 	rs_verify_result_t vr;
 	rs_buf_t report;
 	rs_buf_init(&report, 1 << 16);
@@ -201,10 +204,10 @@ static void published(world_t *w, const char *path, int64_t now)
 	rs_zone_free(z);
 }
 
-/* One signing run: the due steps, then a publication; the file written is kept as it was. */
-static int publish(world_t *w, int64_t now)
+/* One signing run at the real time now by a clock that says clock: the due steps, then a publication. */
+static int publish_by(world_t *w, int64_t clock, int64_t now)
 {
-	rs_session_t *s = open_zone(w, now);
+	rs_session_t *s = open_zone(w, clock);
 	if (s == NULL)
 		return RS_EINVAL;
 	rs_diag_t d;
@@ -219,7 +222,7 @@ static int publish(world_t *w, int64_t now)
 		ret = rs_session_publish(s, &po, &res, &d);
 	if (ret == RS_EOK) {
 		w->publications++;
-		published(w, out, now);
+		published(w, out, clock, now);
 		/* The parent only acts on what a published zone asked for (CDS). */
 		parent_acts(w, s, now);
 		ret = rs_session_commit(s, &d);
@@ -235,6 +238,12 @@ static int publish(world_t *w, int64_t now)
 	}
 	rs_session_close(s);
 	return ret;
+}
+
+/* One signing run by a clock that is right; the file written is kept as it was. */
+static int publish(world_t *w, int64_t now)
+{
+	return publish_by(w, now, now);
 }
 
 /* An enforce-only run (cron, or ds-seen by the operator). */
@@ -442,11 +451,64 @@ static void test_serial_floor(void)
 	world_close(&w);
 }
 
+/*
+ * Two days of runs by a clock three days ahead, while a ZSK rollover begins;
+ * then the right clock is refused until a clock reset, after which the
+ * rollovers go on with every mix of versions a cache can really hold valid.
+ */
+static void test_clock_reset(void)
+{
+	world_t w;
+	if (!ok(world_open(&w, "reset") == RS_EOK, "a state directory with a managed zone"))
+		return;
+	int64_t t = T0;
+	for (; t < T0 + 15 * DAY; t += 12 * 3600)
+		publish(&w, t);
+	size_t keys_before = w.ntags;
+	int wrong = 0;
+	for (; t < T0 + 17 * DAY; t += 12 * 3600)
+		wrong += publish_by(&w, t + 3 * DAY, t) == RS_EOK;
+	ok(wrong == 4 && w.ntags > keys_before, "a clock three days ahead published %d times, a new ZSK among them", wrong);
+	is_int(publish(&w, t), RS_ERANGE, "then the right clock is refused");
+	rs_session_t *s = open_zone(&w, t);
+	rs_diag_t d;
+	rs_session_t *look = open_zone(&w, t); /* a second writer is refused: the reset takes the zone's lock */
+	ok(look == NULL, "a clock reset is one writer of the zone");
+	rs_session_close(look);
+	is_int(rs_session_clock_reset(s, "", &d), RS_EINVAL, "a clock reset needs a reason");
+	int ret = rs_session_clock_reset(s, "unit test", &d);
+	if (ret == RS_EOK)
+		ret = rs_session_commit(s, &d);
+	is_int(ret, RS_EOK, "the clock reset");
+	rs_session_close(s);
+	rs_zone_rec_t z;
+	rs_keyset_t ks = { 0 };
+	rs_store_zone_get(w.store, "unit.", &z);
+	rs_store_keys_load(w.store, "unit.", &ks);
+	size_t future = z.last_enforce > t || z.last_sign > t || (z.next_event != INT64_MAX && z.next_event > t);
+	for (size_t i = 0; i < ks.count; i++) {
+		const rs_keystate_t *k = &ks.keys[i];
+		for (int r = 0; r < RS_REC_COUNT; r++)
+			future += k->since[r] > t;
+		future += k->created > t || k->published > t || k->active > t || k->retired > t || k->removed > t;
+	}
+	rs_keyset_clear(&ks);
+	is_int((int)future, 0, "... leaves no time of the state in the future");
+	int failed = 0;
+	for (; t < T0 + 90 * DAY; t += 12 * 3600)
+		failed += publish(&w, t) != RS_EOK;
+	is_int(failed, 0, "the right clock publishes again, without forcing it");
+	ok(w.ntags >= keys_before + 3, "rollovers went on after the reset (%zu keys)", w.ntags);
+	check_world(&w, "after a clock reset");
+	world_close(&w);
+}
+
 int main(void)
 {
 	test_enforce_only();
 	test_deactivated();
 	test_failure();
 	test_serial_floor();
+	test_clock_reset();
 	return done_testing();
 }

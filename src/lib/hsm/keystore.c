@@ -5,6 +5,7 @@
  * reached, so a step that needs the key holders fails with their reason.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,8 @@ int rs_keystore_destroy(rs_keystore_t *ks, const char *locator, rs_diag_t *diag)
 int rs_keystore_list(rs_keystore_t *ks, void (*fn)(void *arg, const char *locator, const char *label), void *arg,
 		     rs_diag_t *diag)
 {
+	if (ks->ops->list == NULL)
+		return rs_diag(diag, -EOPNOTSUPP, "the %s key store cannot list its keys", ks->ops->name);
 	return ks->ops->list(ks->be, fn, arg, diag);
 }
 
@@ -319,4 +322,112 @@ int rs_keystore_token(rs_hsm_t *hsm, int (*unlock)(void *arg, rs_hsm_t *hsm, int
 rs_hsm_t *rs_keystore_hsm(rs_keystore_t *ks)
 {
 	return ks->ops == &token_ops ? ((token_t *)ks->be)->hsm : NULL;
+}
+
+/* ---- quarantine: material the state does not know, set aside for the operator ---- */
+
+typedef struct {
+	const char *locator;
+	char *label;
+	bool found;
+} label_find_t;
+
+static void find_label(void *arg, const char *locator, const char *label)
+{
+	label_find_t *f = arg;
+	if (!f->found && strcmp(locator, f->locator) == 0) {
+		snprintf(f->label, RS_KEYSTORE_LABEL_MAX, "%s", label);
+		f->found = true;
+	}
+}
+
+/* Move a key's two files between dir and dir/quarantine (0600 there); RS_ENOENT if neither is there. */
+static int files_move(const files_t *f, const char *locator, bool in, rs_diag_t *diag)
+{
+	if (!locator_ok(locator))
+		return rs_diag(diag, RS_EINVAL, "'%s' is not a key file name", locator);
+	char qdir[4200];
+	snprintf(qdir, sizeof(qdir), "%s/quarantine", f->dir);
+	if (in && mkdir(qdir, 0700) != 0 && errno != EEXIST)
+		return rs_diag(diag, -errno, "cannot create '%s': %s", qdir, strerror(errno));
+	static const char *const suffixes[] = { ".private", ".key" };
+	char from[2][4400], to[2][4400];
+	bool have[2];
+	for (int i = 0; i < 2; i++) {
+		char *a = in ? from[i] : to[i], *b = in ? to[i] : from[i];
+		snprintf(a, sizeof(from[i]), "%s/%s%s", f->dir, locator, suffixes[i]);
+		snprintf(b, sizeof(to[i]), "%s/%s%s", qdir, locator, suffixes[i]);
+		have[i] = access(from[i], F_OK) == 0;
+		/* Never over another key's files. */
+		if (have[i] && access(to[i], F_OK) == 0)
+			return rs_diag(diag, -EEXIST, "'%s' exists", to[i]);
+	}
+	/* Moved already (a run interrupted after it): done. */
+	if (!have[0] && !have[1])
+		return access(to[0], F_OK) == 0 || access(to[1], F_OK) == 0
+			       ? RS_EOK
+			       : rs_diag(diag, RS_ENOENT, "no key file '%s.private' in '%s'", locator, in ? f->dir : qdir);
+	for (int i = 0; i < 2; i++) {
+		if (!have[i])
+			continue;
+		if (rename(from[i], to[i]) != 0)
+			return rs_diag(diag, -errno, "cannot move '%s' to '%s': %s", from[i], to[i], strerror(errno));
+		if (in)
+			chmod(to[i], 0600);
+	}
+	return RS_EOK;
+}
+
+int rs_keystore_quarantine(rs_keystore_t *ks, const char *locator, char label[RS_KEYSTORE_LABEL_MAX],
+			   rs_diag_t *diag)
+{
+	label[0] = '\0';
+	if (ks->ops == &files_ops)
+		return files_move(ks->be, locator, true, diag);
+	if (ks->ops != &token_ops)
+		return rs_diag(diag, -EOPNOTSUPP, "the %s key store cannot quarantine keys", ks->ops->name);
+	label_find_t f = { locator, label, false };
+	int ret = ks->ops->list(ks->be, find_label, &f, diag);
+	if (ret != RS_EOK)
+		return ret;
+	if (!f.found)
+		return rs_diag(diag, RS_ENOENT, "the token has no key %s", locator);
+	if (strncmp(label, RS_KEYSTORE_QUARANTINE, strlen(RS_KEYSTORE_QUARANTINE)) == 0)
+		return RS_EOK; /* set aside already (an interrupted quarantine) */
+	char marked[RS_KEYSTORE_LABEL_MAX + 16];
+	snprintf(marked, sizeof(marked), "%s%s", RS_KEYSTORE_QUARANTINE, label);
+	return rs_keystore_relabel(ks, locator, marked, diag);
+}
+
+int rs_keystore_release(rs_keystore_t *ks, const char *locator, const char *label, rs_diag_t *diag)
+{
+	if (ks->ops == &files_ops)
+		return files_move(ks->be, locator, false, diag);
+	if (ks->ops != &token_ops)
+		return rs_diag(diag, -EOPNOTSUPP, "the %s key store cannot quarantine keys", ks->ops->name);
+	char now[RS_KEYSTORE_LABEL_MAX];
+	label_find_t f = { locator, now, false };
+	int ret = ks->ops->list(ks->be, find_label, &f, diag);
+	if (ret == RS_EOK && !f.found)
+		ret = rs_diag(diag, RS_ENOENT, "the token has no key %s", locator);
+	size_t n = strlen(RS_KEYSTORE_QUARANTINE);
+	if (ret == RS_EOK && label == NULL)
+		label = strncmp(now, RS_KEYSTORE_QUARANTINE, n) == 0 ? now + n : now;
+	return ret == RS_EOK ? rs_keystore_relabel(ks, locator, label, diag) : ret;
+}
+
+int rs_keystore_destroy_quarantined(rs_keystore_t *ks, const char *locator, rs_diag_t *diag)
+{
+	if (ks->ops != &files_ops)
+		return rs_keystore_destroy(ks, locator, diag);
+	files_t *f = ks->be;
+	if (!locator_ok(locator))
+		return rs_diag(diag, RS_EINVAL, "'%s' is not a key file name", locator);
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/quarantine/%s.private", f->dir, locator);
+	bool had = destroy_file(path);
+	snprintf(path, sizeof(path), "%s/quarantine/%s.key", f->dir, locator);
+	had = unlink(path) == 0 || had;
+	/* Its row is committed before it moves: a run interrupted between left it in place. */
+	return had ? RS_EOK : rs_keystore_destroy(ks, locator, diag);
 }

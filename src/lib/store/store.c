@@ -102,6 +102,12 @@ static const char *const migrations[] = {
 	"  DELETE FROM registry_dirty WHERE domain = OLD.domain AND EXISTS (SELECT 1 FROM domain WHERE name = OLD.domain);"
 	"  INSERT INTO registry_dirty SELECT OLD.domain, d.zone, r.gen FROM registry_change r, domain d"
 	"  WHERE d.name = OLD.domain; END;",
+	/*
+	 * 6 -> 7: key material the state did not know, set aside rather than
+	 * destroyed (rs_store_quarantine_*); the operator destroys or releases it.
+	 */
+	"CREATE TABLE quarantine (locator TEXT PRIMARY KEY, zone TEXT NOT NULL, time INTEGER NOT NULL,"
+	"  label TEXT NOT NULL, why TEXT NOT NULL);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -769,4 +775,77 @@ int rs_store_registry_dirty_trim(rs_store_t *s, const char *zone, uint64_t upto,
 {
 	return store_run(s, store_prepare(s, "DELETE FROM registry_dirty WHERE zone = ? AND gen <= ?", "ti", zone,
 					  (int64_t)upto), diag, "cannot trim the registry change list");
+}
+
+/* ---- quarantine: key material the state does not know ---- */
+
+int rs_store_quarantine_add(rs_store_t *s, const rs_quarantine_rec_t *q, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "INSERT OR REPLACE INTO quarantine (locator, zone, time, label, why) "
+					  "VALUES (?,?,?,?,?)", "ttitt", q->locator, q->zone, q->time, q->label, q->why),
+			 diag, "cannot record a quarantined key");
+}
+
+int rs_store_quarantine_remove(rs_store_t *s, const char *locator, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "DELETE FROM quarantine WHERE locator = ?", "t", locator), diag,
+			 "cannot remove a quarantined key");
+}
+
+int rs_store_quarantine_get(rs_store_t *s, const char *locator, rs_quarantine_rec_t *out)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT locator, zone, time, label, why FROM quarantine WHERE locator = ?",
+					 "t", locator);
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		store_copy_text(out->locator, sizeof(out->locator), sqlite3_column_text(st, 0));
+		store_copy_text(out->zone, sizeof(out->zone), sqlite3_column_text(st, 1));
+		out->time = sqlite3_column_int64(st, 2);
+		store_copy_text(out->label, sizeof(out->label), sqlite3_column_text(st, 3));
+		store_copy_text(out->why, sizeof(out->why), sqlite3_column_text(st, 4));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
+}
+
+int rs_store_quarantine_each(rs_store_t *s, const char *zone, void (*fn)(void *arg, const rs_quarantine_rec_t *q),
+			     void *arg)
+{
+	sqlite3_stmt *st = zone != NULL
+				   ? store_prepare(s, "SELECT locator, zone, time, label, why FROM quarantine WHERE zone = ? "
+						   "ORDER BY time, locator", "t", zone)
+				   : store_prepare(s, "SELECT locator, zone, time, label, why FROM quarantine "
+						   "ORDER BY zone, time, locator", "");
+	if (st == NULL)
+		return RS_EIO;
+	rs_quarantine_rec_t *q = malloc(sizeof(*q));
+	int rc = SQLITE_NOMEM;
+	while (q != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_copy_text(q->locator, sizeof(q->locator), sqlite3_column_text(st, 0));
+		store_copy_text(q->zone, sizeof(q->zone), sqlite3_column_text(st, 1));
+		q->time = sqlite3_column_int64(st, 2);
+		store_copy_text(q->label, sizeof(q->label), sqlite3_column_text(st, 3));
+		store_copy_text(q->why, sizeof(q->why), sqlite3_column_text(st, 4));
+		fn(arg, q);
+	}
+	free(q);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RS_EOK : rc == SQLITE_NOMEM ? RS_ENOMEM : RS_EIO;
+}
+
+int rs_store_locator_known(rs_store_t *s, const char *locator, bool *known)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT EXISTS (SELECT 1 FROM key WHERE locator = ?1)"
+					 " OR EXISTS (SELECT 1 FROM key_intent WHERE locator = ?1)"
+					 " OR EXISTS (SELECT 1 FROM retired_locator WHERE locator = ?1)"
+					 " OR EXISTS (SELECT 1 FROM quarantine WHERE locator = ?1)", "t", locator);
+	if (st == NULL)
+		return RS_EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*known = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RS_EOK : RS_EIO;
 }
