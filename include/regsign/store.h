@@ -187,6 +187,16 @@ int rs_store_registrar_get(rs_store_t *store, const char *id, rs_registrar_rec_t
 /* Call fn for every registrar by id; stops at fn's first error. */
 int rs_store_registrar_each(rs_store_t *store, int (*fn)(void *arg, const rs_registrar_rec_t *rec), void *arg);
 
+/*
+ * Failed EPP logins of who ("registrar:ID" or "address:ADDR"), counted across
+ * sessions: how many since the last good login or unlock, and the time before
+ * which no other attempt is checked. get: RS_ENOENT (zeros) if none counted.
+ */
+int rs_store_login_failures_get(rs_store_t *store, const char *who, unsigned *failures, int64_t *next);
+int rs_store_login_failures_put(rs_store_t *store, const char *who, unsigned failures, int64_t next,
+				rs_diag_t *diag);
+int rs_store_login_failures_clear(rs_store_t *store, const char *who, rs_diag_t *diag);
+
 typedef struct {
 	char name[256];      /* presentation form, lower case, trailing dot */
 	char zone[256];      /* the registry zone it is delegated from */

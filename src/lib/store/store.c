@@ -101,6 +101,8 @@ static const char *const migrations[] = {
 	"  DELETE FROM registry_dirty WHERE domain = OLD.domain AND EXISTS (SELECT 1 FROM domain WHERE name = OLD.domain);"
 	"  INSERT INTO registry_dirty SELECT OLD.domain, d.zone, r.gen FROM registry_change r, domain d"
 	"  WHERE d.name = OLD.domain; END;",
+	/* Failed EPP logins per registrar and per source address, across sessions and restarts. */
+	"CREATE TABLE login_failure (who TEXT PRIMARY KEY, failures INTEGER NOT NULL, next INTEGER NOT NULL);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
