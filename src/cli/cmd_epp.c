@@ -79,7 +79,7 @@ typedef struct {
 	unsigned sessions;		/* counted against max_clients */
 	unsigned half_open;		/* accepted, TLS not yet done */
 	conn_t *oldest, *newest;	/* the half-open, by age */
-	tally_t *addrs;			/* half-open per source address: max_half_open slots */
+	tally_t *addrs;			/* half-open per source address: 2 * max_half_open slots */
 	tally_t *owners;		/* sessions per certificate ("c:") and registrar ("r:"): 2 * max_clients */
 	rs_log_t log;
 } server_t;
@@ -152,7 +152,7 @@ static void half_open_end(conn_t *c)
 		return;
 	c->half_open = false;
 	srv->half_open--;
-	tally_drop(srv->addrs, srv->max_half_open, c->addr);
+	tally_drop(srv->addrs, 2 * (size_t)srv->max_half_open, c->addr);
 	if (c->older != NULL)
 		c->older->newer = c->newer;
 	else
@@ -412,7 +412,8 @@ static void source_key(const struct sockaddr_storage *ss, char *out, size_t max,
  */
 static bool half_open_begin(server_t *srv, conn_t *c)
 {
-	tally_t *t = tally(srv->addrs, srv->max_half_open, c->addr, true);
+	/* Cut ones stay counted until their threads end: the table has room for twice the limit. */
+	tally_t *t = tally(srv->addrs, 2 * (size_t)srv->max_half_open, c->addr, true);
 	if (t == NULL || t->count >= srv->max_half_open_per_addr)
 		return false;
 	if (srv->half_open >= srv->max_half_open) {
@@ -579,7 +580,7 @@ int cmd_epp(int argc, char **argv)
 		cli_error("%s", diag.text);
 		return CLI_EINTERNAL;
 	}
-	srv.addrs = calloc(srv.max_half_open, sizeof(*srv.addrs));
+	srv.addrs = calloc(2 * (size_t)srv.max_half_open, sizeof(*srv.addrs));
 	srv.owners = calloc(2 * (size_t)srv.max_clients, sizeof(*srv.owners));
 	if (srv.addrs == NULL || srv.owners == NULL || rs_epp_set_limits(srv.epp, &limits) != RS_EOK) {
 		cli_error("out of memory");
@@ -603,11 +604,11 @@ int cmd_epp(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	printf("epp: listening on %s\n", listen_spec);
 	fflush(stdout);
-	/* Threads of half-open connections mostly wait in poll: a small stack, and at most max_half_open of them. */
+	/* Threads of half-open connections wait in poll: a smaller stack, and at most 2 * max_half_open of them. */
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 1 << 20);
+	pthread_attr_setstacksize(&attr, 2 << 20);
 	/* The loop only accepts and counts: nothing a client sends or withholds can make it wait. */
 	while (!stopping) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
