@@ -196,6 +196,8 @@ int rs_store_login_failures_get(rs_store_t *store, const char *who, unsigned *fa
 int rs_store_login_failures_put(rs_store_t *store, const char *who, unsigned failures, int64_t next,
 				rs_diag_t *diag);
 int rs_store_login_failures_clear(rs_store_t *store, const char *who, rs_diag_t *diag);
+/* Forget the counts whose who begins with prefix and whose next is before before. */
+int rs_store_login_failures_expire(rs_store_t *store, const char *prefix, int64_t before, rs_diag_t *diag);
 
 typedef struct {
 	char name[256];      /* presentation form, lower case, trailing dot */

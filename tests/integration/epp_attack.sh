@@ -123,6 +123,9 @@ check_match "after the unlock the right password is taken: 1000" "^1000 " "$out"
 load brute victim.pem victim.key victim 1 1 127.0.3.1 >/dev/null
 out=$(load login victim.pem victim.key victim pw-victim 127.0.3.1)
 check_match "a good login resets the count" "^victim .* 0$" "$("$R" registrar list)"
+load brute one.pem one.key victim 1 3 127.0.3.8 >/dev/null
+check_match "wrong logins as victim from another registrar's certificate do not count against victim" "^victim .* 0$" \
+	"$("$R" registrar list)"
 load brute victim.pem victim.key nobody 1 3 127.0.3.9 > unknown.out
 check_match "unknown identifiers are slowed per address: held 1 s, then 2 s" "^2200 [01]\.[0-9] 2200 [12]\.[0-9] 2501 2\.[0-9] $" \
 	"$(tr '\n' ' ' < unknown.out)"

@@ -24,7 +24,8 @@ struct rs_embedded {
 };
 extern const struct rs_embedded rs_epp_schemas[];
 
-#define MAX_LOGIN_FAILURES 3
+#define MAX_LOGIN_FAILURES 3 /* in one session */
+#define ADDRESS_MEMORY 86400   /* seconds an address's failed logins are remembered after its last */
 
 /* Schema imports resolve to the built-in files, and nothing else loads: no file, no network (XXE). */
 static xmlParserInputPtr load_builtin(const char *url, const char *id, xmlParserCtxtPtr ctxt)
@@ -381,18 +382,22 @@ static unsigned failure_delay(const rs_epp_t *epp, unsigned n)
 	return d < epp->limits.delay_max ? d : epp->limits.delay_max;
 }
 
-/* Failed logins across sessions: [0] the registrar's (if it exists), [1] the source address's. */
+/* Failed logins across sessions: [0] the registrar's (if the attempt could be its), [1] the source address's. */
 typedef struct {
 	char who[2][100];
 	unsigned failures[2];
 	int64_t next[2];
 } counters_t;
 
-static int counters_read(rs_epp_session_t *s, const char *clid, bool known, counters_t *c)
+static int counters_read(rs_epp_session_t *s, const char *clid, bool mine, counters_t *c)
 {
 	memset(c, 0, sizeof(*c));
-	/* Unknown identifiers get no row of their own: guessing names must not grow the table. */
-	if (known)
+	/*
+	 * Unknown identifiers get no row of their own (guessing names must not
+	 * grow the table), nor do logins from another registrar's certificate
+	 * (one registrar must not lock out another): their address does.
+	 */
+	if (mine)
 		snprintf(c->who[0], sizeof(c->who[0]), "registrar:%s", clid);
 	if (s->addr[0] != '\0')
 		snprintf(c->who[1], sizeof(c->who[1]), "address:%s", s->addr);
@@ -439,6 +444,9 @@ static int count_failure(rs_epp_session_t *s, counters_t *c, const char *actor, 
 	for (int i = 0; i < 2 && ret == RS_EOK; i++)
 		if (c->who[i][0])
 			ret = rs_store_login_failures_put(s->reg->store, c->who[i], c->failures[i], now + *delay, diag);
+	/* An address quiet for a day starts again: many sources must not grow the table for ever. */
+	if (ret == RS_EOK)
+		ret = rs_store_login_failures_expire(s->reg->store, "address:", now - ADDRESS_MEMORY, diag);
 	if (ret == RS_EOK && s->reg->record != NULL)
 		ret = s->reg->record(s->reg->arg, now, actor, "epp-login", "", "refused", why, diag);
 	return registry_finish(s->reg, ret, diag);
@@ -470,14 +478,15 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 	char actor[80];
 	snprintf(actor, sizeof(actor), "epp:%s", clid[0] ? clid : "-");
 	int got = rs_store_registrar_get(s->reg->store, clid, &r);
-	bool known = got == RS_EOK;
+	/* Only with the registrar's own certificate is its password checked, so only then can it be guessed. */
+	bool mine = got == RS_EOK && (r.cert[0] == '\0' || strcmp(r.cert, s->peer_cert) == 0);
 	/* What cannot be read or counted is refused: a full disk must not switch the brakes off. */
-	if ((got != RS_EOK && got != RS_ENOENT) || counters_read(s, clid, known, &c) != RS_EOK) {
+	if ((got != RS_EOK && got != RS_ENOENT) || counters_read(s, clid, mine, &c) != RS_EOK) {
 		sodium_memzero(pw, sizeof(pw));
 		sodium_memzero(newpw, sizeof(newpw));
 		return epp_internal(s, cltrid, "login: cannot read the registrar or its failed logins", out);
 	}
-	if (known && c.failures[0] >= s->epp->limits.lockout) {
+	if (mine && c.failures[0] >= s->epp->limits.lockout) {
 		sodium_memzero(pw, sizeof(pw));
 		sodium_memzero(newpw, sizeof(newpw));
 		char why[300];
@@ -490,8 +499,7 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 	/* Another session's failure is still held: no check now, and this answer waits as long. */
 	int64_t next = c.next[0] > c.next[1] ? c.next[0] : c.next[1];
 	bool checked = next <= now;
-	bool ok = checked && known && (r.cert[0] == '\0' || strcmp(r.cert, s->peer_cert) == 0) &&
-		  epp_password_ok(s->epp, r.pw_hash, pw);
+	bool ok = checked && mine && epp_password_ok(s->epp, r.pw_hash, pw);
 	sodium_memzero(pw, sizeof(pw));
 	if (!ok) {
 		sodium_memzero(newpw, sizeof(newpw));
@@ -504,7 +512,7 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 		} else if (count_failure(s, &c, actor, now, &s->delay, &diag) != RS_EOK) {
 			*close = out_now;
 			return epp_internal(s, cltrid, diag.text, out);
-		} else if (known && c.failures[0] >= s->epp->limits.lockout) {
+		} else if (mine && c.failures[0] >= s->epp->limits.lockout) {
 			*close = true;
 			return epp_simple(2501, "login not accepted; the registry operator can help", cltrid, out);
 		}

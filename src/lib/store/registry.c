@@ -87,6 +87,14 @@ int rs_store_login_failures_clear(rs_store_t *s, const char *who, rs_diag_t *dia
 			 "cannot reset the failed logins");
 }
 
+int rs_store_login_failures_expire(rs_store_t *s, const char *prefix, int64_t before, rs_diag_t *diag)
+{
+	/* substr, not LIKE: a prefix is text, not a pattern. */
+	return store_run(s, store_prepare(s, "DELETE FROM login_failure WHERE substr(who, 1, length(?1)) = ?1 AND "
+					 "next < ?2", "ti", prefix, before),
+			 diag, "cannot forget old failed logins");
+}
+
 #define DOMAIN_COLUMNS "name, zone, registrar, ns_ttl, ns, glue, max_sig_life, added, updated"
 
 static void domain_row(sqlite3_stmt *st, rs_domain_rec_t *d)
