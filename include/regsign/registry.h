@@ -274,10 +274,55 @@ void rs_epp_free(rs_epp_t *epp);
 /*
  * A session for a client that presented the certificate whose SHA-256 (hex)
  * is peer_cert ("" if none): a login must name a registrar with that
- * certificate. reg is borrowed for the session's life.
+ * certificate. reg is borrowed for the session's life; NULL when the state
+ * cannot be opened: the session then answers hello with a greeting, logout
+ * with 1500 and every other command with 2400.
  */
 int rs_epp_session_new(rs_epp_t *epp, const rs_registry_t *reg, const char *peer_cert, rs_epp_session_t **out);
 void rs_epp_session_free(rs_epp_session_t *session);
+
+/*
+ * Limits on logins shared by every session of an EPP server; zeros take the
+ * defaults. A password check is Argon2id at 64 MiB (crypto_pwhash
+ * MEMLIMIT_INTERACTIVE): hash_slots bounds how many run at once, and so the
+ * memory they take whatever the clients do.
+ */
+typedef struct {
+	unsigned hash_slots; /* password checks at once (default 2) */
+	unsigned lockout;    /* failed logins that lock a registrar until `registrar unlock` (default 10) */
+	unsigned delay_max;  /* longest hold (s) of the answer to a failed login (default 30) */
+} rs_epp_limits_t;
+
+#define RS_EPP_HASH_SLOTS 2
+#define RS_EPP_LOCKOUT 10
+#define RS_EPP_DELAY_MAX 30
+
+/* Set the limits; call before any session exists. RS_ENOMEM if the semaphore cannot be made. */
+int rs_epp_set_limits(rs_epp_t *epp, const rs_epp_limits_t *limits);
+
+/* What the transport knows of a session's client, and how it is told of internal failures. */
+typedef struct {
+	const char *addr; /* source address failed logins are counted for ("": none); copied */
+	/*
+	 * At a login whose credentials are right: may clid have one more
+	 * session? false: the login is answered 2502 and the session ends.
+	 * NULL: always.
+	 */
+	bool (*admit)(void *arg, const char *clid);
+	void *arg;
+	/* Where the details of a 2400 go (the registrar sees only a reference); borrowed. */
+	const rs_log_t *log;
+} rs_epp_peer_t;
+
+/* Tell session about its client (once, before the first frame). */
+void rs_epp_session_set_peer(rs_epp_session_t *session, const rs_epp_peer_t *peer);
+
+/*
+ * Seconds the transport holds the answer of the last frame before sending it:
+ * a failed login waits 1, 2, 4 ... s (at most delay_max) with the failures of
+ * its registrar or address, so guessing is slow across sessions too.
+ */
+unsigned rs_epp_answer_delay(const rs_epp_session_t *session);
 
 /* The greeting, sent when a client connects (and in answer to hello). */
 int rs_epp_greeting(rs_epp_session_t *session, int64_t now, rs_buf_t *out);

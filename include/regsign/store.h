@@ -19,9 +19,6 @@
 
 typedef struct rs_store rs_store_t;
 
-/* Latest schema version this build writes. */
-#define RS_STORE_SCHEMA 4
-
 /* rs_store_open flags. */
 #define RS_STORE_CREATE 1 /* make the directory (mode 0700) and database if they are not there */
 #define RS_STORE_ANY_AGE 2 /* open a database behind its audit log too (to inspect or accept it) */
@@ -214,6 +211,18 @@ int rs_store_registrar_put(rs_store_t *store, const rs_registrar_rec_t *rec, rs_
 int rs_store_registrar_get(rs_store_t *store, const char *id, rs_registrar_rec_t *out);
 /* Call fn for every registrar by id; stops at fn's first error. */
 int rs_store_registrar_each(rs_store_t *store, int (*fn)(void *arg, const rs_registrar_rec_t *rec), void *arg);
+
+/*
+ * Failed EPP logins of who ("registrar:ID" or "address:ADDR"), counted across
+ * sessions: how many since the last good login or unlock, and the time before
+ * which no other attempt is checked. get: RS_ENOENT (zeros) if none counted.
+ */
+int rs_store_login_failures_get(rs_store_t *store, const char *who, unsigned *failures, int64_t *next);
+int rs_store_login_failures_put(rs_store_t *store, const char *who, unsigned failures, int64_t next,
+				rs_diag_t *diag);
+int rs_store_login_failures_clear(rs_store_t *store, const char *who, rs_diag_t *diag);
+/* Forget the counts whose who begins with prefix and whose next is before before. */
+int rs_store_login_failures_expire(rs_store_t *store, const char *prefix, int64_t before, rs_diag_t *diag);
 
 typedef struct {
 	char name[256];      /* presentation form, lower case, trailing dot */

@@ -15,12 +15,18 @@ static void registrar_help(FILE *f)
 	fprintf(f,
 		"usage: regsign registrar add ID --name NAME [--cert CLIENT.pem] < password\n"
 		"       regsign registrar list\n"
+		"       regsign registrar unlock ID\n"
 		"\n"
 		"A registrar logs in to the EPP server (regsign epp) with its client identifier ID\n"
 		"(3-16 characters) and password (6-16 characters, read from standard input, never\n"
 		"stored: only its Argon2id hash is), over TLS with the client certificate given\n"
 		"here: a login from any other certificate is refused. Without --cert, any\n"
 		"certificate the EPP server's CA accepts will do.\n"
+		"\n"
+		"Failed EPP logins are counted per registrar across sessions; after the EPP\n"
+		"server's --login-lockout (10) of them the registrar cannot log in, even with the\n"
+		"right password, until an operator runs 'registrar unlock ID' (audited). list\n"
+		"shows the count.\n"
 		"\n"
 		"example:\n"
 		"  printf '%%s\\n' 'S3cret-pw' | regsign registrar add reg-one --name 'Registrar One' --cert one.pem\n");
@@ -102,9 +108,42 @@ static int registrar_add(int argc, char **argv)
 
 static int print_registrar(void *arg, const rs_registrar_rec_t *r)
 {
-	(void)arg;
-	printf("%-16s %-32s %s\n", r->id, r->name, r->cert[0] ? r->cert : "(any certificate)");
+	char who[100];
+	unsigned failures;
+	int64_t next;
+	snprintf(who, sizeof(who), "registrar:%s", r->id);
+	rs_store_login_failures_get(arg, who, &failures, &next);
+	printf("%-16s %-32s %-64s %u\n", r->id, r->name, r->cert[0] ? r->cert : "(any certificate)", failures);
 	return RS_EOK;
+}
+
+/* Lift a lock-out (or forget failures short of one): the operator's decision, audited. */
+static int registrar_unlock(const char *id)
+{
+	rs_store_t *store;
+	int code = cli_store(&store);
+	if (code != RS_EOK)
+		return code;
+	rs_diag_t diag;
+	rs_registrar_rec_t r;
+	char who[100];
+	unsigned failures = 0;
+	int64_t next;
+	snprintf(who, sizeof(who), "registrar:%s", id);
+	int ret = rs_store_begin(store, &diag);
+	if (ret == RS_EOK && rs_store_registrar_get(store, id, &r) != RS_EOK)
+		ret = rs_diag(&diag, RS_EINVAL, "no registrar '%s' (registrar list shows them)", id);
+	if (ret == RS_EOK && rs_store_login_failures_get(store, who, &failures, &next) == RS_EIO)
+		ret = rs_diag(&diag, RS_EIO, "cannot read the failed logins of registrar '%s'", id);
+	if (ret == RS_EOK)
+		ret = rs_store_login_failures_clear(store, who, &diag);
+	if (ret == RS_EOK && !cli_audit(store, "registrar-unlock", "", 0, "ok", "registrar %s: %u failed logins "
+					"forgotten", id, failures))
+		ret = RS_EIO;
+	if ((code = cli_finish(store, ret, &diag)) == RS_EOK)
+		printf("registrar %s unlocked (%u failed logins forgotten)\n", id, failures);
+	rs_store_close(store);
+	return code;
 }
 
 int cmd_registrar(int argc, char **argv)
@@ -116,11 +155,13 @@ int cmd_registrar(int argc, char **argv)
 		int code = cli_store(&store);
 		if (code != RS_EOK)
 			return code;
-		printf("%-16s %-32s %s\n", "ID", "NAME", "CERTIFICATE (SHA-256)");
-		int ret = rs_store_registrar_each(store, print_registrar, NULL);
+		printf("%-16s %-32s %-64s %s\n", "ID", "NAME", "CERTIFICATE (SHA-256)", "FAILED-LOGINS");
+		int ret = rs_store_registrar_each(store, print_registrar, store);
 		rs_store_close(store);
 		return ret == RS_EOK ? RS_EOK : CLI_EINTERNAL;
 	}
+	if (argc == 3 && strcmp(argv[1], "unlock") == 0)
+		return registrar_unlock(argv[2]);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		registrar_help(stdout);
 		return RS_EOK;

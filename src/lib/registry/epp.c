@@ -6,6 +6,7 @@
  * schemas allow. Domain commands are in epp_domain.c.
  */
 #include <libxml/parserInternals.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@ struct rs_embedded {
 };
 extern const struct rs_embedded rs_epp_schemas[];
 
-#define MAX_LOGIN_FAILURES 3
+#define MAX_LOGIN_FAILURES 3 /* in one session */
+#define ADDRESS_MEMORY 86400   /* seconds an address's failed logins are remembered after its last */
 
 /* Schema imports resolve to the built-in files, and nothing else loads: no file, no network (XXE). */
 static xmlParserInputPtr load_builtin(const char *url, const char *id, xmlParserCtxtPtr ctxt)
@@ -54,6 +56,12 @@ int rs_epp_new(const char *server_id, rs_epp_t **out, rs_diag_t *diag)
 	if (epp == NULL)
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	snprintf(epp->server_id, sizeof(epp->server_id), "%s", server_id);
+	epp->limits = (rs_epp_limits_t){ RS_EPP_HASH_SLOTS, RS_EPP_LOCKOUT, RS_EPP_DELAY_MAX };
+	if (sem_init(&epp->hash_slots, 0, RS_EPP_HASH_SLOTS) != 0) {
+		free(epp);
+		return rs_diag(diag, RS_ENOMEM, "cannot make the password-check semaphore");
+	}
+	epp->have_slots = true;
 	const char *entry = NULL;
 	for (size_t i = 0; rs_epp_schemas[i].name != NULL; i++)
 		if (strcmp(rs_epp_schemas[i].name, "regsign-epp") == 0)
@@ -65,6 +73,7 @@ int rs_epp_new(const char *server_id, rs_epp_t **out, rs_diag_t *diag)
 		xmlSchemaFreeParserCtxt(pc);
 	}
 	if (epp->schema == NULL) {
+		sem_destroy(&epp->hash_slots);
 		free(epp);
 		return rs_diag(diag, RS_EINVAL, "the built-in EPP schemas do not load");
 	}
@@ -77,7 +86,40 @@ void rs_epp_free(rs_epp_t *epp)
 	if (epp == NULL)
 		return;
 	xmlSchemaFree(epp->schema);
+	if (epp->have_slots)
+		sem_destroy(&epp->hash_slots);
 	free(epp);
+}
+
+int rs_epp_set_limits(rs_epp_t *epp, const rs_epp_limits_t *limits)
+{
+	epp->limits.hash_slots = limits->hash_slots ? limits->hash_slots : RS_EPP_HASH_SLOTS;
+	epp->limits.lockout = limits->lockout ? limits->lockout : RS_EPP_LOCKOUT;
+	epp->limits.delay_max = limits->delay_max ? limits->delay_max : RS_EPP_DELAY_MAX;
+	if (epp->have_slots)
+		sem_destroy(&epp->hash_slots);
+	epp->have_slots = sem_init(&epp->hash_slots, 0, epp->limits.hash_slots) == 0;
+	return epp->have_slots ? RS_EOK : RS_ENOMEM;
+}
+
+/* A waiting check holds no memory: Argon2id allocates its 64 MiB only once it has a slot. */
+bool epp_password_ok(rs_epp_t *epp, const char *hash, const char *pw)
+{
+	while (sem_wait(&epp->hash_slots) != 0)
+		;
+	bool ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+	sem_post(&epp->hash_slots);
+	return ok;
+}
+
+int epp_password_hash(rs_epp_t *epp, char hash[160], const char *pw)
+{
+	while (sem_wait(&epp->hash_slots) != 0)
+		;
+	int ret = crypto_pwhash_str(hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				    crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0 ? RS_EOK : RS_ENOMEM;
+	sem_post(&epp->hash_slots);
+	return ret;
 }
 
 /* The first validation error, kept for the 2001 answer. */
@@ -106,6 +148,19 @@ int rs_epp_session_new(rs_epp_t *epp, const rs_registry_t *reg, const char *peer
 	xmlSchemaSetValidStructuredErrors(s->valid, schema_error, s);
 	*out = s;
 	return RS_EOK;
+}
+
+void rs_epp_session_set_peer(rs_epp_session_t *s, const rs_epp_peer_t *peer)
+{
+	snprintf(s->addr, sizeof(s->addr), "%s", peer->addr ? peer->addr : "");
+	s->admit = peer->admit;
+	s->arg = peer->arg;
+	s->log = peer->log;
+}
+
+unsigned rs_epp_answer_delay(const rs_epp_session_t *s)
+{
+	return s->delay;
 }
 
 void rs_epp_session_free(rs_epp_session_t *s)
@@ -239,6 +294,22 @@ int epp_simple(int code, const char *reason, const char *cltrid, rs_buf_t *out)
 	return epp_end(&w);
 }
 
+bool epp_internal_text(const char *text)
+{
+	return strstr(text, "state.db") != NULL;
+}
+
+int epp_internal(rs_epp_session_t *s, const char *cltrid, const char *detail, rs_buf_t *out)
+{
+	/* Random, not a count: a registrar learns nothing of other sessions from it. */
+	char ref[16], reason[120];
+	snprintf(ref, sizeof(ref), "R-%08" PRIx32, randombytes_random());
+	rs_log(s->log, RS_LOG_ERR, NULL, "%s%s%s: reference %s: %s", s->addr[0] ? s->addr : "-",
+	       s->logged_in ? " for " : "", s->logged_in ? s->client : "", ref, detail);
+	snprintf(reason, sizeof(reason), "command failed; the server operator has the details, reference %s", ref);
+	return epp_simple(2400, reason, cltrid, out);
+}
+
 int rs_epp_error(int code, const char *text, rs_buf_t *out)
 {
 	return epp_simple(code, text, NULL, out);
@@ -302,6 +373,96 @@ void epp_text(xmlNodePtr n, char *out, size_t max)
 	out[len - start] = '\0';
 }
 
+/* The hold after a registrar's or address's nth failed login: 1, 2, 4 ... s, at most delay_max. */
+static unsigned failure_delay(const rs_epp_t *epp, unsigned n)
+{
+	unsigned d = 1;
+	for (unsigned i = 1; i < n && d < epp->limits.delay_max; i++)
+		d *= 2;
+	return d < epp->limits.delay_max ? d : epp->limits.delay_max;
+}
+
+/* Failed logins across sessions: [0] the registrar's (if the attempt could be its), [1] the source address's. */
+typedef struct {
+	char who[2][100];
+	unsigned failures[2];
+	int64_t next[2];
+} counters_t;
+
+static int counters_read(rs_epp_session_t *s, const char *clid, bool mine, counters_t *c)
+{
+	memset(c, 0, sizeof(*c));
+	/*
+	 * Unknown identifiers get no row of their own (guessing names must not
+	 * grow the table), nor do logins from another registrar's certificate
+	 * (one registrar must not lock out another): their address does.
+	 */
+	if (mine)
+		snprintf(c->who[0], sizeof(c->who[0]), "registrar:%s", clid);
+	if (s->addr[0] != '\0')
+		snprintf(c->who[1], sizeof(c->who[1]), "address:%s", s->addr);
+	for (int i = 0; i < 2; i++) {
+		int ret = c->who[i][0] ? rs_store_login_failures_get(s->reg->store, c->who[i], &c->failures[i], &c->next[i])
+				       : RS_ENOENT;
+		if (ret != RS_EOK && ret != RS_ENOENT)
+			return RS_EIO;
+	}
+	return RS_EOK;
+}
+
+/*
+ * Count a checked failure (and audit it) in one transaction; the hold it earns
+ * into *delay. The counts are read again under the write lock: simultaneous
+ * failures of other sessions all count.
+ */
+static int count_failure(rs_epp_session_t *s, counters_t *c, const char *actor, int64_t now, unsigned *delay,
+			 rs_diag_t *diag)
+{
+	int ret = rs_store_begin(s->reg->store, diag);
+	unsigned n = 0;
+	for (int i = 0; i < 2 && ret == RS_EOK; i++) {
+		if (!c->who[i][0])
+			continue;
+		int got = rs_store_login_failures_get(s->reg->store, c->who[i], &c->failures[i], &c->next[i]);
+		if (got != RS_EOK && got != RS_ENOENT)
+			ret = rs_diag(diag, RS_EIO, "cannot read the failed logins of %s", c->who[i]);
+		else if (++c->failures[i] > n)
+			n = c->failures[i];
+	}
+	*delay = failure_delay(s->epp, n);
+	char why[400], reg[80] = "", addr[120] = "";
+	if (c->who[0][0])
+		snprintf(reg, sizeof(reg), "; %u of %u before the registrar is locked", c->failures[0],
+			 s->epp->limits.lockout);
+	if (c->who[1][0])
+		snprintf(addr, sizeof(addr), "; %u from %s", c->failures[1], s->addr);
+	snprintf(why, sizeof(why), "identifier, password or certificate not accepted (failure %u of %d in the "
+		 "session; certificate %.64s%s%s; next answer held %u s)%s", s->failures, MAX_LOGIN_FAILURES,
+		 s->peer_cert[0] ? s->peer_cert : "none", reg, addr, *delay,
+		 c->who[0][0] && c->failures[0] >= s->epp->limits.lockout ? "; registrar locked" :
+		 s->failures >= MAX_LOGIN_FAILURES ? "; session closed" : "");
+	for (int i = 0; i < 2 && ret == RS_EOK; i++)
+		if (c->who[i][0])
+			ret = rs_store_login_failures_put(s->reg->store, c->who[i], c->failures[i], now + *delay, diag);
+	/* An address quiet for a day starts again: many sources must not grow the table for ever. */
+	if (ret == RS_EOK)
+		ret = rs_store_login_failures_expire(s->reg->store, "address:", now - ADDRESS_MEMORY, diag);
+	if (ret == RS_EOK && s->reg->record != NULL)
+		ret = s->reg->record(s->reg->arg, now, actor, "epp-login", "", "refused", why, diag);
+	return registry_finish(s->reg, ret, diag);
+}
+
+static int reset_failures(rs_epp_session_t *s, const counters_t *c, rs_diag_t *diag)
+{
+	if (c->failures[0] == 0 && c->failures[1] == 0 && c->next[0] == 0 && c->next[1] == 0)
+		return RS_EOK;
+	int ret = rs_store_begin(s->reg->store, diag);
+	for (int i = 0; i < 2 && ret == RS_EOK; i++)
+		if (c->who[i][0])
+			ret = rs_store_login_failures_clear(s->reg->store, c->who[i], diag);
+	return registry_finish(s->reg, ret, diag);
+}
+
 static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_t now, rs_buf_t *out, bool *close)
 {
 	if (s->logged_in)
@@ -312,19 +473,49 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 	epp_text(epp_child(cmd, EPP_NS, "newPW"), newpw, sizeof(newpw));
 	epp_text(epp_child(epp_child(cmd, EPP_NS, "options"), EPP_NS, "lang"), lang, sizeof(lang));
 	rs_registrar_rec_t r;
-	bool ok = rs_store_registrar_get(s->reg->store, clid, &r) == RS_EOK &&
-		  (r.cert[0] == '\0' || strcmp(r.cert, s->peer_cert) == 0) &&
-		  crypto_pwhash_str_verify(r.pw_hash, pw, strlen(pw)) == 0;
+	rs_diag_t diag;
+	counters_t c;
+	char actor[80];
+	snprintf(actor, sizeof(actor), "epp:%s", clid[0] ? clid : "-");
+	int got = rs_store_registrar_get(s->reg->store, clid, &r);
+	/* Only with the registrar's own certificate is its password checked, so only then can it be guessed. */
+	bool mine = got == RS_EOK && (r.cert[0] == '\0' || strcmp(r.cert, s->peer_cert) == 0);
+	/* What cannot be read or counted is refused: a full disk must not switch the brakes off. */
+	if ((got != RS_EOK && got != RS_ENOENT) || counters_read(s, clid, mine, &c) != RS_EOK) {
+		sodium_memzero(pw, sizeof(pw));
+		sodium_memzero(newpw, sizeof(newpw));
+		return epp_internal(s, cltrid, "login: cannot read the registrar or its failed logins", out);
+	}
+	if (mine && c.failures[0] >= s->epp->limits.lockout) {
+		sodium_memzero(pw, sizeof(pw));
+		sodium_memzero(newpw, sizeof(newpw));
+		char why[300];
+		snprintf(why, sizeof(why), "registrar locked after %u failed logins (regsign registrar unlock %s); "
+			 "certificate %.64s", c.failures[0], clid, s->peer_cert[0] ? s->peer_cert : "none");
+		registry_refused(s->reg, now, actor, "epp-login", "", why);
+		*close = true;
+		return epp_simple(2501, "login not accepted; the registry operator can help", cltrid, out);
+	}
+	/* Another session's failure is still held: no check now, and this answer waits as long. */
+	int64_t next = c.next[0] > c.next[1] ? c.next[0] : c.next[1];
+	bool checked = next <= now;
+	bool ok = checked && mine && epp_password_ok(s->epp, r.pw_hash, pw);
 	sodium_memzero(pw, sizeof(pw));
 	if (!ok) {
 		sodium_memzero(newpw, sizeof(newpw));
-		char why[300], actor[80];
-		snprintf(actor, sizeof(actor), "epp:%s", clid[0] ? clid : "-");
 		bool out_now = ++s->failures >= MAX_LOGIN_FAILURES;
-		snprintf(why, sizeof(why), "identifier, password or certificate not accepted (failure %u of %d in the "
-			 "session; certificate %.64s)%s", s->failures, MAX_LOGIN_FAILURES,
-			 s->peer_cert[0] ? s->peer_cert : "none", out_now ? "; session closed" : "");
-		registry_refused(s->reg, now, actor, "epp-login", "", why);
+		if (!checked) {
+			int64_t wait = next - now;
+			s->delay = wait < s->epp->limits.delay_max ? (unsigned)wait : s->epp->limits.delay_max;
+			rs_log(s->log, RS_LOG_NOTICE, NULL, "%s: login as %s not checked: a failed login is held %u s",
+			       s->addr[0] ? s->addr : "-", clid[0] ? clid : "-", s->delay);
+		} else if (count_failure(s, &c, actor, now, &s->delay, &diag) != RS_EOK) {
+			*close = out_now;
+			return epp_internal(s, cltrid, diag.text, out);
+		} else if (mine && c.failures[0] >= s->epp->limits.lockout) {
+			*close = true;
+			return epp_simple(2501, "login not accepted; the registry operator can help", cltrid, out);
+		}
 		if (out_now) {
 			*close = true;
 			return epp_simple(2501, "too many failed logins", cltrid, out);
@@ -354,11 +545,20 @@ static int login(rs_epp_session_t *s, xmlNodePtr cmd, const char *cltrid, int64_
 			return epp_simple(2103, uri, cltrid, out);
 		}
 	}
+	if (reset_failures(s, &c, &diag) != RS_EOK) {
+		sodium_memzero(newpw, sizeof(newpw));
+		return epp_internal(s, cltrid, diag.text, out);
+	}
+	if (s->admit != NULL && !s->admit(s->arg, clid)) {
+		sodium_memzero(newpw, sizeof(newpw));
+		*close = true;
+		return epp_simple(2502, "too many sessions of this registrar", cltrid, out);
+	}
 	if (newpw[0] != '\0') {
-		int ret = epp_set_password(s, &r, newpw, now);
+		int ret = epp_set_password(s, &r, newpw, now, &diag);
 		sodium_memzero(newpw, sizeof(newpw));
 		if (ret != RS_EOK)
-			return epp_simple(2400, "the new password cannot be stored", cltrid, out);
+			return epp_internal(s, cltrid, diag.text, out);
 	}
 	s->logged_in = true;
 	s->failures = 0;
@@ -391,6 +591,7 @@ static int unserved(xmlNodePtr command, int *code, char *what, size_t max)
 int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t now, rs_buf_t *out, bool *close)
 {
 	*close = false;
+	s->delay = 0;
 	if (len > RS_EPP_FRAME_MAX)
 		return epp_simple(2001, "frame too long", NULL, out);
 	/* No DTD, no entity expansion, no network: a frame is data, never instructions to the parser. */
@@ -434,7 +635,13 @@ int rs_epp_handle(rs_epp_session_t *s, const uint8_t *frame, size_t len, int64_t
 	}
 	xmlNodePtr verb = epp_child(command, EPP_NS, NULL);
 	const char *name = (const char *)verb->name;
-	if (strcmp(name, "login") == 0)
+	/* Without its state the server still speaks EPP: the registrar learns it is the server, not the link. */
+	if (s->reg == NULL && strcmp(name, "logout") == 0) {
+		*close = true;
+		ret = epp_simple(1500, NULL, cltrid, out);
+	} else if (s->reg == NULL)
+		ret = epp_internal(s, cltrid, "the state database cannot be opened", out);
+	else if (strcmp(name, "login") == 0)
 		ret = login(s, verb, cltrid, now, out, close);
 	else if (!s->logged_in)
 		ret = epp_simple(2002, "log in first", cltrid, out);
@@ -455,20 +662,18 @@ out:
 	return ret;
 }
 
-int epp_set_password(rs_epp_session_t *s, const rs_registrar_rec_t *r, const char *pw, int64_t now)
+int epp_set_password(rs_epp_session_t *s, const rs_registrar_rec_t *r, const char *pw, int64_t now, rs_diag_t *diag)
 {
 	rs_registrar_rec_t nr = *r;
-	if (crypto_pwhash_str(nr.pw_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-		return RS_ENOMEM;
-	rs_diag_t diag;
+	if (epp_password_hash(s->epp, nr.pw_hash, pw) != RS_EOK)
+		return rs_diag(diag, RS_ENOMEM, "cannot hash the new password: out of memory");
 	char actor[80];
 	snprintf(actor, sizeof(actor), "epp:%s", r->id);
-	int ret = rs_store_begin(s->reg->store, &diag);
+	int ret = rs_store_begin(s->reg->store, diag);
 	if (ret != RS_EOK)
 		return ret;
-	ret = rs_store_registrar_put(s->reg->store, &nr, &diag);
+	ret = rs_store_registrar_put(s->reg->store, &nr, diag);
 	if (ret == RS_EOK && s->reg->record != NULL)
-		ret = s->reg->record(s->reg->arg, now, actor, "registrar-password", "", "ok", "password changed at login", &diag);
-	return registry_finish(s->reg, ret, &diag);
+		ret = s->reg->record(s->reg->arg, now, actor, "registrar-password", "", "ok", "password changed at login", diag);
+	return registry_finish(s->reg, ret, diag);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <libxml/tree.h>
+#include <semaphore.h>
 #include <libxml/xmlschemas.h>
 #include <libxml/xmlwriter.h>
 
@@ -14,6 +15,9 @@
 struct rs_epp {
 	xmlSchemaPtr schema;
 	char server_id[65];
+	rs_epp_limits_t limits;
+	sem_t hash_slots; /* Argon2id runs at once: its 64 MiB each is the server's memory ceiling */
+	bool have_slots;
 };
 
 struct rs_epp_session {
@@ -23,7 +27,12 @@ struct rs_epp_session {
 	char peer_cert[65];
 	char client[64];
 	bool logged_in;
-	unsigned failures;
+	unsigned failures; /* in this session; across sessions they are in the store */
+	unsigned delay;    /* seconds to hold the last answer (rs_epp_answer_delay) */
+	char addr[64];
+	bool (*admit)(void *arg, const char *clid);
+	void *arg;
+	const rs_log_t *log;
 	char schema_error[256];
 };
 
@@ -55,7 +64,19 @@ xmlNodePtr epp_next(xmlNodePtr n, const char *name);
 /* Text of n (n may be NULL), white space trimmed, into out. */
 void epp_text(xmlNodePtr n, char *out, size_t max);
 
-int epp_set_password(rs_epp_session_t *s, const rs_registrar_rec_t *r, const char *pw, int64_t now);
+/*
+ * A command that failed inside the server (the store, memory): the details go
+ * to the operator's log with a reference, the registrar gets 2400, the
+ * reference and nothing else (no path, no SQLite message).
+ */
+int epp_internal(rs_epp_session_t *s, const char *cltrid, const char *detail, rs_buf_t *out);
+/* Does text come from the store (it names state.db)? Such text is for the operator only. */
+bool epp_internal_text(const char *text);
+/* crypto_pwhash_str_verify and crypto_pwhash_str, at most limits.hash_slots at once. */
+bool epp_password_ok(rs_epp_t *epp, const char *hash, const char *pw);
+int epp_password_hash(rs_epp_t *epp, char hash[160], const char *pw);
+
+int epp_set_password(rs_epp_session_t *s, const rs_registrar_rec_t *r, const char *pw, int64_t now, rs_diag_t *diag);
 int epp_domain_info(rs_epp_session_t *s, xmlNodePtr info, const char *cltrid, int64_t now, rs_buf_t *out);
 int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns, const char *cltrid, int64_t now,
 		      rs_buf_t *out);

@@ -21,11 +21,13 @@ static int find_domain(rs_epp_session_t *s, xmlNodePtr cmd, rs_domain_rec_t *d, 
 	epp_text(epp_child(cmd, DOMAIN_NS, "name"), name, sizeof(name));
 	snprintf(actor, sizeof(actor), "epp:%s", s->client);
 	const char *why = NULL;
-	int code = 2005;
+	int code = 2005, got = RS_ENOENT;
 	if (registry_name(name, norm, NULL) != RS_EOK)
 		why = "not a domain name";
-	else if (rs_store_domain_get(s->reg->store, norm, d) != RS_EOK)
+	else if ((got = rs_store_domain_get(s->reg->store, norm, d)) == RS_ENOENT)
 		why = "no such domain", code = 2303;
+	else if (got != RS_EOK)
+		return epp_internal(s, cltrid, "cannot read the delegation from the state database", out);
 	else if (strcmp(d->registrar, s->client) != 0)
 		why = "the domain is sponsored by another registrar", code = 2201;
 	if (why == NULL) {
@@ -77,7 +79,7 @@ int epp_domain_info(rs_epp_session_t *s, xmlNodePtr info, const char *cltrid, in
 	size_t nds = 0;
 	if (rows == NULL || rs_store_ds_get(s->reg->store, d.name, rows, &nds) != RS_EOK) {
 		free(rows);
-		return epp_simple(2400, "cannot read the delegation", cltrid, out);
+		return epp_internal(s, cltrid, "cannot read the DS records of the delegation", out);
 	}
 	epp_writer_t w;
 	if (epp_begin(&w, out) != RS_EOK) {
@@ -248,9 +250,12 @@ static int code_of(int ret)
 	}
 }
 
-static int update_answer(int ret, const char *reason, const rs_check_report_t *report,
+static int update_answer(rs_epp_session_t *s, int ret, const char *reason, const rs_check_report_t *report,
 			 const char *cltrid, rs_buf_t *out)
 {
+	/* The store's failures (I/O, a full disk, a busy database) are the operator's to read, not the registrar's. */
+	if (ret != RS_EOK && (code_of(ret) == 2400 || epp_internal_text(reason)))
+		return epp_internal(s, cltrid, reason, out);
 	epp_writer_t w;
 	if (epp_begin(&w, out) != RS_EOK)
 		return RS_ENOMEM;
@@ -305,7 +310,7 @@ int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns,
 	if (chg == NULL || report == NULL) {
 		free(chg);
 		free(report);
-		return epp_simple(2400, "out of memory", cltrid, out);
+		return epp_internal(s, cltrid, "out of memory", out);
 	}
 	xmlNodePtr rem = epp_child(secdns, SECDNS_NS, "rem"), add = epp_child(secdns, SECDNS_NS, "add");
 	xmlNodePtr c = epp_child(secdns, SECDNS_NS, "chg");
@@ -333,7 +338,7 @@ int epp_domain_update(rs_epp_session_t *s, xmlNodePtr update, xmlNodePtr secdns,
 	} else {
 		audit_refusal(s, now, d.name, diag.text);
 	}
-	ret = update_answer(ret, diag.text, report, cltrid, out);
+	ret = update_answer(s, ret, diag.text, report, cltrid, out);
 	free(chg);
 	free(report);
 	return ret;

@@ -1,4 +1,4 @@
-/* Registry data in SQLite: registrars, delegations, DS rows, history, CDS scan state. */
+/* Registry data in SQLite: registrars and their failed logins, delegations, DS rows, history, CDS scan state. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +58,41 @@ int rs_store_registrar_each(rs_store_t *s, int (*fn)(void *arg, const rs_registr
 		ret = RS_EIO;
 	sqlite3_finalize(st);
 	return ret;
+}
+
+int rs_store_login_failures_get(rs_store_t *s, const char *who, unsigned *failures, int64_t *next)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT failures, next FROM login_failure WHERE who = ?", "t", who);
+	*failures = 0;
+	*next = 0;
+	int ret = step_one(st);
+	if (ret == RS_EOK) {
+		*failures = (unsigned)sqlite3_column_int64(st, 0);
+		*next = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int rs_store_login_failures_put(rs_store_t *s, const char *who, unsigned failures, int64_t next, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "INSERT OR REPLACE INTO login_failure (who, failures, next) VALUES (?,?,?)",
+					 "tii", who, (int64_t)failures, next),
+			 diag, "cannot count the failed login");
+}
+
+int rs_store_login_failures_clear(rs_store_t *s, const char *who, rs_diag_t *diag)
+{
+	return store_run(s, store_prepare(s, "DELETE FROM login_failure WHERE who = ?", "t", who), diag,
+			 "cannot reset the failed logins");
+}
+
+int rs_store_login_failures_expire(rs_store_t *s, const char *prefix, int64_t before, rs_diag_t *diag)
+{
+	/* substr, not LIKE: a prefix is text, not a pattern. */
+	return store_run(s, store_prepare(s, "DELETE FROM login_failure WHERE substr(who, 1, length(?1)) = ?1 AND "
+					 "next < ?2", "ti", prefix, before),
+			 diag, "cannot forget old failed logins");
 }
 
 #define DOMAIN_COLUMNS "name, zone, registrar, ns_ttl, ns, glue, max_sig_life, added, updated"

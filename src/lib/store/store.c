@@ -108,6 +108,8 @@ static const char *const migrations[] = {
 	 */
 	"CREATE TABLE quarantine (locator TEXT PRIMARY KEY, zone TEXT NOT NULL, time INTEGER NOT NULL,"
 	"  label TEXT NOT NULL, why TEXT NOT NULL);",
+	/* 7 -> 8: failed EPP logins per registrar and per source address, across sessions and restarts. */
+	"CREATE TABLE login_failure (who TEXT PRIMARY KEY, failures INTEGER NOT NULL, next INTEGER NOT NULL);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
