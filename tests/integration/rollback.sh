@@ -147,7 +147,7 @@ for h in 0 4 8 12 16 20; do "$R" --state "$C" sign --zone tld. --out c.signed --
 keys=$("$R" --state "$C" key list --zone tld. --now "$(at 0 20)")
 far=$(date -u -d "@$((T0S + 3650 * 86400))" +%Y%m%d%H%M%S)
 out=$(REGSIGN_NOW=$far "$R" --state "$C" enforce --zone tld. 2>&1); rc=$?
-check_match "enforce by a clock ten years ahead is refused" "^2 .*clock is .* ahead of the last run.*clock\.max-jump" "$rc $out"
+check_match "enforce by a clock ten years ahead is refused" "^2 .*clock is .* ahead of the last (key step|signing run).*clock\.max-jump" "$rc $out"
 check "... no key step was taken" test "$keys" = "$("$R" --state "$C" key list --zone tld. --now "$(at 0 20)")"
 check_exit 2 "... rollover by that clock too" env REGSIGN_NOW=$far "$R" --state "$C" rollover --zone tld. --zsk --quiet
 check_exit 2 "... ds-seen by that clock too" env REGSIGN_NOW=$far "$R" --state "$C" ds-seen --zone tld. \

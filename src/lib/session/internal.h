@@ -46,6 +46,13 @@ int session_keystore(rs_session_t *s, rs_keystore_t **out, rs_diag_t *diag);
 int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag);
 /* Copy new audit entries to the log file and syslog; a failure is a warning. */
 void session_flush_audit(rs_session_t *s);
+/* RS_EINVAL unless the session may change the zone (not read-only, not being removed). */
+int session_check_writable(const rs_session_t *s, rs_diag_t *diag);
+
+/* material.c: key material at locator that no row names (why: how it was found), quarantined. */
+int session_quarantine_unknown(rs_session_t *s, const char *locator, const char *why, rs_diag_t *diag);
+/* Quarantine the zone's key files and token objects that no row names. */
+void session_quarantine_strays(rs_session_t *s);
 
 /* publish.c, shared with changes.c */
 int session_build(rs_session_t *s, const char *input, const rs_signing_t *signing, rs_zone_t **out,

@@ -63,27 +63,6 @@ double session_seconds_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Statements 5.6: a signer whose clock is wrong must not sign. */
-int rs_session_check_clock(const rs_session_t *s, rs_diag_t *diag)
-{
-	if (s->o.force_clock || s->zone.last_sign == 0)
-		return RS_EOK;
-	char last[15];
-	rs_time_format(s->zone.last_sign, last);
-	if (s->o.now < s->zone.last_sign)
-		return rs_diag(diag, RS_ERANGE, "%s: the clock is behind the last signing run (%s); check the time "
-			       "source, or pass --force-clock if the time is right", s->zone.name, last);
-	/* A time the operator gave with --now is a decision, not a clock fault. */
-	if (!s->o.now_given && s->o.now - s->zone.last_sign > s->policy.clock_max_jump) {
-		char jump[32];
-		rs_policy_duration_format(s->o.now - s->zone.last_sign, jump);
-		return rs_diag(diag, RS_ERANGE, "%s: the clock is %s ahead of the last signing run (%s), more than "
-			       "clock.max-jump; check the time source, or pass --force-clock if the time is right",
-			       s->zone.name, jump, last);
-	}
-	return RS_EOK;
-}
-
 int rs_session_key(rs_session_t *s, const rs_keystate_t *k, bool need_private, rs_key_t **out, rs_diag_t *diag)
 {
 	rs_keystore_t *ks;

@@ -308,124 +308,6 @@ static void collect_intent(void *arg, const char *locator, int64_t when)
 	rs_keyset_add(set, &k);
 }
 
-/* ---- key material the state does not know: set aside, never destroyed here ---- */
-
-typedef struct {
-	const rs_session_t *s;
-	rs_keyset_t found;  /* the locators of the zone's material */
-	const char *wanted; /* NULL: every key of the zone; else just this locator */
-	char label[RS_KEYSTORE_LABEL_MAX];
-	bool present;
-} material_t;
-
-/* Is this key file ("K<zone>+...") or token object ("<zone> ...") of zone s? */
-static bool material_of_zone(const char *zone, const char *locator, const char *label)
-{
-	size_t n = strlen(zone);
-	return (locator[0] == 'K' && strncmp(locator + 1, zone, n) == 0 && locator[n + 1] == '+') ||
-	       (strncmp(label, zone, n) == 0 && label[n] == ' ');
-}
-
-static void on_material(void *arg, const char *locator, const char *label)
-{
-	material_t *m = arg;
-	if (m->wanted != NULL) {
-		if (!m->present && strcmp(locator, m->wanted) == 0) {
-			m->present = true;
-			snprintf(m->label, sizeof(m->label), "%s", strcmp(label, locator) == 0 ? "" : label);
-		}
-		return;
-	}
-	if (!material_of_zone(m->s->zone.name, locator, label))
-		return;
-	rs_keystate_t k = { 0 };
-	snprintf(k.locator, sizeof(k.locator), "%s", locator);
-	rs_keyset_add(&m->found, &k);
-}
-
-/*
- * Key material at locator that no row of the state names (why says how it
- * was found): set aside and reported, never destroyed, because a state that
- * went back (a restored or emptied state.db) may not know a key that is
- * published. Its quarantine row, the removal of its intent and the audit
- * entry are committed first, then the material moves: an interrupted run
- * leaves a row whose material is still in place, which every quarantine
- * operation accepts. The operator ends it: regsign key quarantine destroy
- * or release.
- */
-static int quarantine_unknown(rs_session_t *s, const char *locator, const char *why, rs_diag_t *diag)
-{
-	rs_keystore_t *ks;
-	int ret = session_keystore(s, &ks, diag);
-	material_t m = { .s = s, .wanted = locator };
-	if (ret == RS_EOK)
-		ret = rs_keystore_list(ks, on_material, &m, diag);
-	if (ret != RS_EOK)
-		return ret;
-	bool token = rs_keystore_hsm(ks) != NULL;
-	rs_quarantine_rec_t q = { .time = s->o.now };
-	snprintf(q.locator, sizeof(q.locator), "%s", locator);
-	snprintf(q.zone, sizeof(q.zone), "%s", s->zone.name);
-	snprintf(q.label, sizeof(q.label), "%s", m.label);
-	snprintf(q.why, sizeof(q.why), "%s", why);
-	char detail[900];
-	if (m.present)
-		snprintf(detail, sizeof(detail), "key %s%s%s%s not in the state (%s): %s; the operator decides (regsign "
-			 "key quarantine list, destroy, release)", locator, q.label[0] ? " '" : "", q.label,
-			 q.label[0] ? "'" : "", why,
-			 token ? "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token" : "moved to keys/quarantine/");
-	else
-		snprintf(detail, sizeof(detail), "no key material at %s (%s): nothing to set aside", locator, why);
-	rs_audit_event_t e = { s->o.now, s->o.operator, "key-quarantine", s->zone.name, 0, "ok", detail };
-	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
-		return ret;
-	if (m.present)
-		ret = rs_store_quarantine_add(s->store, &q, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_intent_remove(s->store, locator, diag);
-	if (ret == RS_EOK)
-		ret = rs_audit_record(s->store, &e, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->store, diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(s->store);
-		return ret;
-	}
-	session_flush_audit(s);
-	if (!m.present)
-		return RS_EOK;
-	char label[RS_KEYSTORE_LABEL_MAX];
-	rs_diag_t moved;
-	if (rs_keystore_quarantine(ks, locator, label, &moved) != RS_EOK)
-		rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "quarantined key %s stays where it is: %s", locator,
-		       moved.text);
-	rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "ALERT: %s", detail);
-	return RS_EOK;
-}
-
-/* Key files and token objects of the zone that no row names (a state that went back): quarantined. */
-static void quarantine_strays(rs_session_t *s)
-{
-	rs_keystore_t *ks;
-	rs_diag_t diag;
-	material_t m = { .s = s };
-	/* Listed before the rows are read: material made meanwhile has its intent committed first. */
-	if (session_keystore(s, &ks, &diag) != RS_EOK || rs_keystore_list(ks, on_material, &m, &diag) != RS_EOK) {
-		rs_keyset_clear(&m.found);
-		return; /* no key store yet, or one that cannot list: nothing to compare */
-	}
-	for (size_t i = 0; i < m.found.count; i++) {
-		const char *locator = m.found.keys[i].locator;
-		bool known = true;
-		if (rs_store_locator_known(s->store, locator, &known) != RS_EOK || known)
-			continue;
-		if (quarantine_unknown(s, locator, "no row of the state names it", &diag) != RS_EOK)
-			rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "key material at %s is not in the state and could "
-			       "not be quarantined: %s", locator, diag.text);
-	}
-	rs_keyset_clear(&m.found);
-}
-
 /*
  * Keys an interrupted run began to make but never recorded, or that a state
  * which went back no longer knows: the intent rows name their locators. A
@@ -455,7 +337,7 @@ static int finish_interrupted(rs_session_t *s, rs_diag_t *diag)
 			if (done != RS_EOK)
 				rs_store_rollback(s->store);
 		} else {
-			done = quarantine_unknown(s, locator, "a key intent with no key row: made by an interrupted "
+			done = session_quarantine_unknown(s, locator, "a key intent with no key row: made by an interrupted "
 						  "run, or the state went back", &why);
 		}
 		/* The intent stays for the next run; the zone itself must not stop for it. */
@@ -465,7 +347,7 @@ static int finish_interrupted(rs_session_t *s, rs_diag_t *diag)
 			       waits, why.text);
 	}
 	rs_keyset_clear(&intents);
-	quarantine_strays(s);
+	session_quarantine_strays(s);
 	return RS_EOK;
 }
 
@@ -573,7 +455,7 @@ static rs_enforce_ctx_t session_ctx(rs_session_t *s)
 	return (rs_enforce_ctx_t){ make_key, s, on_event, s, key_made };
 }
 
-static int check_writable(const rs_session_t *s, rs_diag_t *diag)
+int session_check_writable(const rs_session_t *s, rs_diag_t *diag)
 {
 	if (s->o.read_only)
 		return rs_diag(diag, RS_EINVAL, "%s: this session only looks", s->zone.name);
@@ -582,39 +464,9 @@ static int check_writable(const rs_session_t *s, rs_diag_t *diag)
 	return RS_EOK;
 }
 
-int rs_session_check_step_clock(const rs_session_t *s, rs_diag_t *diag)
-{
-	if (s->o.force_clock)
-		return RS_EOK;
-	char ts[15];
-	if (s->o.now < s->zone.last_enforce) {
-		rs_time_format(s->zone.last_enforce, ts);
-		return rs_diag(diag, RS_ERANGE, "%s: the time is before the last enforcement (%s); refusing to go back "
-			       "in time: check the time source; if that run's clock was wrong, regsign zone clock-reset "
-			       "(--force-clock overrides)", s->zone.name, ts);
-	}
-	if (s->o.now < s->zone.last_sign) {
-		rs_time_format(s->zone.last_sign, ts);
-		return rs_diag(diag, RS_ERANGE, "%s: the clock is behind the last signing run (%s); check the time "
-			       "source; if that run's clock was wrong, regsign zone clock-reset (--force-clock "
-			       "overrides)", s->zone.name, ts);
-	}
-	int64_t last = s->zone.last_enforce > s->zone.last_sign ? s->zone.last_enforce : s->zone.last_sign;
-	/* A time the operator gave with --now is a decision, not a clock fault. */
-	if (last != 0 && !s->o.now_given && s->o.now - last > s->policy.clock_max_jump) {
-		char jump[32];
-		rs_time_format(last, ts);
-		rs_policy_duration_format(s->o.now - last, jump);
-		return rs_diag(diag, RS_ERANGE, "%s: the clock is %s ahead of the last run (%s), more than "
-			       "clock.max-jump: no key step is taken; check the time source, or pass --force-clock "
-			       "if the time is right", s->zone.name, jump, ts);
-	}
-	return RS_EOK;
-}
-
 int rs_session_enforce(rs_session_t *s, rs_diag_t *diag)
 {
-	int ret = check_writable(s, diag);
+	int ret = session_check_writable(s, diag);
 	if (ret == RS_EOK)
 		ret = rs_session_check_step_clock(s, diag);
 	if (ret != RS_EOK)
@@ -648,7 +500,7 @@ int rs_session_rollover(rs_session_t *s, int role, int flags, rs_diag_t *diag)
 
 int rs_session_ds_done(rs_session_t *s, uint16_t tag, bool seen, rs_diag_t *diag)
 {
-	int ret = check_writable(s, diag);
+	int ret = session_check_writable(s, diag);
 	if (ret == RS_EOK)
 		ret = rs_session_check_step_clock(s, diag);
 	if (ret != RS_EOK)
@@ -664,7 +516,7 @@ int rs_session_ds_done(rs_session_t *s, uint16_t tag, bool seen, rs_diag_t *diag
 
 int rs_session_set_policy(rs_session_t *s, const char *name, rs_diag_t *diag)
 {
-	int ret = check_writable(s, diag);
+	int ret = session_check_writable(s, diag);
 	rs_policy_t policy;
 	char *text = NULL;
 	if (ret == RS_EOK)
@@ -690,7 +542,7 @@ int rs_session_set_policy(rs_session_t *s, const char *name, rs_diag_t *diag)
 
 int rs_session_set_parent(rs_session_t *s, const char *agents, rs_diag_t *diag)
 {
-	int ret = check_writable(s, diag);
+	int ret = session_check_writable(s, diag);
 	if (ret != RS_EOK)
 		return ret;
 	if (strlen(agents) >= sizeof(s->zone.parent_agents))
@@ -703,7 +555,7 @@ int rs_session_set_parent(rs_session_t *s, const char *agents, rs_diag_t *diag)
 
 int rs_session_set_registry(rs_session_t *s, rs_diag_t *diag)
 {
-	int ret = check_writable(s, diag);
+	int ret = session_check_writable(s, diag);
 	if (ret != RS_EOK || s->zone.registry)
 		return ret;
 	s->zone.registry = true;
@@ -714,7 +566,7 @@ int rs_session_set_registry(rs_session_t *s, rs_diag_t *diag)
 
 int rs_session_remove(rs_session_t *s, rs_diag_t *diag)
 {
-	int ret = check_writable(s, diag);
+	int ret = session_check_writable(s, diag);
 	if (ret != RS_EOK)
 		return ret;
 	/* Every key of the zone is destroyed, so that must be possible first: no row will remember them. */
@@ -738,7 +590,7 @@ int rs_session_remove(rs_session_t *s, rs_diag_t *diag)
 
 int rs_session_parent(rs_session_t *s, bool verbose, rs_diag_t *diag)
 {
-	int ret = check_writable(s, diag);
+	int ret = session_check_writable(s, diag);
 	if (ret != RS_EOK)
 		return ret;
 	bool pending = false;
@@ -944,134 +796,4 @@ int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag
 int rs_session_commit(rs_session_t *s, rs_diag_t *diag)
 {
 	return session_commit(s, NULL, diag);
-}
-
-/* ---- a wrong clock's traces ---- */
-
-/* t, if it lies after now, becomes now; counted in *changed. */
-static void clamp(int64_t *t, int64_t now, size_t *changed)
-{
-	if (*t > now) {
-		*t = now;
-		(*changed)++;
-	}
-}
-
-int rs_session_clock_reset(rs_session_t *s, const char *reason, rs_diag_t *diag)
-{
-	int ret = check_writable(s, diag);
-	if (ret != RS_EOK)
-		return ret;
-	if (reason == NULL || reason[0] == '\0')
-		return rs_diag(diag, RS_EINVAL, "%s: a clock reset needs a reason (--reason)", s->zone.name);
-	int64_t now = s->o.now;
-	char latest[15] = "-";
-	int64_t last = s->zone.last_enforce > s->zone.last_sign ? s->zone.last_enforce : s->zone.last_sign;
-	if (last > now)
-		rs_time_format(last, latest);
-	size_t zone_times = 0, key_times = 0, keys = 0;
-	clamp(&s->zone.last_enforce, now, &zone_times);
-	clamp(&s->zone.last_sign, now, &zone_times);
-	clamp(&s->zone.last_failure, now, &zone_times);
-	clamp(&s->zone.added, now, &zone_times);
-	if (s->zone.next_event != INT64_MAX)
-		clamp(&s->zone.next_event, now, &zone_times);
-	/* A wait that ends in the future (cached records of an old ttl.max-zone) starts again, whole, now. */
-	if (s->keys.old_max_until > now) {
-		s->keys.old_max_until = now + s->keys.old_max_zone_ttl + s->policy.zone_propagation;
-		zone_times++;
-	}
-	for (size_t i = 0; i < s->keys.count; i++) {
-		rs_keystate_t *k = &s->keys.keys[i];
-		size_t before = key_times;
-		/* Every wait of the state machine counts from one of these: from now, it only gets longer. */
-		for (int r = 0; r < RS_REC_COUNT; r++)
-			clamp(&k->since[r], now, &key_times);
-		clamp(&k->created, now, &key_times);
-		clamp(&k->published, now, &key_times);
-		clamp(&k->active, now, &key_times);
-		clamp(&k->retired, now, &key_times);
-		clamp(&k->removed, now, &key_times);
-		clamp(&k->backup, now, &key_times);
-		keys += key_times > before;
-	}
-	char when[15];
-	rs_time_format(now, when);
-	session_note(s, "clock-reset", 0, RS_LOG_NOTICE, "clock reset to %s (latest run was dated %s): %zu zone "
-		     "time(s) and %zu time(s) of %zu key(s) that lay in the future set to now; reason: %.200s", when,
-		     latest, zone_times, key_times, keys, reason);
-	s->zone.next_event = now; /* every step is looked at again, from now */
-	return RS_EOK;
-}
-
-/* ---- the operator's decision on quarantined material ---- */
-
-int rs_session_quarantine_end(rs_session_t *s, const char *locator, bool destroy, const char *reason,
-			      rs_diag_t *diag)
-{
-	int ret = check_writable(s, diag);
-	if (ret != RS_EOK)
-		return ret;
-	if (destroy && (reason == NULL || reason[0] == '\0'))
-		return rs_diag(diag, RS_EINVAL, "%s: destroying a quarantined key needs a reason (--reason)",
-			       s->zone.name);
-	bool known = false;
-	for (size_t i = 0; i < s->keys.count && !known; i++)
-		known = strcmp(s->keys.keys[i].locator, locator) == 0;
-	rs_quarantine_rec_t q = { .why = "a key of the state" };
-	ret = rs_store_quarantine_get(s->store, locator, &q);
-	/*
-	 * A state.db restored after the quarantine knows the key again, but not
-	 * its quarantine: it may be put back (never destroyed: it is no retired key).
-	 */
-	if (ret == RS_ENOENT && (destroy || !known))
-		return rs_diag(diag, ret, "%s: no quarantined key '%s' (see regsign key quarantine list)",
-			       s->zone.name, locator);
-	if (ret != RS_EOK && ret != RS_ENOENT)
-		return rs_diag(diag, ret, "%s: cannot read the quarantine: %s", s->zone.name, rs_strerror(ret));
-	if (ret == RS_EOK && strcmp(q.zone, s->zone.name) != 0)
-		return rs_diag(diag, RS_EINVAL, "%s: key '%s' was quarantined for %s", s->zone.name, locator, q.zone);
-	rs_keystore_t *ks;
-	rs_diag_t why;
-	if ((ret = session_keystore(s, &ks, &why)) == RS_EOK)
-		ret = rs_keystore_unlock(ks, RS_ACCESS_ADMIN, &why);
-	if (ret != RS_EOK)
-		return rs_diag(diag, ret, "%s: %s", s->zone.name, why.text);
-	char detail[900];
-	snprintf(detail, sizeof(detail), "quarantined key %s%s%s%s (%s) %s; reason: %.200s", locator,
-		 q.label[0] ? " '" : "", q.label, q.label[0] ? "'" : "", q.why,
-		 destroy ? (rs_keystore_hsm(ks) != NULL ? "destroyed in the token (C_DestroyObject)"
-							 : "key files overwritten and removed")
-			 : known ? "put back: a key of the state" : "put back where it was",
-		 reason != NULL && reason[0] ? reason : "-");
-	/* The audit entry and an intent naming the locator first: a destroy cut short is finished later. */
-	rs_audit_event_t e = { s->o.now, s->o.operator, destroy ? "key-destroy" : "key-release", s->zone.name, 0, "ok",
-			       detail };
-	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
-		return ret;
-	if (destroy)
-		ret = rs_store_intent_add(s->store, s->zone.name, locator, s->o.now, diag);
-	if (ret == RS_EOK)
-		ret = rs_audit_record(s->store, &e, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->store, diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(s->store);
-		return ret;
-	}
-	session_flush_audit(s);
-	ret = destroy ? rs_keystore_destroy_quarantined(ks, locator, &why)
-		      : rs_keystore_release(ks, locator, q.label[0] ? q.label : NULL, &why);
-	if (ret != RS_EOK && !(destroy && ret == RS_ENOENT))
-		return rs_diag(diag, ret, "%s: %s", s->zone.name, why.text);
-	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
-		return ret;
-	ret = rs_store_quarantine_remove(s->store, locator, diag);
-	if (ret == RS_EOK && destroy)
-		ret = rs_store_intent_remove(s->store, locator, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->store, diag);
-	if (ret != RS_EOK)
-		rs_store_rollback(s->store);
-	return ret;
 }
