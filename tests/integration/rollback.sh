@@ -32,18 +32,7 @@ $ORIGIN tld.
 ns1	A	192.0.2.1
 www	A	192.0.2.9
 EOF
-# Rollovers in days rather than months.
-cat > fast.yaml <<'EOF'
-name: fast
-keys:
-  ksk: { algorithm: ECDSAP256SHA256, lifetime: 0, publish: 3h, retire: 3h, rollover: double-signature }
-  zsk: { algorithm: ECDSAP256SHA256, lifetime: 2d, publish: 3h, retire: 3h, rollover: pre-publication }
-signatures: { validity: 10d, refresh: 12h, jitter: 1h, inception-offset: 1h }
-ttl: { dnskey: soa, nsec: soa, max-zone: 1h }
-denial: { type: nsec }
-zone: { propagation-delay: 1h, serial: increment }
-parent: { ds-ttl: 1h, propagation-delay: 1h, ds-digest: 2 }
-EOF
+cp "$DATA/policies/fast.yaml" . # rollovers in days rather than months
 
 # --- 1a. no rollback: an intent with no key row, and stray key files (file key store) ---
 F=$WORK/files

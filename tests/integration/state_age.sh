@@ -19,20 +19,10 @@ ns1	A	192.0.2.1
 sub	NS	ns.sub
 ns.sub	A	192.0.2.10
 EOF
-cat > inc.yaml <<'EOF'
-name: inc
-keys:
-  ksk: { algorithm: ECDSAP256SHA256, lifetime: 0, publish: 3h, retire: 3h, rollover: double-signature }
-  zsk: { algorithm: ECDSAP256SHA256, lifetime: 2d, publish: 3h, retire: 3h, rollover: pre-publication }
-signatures: { validity: 10d, refresh: 12h, jitter: 1h, inception-offset: 1h }
-ttl: { dnskey: soa, nsec: soa, max-zone: 1h }
-denial: { type: nsec }
-zone: { propagation-delay: 1h, serial: increment }
-parent: { ds-ttl: 1h, propagation-delay: 1h, ds-digest: 2 }
-EOF
+cp "$DATA/policies/fast.yaml" . # rollovers in days rather than months
 "$R" --state "$S" keystore init --backend file >/dev/null
-"$R" --state "$S" policy import inc.yaml >/dev/null
-"$R" --state "$S" zone add tld. --policy inc --input tld.zone --now "$T0" --quiet
+"$R" --state "$S" policy import fast.yaml >/dev/null
+"$R" --state "$S" zone add tld. --policy fast --input tld.zone --now "$T0" --quiet
 mkdir -p out
 sign() { "$R" --state "$S" sign --zone tld. --out "out/$1" --now "$2" --quiet; }
 serial() { awk '$4 == "SOA" {print $7; exit}' "out/$1"; }
@@ -104,8 +94,7 @@ check_match "... and the old keys are all still there" "^$keys_before$" "$(ls "$
 # --- a state directory others may write ---
 M=$WORK/modes
 "$R" --state "$M" keystore init --backend file >/dev/null
-"$R" --state "$M" zone add tld. --policy inc --input tld.zone --now "$T0" --quiet 2>/dev/null ||
-	"$R" --state "$M" zone add tld. --policy default --input tld.zone --now "$T0" --quiet
+"$R" --state "$M" zone add tld. --policy default --input tld.zone --now "$T0" --quiet
 for part in "" /state.db /keys /audit.log; do
 	chmod g+w "$M$part"
 	out=$("$R" --state "$M" zone list 2>&1); rc=$?
