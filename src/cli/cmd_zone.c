@@ -524,16 +524,6 @@ static int zone_change(const char *name, int (*act)(rs_session_t *s, const char 
 	return code;
 }
 
-static int set_policy(rs_session_t *s, const char *name, rs_diag_t *diag)
-{
-	return rs_session_set_policy(s, name, diag);
-}
-
-static int set_parent(rs_session_t *s, const char *agents, rs_diag_t *diag)
-{
-	return rs_session_set_parent(s, agents, diag);
-}
-
 static int remove_zone(rs_session_t *s, const char *arg, rs_diag_t *diag)
 {
 	(void)arg;
@@ -546,7 +536,7 @@ static int zone_set_parent(const char *name, char **agents, int n)
 	for (int i = 0; i < n; i++)
 		if (!add_agent(list, sizeof(list), agents[i]))
 			return RS_EINVAL;
-	return zone_change(name, set_parent, list);
+	return zone_change(name, rs_session_set_parent, list);
 }
 
 /*
@@ -580,16 +570,7 @@ static int zone_clock_reset(int argc, char **argv)
 		cli_error("zone clock-reset needs --zone ZONE and --reason TEXT (it is audited)");
 		return RS_EINVAL;
 	}
-	cli_zone_t z;
-	rs_diag_t diag;
-	int code = cli_zone_open(&z, zone, NULL);
-	int ret = code == RS_EOK ? rs_session_clock_reset(z.session, reason, &diag) : RS_EINVAL;
-	if (ret == RS_EOK)
-		ret = rs_session_commit(z.session, &diag);
-	if (code == RS_EOK)
-		code = cli_check(ret, &diag);
-	cli_zone_close(&z);
-	return code;
+	return zone_change(zone, rs_session_clock_reset, reason);
 }
 
 static int zone_remove(const char *name)
@@ -644,7 +625,7 @@ int cmd_zone(int argc, char **argv)
 	if (strcmp(sub, "remove") == 0 && nargs == 1)
 		return zone_remove(args[0]);
 	if (strcmp(sub, "set-policy") == 0 && nargs == 2)
-		return zone_change(args[0], set_policy, args[1]);
+		return zone_change(args[0], rs_session_set_policy, args[1]);
 	static const char *const subs[] = { "add", "list", "show", "set-policy", "set-parent", "set-secondaries",
 					    "remove", "clock-reset" };
 	bool known = false;

@@ -25,6 +25,7 @@ usage: epp_load.py MODE PORT CA ARGS...
                               registrars' latencies (every exchange, connecting included) and counts.
 Exits 0 when it ran, 1 on bad arguments.
 """
+import os
 import re
 import socket
 import ssl
@@ -33,14 +34,12 @@ import sys
 import threading
 import time
 
-EPP = '<?xml version="1.0" encoding="UTF-8"?>\n<epp xmlns="urn:ietf:params:xml:ns:epp-1.0">'
-DOM = 'xmlns:domain="urn:ietf:params:xml:ns:domain-1.0"'
-SEC = 'xmlns:secDNS="urn:ietf:params:xml:ns:secDNS-1.1"'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from epp_client import DOM, SEC, command as epp_command, read_frame as read_raw_frame  # noqa: E402
 
 
 def command(body, ext=None, trid="T-1"):
-    return (EPP + "<command>" + body + ("<extension>%s</extension>" % ext if ext else "")
-            + "<clTRID>%s</clTRID></command></epp>" % trid).encode()
+    return epp_command(body, ext, trid)
 
 
 def login_frame(clid, pw):
@@ -64,19 +63,8 @@ def update_frame(domain, ds):
 LOGOUT = command("<logout/>")
 
 
-def read_exactly(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("connection closed")
-        data += chunk
-    return data
-
-
 def read_frame(sock):
-    total = struct.unpack(">I", read_exactly(sock, 4))[0]
-    return read_exactly(sock, total - 4).decode("utf-8", "replace")
+    return read_raw_frame(sock).decode("utf-8", "replace")
 
 
 def exchange(sock, data):
