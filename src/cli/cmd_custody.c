@@ -302,7 +302,10 @@ static int activation_status(const char *dir)
 	return RS_EOK;
 }
 
-/* Check the secrets with the token, then leave an agent holding the PIN; returns a code. */
+/*
+ * Check the secrets with the token, then leave an agent logged in to it,
+ * serving it (never the PIN) on DIR/agent.sock; returns a code.
+ */
 static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, int64_t ttl)
 {
 	char module[4096], token[64];
@@ -317,7 +320,7 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 		ret = rs_hsm_check_so(h, so_pin, &diag);
 	if (ret == RS_EOK)
 		ret = rs_hsm_login(h, pin, &diag);
-	/* The module is finalised before the fork: the agent never touches the token. */
+	/* The module is finalised before the fork: the agent loads it again (PKCS#11 does not survive a fork). */
 	rs_hsm_close(h);
 	if (ret != RS_EOK) {
 		cli_error("the token refused the activation: %s", diag.text);
@@ -330,10 +333,10 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 	if (rs_agent_ask(dir, "quit", &old) == RS_EOK && old.admin_until > (int64_t)time(NULL) && so_pin == NULL)
 		printf("the admin activation ends: key changes are disabled until key holders activate with "
 		       "--admin-share again\n");
-	rs_wipe(&old, sizeof(old));
-	rs_agent_reply_t secret = { .until = (int64_t)time(NULL) + ttl };
-	secret.admin_until = so_pin != NULL ? secret.until : 0;
-	snprintf(secret.pin, sizeof(secret.pin), "%s", pin);
+	static cli_agent_plan_t plan;
+	plan = (cli_agent_plan_t){ .module = module, .token = token, .until = (int64_t)time(NULL) + ttl };
+	plan.admin_until = so_pin != NULL ? plan.until : 0;
+	snprintf(plan.pin, sizeof(plan.pin), "%s", pin);
 	int ready[2];
 	if (pipe(ready) != 0) {
 		cli_error("cannot start the agent: %m");
@@ -349,9 +352,9 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 		freopen("/dev/null", "r", stdin);
 		freopen("/dev/null", "w", stdout);
 		freopen("/dev/null", "w", stderr);
-		cli_agent_run(dir, &secret, ready[1]);
+		cli_agent_run(dir, &plan, ready[1]);
 	}
-	rs_wipe(&secret, sizeof(secret));
+	rs_wipe(&plan, sizeof(plan));
 	close(ready[1]);
 	char ok = '0';
 	if (pid < 0 || read(ready[0], &ok, 1) != 1 || ok != '1') {

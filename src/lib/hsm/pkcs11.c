@@ -17,6 +17,7 @@
 
 #include "regsign/dns.h"
 #include "regsign/hsm.h"
+#include "internal.h"
 
 #define ID_LEN 16
 #define BACKUP_LABEL "regsign backup key"
@@ -70,6 +71,9 @@ static const char *rv_text(CK_RV rv)
 	case CKR_TEMPLATE_INCONSISTENT: return "template inconsistent";
 	case CKR_ARGUMENTS_BAD: return "bad arguments";
 	case CKR_FUNCTION_FAILED: return "function failed";
+	case CKR_ACTION_PROHIBITED: return "refused by the activation agent: key changes need an admin activation";
+	case CKR_FUNCTION_NOT_SUPPORTED: return "not offered by the activation agent or the module";
+	case CKR_DEVICE_REMOVED: return "the activation agent ended (regsign activate again)";
 	}
 	return "error";
 }
@@ -257,6 +261,12 @@ static void hsm_unref(rs_hsm_t *h)
 void rs_hsm_close(rs_hsm_t *h)
 {
 	hsm_unref(h);
+}
+
+CK_FUNCTION_LIST *hsm_functions(rs_hsm_t *h, CK_SLOT_ID *slot)
+{
+	*slot = h->slot;
+	return h->f;
 }
 
 /* ---- locators ---- */
