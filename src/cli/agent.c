@@ -165,7 +165,8 @@ void cli_agent_run(const char *dir, cli_agent_plan_t *plan, int ready_fd)
 	ok = lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, salen) == 0 && listen(lfd, 64) == 0;
 	umask(old);
 	struct stat mine = { 0 };
-	ok = ok && stat(sa.sun_path, &mine) == 0;
+	/* Owner-only, like the state directory around it; SO_PEERCRED checks each caller anyway. */
+	ok = ok && chmod(sa.sun_path, 0600) == 0 && stat(sa.sun_path, &mine) == 0;
 	char status = ok ? '1' : '0';
 	if (write(ready_fd, &status, 1) != 1)
 		ok = false;
