@@ -29,13 +29,13 @@ typedef struct {
 } conn_t;
 
 static struct {
-	/* Calls hold it shared; the end takes it whole, so no call runs into a finalised module. */
+	/* Calls hold it shared; the end takes it whole (first in line), so no call runs into a finalised module. */
 	pthread_rwlock_t lock;
 	CK_FUNCTION_LIST *f;
 	CK_SLOT_ID slot;
 	bool (*may_change)(void);
 	bool ended;
-} agent = { PTHREAD_RWLOCK_INITIALIZER, NULL, 0, NULL, true };
+} agent = { PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP, NULL, 0, NULL, true };
 
 static _Thread_local conn_t *conn;
 static CK_FUNCTION_LIST served;
@@ -153,9 +153,18 @@ static CK_RV a_get_slot_info(CK_SLOT_ID slot, CK_SLOT_INFO *info)
 	SLOT_CALL(slot, agent.f->C_GetSlotInfo(slot, info));
 }
 
+/* Clients need no login (the agent is logged in): generic tools then do not ask for a PIN. */
+static CK_RV token_info(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
+{
+	CK_RV rv = agent.f->C_GetTokenInfo(slot, info);
+	if (rv == CKR_OK)
+		info->flags &= ~(CK_FLAGS)CKF_LOGIN_REQUIRED;
+	return rv;
+}
+
 static CK_RV a_get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
-	SLOT_CALL(slot, agent.f->C_GetTokenInfo(slot, info));
+	SLOT_CALL(slot, token_info(slot, info));
 }
 
 static CK_RV a_get_mechanism_list(CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *count)
