@@ -122,6 +122,13 @@ static void accept_one(int lfd)
 	pthread_attr_destroy(&attr);
 }
 
+void __attribute__((noinline)) cli_scrub_stack(void)
+{
+	char pad[256 * 1024];
+	explicit_bzero(pad, sizeof(pad));
+	__asm__ volatile("" : : "r"(pad) : "memory");
+}
+
 /* Log in, then forget the PIN: the agent never needs it again. */
 static rs_hsm_t *log_in(cli_agent_plan_t *plan)
 {
@@ -151,6 +158,8 @@ void cli_agent_run(const char *dir, cli_agent_plan_t *plan, int ready_fd)
 	agent.until = plan->until;
 	agent.admin_until = plan->admin_until;
 	rs_hsm_t *h = log_in(plan);
+	/* The module's login leaves copies below: this process lives for hours. */
+	cli_scrub_stack();
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/agent.sock", dir);
 	struct sockaddr_un sa;

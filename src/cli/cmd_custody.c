@@ -304,9 +304,11 @@ static int activation_status(const char *dir)
 
 /*
  * Check the secrets with the token, then leave an agent logged in to it,
- * serving it (never the PIN) on DIR/agent.sock; returns a code.
+ * serving it (never the PIN) on DIR/agent.sock; returns a code. The agent
+ * wipes pin and so_pin (RS_SECRET_MAX + 1 each): its copy of the caller's
+ * stack must not keep them.
  */
-static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, int64_t ttl)
+static int start_agent(rs_store_t *store, char *pin, char *so_pin, int64_t ttl)
 {
 	char module[4096], token[64];
 	rs_diag_t diag;
@@ -352,6 +354,11 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 		freopen("/dev/null", "r", stdin);
 		freopen("/dev/null", "w", stdout);
 		freopen("/dev/null", "w", stderr);
+		rs_wipe(pin, RS_SECRET_MAX + 1);
+		if (so_pin != NULL)
+			rs_wipe(so_pin, RS_SECRET_MAX + 1);
+		/* The checks above logged in down there: cli_agent_run's frame must not keep it. */
+		cli_scrub_stack();
 		cli_agent_run(dir, &plan, ready[1]);
 	}
 	rs_wipe(&plan, sizeof(plan));
@@ -421,6 +428,9 @@ int cmd_activate(int argc, char **argv)
 			cli_audit_alone(store, "activate", NULL, 0, "refused", "shares did not combine");
 			code = RS_EINVAL;
 		} else {
+			rs_wipe(secret, sizeof(secret));
+			/* Combining left copies where start_agent's frame (and the agent's copy of it) goes. */
+			cli_scrub_stack();
 			code = start_agent(store, pin, admin ? so : NULL, ttl);
 		}
 		rs_wipe(secret, sizeof(secret));

@@ -69,6 +69,14 @@ bool cli_shares_check_set(rs_store_t *store, const cli_shares_t *shares, rs_shar
 /* Read a share file; prints "FILE:LINE: ..." and returns false if it is not a share of kind. */
 bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out);
 
+/*
+ * Wipe 256 KiB of stack below the caller's frame: what earlier calls left
+ * there (combined shares, a module's login). The agent inherits its
+ * parent's stack and lives for hours; root reading its memory should find
+ * no PIN lying about.
+ */
+void cli_scrub_stack(void);
+
 /* What an activation agent starts with. */
 typedef struct {
 	const char *module, *token;  /* the token the agent logs in to */

@@ -95,6 +95,33 @@ check_match "the old 'pin' request is answered with an error" "^error unknown re
 check_match "status still answers, without a PIN" "^ok [0-9]+ [0-9]+$" "$(cat reply.7)"
 check_match "... and the agent still runs after all of them" "activated until" "$("$R" --state "$S" activate --status)"
 
+# --- root can read the agent's memory (ptrace): the PIN is not lying there, the agent forgot it ---
+agent=$(pgrep -f "regsign --state $S activate" | head -1)
+if [ "$(id -u)" != 0 ]; then
+	pass "# SKIP reading another process's memory needs root"
+else
+	hits=$(python3 - "$agent" "$pin" "$so" <<'EOF'
+import re, sys
+pid, needles = int(sys.argv[1]), [bytes.fromhex(h) for h in sys.argv[2:]]
+hits, read = [], 0
+for line in open("/proc/%d/maps" % pid):
+    lo, hi, perm = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line).groups()
+    if "r" not in perm:
+        continue
+    try:
+        with open("/proc/%d/mem" % pid, "rb") as f:
+            f.seek(int(lo, 16))
+            data = f.read(int(hi, 16) - int(lo, 16))
+    except (OSError, OverflowError):
+        continue
+    read += len(data)
+    hits += [line.split()[-1] for n in needles for k in (n, n.hex().encode()) if k in data]
+print("read %d MiB" % (read >> 20) if read > 1 << 20 else "unreadable", *hits)
+EOF
+)
+	check_match "root reads the agent's whole memory after a signing run: no PIN, no officer PIN in it" "^read [0-9]+ MiB$" "$hits"
+fi
+
 # --- a PKCS#11 client of the same user, through the agent ---
 echo "data to sign" > data
 check "a same-user PKCS#11 client signs through the agent (documented: it uses the keys while the agent runs)" \
