@@ -114,6 +114,7 @@ static void accept_one(int lfd)
 	pthread_t t;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, (size_t)1 << 20);
 	if (atomic_fetch_add(&agent.clients, 1) >= MAX_CLIENTS ||
 	    pthread_create(&t, &attr, client, (void *)(intptr_t)fd) != 0) {
 		atomic_fetch_sub(&agent.clients, 1);
@@ -151,7 +152,8 @@ void cli_agent_run(const char *dir, cli_agent_plan_t *plan, int ready_fd)
 {
 	/* No core dump, and no ptrace by other processes of the same user (root still can). */
 	prctl(PR_SET_DUMPABLE, 0);
-	mlockall(MCL_CURRENT | MCL_FUTURE);
+	/* The PIN's one buffer stays out of swap until it is wiped (SoftHSM2 locks its own secrets). */
+	mlock(plan, sizeof(*plan));
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	setsid();
