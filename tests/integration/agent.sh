@@ -154,6 +154,18 @@ check "the rollover goes on" "$R" --state "$S" sign --zone tld. --out tld.signed
 check_match "... with the successor ZSK made in the token through the agent" "^3$" "$(pubkeys | grep -c .)"
 validate "after the rollover through the agent" tld.signed tld.
 
+# --- every algorithm the token makes signs through the agent (p11-kit 0.24's RPC drops the EdDSA names) ---
+for alg in RSASHA256 ED25519; do
+	z=$(echo "$alg" | tr 'A-Z' 'a-z')
+	sed "s/^name: fast/name: $z/; s/ECDSAP256SHA256/$alg/g" fast.yaml > "$z.yaml"
+	sed "s/tld\./$z./g" tld.zone > "$z.zone"
+	"$R" --state "$S" policy import "$z.yaml" >/dev/null
+	"$R" --state "$S" zone add "$z." --policy "$z" --input "$z.zone" --now "$(at 2 1)" --quiet >/dev/null 2>&1
+	out=$("$R" --state "$S" sign --zone "$z." --out "$z.signed" --now "$(at 2 1)" 2>&1)
+	check_match "$alg keys are made and sign through the agent" "signed $z\.: .* by 2 keys" "$out"
+	check "... ldns-verify-zone" ldns-verify-zone -V 1 "$z.signed"
+done
+
 # --- another user ---
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups python3 -c '
 import socket, sys

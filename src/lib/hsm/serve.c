@@ -314,9 +314,28 @@ static CK_RV a_copy_object(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBU
 	return leave(rv == CKR_OK ? agent.f->C_CopyObject(h, obj, t, n, out) : rv);
 }
 
+/*
+ * p11-kit 0.24's RPC drops the EdDSA mechanisms, so clients (pkcs11.c) ask
+ * for them under the EC names: an EC key pair on an Edwards curve, ECDSA
+ * with an Edwards key. Neither means anything else, so they are mapped back.
+ */
+static bool edwards_params(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	static const uint8_t ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 }, ed448[] = { 0x06, 0x03, 0x2b, 0x65, 0x71 };
+	for (CK_ULONG i = 0; i < n; i++)
+		if (t[i].type == CKA_EC_PARAMS && t[i].pValue != NULL && t[i].ulValueLen == sizeof(ed25519) &&
+		    (memcmp(t[i].pValue, ed25519, sizeof(ed25519)) == 0 ||
+		     memcmp(t[i].pValue, ed448, sizeof(ed448)) == 0))
+			return true;
+	return false;
+}
+
 static CK_RV a_generate_key_pair(CK_SESSION_HANDLE h, CK_MECHANISM *m, CK_ATTRIBUTE *pub, CK_ULONG npub,
 				 CK_ATTRIBUTE *priv, CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv)
 {
+	CK_MECHANISM edwards = { CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0 };
+	if (m != NULL && m->mechanism == CKM_EC_KEY_PAIR_GEN && edwards_params(pub, npub))
+		m = &edwards;
 	PASS_CHANGE(h, agent.f->C_GenerateKeyPair(h, m, pub, npub, priv, npriv, hpub, hpriv));
 }
 
@@ -336,7 +355,14 @@ static CK_RV a_unwrap_key(CK_SESSION_HANDLE h, CK_MECHANISM *m, CK_OBJECT_HANDLE
 
 static CK_RV a_sign_init(CK_SESSION_HANDLE h, CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
-	PASS(h, agent.f->C_SignInit(h, m, key));
+	CK_RV rv = enter(h, true);
+	CK_KEY_TYPE type = CKK_EC;
+	CK_ATTRIBUTE a = { CKA_KEY_TYPE, &type, sizeof(type) };
+	CK_MECHANISM eddsa = { CKM_EDDSA, NULL, 0 };
+	if (rv == CKR_OK && m != NULL && m->mechanism == CKM_ECDSA &&
+	    agent.f->C_GetAttributeValue(h, key, &a, 1) == CKR_OK && type == CKK_EC_EDWARDS)
+		m = &eddsa;
+	return leave(rv == CKR_OK ? agent.f->C_SignInit(h, m, key) : rv);
 }
 
 static CK_RV a_sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG len, CK_BYTE *sig, CK_ULONG *siglen)
