@@ -191,7 +191,8 @@ typedef struct {
 	rs_store_t *store;
 	char dir[4096];
 	char unlock[16];
-	bool via_agent; /* the token is the agent's, through p11-kit-client.so: logged in there */
+	bool agent_wanted; /* the caller uses the agent's token when one runs */
+	bool via_agent;    /* the token is the agent's, through p11-kit-client.so: logged in there */
 } site_t;
 
 #define NOT_ACTIVATED "the keys are not activated: key holders run 'regsign activate' with their shares"
@@ -227,9 +228,7 @@ static int site_pin(site_t *s, char pin[RS_SECRET_MAX + 1], int *reached, rs_dia
 		*reached = RS_ACCESS_ADMIN;
 		return RS_EOK;
 	}
-	/* The agent never gives out the PIN: a process that needs it was given the shares itself. */
-	return rs_diag(diag, RS_ELOCKED, "the activation agent does not give out the PIN: give this command "
-		       "the activation shares (--share)");
+	return rs_diag(diag, RS_EINVAL, "unknown unlock '%s' in the settings", s->unlock);
 }
 
 static int site_unlock(void *arg, rs_hsm_t *hsm, int level, rs_diag_t *diag)
@@ -238,8 +237,11 @@ static int site_unlock(void *arg, rs_hsm_t *hsm, int level, rs_diag_t *diag)
 	char pin[RS_SECRET_MAX + 1] = "";
 	int reached = RS_ACCESS_PUBLIC;
 	int ret;
+	/* The agent never gives out the PIN: a process that needs it was given the shares itself. */
 	if (strcmp(s->unlock, "agent") == 0 && !s->via_agent)
-		ret = rs_diag(diag, RS_ELOCKED, NOT_ACTIVATED);
+		ret = s->agent_wanted ? rs_diag(diag, RS_ELOCKED, NOT_ACTIVATED)
+				      : rs_diag(diag, RS_ELOCKED, "the activation agent does not give out the "
+						"PIN: give this command the activation shares (--share)");
 	else
 		ret = s->via_agent ? agent_level(s, &reached, diag) : site_pin(s, pin, &reached, diag);
 	if (ret == RS_EOK && reached < level)
@@ -266,6 +268,7 @@ static void site_release(void *arg)
 static int site_open(rs_store_t *store, site_t *s, bool agent, rs_hsm_t **out, rs_diag_t *diag)
 {
 	s->store = store;
+	s->agent_wanted = agent;
 	snprintf(s->dir, sizeof(s->dir), "%s", rs_store_dir(store));
 	char module[4096], token[64], conf[4096];
 	if (rs_store_setting_get(store, RS_SET_MODULE, module, sizeof(module)) != RS_EOK ||
