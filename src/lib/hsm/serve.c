@@ -179,7 +179,8 @@ static CK_RV a_get_mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_ME
 
 /* ---- sessions: the caller's own ---- */
 
-static CK_RV a_open_session(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NOTIFY notify, CK_SESSION_HANDLE *out)
+static CK_RV a_open_session(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NOTIFY notify,
+			     CK_SESSION_HANDLE *out)
 {
 	(void)app;
 	(void)notify;
@@ -308,8 +309,9 @@ static CK_RV a_destroy_object(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 static CK_RV a_copy_object(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *t, CK_ULONG n,
 			   CK_OBJECT_HANDLE *out)
 {
-	bool session_copy = n == 1 && t[0].type == CKA_TOKEN && t[0].ulValueLen == sizeof(CK_BBOOL) &&
-			    t[0].pValue != NULL && *(CK_BBOOL *)t[0].pValue == CK_FALSE;
+	bool session_copy = n == 1 && t != NULL && t[0].type == CKA_TOKEN &&
+			    t[0].ulValueLen == sizeof(CK_BBOOL) && t[0].pValue != NULL &&
+			    *(CK_BBOOL *)t[0].pValue == CK_FALSE;
 	CK_RV rv = session_copy ? enter(h, true) : enter_change(h);
 	return leave(rv == CKR_OK ? agent.f->C_CopyObject(h, obj, t, n, out) : rv);
 }
@@ -321,7 +323,8 @@ static CK_RV a_copy_object(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBU
  */
 static bool edwards_params(const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-	static const uint8_t ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 }, ed448[] = { 0x06, 0x03, 0x2b, 0x65, 0x71 };
+	static const uint8_t ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+	static const uint8_t ed448[] = { 0x06, 0x03, 0x2b, 0x65, 0x71 };
 	for (CK_ULONG i = 0; i < n; i++)
 		if (t[i].type == CKA_EC_PARAMS && t[i].pValue != NULL && t[i].ulValueLen == sizeof(ed25519) &&
 		    (memcmp(t[i].pValue, ed25519, sizeof(ed25519)) == 0 ||
@@ -407,7 +410,8 @@ REFUSED(r_in, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c))
 REFUSED(r_out, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG *c))
 REFUSED(r_in_in, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG e))
 REFUSED(r_digest_key, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b))
-REFUSED(r_generate_key, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_ATTRIBUTE *c, CK_ULONG d, CK_OBJECT_HANDLE *e))
+REFUSED(r_generate_key,
+	(CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_ATTRIBUTE *c, CK_ULONG d, CK_OBJECT_HANDLE *e))
 REFUSED(r_derive_key, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE *d, CK_ULONG e,
 		       CK_OBJECT_HANDLE *f))
 REFUSED(r_session, (CK_SESSION_HANDLE a))
