@@ -83,6 +83,20 @@ int rs_hsm_wrap(rs_hsm_t *hsm, const char *locator, rs_buf_t *out, rs_diag_t *di
 int rs_hsm_unwrap(rs_hsm_t *hsm, const char *locator, const char *label, const uint8_t *dnskey,
 		  size_t dnskey_len, const uint8_t *wrapped, size_t wrapped_len, rs_diag_t *diag);
 
+/*
+ * The activation agent's side: serve the token of hsm, logged in as the user,
+ * to other regsign processes over p11-kit's PKCS#11 RPC (their module is
+ * p11-kit-client.so), so that they sign without the PIN. Only the operations
+ * the agent offers pass (see serve.c); key changes pass only while
+ * may_change() says so. One served token per process; hsm stays open until
+ * rs_hsm_serve_end.
+ */
+int rs_hsm_serve_begin(rs_hsm_t *hsm, bool (*may_change)(void), rs_diag_t *diag);
+/* Serve one client connection on fd (a thread each) until it closes; its sessions are closed then. */
+int rs_hsm_serve(int fd);
+/* Stop: waits for calls in progress; every later call fails (CKR_DEVICE_REMOVED). */
+void rs_hsm_serve_end(void);
+
 /* ---- m-of-n shares (Shamir's secret sharing over GF(256), the AES field) ---- */
 
 /* What a set of shares protects. */

@@ -48,15 +48,17 @@
 /*
  * The key store the settings name, with no key holder's consent yet: it
  * unlocks on demand, from the shares kept in DIR/hsm (the embedded
- * default, 1 of 1) or from the activation agent on DIR/agent.sock that m
- * key holders started. RS_ENOENT if none is configured. Caller frees with
+ * default, 1 of 1), or is the token the activation agent that m key holders
+ * started serves on DIR/agent.sock (logged in there; no PIN here). RS_ENOENT if none is configured. Caller frees with
  * rs_keystore_free().
  */
 int rs_site_keystore(rs_store_t *store, rs_keystore_t **out, rs_diag_t *diag);
 /*
  * The token the settings name, for what works on the token itself (backup,
  * restore, keystore list): logged in up to level, with the backup key loaded
- * first when so_pin is given (the security officer marks it trusted).
+ * first when so_pin is given (the security officer marks it trusted). With
+ * unlock "agent" only RS_ACCESS_PUBLIC: the agent never gives out the PIN, so
+ * the caller logs in with one combined from shares given to it.
  */
 int rs_site_token(rs_store_t *store, int level, const char *so_pin, const uint8_t backup_key[32], rs_hsm_t **out,
 		  rs_diag_t *diag);
@@ -72,12 +74,11 @@ void rs_site_softhsm_env(rs_store_t *store);
 /* A secret whose 1-of-1 share the state directory keeps (the embedded default); RS_ENOENT if none is kept. */
 int rs_site_kept_secret(rs_store_t *store, rs_share_kind_t kind, uint8_t *secret, size_t *len, rs_diag_t *diag);
 
-/* What the activation agent says (DIR/agent.sock). */
+/* What the activation agent says (DIR/agent.sock); it never says the PIN. */
 typedef struct {
-	char pin[RS_SECRET_MAX + 1];
 	int64_t until, admin_until; /* real time; admin_until 0: no admin activation */
 } rs_agent_reply_t;
-/* Ask the agent of dir ("pin", "status" or "quit"). RS_ENOENT if none runs. Wipe the reply after use. */
+/* Ask the agent of dir ("status" or "quit"). RS_ENOENT if none runs, RS_EIO if it refuses. */
 int rs_agent_ask(const char *dir, const char *what, rs_agent_reply_t *reply);
 
 /* ---- policies of a state directory ---- */

@@ -19,14 +19,15 @@
 
 static void help_backup(FILE *f)
 {
-	fprintf(f, "usage: regsign [--state DIR] backup --out FILE [--force] --admin-share FILE...\n"
-		   "               --backup-share FILE...\n"
+	fprintf(f, "usage: regsign [--state DIR] backup --out FILE [--force] [--share FILE...]\n"
+		   "               --admin-share FILE... --backup-share FILE...\n"
 		   "       regsign [--state DIR] restore --in FILE --share FILE... --admin-share FILE...\n"
 		   "               --backup-share FILE... [--module PATH --token LABEL] [--softhsm-dir DIR]\n\n"
 		   "backup loads the backup key into the token for the moment (the admin and backup\n"
 		   "shares restore it; it is never stored) and writes every live token key, wrapped\n"
 		   "inside the token under it (AES key wrap with padding, RFC 5649), with its DNSKEY.\n"
-		   "The keys must be activated. The file is useless without the backup shares. Keys it\n"
+		   "With m-of-n activation it needs M activation shares too (--share): the activation\n"
+		   "agent never gives out the PIN. The file is useless without the backup shares. Keys it\n"
 		   "holds count as backed up (custody.backup-before-use). With the embedded default the\n"
 		   "shares kept in DIR/hsm are used. An existing FILE is kept unless --force.\n"
 		   "restore recreates those keys in a fresh, empty token (initialised with the same PINs,\n"
@@ -179,8 +180,24 @@ static int backup(const char *path, const cli_shares_t *shares, bool force)
 	free(zones);
 	if (ret == RS_EOK)
 		ret = rs_store_begin(store, &diag);
+	/* The activation agent never gives out the PIN: with one, the key holders give their shares here. */
+	char unlock[16] = "", pin[RS_SECRET_MAX + 1] = "";
+	uint8_t psecret[RS_SECRET_MAX];
+	size_t plen;
+	rs_store_setting_get(store, RS_SET_UNLOCK, unlock, sizeof(unlock));
+	bool agent = strcmp(unlock, "agent") == 0;
+	if (ret == RS_EOK && agent && shares->count[RS_SHARE_ACTIVATION] == 0)
+		ret = rs_diag(&diag, RS_ELOCKED, "the activation agent does not give out the PIN: give the "
+			      "activation shares too (--share)");
+	else if (ret == RS_EOK && agent && (!cli_shares_check_set(store, shares, RS_SHARE_ACTIVATION) ||
+					    !cli_shares_combine(shares, RS_SHARE_ACTIVATION, psecret, &plen, pin)))
+		ret = RS_EINVAL;
 	if (ret == RS_EOK)
-		ret = rs_site_token(store, RS_ACCESS_SIGN, so, bkey, &b.hsm, &diag);
+		ret = rs_site_token(store, agent ? RS_ACCESS_PUBLIC : RS_ACCESS_SIGN, so, bkey, &b.hsm, &diag);
+	if (ret == RS_EOK && agent)
+		ret = rs_hsm_login(b.hsm, pin, &diag);
+	rs_wipe(pin, sizeof(pin));
+	rs_wipe(psecret, sizeof(psecret));
 	rs_wipe(so, sizeof(so));
 	rs_wipe(bkey, sizeof(bkey));
 	if (ret == RS_EOK && (b.out = open_memstream(&mem, &memlen)) == NULL)
@@ -451,6 +468,10 @@ static int restore(const char *path, const cli_shares_t *shares, const char *mod
 		if (skipped)
 			printf("; %zu destroyed since the backup, not restored", skipped);
 		printf("\n");
+		/* An agent still serves the lost token: the key holders activate the fresh one. */
+		rs_agent_reply_t old;
+		if (rs_agent_ask(rs_store_dir(store), "quit", &old) == RS_EOK)
+			printf("the activation of the old token ended: key holders run 'regsign activate' again\n");
 		code = RS_EOK;
 	}
 out:
@@ -471,7 +492,7 @@ int cmd_backup(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },         { "now", required_argument, NULL, 'N' },
 		{ "admin-share", required_argument, NULL, 'a' }, { "backup-share", required_argument, NULL, 'b' },
-		{ "force", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'f' },             { "share", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 },
 	};
 	cli_shares_t shares = { 0 };
@@ -483,6 +504,7 @@ int cmd_backup(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'f': force = true; break;
+		case 's': if (!cli_shares_add(&shares, RS_SHARE_ACTIVATION, optarg)) return RS_EINVAL; break;
 		case 'a': if (!cli_shares_add(&shares, RS_SHARE_ADMIN, optarg)) return RS_EINVAL; break;
 		case 'b': if (!cli_shares_add(&shares, RS_SHARE_BACKUP, optarg)) return RS_EINVAL; break;
 		case 'N': if (!cli_set_now(optarg)) return RS_EINVAL; break;

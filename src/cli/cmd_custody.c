@@ -302,8 +302,13 @@ static int activation_status(const char *dir)
 	return RS_EOK;
 }
 
-/* Check the secrets with the token, then leave an agent holding the PIN; returns a code. */
-static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, int64_t ttl)
+/*
+ * Check the secrets with the token, then leave an agent logged in to it,
+ * serving it (never the PIN) on DIR/agent.sock; returns a code. The agent
+ * wipes pin and so_pin (RS_SECRET_MAX + 1 each): its copy of the caller's
+ * stack must not keep them.
+ */
+static int start_agent(rs_store_t *store, char *pin, char *so_pin, int64_t ttl)
 {
 	char module[4096], token[64];
 	rs_diag_t diag;
@@ -317,7 +322,7 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 		ret = rs_hsm_check_so(h, so_pin, &diag);
 	if (ret == RS_EOK)
 		ret = rs_hsm_login(h, pin, &diag);
-	/* The module is finalised before the fork: the agent never touches the token. */
+	/* The module is finalised before the fork: the agent loads it again (PKCS#11 does not survive a fork). */
 	rs_hsm_close(h);
 	if (ret != RS_EOK) {
 		cli_error("the token refused the activation: %s", diag.text);
@@ -330,10 +335,10 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 	if (rs_agent_ask(dir, "quit", &old) == RS_EOK && old.admin_until > (int64_t)time(NULL) && so_pin == NULL)
 		printf("the admin activation ends: key changes are disabled until key holders activate with "
 		       "--admin-share again\n");
-	rs_wipe(&old, sizeof(old));
-	rs_agent_reply_t secret = { .until = (int64_t)time(NULL) + ttl };
-	secret.admin_until = so_pin != NULL ? secret.until : 0;
-	snprintf(secret.pin, sizeof(secret.pin), "%s", pin);
+	static cli_agent_plan_t plan;
+	plan = (cli_agent_plan_t){ .module = module, .token = token, .until = (int64_t)time(NULL) + ttl };
+	plan.admin_until = so_pin != NULL ? plan.until : 0;
+	snprintf(plan.pin, sizeof(plan.pin), "%s", pin);
 	int ready[2];
 	if (pipe(ready) != 0) {
 		cli_error("cannot start the agent: %m");
@@ -349,9 +354,14 @@ static int start_agent(rs_store_t *store, const char *pin, const char *so_pin, i
 		freopen("/dev/null", "r", stdin);
 		freopen("/dev/null", "w", stdout);
 		freopen("/dev/null", "w", stderr);
-		cli_agent_run(dir, &secret, ready[1]);
+		rs_wipe(pin, RS_SECRET_MAX + 1);
+		if (so_pin != NULL)
+			rs_wipe(so_pin, RS_SECRET_MAX + 1);
+		/* The checks above logged in down there: cli_agent_run's frame must not keep it. */
+		cli_scrub_stack();
+		cli_agent_run(dir, &plan, ready[1]);
 	}
-	rs_wipe(&secret, sizeof(secret));
+	rs_wipe(&plan, sizeof(plan));
 	close(ready[1]);
 	char ok = '0';
 	if (pid < 0 || read(ready[0], &ok, 1) != 1 || ok != '1') {
@@ -418,6 +428,9 @@ int cmd_activate(int argc, char **argv)
 			cli_audit_alone(store, "activate", NULL, 0, "refused", "shares did not combine");
 			code = RS_EINVAL;
 		} else {
+			rs_wipe(secret, sizeof(secret));
+			/* Combining left copies where start_agent's frame (and the agent's copy of it) goes. */
+			cli_scrub_stack();
 			code = start_agent(store, pin, admin ? so : NULL, ttl);
 		}
 		rs_wipe(secret, sizeof(secret));

@@ -69,8 +69,28 @@ bool cli_shares_check_set(rs_store_t *store, const cli_shares_t *shares, rs_shar
 /* Read a share file; prints "FILE:LINE: ..." and returns false if it is not a share of kind. */
 bool cli_share_read(const char *path, rs_share_kind_t kind, rs_share_t *out);
 
-/* Become the activation agent of dir (in a forked child) until secret->until; never returns. */
-void cli_agent_run(const char *dir, const rs_agent_reply_t *secret, int ready_fd) __attribute__((noreturn));
+/*
+ * Wipe 256 KiB of stack below the caller's frame: what earlier calls left
+ * there (combined shares, a module's login). The agent inherits its
+ * parent's stack and lives for hours; root reading its memory should find
+ * no PIN lying about.
+ */
+void cli_scrub_stack(void);
+
+/* What an activation agent starts with. */
+typedef struct {
+	const char *module, *token;  /* the token the agent logs in to */
+	char pin[RS_SECRET_MAX + 1]; /* wiped as soon as the agent is logged in */
+	int64_t until, admin_until;  /* real time; admin_until 0: no key changes */
+} cli_agent_plan_t;
+
+/*
+ * Become the activation agent of dir (in a forked child): log in to the
+ * token, forget the PIN, and serve the token (never the PIN) on
+ * DIR/agent.sock to processes of the same user until plan->until. Writes
+ * '1' (ready) or '0' to ready_fd; never returns.
+ */
+void cli_agent_run(const char *dir, cli_agent_plan_t *plan, int ready_fd) __attribute__((noreturn));
 
 /*
  * One line of a secret from standard input, without its line end, into out

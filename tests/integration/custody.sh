@@ -21,7 +21,8 @@ pubkeys() { # STATE: labels of the public keys in its token, as an independent P
 }
 act() { "$R" --state "$S" activate --share "$SH/activation-1-of-3.share" --share "$SH/activation-3-of-3.share" "$@"; }
 admin() { act --admin-share "$SH/admin-2-of-2.share" "$@"; }
-backup() { "$R" --state "$S" backup --admin-share "$SH/admin-1-of-2.share" --backup-share "$SH/backup-1-of-3.share" \
+# The agent never gives out the PIN: a backup takes the activation shares as well.
+backup() { "$R" --state "$S" backup --share "$SH/activation-1-of-3.share" --share "$SH/activation-2-of-3.share" --admin-share "$SH/admin-1-of-2.share" --backup-share "$SH/backup-1-of-3.share" \
 	--backup-share "$SH/backup-3-of-3.share" "$@"; }
 
 cat > tld.zone <<'EOF'
@@ -34,18 +35,7 @@ www	A	192.0.2.9
 sub	NS	ns.sub
 ns.sub	A	192.0.2.10
 EOF
-# Rollovers in days rather than months, so destruction happens within the test.
-cat > fast.yaml <<'EOF'
-name: fast
-keys:
-  ksk: { algorithm: ECDSAP256SHA256, lifetime: 0, publish: 3h, retire: 3h, rollover: double-signature }
-  zsk: { algorithm: ECDSAP256SHA256, lifetime: 2d, publish: 3h, retire: 3h, rollover: pre-publication }
-signatures: { validity: 10d, refresh: 12h, jitter: 1h, inception-offset: 1h }
-ttl: { dnskey: soa, nsec: soa, max-zone: 1h }
-denial: { type: nsec }
-zone: { propagation-delay: 1h, serial: increment }
-parent: { ds-ttl: 1h, propagation-delay: 1h, ds-digest: 2 }
-EOF
+cp "$DATA/policies/fast.yaml" . # rollovers in days, so destruction happens within the test
 sed 's/^name: fast/name: backed/; $a custody: { backup-before-use: true }' fast.yaml > backed.yaml
 
 # --- setting up the token and the shares ---
@@ -194,8 +184,10 @@ out=$("$R" --state "$S" restore --in keys2.backup --share "$SH/activation-1-of-3
 	--admin-share "$SH/admin-1-of-2.share" --backup-share "$SH/backup-3-of-3.share" --backup-share "$SH/backup-1-of-3.share" 2>&1)
 check_match "restore recreates the keys in a fresh token; the destroyed ZSK stays destroyed" \
 	"4 key\(s\) restored into token 'regsign'; 1 destroyed since the backup, not restored" "$out"
+check_match "... and ends the activation of the lost token" "activation of the old token ended" "$out"
 check_match "the destroyed key is not in the new token" "^$" "$(pubkeys "$S" | grep "zsk $zsk ")"
 check_match "the restored keys' public halves are public objects, as generated ones are" "^4$" "$(pubkeys "$S" | grep -c .)"
+check "the key holders activate the fresh token with the same shares" admin --for 2h
 check "the restored keys sign (the key holders' shares still work)" "$R" --state "$S" sign --zone tld. --out restored.signed --now "$(at 2 18)"
 check_match "with the same public keys" "^$(printf '%s\n' "$before" | md5sum)$" "$(grep -v RRSIG restored.signed | grep DNSKEY | sort | md5sum)"
 validate "signed after the restore" restored.signed tld.

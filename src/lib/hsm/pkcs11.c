@@ -4,6 +4,10 @@
  * own session and sign concurrently. RSA signs with CKM_SHA*_RSA_PKCS (PKCS#1
  * v1.5, RFC 5702), ECDSA with CKM_ECDSA over a digest made here (its r || s
  * output is already RFC 6605's form), EdDSA with CKM_EDDSA (RFC 8080).
+ * p11-kit 0.24's RPC (the activation agent's transport) drops CKM_EDDSA and
+ * CKM_EC_EDWARDS_KEY_PAIR_GEN (p11-kit issues 668, 776): a token that lists
+ * neither but lists ECDSA gets them under the EC names, which the agent maps
+ * back for Edwards keys (serve.c).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 
 #include "regsign/dns.h"
 #include "regsign/hsm.h"
+#include "internal.h"
 
 #define ID_LEN 16
 #define BACKUP_LABEL "regsign backup key"
@@ -32,6 +37,7 @@ static struct {
 struct rs_hsm {
 	CK_FUNCTION_LIST *f;
 	CK_SLOT_ID slot;
+	bool edwards_as_ec; /* EdDSA under the EC mechanisms' names (see above) */
 	CK_SESSION_HANDLE session;
 	unsigned refs; /* the handle itself, and each key made from it */
 };
@@ -70,6 +76,9 @@ static const char *rv_text(CK_RV rv)
 	case CKR_TEMPLATE_INCONSISTENT: return "template inconsistent";
 	case CKR_ARGUMENTS_BAD: return "bad arguments";
 	case CKR_FUNCTION_FAILED: return "function failed";
+	case CKR_ACTION_PROHIBITED: return "refused by the activation agent: key changes need an admin activation";
+	case CKR_FUNCTION_NOT_SUPPORTED: return "not offered by the activation agent or the module";
+	case CKR_DEVICE_REMOVED: return "the activation agent ended (regsign activate again)";
 	}
 	return "error";
 }
@@ -225,6 +234,10 @@ int rs_hsm_open(const char *path, const char *label, rs_hsm_t **out, rs_diag_t *
 		free(h);
 		return ret;
 	}
+	CK_MECHANISM_INFO info;
+	h->edwards_as_ec = h->f->C_GetMechanismInfo(h->slot, CKM_EDDSA, &info) != CKR_OK &&
+			   h->f->C_GetMechanismInfo(h->slot, CKM_EC_EDWARDS_KEY_PAIR_GEN, &info) != CKR_OK &&
+			   h->f->C_GetMechanismInfo(h->slot, CKM_ECDSA, &info) == CKR_OK;
 	h->refs = 1;
 	*out = h;
 	return RS_EOK;
@@ -257,6 +270,12 @@ static void hsm_unref(rs_hsm_t *h)
 void rs_hsm_close(rs_hsm_t *h)
 {
 	hsm_unref(h);
+}
+
+CK_FUNCTION_LIST *hsm_functions(rs_hsm_t *h, CK_SLOT_ID *slot)
+{
+	*slot = h->slot;
+	return h->f;
 }
 
 /* ---- locators ---- */
@@ -487,7 +506,9 @@ static int session_sign(void *handle, const uint8_t *data, size_t len, uint8_t *
 	case RS_ALG_RSASHA512: mech.mechanism = CKM_SHA512_RSA_PKCS; break;
 	case RS_ALG_ECDSAP256SHA256: SHA256(data, len, md); in = md; inlen = 32; break;
 	case RS_ALG_ECDSAP384SHA384: SHA384(data, len, md); in = md; inlen = 48; break;
-	case RS_ALG_ED25519: case RS_ALG_ED448: mech.mechanism = CKM_EDDSA; break;
+	case RS_ALG_ED25519: case RS_ALG_ED448:
+		mech.mechanism = ts->key->hsm->edwards_as_ec ? CKM_ECDSA : CKM_EDDSA;
+		break;
 	default: return RS_EALG;
 	}
 	CK_ULONG n = RS_SIG_MAX;
@@ -609,7 +630,7 @@ int rs_hsm_generate(rs_hsm_t *h, const uint8_t *origin, int alg, unsigned bits, 
 	if (!is_rsa(alg)) {
 		if (!curve_of(alg, &oid, &oidlen, &type))
 			return rs_diag(diag, RS_EALG, "pkcs11: algorithm %d cannot be made in a token", alg);
-		mech.mechanism = type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
+		mech.mechanism = type == CKK_EC || h->edwards_as_ec ? CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
 	}
 	CK_ATTRIBUTE pub[12], priv[12];
 	CK_ULONG npub = public_attrs(pub, id, label), npriv = private_attrs(priv, id, label);

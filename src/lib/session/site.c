@@ -1,8 +1,9 @@
 /*
  * What a state directory's settings say: where its keys live and how they
  * unlock, and its policies. A token unlocks in one of two ways. "agent": m
- * key holders ran `regsign activate`, which left an agent holding the PIN
- * until a deadline; regsign asks it over DIR/agent.sock (same user only).
+ * key holders ran `regsign activate`, which left an agent logged in to the
+ * token until a deadline; regsign uses the token through it, over p11-kit's
+ * PKCS#11 RPC on DIR/agent.sock (same user only), and never learns the PIN.
  * "state": the shares are kept in DIR/hsm, 1 of 1, so the signer runs
  * unattended (the embedded default, like a PIN in OpenDNSSEC's conf.xml).
  */
@@ -53,17 +54,40 @@ int rs_agent_ask(const char *dir, const char *what, rs_agent_reply_t *reply)
 			got += (size_t)n;
 		buf[got] = '\0';
 		long long until, admin;
-		int used = 0;
-		if (sscanf(buf, "ok %lld %lld %n", &until, &admin, &used) == 2) {
+		if (sscanf(buf, "ok %lld %lld", &until, &admin) == 2) {
 			reply->until = until;
 			reply->admin_until = admin;
-			snprintf(reply->pin, sizeof(reply->pin), "%.*s", (int)strcspn(buf + used, "\n"), buf + used);
 			ret = RS_EOK;
 		}
 	}
-	rs_wipe(buf, sizeof(buf));
 	close(fd);
 	return ret;
+}
+
+/* The agent's socket as a p11-kit server address (unix:path=..., absolute, percent-encoded). */
+static int agent_address(const char *dir, char *out, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	char path[4200], *abs = realpath(dir, NULL);
+	if (abs == NULL)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/agent.sock", abs);
+	free(abs);
+	size_t at = (size_t)snprintf(out, max, "unix:path=");
+	for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
+		if (at + 4 > max)
+			return RS_ELIMIT;
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("/._-", *p) != NULL) {
+			out[at++] = (char)*p;
+		} else {
+			out[at++] = '%';
+			out[at++] = hex[*p >> 4];
+			out[at++] = hex[*p & 15];
+		}
+	}
+	out[at] = '\0';
+	return RS_EOK;
 }
 
 /* ---- SoftHSM2's token file ---- */
@@ -167,9 +191,24 @@ typedef struct {
 	rs_store_t *store;
 	char dir[4096];
 	char unlock[16];
+	bool agent_wanted; /* the caller uses the agent's token when one runs */
+	bool via_agent;    /* the token is the agent's, through p11-kit-client.so: logged in there */
 } site_t;
 
-/* The PIN from the kept share or the agent, and how far it lets us go. */
+#define NOT_ACTIVATED "the keys are not activated: key holders run 'regsign activate' with their shares"
+
+/* How far the agent lets us go; RS_ELOCKED when none runs. */
+static int agent_level(site_t *s, int *reached, rs_diag_t *diag)
+{
+	rs_agent_reply_t reply;
+	if (rs_agent_ask(s->dir, "status", &reply) != RS_EOK)
+		return rs_diag(diag, RS_ELOCKED, NOT_ACTIVATED);
+	/* The agent's deadlines are real time, whatever time the operator acts at. */
+	*reached = reply.admin_until > (int64_t)time(NULL) ? RS_ACCESS_ADMIN : RS_ACCESS_SIGN;
+	return RS_EOK;
+}
+
+/* The PIN from the kept share, and how far it lets us go. */
 static int site_pin(site_t *s, char pin[RS_SECRET_MAX + 1], int *reached, rs_diag_t *diag)
 {
 	if (strcmp(s->unlock, "state") == 0) {
@@ -189,27 +228,27 @@ static int site_pin(site_t *s, char pin[RS_SECRET_MAX + 1], int *reached, rs_dia
 		*reached = RS_ACCESS_ADMIN;
 		return RS_EOK;
 	}
-	rs_agent_reply_t reply;
-	if (rs_agent_ask(s->dir, "pin", &reply) != RS_EOK)
-		return rs_diag(diag, RS_ELOCKED, "the keys are not activated: key holders run 'regsign activate' with "
-			       "their shares");
-	snprintf(pin, RS_SECRET_MAX + 1, "%s", reply.pin);
-	/* The agent's deadlines are real time, whatever time the operator acts at. */
-	*reached = reply.admin_until > (int64_t)time(NULL) ? RS_ACCESS_ADMIN : RS_ACCESS_SIGN;
-	rs_wipe(&reply, sizeof(reply));
-	return RS_EOK;
+	return rs_diag(diag, RS_EINVAL, "unknown unlock '%s' in the settings", s->unlock);
 }
 
 static int site_unlock(void *arg, rs_hsm_t *hsm, int level, rs_diag_t *diag)
 {
 	site_t *s = arg;
-	char pin[RS_SECRET_MAX + 1];
+	char pin[RS_SECRET_MAX + 1] = "";
 	int reached = RS_ACCESS_PUBLIC;
-	int ret = site_pin(s, pin, &reached, diag);
+	int ret;
+	/* The agent never gives out the PIN: a process that needs it was given the shares itself. */
+	if (strcmp(s->unlock, "agent") == 0 && !s->via_agent)
+		ret = s->agent_wanted ? rs_diag(diag, RS_ELOCKED, NOT_ACTIVATED)
+				      : rs_diag(diag, RS_ELOCKED, "the activation agent does not give out the "
+						"PIN: give this command the activation shares (--share)");
+	else
+		ret = s->via_agent ? agent_level(s, &reached, diag) : site_pin(s, pin, &reached, diag);
 	if (ret == RS_EOK && reached < level)
 		ret = rs_diag(diag, RS_ELOCKED, "key changes need an admin activation ('regsign activate "
 			      "--admin-share')");
-	if (ret == RS_EOK)
+	/* Through the agent the token is logged in already: its sessions are the agent's. */
+	if (ret == RS_EOK && !s->via_agent)
 		ret = rs_hsm_login(hsm, pin, diag);
 	rs_wipe(pin, sizeof(pin));
 	return ret;
@@ -220,16 +259,34 @@ static void site_release(void *arg)
 	free(arg);
 }
 
-/* The token the settings name, opened (no login yet); s is filled for logging in. */
-static int site_open(rs_store_t *store, site_t *s, rs_hsm_t **out, rs_diag_t *diag)
+/*
+ * The token the settings name, opened (no login yet); s is filled for logging
+ * in. agent: with unlock "agent" and an agent running, open its token through
+ * p11-kit-client.so (the signer's way); else the module itself (public objects,
+ * or a login with a PIN the caller has).
+ */
+static int site_open(rs_store_t *store, site_t *s, bool agent, rs_hsm_t **out, rs_diag_t *diag)
 {
 	s->store = store;
+	s->agent_wanted = agent;
 	snprintf(s->dir, sizeof(s->dir), "%s", rs_store_dir(store));
 	char module[4096], token[64], conf[4096];
 	if (rs_store_setting_get(store, RS_SET_MODULE, module, sizeof(module)) != RS_EOK ||
 	    rs_store_setting_get(store, RS_SET_TOKEN, token, sizeof(token)) != RS_EOK ||
 	    rs_store_setting_get(store, RS_SET_UNLOCK, s->unlock, sizeof(s->unlock)) != RS_EOK)
 		return rs_diag(diag, RS_EINVAL, "no PKCS#11 token is configured (see regsign keystore init)");
+	rs_agent_reply_t running;
+	if (agent && strcmp(s->unlock, "agent") == 0 && rs_agent_ask(s->dir, "status", &running) == RS_EOK) {
+		char address[8192];
+		if (agent_address(s->dir, address, sizeof(address)) != RS_EOK)
+			return rs_diag(diag, RS_ELIMIT, "cannot name the agent's socket in '%s'", s->dir);
+		setenv("P11_KIT_SERVER_ADDRESS", address, 1);
+		s->via_agent = true;
+		rs_diag_t why;
+		int ret = rs_hsm_open(RS_P11_MODULE_DIR "/p11-kit-client.so", token, out, &why);
+		return ret == RS_EOK ? RS_EOK : rs_diag(diag, ret, "cannot use the activation agent's token: %s",
+							why.text);
+	}
 	if (rs_store_setting_get(store, RS_SET_SOFTHSM, conf, sizeof(conf)) == RS_EOK) {
 		char dir[4300];
 		struct stat st;
@@ -248,7 +305,7 @@ int rs_site_token(rs_store_t *store, int level, const char *so_pin, const uint8_
 {
 	site_t s = { 0 };
 	rs_hsm_t *hsm;
-	int ret = site_open(store, &s, &hsm, diag);
+	int ret = site_open(store, &s, false, &hsm, diag);
 	if (ret != RS_EOK)
 		return ret;
 	/* The officer marks the backup key trusted, before the user logs in. */
@@ -278,7 +335,7 @@ int rs_site_keystore(rs_store_t *store, rs_keystore_t **out, rs_diag_t *diag)
 	if (s == NULL)
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	rs_hsm_t *hsm;
-	int ret = site_open(store, s, &hsm, diag);
+	int ret = site_open(store, s, true, &hsm, diag);
 	if (ret != RS_EOK) {
 		free(s);
 		return ret;
