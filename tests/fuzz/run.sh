@@ -23,7 +23,8 @@ fi
 for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$target" .c)
 	n=$((n + 1))
-	if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -DREGSIGN_VERSION='"fuzz"' -fsanitize=fuzzer,address,undefined \
+	if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -DREGSIGN_VERSION='"fuzz"' \
+		-DRS_P11_MODULE_DIR="\"$(pkg-config --variable=p11_module_path p11-kit-1)\"" -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -I"$SRC/include" "$target" \
 		$(find "$SRC/src/lib" -name '*.c') "$OUT/builtin_policies.c" "$OUT/epp_schemas.c" \
 		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium yaml-0.1 sqlite3 ldns p11-kit-1 \
