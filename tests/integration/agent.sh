@@ -139,6 +139,19 @@ check_match "the PIN the shares hold still opens the token" "Private Key Object"
 	"$(SOFTHSM2_CONF=$S/hsm/softhsm2.conf pkcs11-tool --module "$MODULE" --token-label regsign --login \
 	--pin "$(python3 -c 'import sys; print(bytes.fromhex(sys.argv[1]).decode())' "$pin")" --list-objects 2>&1)"
 
+# --- a client reaches only its own sessions (the agent's, and other clients', are out of reach) ---
+coproc HOLD { P11_KIT_SERVER_ADDRESS="unix:path=$S/agent.sock" python3 "$SRC/tests/integration/p11_sessions.py" \
+	"$CLIENT" hold; }
+read -r -t 10 held <&"${HOLD[0]}" || held=none
+out=$(P11_KIT_SERVER_ADDRESS="unix:path=$S/agent.sock" timeout 10 python3 "$SRC/tests/integration/p11_sessions.py" \
+	"$CLIENT" use "$held" 2>&1)
+check_match "a second client can neither look at nor close the first one's session (CKR_SESSION_HANDLE_INVALID)" \
+	"^own=0x0 other=0xb3 close=0xb3$" "$out"
+exec {HOLD[1]}>&-
+read -r -t 10 after <&"${HOLD[0]}" || after=none
+check_match "... which the first client still has" "^own=0x0$" "$after"
+wait "$HOLD_PID" 2>/dev/null
+
 # --- key changes: only in an admin window ---
 check "re-activation without an admin share" act --for 1h
 before=$(pubkeys | tr '\n' ' ')
