@@ -381,10 +381,14 @@ int rs_audit_accept_state(rs_store_t *store, const char *operator, const char *r
 	rows_t rows = { .count = 0 };
 	rs_buf_init(&rows.lines, (size_t)1 << 26);
 	uint64_t entries, seq = 0, state_seq;
-	char hash[RS_AUDIT_HASH_HEX], state_hash[RS_AUDIT_HASH_HEX];
-	int ret = rs_buf_read_file(&log, path);
-	if (ret != RS_EOK)
+	char hash[RS_AUDIT_HASH_HEX], state_hash[RS_AUDIT_HASH_HEX], *line = NULL;
+	tail_t t;
+	/* A line a crash left half-written goes first, as a flush would cut it. */
+	int ret = file_tail(fd, path, &t, true, diag);
+	if (ret == RS_EOK && (ret = rs_buf_read_file(&log, path)) != RS_EOK)
 		ret = rs_diag(diag, ret, "cannot read '%s': %s", path, rs_strerror(ret));
+	if (ret == RS_EOK && log.len == 0)
+		ret = rs_diag(diag, RS_ENOENT, "%s holds no whole entry: nothing to accept", path);
 	/* The log becomes the state's head: it must be whole. */
 	if (ret == RS_EOK && rs_audit_verify((const char *)log.data, log.len, path, 0, NULL, &entries, &why) != RS_EOK)
 		ret = rs_diag(diag, RS_EINVAL, "%s; the log must verify before the state can go on from it", why.text);
@@ -400,9 +404,9 @@ int rs_audit_accept_state(rs_store_t *store, const char *operator, const char *r
 	}
 	if (ret == RS_EOK && rs_store_audit_head(store, &state_seq, state_hash) != RS_EOK)
 		ret = rs_diag(diag, RS_EIO, "cannot read the audit head");
+	if (ret == RS_EOK && (line = strndup(last, (size_t)((const char *)log.data + log.len - 1 - last))) == NULL)
+		ret = rs_diag(diag, RS_ENOMEM, "out of memory");
 	if (ret == RS_EOK && (ret = rs_store_begin(store, diag)) == RS_EOK) {
-		char line[4096];
-		snprintf(line, sizeof(line), "%.*s", (int)((const char *)log.data + log.len - 1 - last), last);
 		if (rs_store_audit_since(store, 0, keep_row, &rows) != RS_EOK)
 			ret = rs_diag(diag, RS_EIO, "cannot read the audit entries");
 		if (ret == RS_EOK && (ret = rs_store_audit_trim(store, INT64_MAX, diag)) == RS_EOK)
@@ -425,6 +429,7 @@ int rs_audit_accept_state(rs_store_t *store, const char *operator, const char *r
 		if (ret != RS_EOK)
 			rs_store_rollback(store);
 	}
+	free(line);
 	rs_buf_clear(&log);
 	rs_buf_clear(&rows.lines);
 	close(fd);
