@@ -100,6 +100,7 @@ static int keystore_show(rs_store_t *store)
 }
 
 typedef struct {
+	rs_store_t *store;
 	rs_zone_rec_t *zones;
 	rs_keyset_t *sets;
 	size_t nzones, keys, strays;
@@ -122,14 +123,18 @@ static void list_one(void *arg, const char *locator, const char *label)
 			l->keys++;
 			return;
 		}
-	printf("%-24s %-4s %5s %-16s %-20s %s\n", label, "-", "-", "-", "not in the state", locator);
+	/* Set aside by a run (regsign key quarantine): the operator's to decide, and said so. */
+	rs_quarantine_rec_t q;
+	bool held = rs_store_quarantine_get(l->store, locator, &q) == RS_EOK;
+	printf("%-24s %-4s %5s %-16s %-20s %s\n", held ? q.zone : label, "-", "-", "-",
+	       held ? "quarantined" : "not in the state", locator);
 	l->strays++;
 }
 
 /* The token's key pairs beside the state's keys: what an auditor compares. */
 static int keystore_list(rs_store_t *store)
 {
-	listing_t l = { 0 };
+	listing_t l = { .store = store };
 	rs_diag_t diag;
 	rs_hsm_t *h = NULL;
 	int ret = rs_site_token(store, RS_ACCESS_PUBLIC, NULL, NULL, &h, &diag);

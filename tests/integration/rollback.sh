@@ -104,6 +104,8 @@ check_match "... relabelled for the operator" "^quarantine tld\. zsk $tag ECDSAP
 check_match "... no key-destroy recorded for it" "^$" "$(grep 'action=key-destroy' "$S/audit.log" | grep -F "$loc")"
 check_match "... key quarantine list names it" "tld\. .*$(re "$loc") 'tld\. zsk $tag " \
 	"$("$R" --state "$S" key quarantine list)"
+check_match "... and keystore list shows it as quarantined, not as a stray" "^tld\. +- +- +- +quarantined +$(re "$loc")$" \
+	"$("$R" --state "$S" keystore list | grep -F "$loc")"
 
 # --- 1c. an emptied state.db never wipes the token or the key files ---
 tokfiles=$(find "$S/hsm" -type f | sort | xargs md5sum | md5sum)
