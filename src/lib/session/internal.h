@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "regsign/audit.h"
 #include "regsign/session.h"
 
 /* A line for the zone's history and the audit log, recorded at the next commit. */
@@ -46,6 +47,11 @@ int session_keystore(rs_session_t *s, rs_keystore_t **out, rs_diag_t *diag);
 int session_commit(rs_session_t *s, const rs_publication_t *pub, rs_diag_t *diag);
 /* Copy new audit entries to the log file and syslog; a failure is a warning. */
 void session_flush_audit(rs_session_t *s);
+/*
+ * End the transaction the caller began (ret: how its changes went) with
+ * audit entry e: recorded, committed and flushed, or everything rolled back.
+ */
+int session_commit_audited(rs_session_t *s, int ret, const rs_audit_event_t *e, rs_diag_t *diag);
 /* RS_EINVAL unless the session may change the zone (not read-only, not being removed). */
 int session_check_writable(const rs_session_t *s, rs_diag_t *diag);
 

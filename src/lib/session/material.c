@@ -83,15 +83,8 @@ int session_quarantine_unknown(rs_session_t *s, const char *locator, const char 
 		ret = rs_store_quarantine_add(s->store, &q, diag);
 	if (ret == RS_EOK)
 		ret = rs_store_intent_remove(s->store, locator, diag);
-	if (ret == RS_EOK)
-		ret = rs_audit_record(s->store, &e, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->store, diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(s->store);
+	if ((ret = session_commit_audited(s, ret, &e, diag)) != RS_EOK)
 		return ret;
-	}
-	session_flush_audit(s);
 	if (!m.present)
 		return RS_EOK;
 	char label[RS_KEYSTORE_LABEL_MAX];
@@ -171,15 +164,8 @@ int rs_session_quarantine_end(rs_session_t *s, const char *locator, bool destroy
 		return ret;
 	if (destroy)
 		ret = rs_store_intent_add(s->store, s->zone.name, locator, s->o.now, diag);
-	if (ret == RS_EOK)
-		ret = rs_audit_record(s->store, &e, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->store, diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(s->store);
+	if ((ret = session_commit_audited(s, ret, &e, diag)) != RS_EOK)
 		return ret;
-	}
-	session_flush_audit(s);
 	ret = destroy ? rs_keystore_destroy_quarantined(ks, locator, &why)
 		      : rs_keystore_release(ks, locator, q.label[0] ? q.label : NULL, &why);
 	if (ret != RS_EOK && !(destroy && ret == RS_ENOENT))

@@ -118,6 +118,20 @@ void session_flush_audit(rs_session_t *s)
 		rs_log(&s->o.log, RS_LOG_ERR, s->zone.name, "ALARM: audit: %s", diag.text);
 }
 
+int session_commit_audited(rs_session_t *s, int ret, const rs_audit_event_t *e, rs_diag_t *diag)
+{
+	if (ret == RS_EOK)
+		ret = rs_audit_record(s->store, e, diag);
+	if (ret == RS_EOK)
+		ret = rs_store_commit(s->store, diag);
+	if (ret != RS_EOK) {
+		rs_store_rollback(s->store);
+		return ret;
+	}
+	session_flush_audit(s);
+	return RS_EOK;
+}
+
 /* ---- open and close ---- */
 
 int rs_session_open(rs_store_t *store, const char *name, const rs_session_opts_t *opts, rs_session_t **out,
@@ -286,15 +300,7 @@ static int destroy_just_made(rs_session_t *s, const char *locator, const char *w
 	snprintf(detail, sizeof(detail), "%s %s, made in this run and never published: %s",
 		 had ? "key" : "key material already gone at", locator, why);
 	rs_audit_event_t e = { s->o.now, s->o.operator, "key-destroy", s->zone.name, 0, "ok", detail };
-	if (ret == RS_EOK)
-		ret = rs_audit_record(s->store, &e, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->store, diag);
-	if (ret != RS_EOK)
-		rs_store_rollback(s->store);
-	else
-		session_flush_audit(s);
-	return ret;
+	return session_commit_audited(s, ret, &e, diag);
 }
 
 static int destroyed(rs_session_t *s, rs_keystate_t *k, rs_diag_t *diag);
@@ -683,15 +689,8 @@ static int destroy_key(rs_session_t *s, rs_keystate_t *k, rs_diag_t *diag)
 	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
 		return ret;
 	ret = rs_store_intent_add(s->store, s->zone.name, k->locator, s->o.now, diag);
-	if (ret == RS_EOK)
-		ret = rs_audit_record(s->store, &e, diag);
-	if (ret == RS_EOK)
-		ret = rs_store_commit(s->store, diag);
-	if (ret != RS_EOK) {
-		rs_store_rollback(s->store);
+	if ((ret = session_commit_audited(s, ret, &e, diag)) != RS_EOK)
 		return ret;
-	}
-	session_flush_audit(s);
 	return destroyed(s, k, diag);
 }
 
