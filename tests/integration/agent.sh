@@ -50,25 +50,8 @@ pubkeys() { # labels of the token's public keys, as the module itself shows them
 		--type pubkey 2>/dev/null | sed -n 's/^ *label: *//p' | sort
 }
 
-cat > tld.zone <<'EOF'
-$TTL 3600
-$ORIGIN tld.
-@	IN SOA	ns1 hostmaster 2026010101 7200 3600 1209600 600
-@	NS	ns1
-ns1	A	192.0.2.1
-www	A	192.0.2.9
-EOF
-cat > fast.yaml <<'EOF'
-name: fast
-keys:
-  ksk: { algorithm: ECDSAP256SHA256, lifetime: 0, publish: 3h, retire: 3h, rollover: double-signature }
-  zsk: { algorithm: ECDSAP256SHA256, lifetime: 2d, publish: 3h, retire: 3h, rollover: pre-publication }
-signatures: { validity: 10d, refresh: 12h, jitter: 1h, inception-offset: 1h }
-ttl: { dnskey: soa, nsec: soa, max-zone: 1h }
-denial: { type: nsec }
-zone: { propagation-delay: 1h, serial: increment }
-parent: { ds-ttl: 1h, propagation-delay: 1h, ds-digest: 2 }
-EOF
+cp "$DATA/zones/tld.zone" .
+cp "$DATA/policies/fast.yaml" .
 "$R" --state "$S" keystore init --shares-dir "$SH" --holders 3 --threshold 2 --admins 2 --admin-threshold 1 >/dev/null 2>&1
 "$R" --state "$S" policy import fast.yaml >/dev/null
 "$R" --state "$S" zone add tld. --policy fast --input tld.zone --now "$(at 0)" --quiet >/dev/null 2>&1

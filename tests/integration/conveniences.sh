@@ -18,14 +18,7 @@ py() { python3 -c 'import json, sys; d = json.load(sys.stdin); r = eval(sys.argv
 print(" ".join(map(str, r)) if isinstance(r, tuple) else r)' "$@"; }
 valid() { python3 -m json.tool > /dev/null; }
 
-cat > tld.zone <<'EOF'
-$TTL 3600
-$ORIGIN tld.
-@	IN SOA	ns1 hostmaster 2026010101 7200 3600 1209600 600
-@	NS	ns1
-ns1	A	192.0.2.1
-www	A	192.0.2.9
-EOF
+cp "$DATA/zones/tld.zone" .
 
 # --- help COMMAND ---
 cmds=$("$R" --help | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {on = 0}')

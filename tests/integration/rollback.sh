@@ -24,14 +24,7 @@ privs() { # STATE: how many private keys its token holds (a logged-out client se
 audit_has() { grep -c "action=$2 " "$1/audit.log"; }
 re() { printf '%s' "$1" | sed 's/[].+*?()|[^$%]/./g'; } # a locator as a regular expression
 
-cat > tld.zone <<'EOF'
-$TTL 3600
-$ORIGIN tld.
-@	IN SOA	ns1 hostmaster 2026010101 7200 3600 1209600 600
-@	NS	ns1
-ns1	A	192.0.2.1
-www	A	192.0.2.9
-EOF
+cp "$DATA/zones/tld.zone" .
 cp "$DATA/policies/fast.yaml" . # rollovers in days rather than months
 
 # --- 1a. no rollback: an intent with no key row, and stray key files (file key store) ---
