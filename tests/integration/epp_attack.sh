@@ -28,6 +28,11 @@ start_epp() { # LOG OPTIONS...
 	return 1
 }
 hwm_mib() { awk '/^VmHWM/ {print int($2 / 1024)}' /proc/$EPP/status; }
+# The ceiling is the product's: a sanitizer build keeps freed memory in quarantine and its shadow besides.
+under_ceiling() {
+	if [ "$ASAN" = 1 ]; then pass "# SKIP $1: a sanitizer build (VmHWM $hwm MiB)"
+	else check_match "$1" "^ok$" "$([ "$hwm" -lt $CEILING_MIB ] && echo ok)"; fi
+}
 
 # --- certificates, registrars, a zone with one delegation
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 \
@@ -143,7 +148,7 @@ n=$(cat burst*.out | grep -cE '^burst (2200|2501)$')
 hwm=$(hwm_mib)
 note "40 simultaneous wrong logins: $n answered ($(cat burst*.out | sort | uniq -c | tr -s ' \n' ' ')); VmHWM $hwm MiB (ceiling $CEILING_MIB MiB)"
 check_match "40 simultaneous wrong logins are all answered" "^40$" "$n"
-check_match "... and the server's peak RSS stays under $CEILING_MIB MiB" "^ok$" "$([ "$hwm" -lt $CEILING_MIB ] && echo ok)"
+under_ceiling "... and the server's peak RSS stays under $CEILING_MIB MiB"
 stop_epp
 
 # --- 4. internal errors reach the operator, not the registrar
@@ -199,7 +204,7 @@ check_match "... and get answers with p99 < 2 s (p99 $p99 s)" "^ok$" \
 	"$(python3 -c 'import sys; print("ok" if float(sys.argv[1]) < 2 else "no")' "${p99:-inf}")"
 check_match "... over at least 15 sessions" "^ok$" \
 	"$(n=$(sed -n 's/.*legit-sessions \([0-9]*\).*/\1/p' <<<"$out"); [ "${n:-0}" -ge 15 ] && echo ok)"
-check_match "... while the server's peak RSS stays under $CEILING_MIB MiB" "^ok$" "$([ "$hwm" -lt $CEILING_MIB ] && echo ok)"
+under_ceiling "... while the server's peak RSS stays under $CEILING_MIB MiB"
 "$R" registrar unlock victim >/dev/null
 stop_epp
 check "the audit chain verifies after all of it" "$R" audit verify

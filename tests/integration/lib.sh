@@ -10,6 +10,10 @@ WORK=$(mktemp -d /tmp/regsign-it.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
 
+# 1 when the binary is a sanitizer build: slower, and its memory is not the product's.
+ASAN=0
+{ ldd "$R" 2>/dev/null | grep -q libasan || nm -D "$R" 2>/dev/null | grep -q __asan_init; } && ASAN=1
+
 pass() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 fail() { T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); echo "not ok $T_N - $*"; }
 note() { printf '%s\n' "$@" | head -30 | sed 's/^/# /'; }

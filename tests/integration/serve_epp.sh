@@ -22,8 +22,6 @@ S=$WORK/state
 GEN=${GENZONE:?GENZONE must name the zone generator}
 CLIENT=$SRC/tests/integration/epp_client.py
 MODEL=$SRC/tests/integration/soak_model.py
-ASAN=0
-{ ldd "$R" 2>/dev/null | grep -q libasan || nm -D "$R" 2>/dev/null | grep -q __asan_init; } && ASAN=1
 SOAK=${SOAK_SECONDS:-$([ $ASAN = 1 ] && echo 60 || echo 180)}
 NDEL=${SOAK_DELEGATIONS:-1500}
 RATE=${SOAK_RATE:-20}          # at most this many EPP commands a second, per session
