@@ -794,20 +794,26 @@ int rs_store_quarantine_remove(rs_store_t *s, const char *locator, rs_diag_t *di
 			 "cannot remove a quarantined key");
 }
 
+#define QUARANTINE_COLUMNS "locator, zone, time, label, why"
+
+static void quarantine_row(sqlite3_stmt *st, rs_quarantine_rec_t *q)
+{
+	store_copy_text(q->locator, sizeof(q->locator), sqlite3_column_text(st, 0));
+	store_copy_text(q->zone, sizeof(q->zone), sqlite3_column_text(st, 1));
+	q->time = sqlite3_column_int64(st, 2);
+	store_copy_text(q->label, sizeof(q->label), sqlite3_column_text(st, 3));
+	store_copy_text(q->why, sizeof(q->why), sqlite3_column_text(st, 4));
+}
+
 int rs_store_quarantine_get(rs_store_t *s, const char *locator, rs_quarantine_rec_t *out)
 {
-	sqlite3_stmt *st = store_prepare(s, "SELECT locator, zone, time, label, why FROM quarantine WHERE locator = ?",
-					 "t", locator);
+	sqlite3_stmt *st = store_prepare(s, "SELECT " QUARANTINE_COLUMNS " FROM quarantine WHERE locator = ?", "t",
+					 locator);
 	if (st == NULL)
 		return RS_EIO;
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		store_copy_text(out->locator, sizeof(out->locator), sqlite3_column_text(st, 0));
-		store_copy_text(out->zone, sizeof(out->zone), sqlite3_column_text(st, 1));
-		out->time = sqlite3_column_int64(st, 2);
-		store_copy_text(out->label, sizeof(out->label), sqlite3_column_text(st, 3));
-		store_copy_text(out->why, sizeof(out->why), sqlite3_column_text(st, 4));
-	}
+	if (rc == SQLITE_ROW)
+		quarantine_row(st, out);
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? RS_EOK : rc == SQLITE_DONE ? RS_ENOENT : RS_EIO;
 }
@@ -816,20 +822,16 @@ int rs_store_quarantine_each(rs_store_t *s, const char *zone, void (*fn)(void *a
 			     void *arg)
 {
 	sqlite3_stmt *st = zone != NULL
-				   ? store_prepare(s, "SELECT locator, zone, time, label, why FROM quarantine WHERE zone = ? "
+				   ? store_prepare(s, "SELECT " QUARANTINE_COLUMNS " FROM quarantine WHERE zone = ? "
 						   "ORDER BY time, locator", "t", zone)
-				   : store_prepare(s, "SELECT locator, zone, time, label, why FROM quarantine "
+				   : store_prepare(s, "SELECT " QUARANTINE_COLUMNS " FROM quarantine "
 						   "ORDER BY zone, time, locator", "");
 	if (st == NULL)
 		return RS_EIO;
 	rs_quarantine_rec_t *q = malloc(sizeof(*q));
 	int rc = SQLITE_NOMEM;
 	while (q != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_copy_text(q->locator, sizeof(q->locator), sqlite3_column_text(st, 0));
-		store_copy_text(q->zone, sizeof(q->zone), sqlite3_column_text(st, 1));
-		q->time = sqlite3_column_int64(st, 2);
-		store_copy_text(q->label, sizeof(q->label), sqlite3_column_text(st, 3));
-		store_copy_text(q->why, sizeof(q->why), sqlite3_column_text(st, 4));
+		quarantine_row(st, q);
 		fn(arg, q);
 	}
 	free(q);
