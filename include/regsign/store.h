@@ -213,10 +213,12 @@ int rs_store_registrar_get(rs_store_t *store, const char *id, rs_registrar_rec_t
 int rs_store_registrar_each(rs_store_t *store, int (*fn)(void *arg, const rs_registrar_rec_t *rec), void *arg);
 
 /*
- * Failed EPP logins of who ("registrar:ID" or "address:ADDR"), counted across
- * sessions: how many since the last good login or unlock, and the time before
- * which no other attempt is checked. get: RS_ENOENT (zeros) if none counted.
+ * Failed EPP logins of who (RS_LOGIN_REGISTRAR "ID" or RS_LOGIN_ADDRESS
+ * "ADDR"), counted across sessions: how many since the last good login or
+ * unlock, and the time before which no other attempt is checked. get: RS_ENOENT (zeros) if none counted.
  */
+#define RS_LOGIN_REGISTRAR "registrar:"
+#define RS_LOGIN_ADDRESS "address:"
 int rs_store_login_failures_get(rs_store_t *store, const char *who, unsigned *failures, int64_t *next);
 int rs_store_login_failures_put(rs_store_t *store, const char *who, unsigned failures, int64_t next,
 				rs_diag_t *diag);

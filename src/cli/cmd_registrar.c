@@ -111,7 +111,7 @@ static int print_registrar(void *arg, const rs_registrar_rec_t *r)
 	char who[100];
 	unsigned failures;
 	int64_t next;
-	snprintf(who, sizeof(who), "registrar:%s", r->id);
+	snprintf(who, sizeof(who), RS_LOGIN_REGISTRAR "%s", r->id);
 	rs_store_login_failures_get(arg, who, &failures, &next);
 	printf("%-16s %-32s %-64s %u\n", r->id, r->name, r->cert[0] ? r->cert : "(any certificate)", failures);
 	return RS_EOK;
@@ -129,7 +129,7 @@ static int registrar_unlock(const char *id)
 	char who[100];
 	unsigned failures = 0;
 	int64_t next;
-	snprintf(who, sizeof(who), "registrar:%s", id);
+	snprintf(who, sizeof(who), RS_LOGIN_REGISTRAR "%s", id);
 	int ret = rs_store_begin(store, &diag);
 	if (ret == RS_EOK && rs_store_registrar_get(store, id, &r) != RS_EOK)
 		ret = rs_diag(&diag, RS_EINVAL, "no registrar '%s' (registrar list shows them)", id);

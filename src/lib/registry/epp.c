@@ -398,9 +398,9 @@ static int counters_read(rs_epp_session_t *s, const char *clid, bool mine, count
 	 * (one registrar must not lock out another): their address does.
 	 */
 	if (mine)
-		snprintf(c->who[0], sizeof(c->who[0]), "registrar:%s", clid);
+		snprintf(c->who[0], sizeof(c->who[0]), RS_LOGIN_REGISTRAR "%s", clid);
 	if (s->addr[0] != '\0')
-		snprintf(c->who[1], sizeof(c->who[1]), "address:%s", s->addr);
+		snprintf(c->who[1], sizeof(c->who[1]), RS_LOGIN_ADDRESS "%s", s->addr);
 	for (int i = 0; i < 2; i++) {
 		int ret = c->who[i][0] ? rs_store_login_failures_get(s->reg->store, c->who[i], &c->failures[i], &c->next[i])
 				       : RS_ENOENT;
@@ -446,7 +446,7 @@ static int count_failure(rs_epp_session_t *s, counters_t *c, const char *actor, 
 			ret = rs_store_login_failures_put(s->reg->store, c->who[i], c->failures[i], now + *delay, diag);
 	/* An address quiet for a day starts again: many sources must not grow the table for ever. */
 	if (ret == RS_EOK)
-		ret = rs_store_login_failures_expire(s->reg->store, "address:", now - ADDRESS_MEMORY, diag);
+		ret = rs_store_login_failures_expire(s->reg->store, RS_LOGIN_ADDRESS, now - ADDRESS_MEMORY, diag);
 	if (ret == RS_EOK && s->reg->record != NULL)
 		ret = s->reg->record(s->reg->arg, now, actor, "epp-login", "", "refused", why, diag);
 	return registry_finish(s->reg, ret, diag);
