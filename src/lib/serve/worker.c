@@ -33,7 +33,6 @@ typedef struct {
 	bool journaled;
 } stage_t;
 
-/* Before the new version replaces the output: its diff goes into the IXFR history, durably. */
 /* The last serial the IXFR history holds (0: none): secondaries may have it, so it is never published again. */
 static uint32_t history_end(szone_t *z)
 {
@@ -41,6 +40,7 @@ static uint32_t history_end(szone_t *z)
 	return z->journal != NULL && rs_journal_range(z->journal, &first, &last) ? last : 0;
 }
 
+/* Before the new version replaces the output: its diff goes into the IXFR history, durably. */
 static int stage_diff(void *arg, const rs_zone_t *zone, uint32_t serial, rs_diag_t *diag)
 {
 	(void)diag;
