@@ -341,6 +341,16 @@ static void find_label(void *arg, const char *locator, const char *label)
 	}
 }
 
+/* The label the token's key at locator has now; RS_ENOENT if the token has no such key. */
+static int token_label(rs_keystore_t *ks, const char *locator, char label[RS_KEYSTORE_LABEL_MAX], rs_diag_t *diag)
+{
+	label_find_t f = { locator, label, false };
+	int ret = ks->ops->list(ks->be, find_label, &f, diag);
+	if (ret == RS_EOK && !f.found)
+		ret = rs_diag(diag, RS_ENOENT, "the token has no key %s", locator);
+	return ret;
+}
+
 /* Move a key's two files between dir and dir/quarantine (0600 there); RS_ENOENT if neither is there. */
 static int files_move(const files_t *f, const char *locator, bool in, rs_diag_t *diag)
 {
@@ -386,12 +396,9 @@ int rs_keystore_quarantine(rs_keystore_t *ks, const char *locator, char label[RS
 		return files_move(ks->be, locator, true, diag);
 	if (ks->ops != &token_ops)
 		return rs_diag(diag, -EOPNOTSUPP, "the %s key store cannot quarantine keys", ks->ops->name);
-	label_find_t f = { locator, label, false };
-	int ret = ks->ops->list(ks->be, find_label, &f, diag);
+	int ret = token_label(ks, locator, label, diag);
 	if (ret != RS_EOK)
 		return ret;
-	if (!f.found)
-		return rs_diag(diag, RS_ENOENT, "the token has no key %s", locator);
 	if (strncmp(label, RS_KEYSTORE_QUARANTINE, strlen(RS_KEYSTORE_QUARANTINE)) == 0)
 		return RS_EOK; /* set aside already (an interrupted quarantine) */
 	char marked[RS_KEYSTORE_LABEL_MAX + 16];
@@ -406,10 +413,7 @@ int rs_keystore_release(rs_keystore_t *ks, const char *locator, const char *labe
 	if (ks->ops != &token_ops)
 		return rs_diag(diag, -EOPNOTSUPP, "the %s key store cannot quarantine keys", ks->ops->name);
 	char now[RS_KEYSTORE_LABEL_MAX];
-	label_find_t f = { locator, now, false };
-	int ret = ks->ops->list(ks->be, find_label, &f, diag);
-	if (ret == RS_EOK && !f.found)
-		ret = rs_diag(diag, RS_ENOENT, "the token has no key %s", locator);
+	int ret = token_label(ks, locator, now, diag);
 	size_t n = strlen(RS_KEYSTORE_QUARANTINE);
 	if (ret == RS_EOK && label == NULL)
 		label = strncmp(now, RS_KEYSTORE_QUARANTINE, n) == 0 ? now + n : now;
