@@ -186,7 +186,8 @@ for round in $(seq "$ROUNDS"); do
 		rm -f axfr.fifo && mkfifo axfr.fifo
 		{ sleep 1.5; cat; } < axfr.fifo > axfr-$round.txt & READER=$!
 		dig @127.0.0.1 -p "$P" -y "$KEY" AXFR tld. +time=10 +tries=1 > axfr.fifo 2>&1 & DIG=$!
-		sleep "0.$((200 + RANDOM % 600))"
+		# Early: loopback TCP buffers can hold the rest of the zone, and a late kill then lands after the last octet.
+		sleep "0.$((100 + RANDOM % 300))"
 		if kill -0 "$DIG" 2>/dev/null; then running=yes; else running=no; fi
 		kill -9 "$DAEMON"
 		wait "$DIG" "$READER" 2>/dev/null
