@@ -126,6 +126,7 @@ check_match "the PIN the shares hold still opens the token" "Private Key Object"
 # --- a client reaches only its own sessions (the agent's, and other clients', are out of reach) ---
 coproc HOLD { P11_KIT_SERVER_ADDRESS="unix:path=$S/agent.sock" python3 "$SRC/tests/integration/p11_sessions.py" \
 	"$CLIENT" hold; }
+hold_pid=$HOLD_PID # bash unsets HOLD_PID once the coprocess ends, which may be before the wait below
 read -r -t 10 held <&"${HOLD[0]}" || held=none
 out=$(P11_KIT_SERVER_ADDRESS="unix:path=$S/agent.sock" timeout 10 python3 "$SRC/tests/integration/p11_sessions.py" \
 	"$CLIENT" use "$held" 2>&1)
@@ -134,7 +135,7 @@ check_match "a second client can neither look at nor close the first one's sessi
 exec {HOLD[1]}>&-
 read -r -t 10 after <&"${HOLD[0]}" || after=none
 check_match "... which the first client still has" "^own=0x0$" "$after"
-wait "$HOLD_PID" 2>/dev/null
+wait "$hold_pid" 2>/dev/null || true
 
 # --- key changes: only in an admin window ---
 check "re-activation without an admin share" act --for 1h
