@@ -81,6 +81,21 @@ typedef struct {
 	unsigned key_holders;
 
 	int64_t clock_max_jump; /* refuse to sign when the clock moved further ahead than this */
+	/*
+	 * Trust anchors published for relying parties (the statements' section
+	 * 2): the acceptable use policy that heads each file, as text or as a
+	 * file read at each publication, and how long a KSK stays listed.
+	 */
+	struct {
+		char aup[4096];      /* AUP text; "" when aup_file gives it */
+		char aup_file[256];  /* path of a file that holds the AUP; "": none */
+		char contact[256];   /* who relying parties write to */
+		int64_t min_retrieval; /* the AUP's minimum retrieval time: a compromised KSK keeps operating this long */
+		bool from_dnskey;    /* list a new KSK from its DNSKEY's publication; else from its DS request */
+		bool rfc5011;        /* RFC 5011: hold-downs before a new KSK is used and a revoked old one leaves */
+		int64_t add_holddown;    /* RFC 5011 2.4.1: 30 days */
+		int64_t remove_holddown; /* RFC 5011 2.4.2: 30 days */
+	} anchors;
 } rs_policy_t;
 
 /*

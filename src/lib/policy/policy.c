@@ -13,7 +13,7 @@
 #include "regsign/policy.h"
 
 enum { T_DURATION, T_TTL, T_UINT, T_BOOL, T_ALG, T_TEXT, T_METHOD, T_DNSKEY_TTL, T_NSEC_TTL,
-       T_DENIAL, T_SERIAL, T_SALT, T_DIGEST };
+       T_DENIAL, T_SERIAL, T_SALT, T_DIGEST, T_ANCHOR_FROM };
 
 typedef struct {
 	const char *path;
@@ -59,6 +59,14 @@ static const field_t schema[] = {
 	F("clock.max-jump", T_DURATION, clock_max_jump, 0),
 	F("custody.backup-before-use", T_BOOL, backup_before_use, 0),
 	F("custody.key-holders", T_UINT, key_holders, 255),
+	F("trust-anchors.aup", T_TEXT, anchors.aup, sizeof(((rs_policy_t *)0)->anchors.aup)),
+	F("trust-anchors.aup-file", T_TEXT, anchors.aup_file, sizeof(((rs_policy_t *)0)->anchors.aup_file)),
+	F("trust-anchors.contact", T_TEXT, anchors.contact, sizeof(((rs_policy_t *)0)->anchors.contact)),
+	F("trust-anchors.min-retrieval", T_DURATION, anchors.min_retrieval, 0),
+	F("trust-anchors.publish-from", T_ANCHOR_FROM, anchors.from_dnskey, 0),
+	F("trust-anchors.rfc5011", T_BOOL, anchors.rfc5011, 0),
+	F("trust-anchors.add-holddown", T_DURATION, anchors.add_holddown, 0),
+	F("trust-anchors.remove-holddown", T_DURATION, anchors.remove_holddown, 0),
 };
 
 static void defaults(rs_policy_t *p)
@@ -81,6 +89,9 @@ static void defaults(rs_policy_t *p)
 	p->parent_propagation = 3600;
 	p->ds_digest = RS_DS_SHA256;
 	p->clock_max_jump = 86400;
+	p->anchors.min_retrieval = 30 * 86400;
+	p->anchors.add_holddown = 30 * 86400;
+	p->anchors.remove_holddown = 30 * 86400;
 }
 
 typedef struct {
@@ -158,7 +169,7 @@ static int set_field(parse_t *ps, const field_t *f, const yaml_node_t *node, con
 		return RS_EOK;
 	case T_TEXT:
 		if (strlen(v) >= (size_t)f->max)
-			return bad(ps, node, path, "'%s' is too long", v);
+			return bad(ps, node, path, "'%.40s...' is too long", v);
 		strcpy(base, v);
 		return RS_EOK;
 	case T_METHOD:
@@ -225,6 +236,14 @@ static int set_field(parse_t *ps, const field_t *f, const yaml_node_t *node, con
 		np->salt_len = (uint8_t)(len / 2);
 		return RS_EOK;
 	}
+	case T_ANCHOR_FROM:
+		if (is(v, "ds"))
+			*(bool *)base = false;
+		else if (is(v, "dnskey"))
+			*(bool *)base = true;
+		else
+			return bad(ps, node, path, "'%s' is not ds or dnskey", v);
+		return RS_EOK;
 	case T_DIGEST:
 		if (is(v, "2") || is(v, "SHA-256"))
 			*(int *)base = RS_DS_SHA256;
