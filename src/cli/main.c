@@ -46,6 +46,7 @@ static const struct {
 	{ "registry-zone", cmd_registry_zone, "build the registry zone from its delegations and sign it" },
 	{ "serve", cmd_serve, "run as the signer: publish every zone when due, serve AXFR/IXFR, NOTIFY, metrics" },
 	{ "ctl", cmd_ctl, "control a running serve: status, zone-status, sign, reload, rollover, freeze, stop" },
+	{ "status", cmd_status, "write the status page: zones, keys, rollover timeline, secondaries, alarms" },
 };
 
 static void usage(FILE *f)
