@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "regsign/dns.h"
 #include "regsign/session.h"
 
 #include "internal.h"
@@ -218,6 +219,30 @@ static bool is_alarm(const rs_audit_entry_t *e)
 	return strcmp(e->action, "monitor-alarm") == 0 || strcmp(e->result, "ok") != 0;
 }
 
+/* A signing run's entry, ok or not: the zone's publications are these once the log can be read. */
+static void audit_pub(rs_status_t *st, const rs_audit_entry_t *e)
+{
+	for (size_t i = 0; i < st->nzones; i++) {
+		zview_t *z = &st->zones[i];
+		if (!rs_audit_entry_zone_is(e, z->rec.name))
+			continue;
+		if (!z->pubs_from_audit) {
+			z->pubs_from_audit = true;
+			z->npubs = 0;
+		}
+		size_t n = z->npubs < ZONE_PUBS ? z->npubs : ZONE_PUBS - 1;
+		memmove(&z->pubs[1], &z->pubs[0], n * sizeof(z->pubs[0]));
+		pubrow_t *p = &z->pubs[0];
+		*p = (pubrow_t){ .time = e->time };
+		unsigned long serial = 0;
+		if (sscanf(e->detail, "serial %lu", &serial) == 1 && serial <= UINT32_MAX)
+			p->serial = (uint32_t)serial;
+		snprintf(p->result, sizeof(p->result), "%s", e->result);
+		snprintf(p->detail, sizeof(p->detail), "%s", e->detail);
+		z->npubs = n + 1;
+	}
+}
+
 static int read_alarms(rs_status_t *st, const char *only, size_t max)
 {
 	char path[4200];
@@ -240,6 +265,8 @@ static int read_alarms(rs_status_t *st, const char *only, size_t max)
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		if (rs_audit_line_entry(p, len, &e) == RS_EOK && strcmp(e.action, "sign") == 0)
+			audit_pub(st, &e);
 		if (rs_audit_line_entry(p, len, &e) == RS_EOK && is_alarm(&e) &&
 		    (only == NULL || e.zone[0] == '\0' || strcmp(e.zone, "-") == 0 || rs_audit_entry_zone_is(&e, only))) {
 			st->alarms[(head + n) % max] = e;
@@ -295,18 +322,18 @@ int rs_status_collect(rs_store_t *store, const char *zone, int64_t now, size_t m
 	size_t n = 0;
 	if ((ret = rs_store_zone_list(store, &recs, &n)) != RS_EOK)
 		rs_diag(diag, ret, "cannot list the zones: %s", rs_strerror(ret));
-	/* The zone asked for, in any case, with or without its dot. */
-	size_t want = strlen(zone != NULL ? zone : "");
-	if (want > 0 && zone[want - 1] == '.')
-		want--;
+	/* The zone asked for, as a name: any case, with or without its dot, escaped either way. */
+	uint8_t want[RS_NAME_MAX], have[RS_NAME_MAX];
+	if (ret == RS_EOK && zone != NULL && rs_dname_from_str(zone, want) != RS_EOK)
+		ret = rs_diag(diag, RS_ESYNTAX, "'%s' is not a domain name", zone);
 	size_t found = 0;
 	st->zones = ret == RS_EOK ? calloc(n + 1, sizeof(*st->zones)) : NULL;
 	if (ret == RS_EOK && st->zones == NULL)
 		ret = rs_diag(diag, RS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n && ret == RS_EOK; i++) {
-		size_t len = strlen(recs[i].name);
-		if (zone != NULL && !(len == want + 1 && strncasecmp(recs[i].name, zone, want) == 0) &&
-		    !(want == 0 && strcmp(recs[i].name, ".") == 0 && strcmp(zone, ".") == 0))
+		if (zone != NULL && (rs_dname_from_str(recs[i].name, have) != RS_EOK ||
+				     rs_dname_len(have, sizeof(have)) != rs_dname_len(want, sizeof(want)) ||
+				     memcmp(have, want, rs_dname_len(want, sizeof(want))) != 0))
 			continue;
 		zview_t *z = &st->zones[st->nzones++];
 		z->rec = recs[i];

@@ -33,7 +33,7 @@ typedef struct {
 	int64_t time;
 	uint32_t serial;
 	char result[32];
-	char detail[600];
+	char detail[1100];
 } pubrow_t;
 
 #define ZONE_PUBS 5
@@ -47,6 +47,7 @@ typedef struct {
 	size_t nrows, caprows;
 	pubrow_t pubs[ZONE_PUBS]; /* newest first */
 	size_t npubs;
+	bool pubs_from_audit; /* the audit log's sign entries, failures too; else the store's */
 	char sec_conf[16][80]; /* secondaries as the store has them */
 	size_t nsec_conf;
 	bool has_live;
