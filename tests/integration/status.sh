@@ -114,7 +114,8 @@ check_match "HEAD / has the headers and no body" "^200 0$" "$(curl -s -I -o /dev
 check_match "POST / is refused: 405" "^405$" "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x "http://127.0.0.1:$M/")"
 check_match "an unknown path: 404" "^404$" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/ctl/stop")"
 check_match "/metrics still answers" "^regsign_zone_serial\{zone=\"tld\.\"\} [1-9]" "$(curl -s "http://127.0.0.1:$M/metrics" | grep '^regsign_zone_serial')"
-kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+kill "$DAEMON"; wait "$DAEMON"; rc=$?
+check_match "the daemon stops cleanly, with nothing from the sanitizers" "^0 0$" "$rc $(grep -c -E 'AddressSanitizer|LeakSanitizer|runtime error' serve.log)"
 
 # --- a zone name that must be escaped ---
 W=$WORK/weird

@@ -180,12 +180,13 @@ static void copy_value(const field_t *f, char *out, size_t max)
 {
 	const char *v = f->val;
 	size_t len = f->vlen, n = 0;
-	if (len >= 2 && v[0] == '"') {
+	bool quoted = len >= 2 && v[0] == '"';
+	if (quoted) {
 		v++;
 		len -= 2;
 	}
 	for (size_t i = 0; i < len && n + 1 < max; i++) {
-		if (v[i] == '\\' && i + 1 < len)
+		if (quoted && v[i] == '\\' && i + 1 < len)
 			i++;
 		out[n++] = v[i];
 	}
