@@ -38,6 +38,7 @@ static const struct {
 	{ "backup", cmd_backup, "write the token's keys wrapped under the backup key" },
 	{ "restore", cmd_restore, "recreate backed-up keys in a fresh token" },
 	{ "audit", cmd_audit, "verify or show the hash-chained audit log; send it to syslog" },
+	{ "status", cmd_status, "write the status page: zones, keys, rollover timeline, secondaries, alarms" },
 	{ "registrar", cmd_registrar, "add or list the registrars that log in over EPP" },
 	{ "domain", cmd_domain, "add, import, export, show the delegations of a registry zone" },
 	{ "registry", cmd_registry, "show or set how DS records are checked (pre-delegation check)" },
@@ -46,7 +47,6 @@ static const struct {
 	{ "registry-zone", cmd_registry_zone, "build the registry zone from its delegations and sign it" },
 	{ "serve", cmd_serve, "run as the signer: publish every zone when due, serve AXFR/IXFR, NOTIFY, metrics" },
 	{ "ctl", cmd_ctl, "control a running serve: status, zone-status, sign, reload, rollover, freeze, stop" },
-	{ "status", cmd_status, "write the status page: zones, keys, rollover timeline, secondaries, alarms" },
 };
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
  * What the status page shows, read from a state directory: zones, keys and
  * their planned events, publications and alarms from the audit log.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,13 +244,47 @@ static void audit_pub(rs_status_t *st, const rs_audit_entry_t *e)
 	}
 }
 
+/*
+ * The end of the log: its last AUDIT_TAIL octets from the start of a line.
+ * A page made at every request must not read years of entries; the last
+ * alarms and publications are at the end.
+ */
+#define AUDIT_TAIL ((size_t)8 << 20)
+
+static int read_tail(const char *path, rs_buf_t *out)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	int ret = RS_EOK;
+	if (fseeko(f, 0, SEEK_END) != 0)
+		ret = RS_EIO;
+	off_t size = ret == RS_EOK ? ftello(f) : 0;
+	off_t from = size > (off_t)AUDIT_TAIL ? size - (off_t)AUDIT_TAIL : 0;
+	if (ret == RS_EOK && (fseeko(f, from, SEEK_SET) != 0 || rs_buf_reserve(out, (size_t)(size - from) + 1) != RS_EOK))
+		ret = RS_EIO;
+	size_t got = ret == RS_EOK ? fread(out->data, 1, (size_t)(size - from), f) : 0;
+	fclose(f);
+	if (ret != RS_EOK)
+		return ret;
+	out->len = got;
+	if (from > 0) {
+		/* Cut into a line: it starts after the next newline. */
+		uint8_t *nl = memchr(out->data, '\n', out->len);
+		size_t skip = nl != NULL ? (size_t)(nl - out->data) + 1 : out->len;
+		memmove(out->data, out->data + skip, out->len - skip);
+		out->len -= skip;
+	}
+	return RS_EOK;
+}
+
 static int read_alarms(rs_status_t *st, const char *only, size_t max)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/audit.log", st->dir);
 	rs_buf_t text;
-	rs_buf_init(&text, (size_t)1 << 30);
-	if (rs_buf_read_file(&text, path) != RS_EOK) {
+	rs_buf_init(&text, AUDIT_TAIL + 1);
+	if (read_tail(path, &text) != RS_EOK) {
 		rs_buf_clear(&text);
 		return RS_EOK; /* no log yet: no alarms to show, and the page says it could not read one */
 	}
