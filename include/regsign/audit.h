@@ -14,6 +14,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "regsign/base.h"
@@ -56,6 +57,21 @@ int rs_audit_line_head(const char *line, size_t len, uint64_t *seq, char hash[RS
 int rs_audit_line_serial(const char *line, size_t len, char zone[256], uint32_t *serial);
 /* The prev field of a log line. */
 int rs_audit_line_prev(const char *line, size_t len, char prev[RS_AUDIT_HASH_HEX]);
+
+/* One entry read back, its fields unquoted (cut at the buffers' sizes). */
+typedef struct {
+	uint64_t seq;
+	int64_t time;
+	char action[64];
+	char zone[256]; /* as the line holds it: octets that cannot be bare are '_' */
+	uint16_t tag;
+	char result[32];
+	char detail[1024];
+} rs_audit_entry_t;
+/* Parse a log line; RS_ESYNTAX if it is not one. */
+int rs_audit_line_entry(const char *line, size_t len, rs_audit_entry_t *out);
+/* Is the entry about zone (compared the way the line wrote it)? */
+bool rs_audit_entry_zone_is(const rs_audit_entry_t *entry, const char *zone);
 
 /*
  * An acknowledged gap: entries lost from the file (cut by a crash of the

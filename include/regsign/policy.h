@@ -263,6 +263,17 @@ int rs_enforce_rollover(const rs_policy_t *policy, rs_keyset_t *set, int role, i
 int rs_enforce(const rs_policy_t *policy, rs_keyset_t *set, int64_t now,
 	       const rs_enforce_ctx_t *ctx, int64_t *next, rs_diag_t *diag);
 
+/*
+ * Look ahead: the events of keys from now until end, as the state machine
+ * will take them, on a copy (keys is not changed), with a publication after
+ * every step and the parent acting on each DS request at once (pending ones
+ * count as confirmed now). Keys not made yet are stand-ins: a free tag from
+ * 65535 down, locator "plannednew1", "plannednew2", ... log (may be NULL)
+ * gets each event; ev->key points into the copy, valid during the call.
+ */
+int rs_enforce_plan(const rs_policy_t *policy, const rs_keyset_t *keys, int64_t now, int64_t end,
+		    rs_enforce_log_t log, void *log_arg, rs_diag_t *diag);
+
 /* The parent has published (seen) or removed (gone) the DS of key tag. */
 int rs_enforce_ds_seen(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *diag);
 int rs_enforce_ds_gone(rs_keyset_t *set, uint16_t tag, int64_t now, rs_diag_t *diag);

@@ -99,36 +99,16 @@ typedef struct {
 	cli_json_t *json;    /* plan --json: each event as an element of the array open here */
 	int64_t *first_at;   /* key list: first event time per key index */
 	char (*first_what)[96];
-	size_t known;        /* keys that exist now */
-	uint16_t next_fake;
-	unsigned planned;
-	rs_keyset_t *set;
+	const rs_keyset_t *set; /* the keys that exist now */
 } ahead_t;
-
-static int fake_key(void *arg, const rs_keyset_t *set, rs_keystate_t *k)
-{
-	ahead_t *a = arg;
-	for (;;) {
-		uint16_t tag = a->next_fake--;
-		bool used = false;
-		for (size_t i = 0; i < set->count && !used; i++)
-			used = set->keys[i].tag == tag;
-		if (!used) {
-			k->tag = tag;
-			/* Shown as new1, new2, ... in the plan. */
-			snprintf(k->locator, sizeof(k->locator), "plannednew%u", ++a->planned);
-			return RS_EOK;
-		}
-	}
-}
 
 static void ahead_log(void *arg, int64_t when, const rs_event_t *ev)
 {
 	ahead_t *a = arg;
 	const rs_keystate_t *k = ev->key;
 	const char *what = ev->text;
+	bool planned = k != NULL && strncmp(k->locator, "planned", 7) == 0;
 	if (a->json != NULL) {
-		bool planned = k != NULL && strncmp(k->locator, "planned", 7) == 0;
 		cli_json_object(a->json, NULL);
 		cli_json_time(a->json, "time", when);
 		if (k != NULL && !planned)
@@ -144,7 +124,7 @@ static void ahead_log(void *arg, int64_t when, const rs_event_t *ev)
 	if (a->print) {
 		char t[24], tag[16];
 		time_text(when, t);
-		if (k != NULL && strncmp(k->locator, "planned", 7) == 0)
+		if (planned)
 			snprintf(tag, sizeof(tag), "%s", k->locator + 7);
 		else
 			snprintf(tag, sizeof(tag), "%u", k ? k->tag : 0);
@@ -153,65 +133,26 @@ static void ahead_log(void *arg, int64_t when, const rs_event_t *ev)
 		else
 			printf("%s  %s\n", t, what);
 	}
-	if (a->first_at == NULL || k == NULL)
+	if (a->first_at == NULL || k == NULL || planned)
 		return;
-	size_t i = (size_t)(k - a->set->keys);
-	if (i < a->known && a->first_at[i] == 0) {
-		a->first_at[i] = when;
-		snprintf(a->first_what[i], 96, "%s", what);
-	}
+	for (size_t i = 0; i < a->set->count; i++)
+		if (a->set->keys[i].tag == k->tag && a->first_at[i] == 0) {
+			a->first_at[i] = when;
+			snprintf(a->first_what[i], 96, "%s", what);
+		}
 }
 
-/*
- * Run the state machine forward from now for days on a copy of the keys,
- * with a publication after every step (what the signer does) and the
- * parent acting on each DS request at once.
- */
+/* The state machine forward from now for days (rs_enforce_plan), each event to a. */
 static int look_ahead(rs_session_t *session, int64_t now, long days, ahead_t *a)
 {
-	rs_policy_t p = *rs_session_policy(session);
-	p.ds_auto = true;
-	const rs_keyset_t *keys = rs_session_keys(session);
-	rs_keyset_t copy = { 0 };
-	copy.soa_ttl = keys->soa_ttl;
-	copy.soa_minimum = keys->soa_minimum;
-	for (size_t i = 0; i < keys->count; i++)
-		if (rs_keyset_add(&copy, &keys->keys[i]) != RS_EOK) {
-			rs_keyset_clear(&copy);
-			return CLI_EINTERNAL;
-		}
-	/* Submissions already waiting for the operator count as confirmed now. */
-	for (size_t i = 0; i < copy.count; i++) {
-		if (copy.keys[i].ds == RS_DS_SUBMIT)
-			rs_enforce_ds_seen(&copy, copy.keys[i].tag, now, NULL);
-		else if (copy.keys[i].ds == RS_DS_WITHDRAW)
-			rs_enforce_ds_gone(&copy, copy.keys[i].tag, now, NULL);
+	rs_diag_t diag;
+	a->set = rs_session_keys(session);
+	if (rs_enforce_plan(rs_session_policy(session), a->set, now, now + days * 86400, ahead_log, a, &diag) !=
+	    RS_EOK) {
+		cli_error("%s", diag.text);
+		return CLI_EINTERNAL;
 	}
-	a->known = keys->count;
-	a->next_fake = 65535;
-	a->set = &copy;
-	rs_enforce_ctx_t ctx = { fake_key, a, ahead_log, a, NULL };
-	int64_t t = now, end = now + days * 86400;
-	int code = RS_EOK;
-	for (int steps = 0; t <= end && steps < 10000; steps++) {
-		int64_t next;
-		rs_diag_t diag;
-		rs_keyset_published(&copy, t);
-		if (rs_enforce(&p, &copy, t, &ctx, &next, &diag) != RS_EOK) {
-			cli_error("%s", diag.text);
-			code = CLI_EINTERNAL;
-			break;
-		}
-		if (rs_keyset_pending(&copy) > 0) {
-			rs_keyset_published(&copy, t);
-			continue; /* what the steps depend on is published: they may go on at once */
-		}
-		if (next == INT64_MAX)
-			break;
-		t = next;
-	}
-	rs_keyset_clear(&copy);
-	return code;
+	return RS_EOK;
 }
 
 /* ---- commands ---- */

@@ -38,6 +38,7 @@ static const struct {
 	{ "backup", cmd_backup, "write the token's keys wrapped under the backup key" },
 	{ "restore", cmd_restore, "recreate backed-up keys in a fresh token" },
 	{ "audit", cmd_audit, "verify or show the hash-chained audit log; send it to syslog" },
+	{ "status", cmd_status, "write the status page: zones, keys, rollover timeline, secondaries, alarms" },
 	{ "registrar", cmd_registrar, "add or list the registrars that log in over EPP" },
 	{ "domain", cmd_domain, "add, import, export, show the delegations of a registry zone" },
 	{ "registry", cmd_registry, "show or set how DS records are checked (pre-delegation check)" },

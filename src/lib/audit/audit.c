@@ -176,6 +176,60 @@ int rs_audit_line_serial(const char *line, size_t len, char zone[256], uint32_t 
 	return RS_EOK;
 }
 
+static void copy_value(const field_t *f, char *out, size_t max)
+{
+	const char *v = f->val;
+	size_t len = f->vlen, n = 0;
+	bool quoted = len >= 2 && v[0] == '"';
+	if (quoted) {
+		v++;
+		len -= 2;
+	}
+	for (size_t i = 0; i < len && n + 1 < max; i++) {
+		if (quoted && v[i] == '\\' && i + 1 < len)
+			i++;
+		out[n++] = v[i];
+	}
+	out[n] = '\0';
+}
+
+int rs_audit_line_entry(const char *line, size_t len, rs_audit_entry_t *out)
+{
+	field_t f[NFIELDS];
+	uint64_t seq;
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (parse_line(line, len, f, &seq) != RS_EOK)
+		return RS_ESYNTAX;
+	char ts[32], tag[8];
+	struct tm tm = { 0 };
+	copy_value(&f[1], ts, sizeof(ts));
+	if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec) != 6)
+		return RS_ESYNTAX;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	out->seq = seq;
+	out->time = (int64_t)timegm(&tm);
+	copy_value(&f[3], out->action, sizeof(out->action));
+	copy_value(&f[4], out->zone, sizeof(out->zone));
+	copy_value(&f[5], tag, sizeof(tag));
+	out->tag = (uint16_t)strtoul(tag, NULL, 10);
+	copy_value(&f[6], out->result, sizeof(out->result));
+	copy_value(&f[7], out->detail, sizeof(out->detail));
+	return RS_EOK;
+}
+
+bool rs_audit_entry_zone_is(const rs_audit_entry_t *entry, const char *zone)
+{
+	rs_buf_t b;
+	rs_buf_init(&b, sizeof(entry->zone) * 2);
+	bare(&b, zone);
+	bool same = b.len == strlen(entry->zone) && memcmp(b.data, entry->zone, b.len) == 0;
+	rs_buf_clear(&b);
+	return same;
+}
+
 /* An acknowledged gap's "resume=SEQ:HASH": where the chain goes on after it. */
 static bool gap_resume(const field_t *f, uint64_t *seq, char hash[RS_AUDIT_HASH_HEX])
 {

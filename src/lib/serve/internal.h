@@ -119,6 +119,8 @@ void serve_watch_close(serve_t *sv);
 int serve_ctl_answer(serve_t *sv, const char *line, const char *who, rs_buf_t *reply);
 void serve_ctl_peer(int fd, char *out, size_t max);
 int serve_metrics(serve_t *sv, rs_buf_t *out);
+/* status.c: the status page (regsign/status.h) with the daemon's own view of its zones. */
+int serve_status_page(serve_t *sv, rs_buf_t *out);
 int serve_listen(const char *addr_port, int type, rs_diag_t *diag);
 void serve_udp(serve_t *sv, int fd);
 enum serve_conn { SERVE_DNS, SERVE_CTL, SERVE_HTTP };

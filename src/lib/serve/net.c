@@ -1,7 +1,7 @@
 /*
  * Sockets: DNS over UDP (answered in the main loop: SOA queries, small) and
  * TCP (a thread per connection, bounded, with timeouts: transfers may be
- * long), the control socket and the metrics port.
+ * long), the control socket and the HTTP port (metrics, the status page).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -211,18 +211,35 @@ static void *http_conn(void *arg)
 			break;
 	}
 	req[got] = '\0';
+	/* "METHOD PATH ...": the path without its query. */
+	char method[8] = "", path[256] = "";
+	sscanf(req, "%7s %255s", method, path);
+	path[strcspn(path, "?")] = '\0';
+	bool head_only = strcmp(method, "HEAD") == 0;
 	rs_buf_t body;
-	rs_buf_init(&body, 1 << 22);
-	const char *status = "200 OK";
-	if (strncmp(req, "GET /metrics ", 13) == 0 || strncmp(req, "GET /metrics?", 13) == 0)
-		serve_metrics(c->sv, &body);
-	else if (strncmp(req, "GET ", 4) != 0)
+	rs_buf_init(&body, 1 << 26);
+	const char *status = "200 OK", *type = "text/plain; version=0.0.4", *extra = "";
+	if (strcmp(method, "GET") != 0 && !head_only) {
 		status = "405 Method Not Allowed";
-	else
+		extra = "Allow: GET, HEAD\r\n";
+	} else if (strcmp(path, "/metrics") == 0) {
+		serve_metrics(c->sv, &body);
+	} else if (strcmp(path, "/") == 0 || strcmp(path, "/status") == 0) {
+		/* Read only, and nothing the page could load or run: it is all inline. */
+		if (serve_status_page(c->sv, &body) != RS_EOK)
+			status = "500 Internal Server Error";
+		else
+			type = "text/html; charset=utf-8";
+		extra = "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src data:\r\n"
+			"X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
+	} else {
 		status = "404 Not Found";
-	char head[256];
-	snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n", status, body.len);
+	}
+	char head[512];
+	snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+		 "Connection: close\r\n\r\n", status, type, body.len, extra);
+	if (head_only)
+		rs_buf_clear(&body);
 	conn_end(c, head, &body);
 	return NULL;
 }
