@@ -22,6 +22,8 @@ static const struct {
 	{ "sign", cmd_sign, "sign a zone file" },
 	{ "verify", cmd_verify, "check a signed zone completely" },
 	{ "ds", cmd_ds, "print the DS records of the key-signing keys" },
+	{ "publish", cmd_publish, "publish the KSKs as signed trust anchors for relying parties" },
+	{ "anchors", cmd_anchors, "verify a trust-anchor repository as a relying party does" },
 	{ "zone", cmd_zone, "add, list, show, remove managed zones" },
 	{ "policy", cmd_policy, "list, show, check, import signing policies" },
 	{ "key", cmd_key, "list a zone's keys, their states and next events" },
