@@ -26,7 +26,9 @@
 /*
  * Is key a trust anchor relying parties need now? A KSK or CSK, from when
  * its DS is requested (policy anchors.from_dnskey false) or its DNSKEY is
- * published (true), until its DNSKEY leaves the DNSKEY RRset. A compromised
+ * published (true), until its DNSKEY leaves the DNSKEY RRset. An emergency
+ * successor is listed from its DNSKEY's publication: relying parties need it
+ * before the compromised key goes. A compromised
  * key stays listed as long as its DNSKEY is served (the emergency rollover
  * keeps it for anchors.min_retrieval), with a validUntil in the XML.
  */

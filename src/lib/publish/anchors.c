@@ -19,10 +19,15 @@ bool rs_anchor_relevant(const rs_policy_t *policy, const rs_keystate_t *k)
 		return false;
 	if ((k->flags & RS_KEY_DESTROYED) || !rs_keystate_published(k))
 		return false; /* the DNSKEY left the RRset: no resolver can use the key any more */
-	if (policy->anchors.from_dnskey)
+	/* An emergency successor is needed at once: relying parties must switch before the compromised key goes. */
+	if (policy->anchors.from_dnskey || (k->flags & RS_KEY_EMERGENCY))
 		return true;
-	/* From the DS request on (k->active is when it was made); a key once listed stays while its DNSKEY does. */
-	return k->ds == RS_DS_SUBMIT || k->state[RS_REC_DS] != RS_HIDDEN || k->active != 0;
+	/*
+	 * From the DS request on. A key that is going away was listed (its DS
+	 * was asked for before its successor's) and stays while its DNSKEY does,
+	 * even once its DS is gone; a new one waits for its DS request.
+	 */
+	return k->ds != RS_DS_NONE || k->state[RS_REC_DS] != RS_HIDDEN || k->goal != RS_GOAL_ACTIVE;
 }
 
 int rs_anchor_aup(const rs_policy_t *policy, rs_buf_t *out, rs_diag_t *diag)
@@ -113,10 +118,17 @@ static void xml_time(int64_t t, char out[32])
 	snprintf(out, 32, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s+00:00", s, s + 4, s + 6, s + 8, s + 10, s + 12);
 }
 
-/* When the key was first listed (rs_anchor_relevant), from its recorded times. */
+/*
+ * When the key was first listed (rs_anchor_relevant), from its recorded
+ * times: its DNSKEY's publication, or, for listing from the DS request, the
+ * time its DNSKEY became omnipresent, the condition of that request (RFC
+ * 7583 3.3.2); no time of the request itself is kept, and this one does not
+ * move while the key is listed.
+ */
 static int64_t valid_from(const rs_policy_t *p, const rs_keystate_t *k)
 {
-	int64_t t = p->anchors.from_dnskey ? k->published : k->active;
+	int64_t t = p->anchors.from_dnskey || (k->flags & RS_KEY_EMERGENCY) || k->state[RS_REC_DNSKEY] != RS_OMNIPRESENT ? k->published
+											 : k->since[RS_REC_DNSKEY];
 	if (t == 0)
 		t = k->published != 0 ? k->published : k->created;
 	return t;
