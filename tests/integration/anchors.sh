@@ -237,4 +237,12 @@ check_match "the emergency successor $K3 is listed at once, beside the compromis
 check "that XML is valid against RFC 9718's schema" \
 	xmllint --noout --relaxng "$DATA/anchors/rfc9718.rng" "$REPO/tld.anchors.xml"
 
+# --- the shipped policies carry an AUP with the fields the statements name ---
+for p in cloud-tld ripe-ncc; do
+	out=$("$R" policy show $p | sed -n '/^trust-anchors:/,$p' | tr '\n' ' ')
+	check_match "$p: an AUP, a contact and a minimum retrieval time" "contact: \"[^\"]+\" .*min-retrieval: 30d .*aup: \|.*minimum retrieval time" "$out"
+done
+check_match "cloud-tld's AUP has the statement's no-liability clause" "take no financial responsibility for any +improper use of these trust anchors or signatures" \
+	"$("$R" policy show cloud-tld | tr '\n' ' ')"
+
 finish
