@@ -245,4 +245,54 @@ done
 check_match "cloud-tld's AUP has the statement's no-liability clause" "take no financial responsibility for any +improper use of these trust anchors or signatures" \
 	"$("$R" policy show cloud-tld | tr '\n' ' ')"
 
+# --- the daemon publishes the repository by itself: at the DS request, after a rollover step; a failure is an alarm ---
+S2=$WORK/state2
+REPO2=$WORK/www2/anchors
+mkdir -p "$WORK/www2"
+"$R" --state "$S2" keystore init --backend file >/dev/null
+"$R" --state "$S2" policy import policy.yaml >/dev/null
+"$R" --state "$S2" zone add tld. --policy fast-anchors --input tld.zone --now "$(at 0)" --quiet >/dev/null
+echo "$B" > clock
+M=$((PORT + 2))
+printf 'poll: 1s\nmetrics: 127.0.0.1@%s\nanchors-dir: %s\nanchors-pgp-key: %s\nanchors-gnupg-home: %s\n' \
+	$M "$REPO2" "$FPR" "$GNUPGHOME" > serve.conf
+REGSIGN_CLOCK=$WORK/clock "$R" --state "$S2" serve --config serve.conf > serve.log 2>&1 &
+DAEMON=$!
+trap 'kill -9 $DAEMON 2>/dev/null; gpgconf --kill all >/dev/null 2>&1; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+idle() { "$R" --state "$S2" ctl status 2>/dev/null | grep -q '^tld\. serial [0-9].* state ok'; }
+wait_for() { for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
+metric() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+	"http://127.0.0.1:$M/metrics" | awk -v m="$1" '$1 ~ "^"m"[{]" {print $2}'; }
+check "the daemon publishes the zone" wait_for idle
+check "no trust anchors before the KSK's DS is requested" test ! -e "$REPO2"
+check_match "metrics: regsign_zone_anchors_failures_total starts at 0" "^0$" "$(metric regsign_zone_anchors_failures_total)"
+chmod 750 "$GNUPGHOME"
+echo $((B + 2 * 3600)) > clock
+alarm() { grep -q "ALARM: trust anchors not published in $REPO2: .*GnuPG home is open to others" serve.log; }
+check "a GnuPG home others can read: an alarm in the log" wait_for alarm
+check "... and nothing published" test ! -e "$REPO2"
+check_match "... and counted" "^[1-9][0-9]*$" "$(metric regsign_zone_anchors_failures_total)"
+chmod 700 "$GNUPGHOME"
+"$R" --state "$S2" ctl sign tld. >/dev/null 2>&1
+check "published at the next round once the home is fixed" wait_for test -e "$REPO2/tld.ds.asc"
+D1=$("$R" --state "$S2" key list --zone tld. --now "$(at 2)" | awk '$2 == "ksk" {print $1}')
+check_match "the daemon's repository lists the KSK" "^tld. DS $D1 13 2 [0-9A-F]{64} $" "$(grep -v '^;' "$REPO2/tld.ds" | tr '\n' ' ')"
+check "and verifies" "$R" anchors verify "$REPO2" --zone tld. --pgp-public pub.asc
+"$R" --state "$S2" ctl ds-seen tld. "$D1" >/dev/null 2>&1
+echo $((B + 3 * 3600)) > clock
+sleep 1.5
+wait_for idle
+n1=$("$R" --state "$S2" audit show 2>/dev/null | grep -c anchors-publish)
+"$R" --state "$S2" ctl rollover tld. ksk >/dev/null 2>&1
+n2=$("$R" --state "$S2" audit show 2>/dev/null | grep -c anchors-publish)
+check_match "a KSK rollover step: the daemon publishes again (audited)" "^$n1 $((n1 + 1))$" "$n1 $n2"
+for h in 5 7 9; do
+	echo $((B + h * 3600)) > clock
+	sleep 1.5
+	wait_for idle
+done
+both() { grep -v '^;' "$REPO2/tld.ds" | grep -c ' DS ' | grep -q '^2$'; }
+check "the new KSK's DS request: the daemon lists both KSKs" wait_for both
+check "that repository verifies too" "$R" anchors verify "$REPO2" --zone tld. --pgp-public pub.asc
+
 finish
