@@ -220,8 +220,14 @@ check "anchors verify after the rollover" "$R" anchors verify "$REPO" --zone tld
 
 # --- other zones' files stay, hidden files of a web server are not copied ---
 echo other > "$REPO/other.ds"
+echo 'Options -Indexes' > "$REPO/.htaccess"
 check "a publication keeps another zone's files" pub --now "$(at 18)"
 check "other.ds is still there" test "$(cat "$REPO/other.ds")" = other
+check "and the web server's .htaccess" test "$(cat "$REPO/.htaccess")" = "Options -Indexes"
+mkdir "$REPO/sub"
+refused "a directory inside the repository is refused, not lost" "$REPO/sub: a directory in the repository cannot be carried over" \
+	pub --now "$(at 18)"
+rmdir "$REPO/sub"
 check "no working directory left beside the repository" test -z "$(ls -A "$WORK/www" | grep -v '^anchors$')"
 
 # --- an emergency KSK rollover: the compromised key gets a validUntil, min-retrieval after its successor ---

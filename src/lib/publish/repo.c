@@ -83,7 +83,11 @@ static bool ours(const char *name, const char *base)
 	return false;
 }
 
-/* Hard links in new to every file of old but this zone's, and but hidden ones (a web server's own). */
+/*
+ * Hard links in new to every file of old but this zone's: the other zones'
+ * files and whatever the web server keeps there (.htaccess). A directory
+ * cannot be linked: the publication is refused rather than lose it.
+ */
 static int keep_others(const char *old, int newfd, const char *base, rs_diag_t *diag)
 {
 	DIR *d = opendir(old);
@@ -92,8 +96,14 @@ static int keep_others(const char *old, int newfd, const char *base, rs_diag_t *
 	int ret = RS_EOK;
 	struct dirent *e;
 	while (ret == RS_EOK && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || ours(e->d_name, base))
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || ours(e->d_name, base))
 			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+			ret = rs_diag(diag, RS_EINVAL, "%s/%s: a directory in the repository cannot be carried over", old,
+				      e->d_name);
+			break;
+		}
 		if (linkat(dirfd(d), e->d_name, newfd, e->d_name, 0) != 0)
 			ret = rs_diag(diag, RS_EIO, "%s/%s: cannot keep it in the new repository: %s", old, e->d_name,
 				      strerror(errno));
