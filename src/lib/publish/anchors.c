@@ -100,7 +100,7 @@ static int header(rs_buf_t *b, const rs_buf_t *aup, const char *prefix)
 	return ret;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
+void anchor_hex(const uint8_t *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
@@ -202,7 +202,7 @@ int anchor_render(const rs_anchor_opts_t *o, const rs_buf_t *aup, rs_buf_t files
 				break;
 			}
 			char digest[2 * 64 + 1];
-			hex(rd + 4, (size_t)n - 4, digest);
+			anchor_hex(rd + 4, (size_t)n - 4, digest);
 			ret = rs_buf_printf(ds, "%s DS %u %u %u %s\n", zone, tag, rd[2], rd[3], digest);
 			if (ret == RS_EOK)
 				ret = rs_buf_printf(bind, "\t\"%s\" static-ds %u %u %u \"%s\";\n", zone, tag, rd[2],

@@ -183,7 +183,10 @@ static void read_xml(check_t *c, const char *file, const rs_buf_t *b, const char
 	xmlFreeDoc(doc);
 }
 
-/* The DS items every DNSKEY item must have (SHA-256), into want; its RDATA into rdata. */
+/*
+ * Every DNSKEY must have a SHA-256 DS among ds, recomputed here, and every
+ * DS a DNSKEY; the DS RDATA that match go into out.
+ */
 static void recompute(check_t *c, const uint8_t *origin, const list_t *keys, const list_t *ds, rs_anchor_ds_t *out)
 {
 	for (size_t i = 0; i < keys->n; i++) {
@@ -207,9 +210,9 @@ static void recompute(check_t *c, const uint8_t *origin, const list_t *keys, con
 			if (sscanf(ds->item[d], "%u %u %u %299s", &dtag, &dalg, &dt, hex) != 4)
 				continue;
 			int len = rs_ds_make(origin, rd, (size_t)n + 4, (int)dt, dsr, sizeof(dsr));
-			char mine[200];
-			for (int k = 4; len > 4 && k < len; k++)
-				snprintf(mine + 2 * (k - 4), 3, "%02X", dsr[k]);
+			char mine[2 * 68 + 1] = "";
+			if (len > 4)
+				anchor_hex(dsr + 4, (size_t)len - 4, mine);
 			if (len <= 4 || rs_get16(dsr) != dtag || dsr[2] != dalg || strcmp(mine, hex) != 0)
 				continue;
 			found |= dt == RS_DS_SHA256;

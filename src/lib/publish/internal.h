@@ -19,3 +19,8 @@ int anchor_render(const rs_anchor_opts_t *o, const rs_buf_t *aup, rs_buf_t files
  */
 int anchor_repo_replace(const char *dir, const uint8_t *origin, const rs_buf_t files[ANCHOR_FILES],
 			const rs_buf_t sigs[ANCHOR_FILES], rs_diag_t *diag);
+
+/* Remove path and everything below it (best effort: a temporary directory of ours). */
+void anchor_remove_tree(const char *path);
+/* n octets as upper-case hex (DS digests as the DS format and RFC 9718 write them) into out (2n + 1). */
+void anchor_hex(const uint8_t *p, size_t n, char *out);

@@ -6,7 +6,6 @@
  * signer never waits on a prompt.
  */
 #include <ctype.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,7 @@
 
 #include <gpgme.h>
 
-#include "regsign/publish.h"
+#include "internal.h"
 
 struct rs_pgp_verifier {
 	gpgme_ctx_t ctx;
@@ -156,13 +155,6 @@ int rs_pgp_sign(const char *home, const char *fpr, const void *data, size_t len,
 	return ret;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
 int rs_pgp_verifier_new(const char *pubkey_file, rs_pgp_verifier_t **out, rs_diag_t *diag)
 {
 	rs_buf_t key;
@@ -263,6 +255,6 @@ void rs_pgp_verifier_free(rs_pgp_verifier_t *v)
 	if (v->ctx != NULL)
 		gpgme_release(v->ctx);
 	if (v->home[0] != '\0')
-		nftw(v->home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		anchor_remove_tree(v->home);
 	free(v);
 }

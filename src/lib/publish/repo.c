@@ -43,7 +43,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
-static void remove_tree(const char *path)
+void anchor_remove_tree(const char *path)
 {
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -131,7 +131,7 @@ int anchor_repo_replace(const char *dir, const uint8_t *origin, const rs_buf_t f
 		return rs_diag(diag, RS_EINVAL, "%s: not a directory", dir);
 	if (!exists && errno != ENOENT)
 		return rs_diag(diag, RS_EIO, "%s: %s", dir, strerror(errno));
-	remove_tree(fresh); /* left by a process of this pid that died */
+	anchor_remove_tree(fresh); /* left by a process of this pid that died */
 	if (mkdir(fresh, 0755) != 0)
 		return rs_diag(diag, RS_EIO, "%s: cannot create: %s", fresh, strerror(errno));
 	int fd = open(fresh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -158,7 +158,7 @@ int anchor_repo_replace(const char *dir, const uint8_t *origin, const rs_buf_t f
 	}
 	/* After the exchange, fresh names the old directory. */
 	if (ret != RS_EOK || exists)
-		remove_tree(fresh);
+		anchor_remove_tree(fresh);
 	if (ret == RS_EOK) {
 		int pfd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd >= 0) {
