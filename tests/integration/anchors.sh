@@ -31,7 +31,14 @@ gpg --armor --export "$FPR" > pub.asc
 gpg --batch --pinentry-mode loopback --passphrase '' --faked-system-time '20200101T000000!' \
 	--quick-gen-key 'old <old@example>' ed25519 sign 1d 2>/dev/null
 OLD=$(gpg --list-keys --with-colons 'old@example' | awk -F: '/^fpr/ {print $10; exit}')
-check_match "the test has a signing key and an expired one" "^[0-9A-F]{40} [0-9A-F]{40}$" "$FPR $OLD"
+# A revoked key (its own revocation certificate imported), and a key that may only certify.
+gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key 'revoked <rev@example>' ed25519 sign 1d 2>/dev/null
+REV=$(gpg --list-keys --with-colons 'rev@example' | awk -F: '/^fpr/ {print $10; exit}')
+sed 's/^:-----/-----/' "$GNUPGHOME/openpgp-revocs.d/$REV.rev" | gpg --batch --import 2>/dev/null
+gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key 'cert <cert@example>' ed25519 cert 1d 2>/dev/null
+CERT=$(gpg --list-keys --with-colons 'cert@example' | awk -F: '/^fpr/ {print $10; exit}')
+check_match "the test has a signing key, an expired, a revoked and a certify-only one" \
+	"^[0-9A-F]{40} [0-9A-F]{40} [0-9A-F]{40} [0-9A-F]{40}$" "$FPR $OLD $REV $CERT"
 
 cat > aup.txt <<'EOF'
 Acceptable use policy of the tld. trust anchors.
@@ -141,6 +148,10 @@ refused "not a fingerprint" "'t@example' is not an OpenPGP fingerprint" \
 	"$R" --state "$S" publish --zone tld. --out "$REPO" --pgp-key t@example --now "$(at 3)"
 refused "an expired key" "OpenPGP key $OLD has expired" \
 	"$R" --state "$S" publish --zone tld. --out "$REPO" --pgp-key "$OLD" --now "$(at 3)"
+refused "a revoked key" "OpenPGP key $REV is revoked" \
+	"$R" --state "$S" publish --zone tld. --out "$REPO" --pgp-key "$REV" --now "$(at 3)"
+refused "a key that cannot sign" "OpenPGP key $CERT cannot sign" \
+	"$R" --state "$S" publish --zone tld. --out "$REPO" --pgp-key "$CERT" --now "$(at 3)"
 mv aup.txt aup.away
 refused "a missing AUP file" "$WORK/aup.txt: cannot read the acceptable use policy" pub --now "$(at 3)"
 : > aup.txt
