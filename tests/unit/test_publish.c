@@ -69,6 +69,10 @@ static void aup(void)
 	is_int(rs_anchor_aup(&p, &b, &d), RS_EOK, "the AUP from the policy's text");
 	is_str(b.len ? (const char *)b.data : "", "Use them well.\nLine two.\n\nContact: dnssec@example.net\n"
 		"Minimum retrieval time: 30d\n", "its lines, then the contact and the minimum retrieval time");
+	p.anchors.aup[0] = '\0';
+	is_int(rs_anchor_aup(&p, &b, &d), RS_EINVAL, "a policy without an AUP cannot publish");
+	is_str(d.text, "the policy has no acceptable use policy for the trust anchors (trust-anchors.aup or "
+		"trust-anchors.aup-file)", "... saying where to put one");
 	snprintf(p.anchors.aup, sizeof(p.anchors.aup), " \n\t\n");
 	is_int(rs_anchor_aup(&p, &b, &d), RS_EINVAL, "an AUP of blanks is refused");
 	is_str(d.text, "trust-anchors.aup: the acceptable use policy is empty", "... saying so");

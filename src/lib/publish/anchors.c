@@ -37,6 +37,9 @@ int rs_anchor_aup(const rs_policy_t *policy, rs_buf_t *out, rs_diag_t *diag)
 	rs_buf_init(out, 64 * 1024);
 	int ret = RS_EOK;
 	const char *label = "trust-anchors.aup";
+	if (a->aup_file[0] == '\0' && a->aup[0] == '\0')
+		return rs_diag(diag, RS_EINVAL, "the policy has no acceptable use policy for the trust anchors "
+				   "(trust-anchors.aup or trust-anchors.aup-file)");
 	if (a->aup_file[0] != '\0') {
 		label = a->aup_file;
 		ret = rs_buf_read_file(out, a->aup_file);
