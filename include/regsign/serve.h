@@ -35,6 +35,10 @@ typedef struct {
 	rs_journal_limits_t journal;
 	unsigned threads;        /* signing threads; 0: all CPUs */
 	unsigned max_transfers;  /* concurrent TCP connections (default 32) */
+	/* Trust anchors (regsign/publish.h): every zone's files in this directory; "": not published. */
+	char anchors_dir[4096];
+	char anchors_pgp_key[128];     /* fingerprint of the OpenPGP key that signs them */
+	char anchors_gnupg_home[4096]; /* its GnuPG home; "": GnuPG's default */
 } rs_serve_config_t;
 
 /* The defaults. */

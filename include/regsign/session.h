@@ -210,6 +210,21 @@ int rs_session_quarantine_end(rs_session_t *session, const char *locator, bool d
 
 /* A line for the zone's history and the audit log as action (tag 0: the zone), recorded at commit. */
 void rs_session_note(rs_session_t *session, const char *action, uint16_t tag, const char *fmt, ...) RS_PRINTF(4, 5);
+/* Where and how the zone's trust anchors are published (regsign/publish.h). */
+typedef struct {
+	const char *dir;        /* the repository directory */
+	const char *pgp_key;    /* OpenPGP fingerprint of the signing key */
+	const char *gnupg_home; /* NULL: GnuPG's default */
+} rs_anchor_target_t;
+/*
+ * Publish the zone's currently relevant KSKs as trust anchors into
+ * t->dir (rs_anchor_publish: all files or none), noted "anchors-publish"
+ * with the tags and the fingerprint for the commit. RS_ENOKEY when no key is
+ * relevant yet.
+ */
+int rs_session_anchors(rs_session_t *session, const rs_anchor_target_t *t, rs_diag_t *diag);
+/* "T,T": the tags rs_session_anchors would list now (a daemon compares them with the last publication's). */
+void rs_session_anchor_tags(const rs_session_t *session, char *out, size_t max);
 /* The key of a state from the zone's key store: public part, or ready to sign. */
 int rs_session_key(rs_session_t *session, const rs_keystate_t *state, bool need_private, rs_key_t **out,
 		   rs_diag_t *diag);

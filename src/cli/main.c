@@ -31,6 +31,8 @@ static const struct {
 	{ "ds-seen", cmd_ds_seen, "confirm that the parent publishes a key's DS" },
 	{ "ds-gone", cmd_ds_gone, "confirm that the parent removed a key's DS" },
 	{ "ds-check", cmd_ds_check, "ask the parent's servers whether a DS change is done" },
+	{ "publish", cmd_publish, "publish the KSKs as signed trust anchors for relying parties" },
+	{ "anchors", cmd_anchors, "verify a trust-anchor repository as a relying party does" },
 	{ "simulate", cmd_simulate, "run a policy over simulated years and check it" },
 	{ "keystore", cmd_keystore, "set up where keys live: a PKCS#11 token with m-of-n shares, or files" },
 	{ "activate", cmd_activate, "unlock the token's keys with m key holders' shares, for a time" },

@@ -12,7 +12,7 @@
 
 #include "regsign/serve.h"
 
-enum kind { K_DURATION, K_MILLIS, K_COUNT, K_BYTES, K_ADDR, K_ADDRS, K_PATH };
+enum kind { K_DURATION, K_MILLIS, K_COUNT, K_BYTES, K_ADDR, K_ADDRS, K_PATH, K_FPR };
 
 static const struct setting {
 	const char *name;
@@ -38,6 +38,12 @@ static const struct setting {
 	{ "journal-size", K_BYTES, offsetof(rs_serve_config_t, journal.max_bytes), 1 << 16, INT64_MAX, "IXFR history size" },
 	{ "threads", K_COUNT, offsetof(rs_serve_config_t, threads), 0, 256, "signing threads (0: all CPUs)" },
 	{ "max-transfers", K_COUNT, offsetof(rs_serve_config_t, max_transfers), 1, 4096, "concurrent TCP connections" },
+	{ "anchors-dir", K_PATH, offsetof(rs_serve_config_t, anchors_dir), 0, 0,
+	  "the trust-anchor repository, published at every KSK event" },
+	{ "anchors-pgp-key", K_FPR, offsetof(rs_serve_config_t, anchors_pgp_key), 0, 0,
+	  "fingerprint of the OpenPGP key that signs the trust anchors" },
+	{ "anchors-gnupg-home", K_PATH, offsetof(rs_serve_config_t, anchors_gnupg_home), 0, 0,
+	  "the GnuPG home of that key" },
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -111,6 +117,16 @@ static int set(rs_serve_config_t *conf, const struct setting *st, const char *va
 		if (*value != '/' || strlen(value) >= sizeof(conf->control))
 			return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not an absolute path", where, st->name, value);
 		snprintf(field, sizeof(conf->control), "%s", value);
+		return RS_EOK;
+	case K_FPR:
+		if (strlen(value) != 40 && strlen(value) != 64)
+			return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not an OpenPGP fingerprint (40 or 64 hex digits)",
+				       where, st->name, value);
+		for (const char *c = value; *c; c++)
+			if (!isxdigit((unsigned char)*c))
+				return rs_diag(diag, RS_ESYNTAX, "%s: %s '%s' is not an OpenPGP fingerprint", where,
+					       st->name, value);
+		snprintf(field, sizeof(conf->anchors_pgp_key), "%s", value);
 		return RS_EOK;
 	case K_DURATION:
 		if (rs_duration_parse(value, &n) != RS_EOK)

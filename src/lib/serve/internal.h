@@ -59,6 +59,10 @@ typedef struct szone {
 	bool notify_done[SERVE_MAX_SECONDARIES];
 	uint32_t sec_serial[SERVE_MAX_SECONDARIES]; /* as their queries said; 0: not heard */
 	uint64_t notify_failures;
+	/* Trust anchors (anchors.c): the tags last published, whether a publication is owed, failures. */
+	char anchors_tags[256];
+	bool anchors_owed;
+	uint64_t anchors_failures;
 } szone_t;
 
 typedef struct serve {
@@ -127,6 +131,13 @@ enum serve_conn { SERVE_DNS, SERVE_CTL, SERVE_HTTP };
 /* Accept a connection on fd and answer it in a thread of its own (DNS over TCP, control, metrics). */
 void serve_accept(serve_t *sv, int fd, enum serve_conn kind);
 
+/*
+ * After a successful publication of z through session s: publish its trust
+ * anchors into the configured repository when a key step was taken, when
+ * the listed KSKs changed, or when the last try failed (anchors.c).
+ */
+struct rs_session;
+void serve_anchors(serve_t *sv, szone_t *z, struct rs_session *s);
 /* One audited action by the daemon or a ctl caller. */
 void serve_audit(rs_store_t *store, int64_t now, const char *operator, const char *action, const char *zone,
 		 const char *result, const char *detail, const rs_log_t *log);

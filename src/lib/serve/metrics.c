@@ -23,6 +23,7 @@ static const struct family families[] = {
 	{ "regsign_zone_publish_duration_seconds", "gauge", "build, sign and verify time of the last publication" },
 	{ "regsign_zone_ixfr_history_diffs", "gauge", "diffs in the IXFR history" },
 	{ "regsign_zone_notify_failures_total", "counter", "NOTIFY rounds a secondary never answered" },
+	{ "regsign_zone_anchors_failures_total", "counter", "trust-anchor publications that failed" },
 	{ "regsign_secondary_serial", "gauge", "serial a secondary holds, as its queries said (0: not heard)" },
 };
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
@@ -48,6 +49,7 @@ static double value(const szone_t *z, size_t f, int64_t now)
 			rs_journal_usage(z->journal, &diffs, &bytes);
 		return (double)diffs;
 	case 12: return (double)z->notify_failures;
+	case 13: return (double)z->anchors_failures;
 	}
 	return 0;
 }

@@ -267,6 +267,8 @@ static int do_publish(struct run *r, rs_diag_t *diag)
 			pthread_mutex_unlock(&sv->lock);
 		}
 	}
+	if (ret == RS_EOK)
+		serve_anchors(sv, z, s);
 	pthread_mutex_lock(&sv->lock);
 	if (ret != RS_EOK && st.journaled && z->journal != NULL) {
 		/* The diff went in, the version did not: the history ends at what is served. */
