@@ -99,7 +99,7 @@ int rs_audit_record(rs_store_t *store, const rs_audit_event_t *event, rs_diag_t 
 /*
  * After a commit: append the entries DIR/audit.log lacks (mode 0600, fsync'd;
  * a line cut short by a crash is completed from the database), send each to
- * syslog_target ("udp:HOST:PORT", "unix:PATH" or NULL), then trim the
+ * syslog_target ("udp:HOST:PORT", "unix:PATH", "tls:HOST:PORT" or NULL), then trim the
  * database's copy to the head. RS_EIO with a diagnostic if the log cannot be
  * written or a message not sent; the entries are then still in the database.
  *
@@ -110,6 +110,12 @@ int rs_audit_record(rs_store_t *store, const rs_audit_event_t *event, rs_diag_t 
  * the database (a state database restored from an older copy).
  */
 int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag);
+/*
+ * The CA file (PEM) a "tls:" syslog target's certificate must chain to, a
+ * setting of the state directory; the collector's name or address is checked
+ * against HOST (RFC 5425 5.2). Over TLS, messages are octet-counted (RFC 5425 4.3).
+ */
+#define RS_AUDIT_SET_SYSLOG_CA "audit.syslog-ca"
 
 /*
  * Is the state database at least as new as DIR/audit.log? RS_ESTALE, naming

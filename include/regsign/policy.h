@@ -114,6 +114,13 @@ int rs_policy_parse(const char *text, size_t len, const char *label, rs_policy_t
 int rs_policy_check(const rs_policy_t *policy, uint32_t soa_ttl, rs_diag_t *diag);
 
 /*
+ * Does the refresh margin (validity - refresh - jitter, what a freshly signed
+ * zone never drops below) cover SOA expire + the largest TTL (ttl.max-zone,
+ * else max_ttl: the zone's largest)? RS_EOK, or RS_ERANGE with the reason in
+ * diag: a warning for the operator, not a refusal (policy/margin.c says why).
+ */
+int rs_policy_check_margin(const rs_policy_t *policy, uint32_t soa_expire, uint32_t max_ttl, rs_diag_t *diag);
+/*
  * Line (1-based) of a field given by its dotted path ("keys.zsk.publish") in
  * policy text, or 0 if the text does not set it. rs_policy_check's reasons
  * start with that path, so callers can point at the line.

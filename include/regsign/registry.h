@@ -40,6 +40,39 @@ typedef struct {
 int rs_parent_ds_query(const char *server, const uint8_t *zone, unsigned timeout_ms, rs_ds_set_t *out,
 		       rs_diag_t *diag);
 
+/*
+ * Any RRset of an authoritative server, as monitoring asks for it: the
+ * records (RDATA only, canonical order, duplicates dropped) and, with sigs,
+ * the RRSIGs covering it (DO set). The answer must be authoritative and
+ * NOERROR; NODATA gives an empty set. RS_EIO (no answer, an error rcode, not
+ * authoritative) or RS_ESYNTAX (server is not ADDR or ADDR@PORT, a record
+ * that cannot be read) with the reason in diag, which begins "SERVER: ".
+ */
+#define RS_DNSQ_SET_MAX 32
+#define RS_DNSQ_RDATA_MAX 1400 /* a DNSKEY of RSA-4096, or its RRSIG */
+typedef struct {
+	size_t count;
+	uint32_t ttl;
+	uint16_t len[RS_DNSQ_SET_MAX];
+	uint8_t rdata[RS_DNSQ_SET_MAX][RS_DNSQ_RDATA_MAX];
+} rs_dnsq_set_t;
+int rs_dnsq_rrset(const char *server, const uint8_t *qname, uint16_t qtype, unsigned timeout_ms, rs_dnsq_set_t *set,
+		  rs_dnsq_set_t *sigs, rs_diag_t *diag);
+/*
+ * A full transfer (AXFR, RFC 5936) of zone (wire) from server over TCP: fn
+ * gets each record (wire owner and RDATA; the closing SOA left out), and
+ * *records how many. A server that refuses (REFUSED, NOTAUTH, NOTIMP) sets
+ * *refused and is no error; one that does not answer or ends early is
+ * RS_EIO, an error of fn stops the transfer; the reason in diag.
+ */
+typedef int (*rs_dnsq_record_t)(void *arg, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rdata,
+				size_t len);
+int rs_dnsq_axfr(const char *server, const uint8_t *zone, unsigned timeout_ms, rs_dnsq_record_t fn, void *arg,
+		 bool *refused, uint64_t *records, rs_diag_t *diag);
+/* The A and AAAA addresses of host from resolver (NULL: the system's), as dnsq_addresses (internal.h) finds them. */
+int rs_dnsq_addresses(const char *resolver, const char *host, unsigned timeout_ms, char addrs[][64], size_t max,
+		      size_t *count, rs_diag_t *diag);
+
 /* Does set hold a DS for the DNSKEY (RDATA) of owner, with a correct digest of any supported type? */
 bool rs_ds_set_has_key(const rs_ds_set_t *set, const uint8_t *owner, const uint8_t *dnskey, size_t len);
 

@@ -39,6 +39,7 @@ typedef struct {
 	char anchors_dir[4096];
 	char anchors_pgp_key[128];     /* fingerprint of the OpenPGP key that signs them */
 	char anchors_gnupg_home[4096]; /* its GnuPG home; "": GnuPG's default */
+	int64_t check_interval;  /* seconds between checks of what each zone's secondaries serve (monitor); 0: off */
 } rs_serve_config_t;
 
 /* The defaults. */

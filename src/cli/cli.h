@@ -46,6 +46,7 @@ int cmd_ctl(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_anchors(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 /* zone set-secondaries (cmd_serve.c) */
 int cli_zone_secondaries(int argc, char **argv);
 /* regsign sign --zone and registry-zone: the due steps, then a publication of the zone to out_path. */

@@ -11,7 +11,8 @@ static void help(FILE *f)
 {
 	fprintf(f, "usage: regsign [--state DIR] audit verify\n"
 		   "       regsign [--state DIR] audit show [--tail N]\n"
-		   "       regsign [--state DIR] audit syslog udp:HOST:PORT|unix:PATH|none\n"
+		   "       regsign [--state DIR] audit syslog udp:HOST:PORT|tls:HOST:PORT|unix:PATH|none\n"
+		   "       regsign [--state DIR] audit syslog-ca FILE\n"
 		   "       regsign [--state DIR] audit acknowledge --reason TEXT\n"
 		   "       regsign [--state DIR] audit accept-state --reason TEXT\n\n"
 		   "Every key and DS operation (key generation, activation, rollover steps, signing runs,\n"
@@ -21,7 +22,10 @@ static void help(FILE *f)
 		   "         changed, removed, inserted or moved, or when the state is behind the log.\n"
 		   "show     prints the log (the last N entries with --tail).\n"
 		   "syslog   also sends each new entry to a syslog collector as RFC 5424 (facility\n"
-		   "         authpriv), over UDP (RFC 5426) or a local datagram socket such as /dev/log.\n"
+		   "         authpriv), over UDP (RFC 5426), TLS (RFC 5425, octet counting) or a local\n"
+		   "         datagram socket such as /dev/log.\n"
+		   "syslog-ca  the CA file (PEM) a tls: collector's certificate must chain to; its name\n"
+		   "         or address must match HOST. A refused certificate is an error of the flush.\n"
 		   "acknowledge  after the log lost entries (cut short), nothing more is appended and every\n"
 		   "         command raises an alarm, until an operator who checked it says why here: a gap\n"
 		   "         entry naming the missing entries goes into the log, which goes on from there\n"
@@ -119,18 +123,30 @@ static int show(rs_store_t *store, long tail)
 	return RS_EOK;
 }
 
+static int put_setting(rs_store_t *store, const char *name, const char *value, const char *what, const char *shown);
+
 static int set_syslog(rs_store_t *store, const char *target)
 {
 	bool none = strcmp(target, "none") == 0;
-	if (!none && strncmp(target, "udp:", 4) != 0 && strncmp(target, "unix:", 5) != 0) {
-		cli_error("invalid syslog target '%s' (udp:HOST:PORT, unix:PATH or none)", target);
+	if (!none && strncmp(target, "udp:", 4) != 0 && strncmp(target, "unix:", 5) != 0 &&
+	    strncmp(target, "tls:", 4) != 0) {
+		cli_error("invalid syslog target '%s' (udp:HOST:PORT, tls:HOST:PORT, unix:PATH or none)", target);
 		return RS_EINVAL;
 	}
+	int ret = put_setting(store, RS_SET_SYSLOG, none ? "" : target, "syslog target", target);
+	if (ret == RS_EOK)
+		printf("audit entries go to syslog: %s\n", target);
+	return ret;
+}
+
+/* A syslog setting, audited. */
+static int put_setting(rs_store_t *store, const char *name, const char *value, const char *what, const char *shown)
+{
 	rs_diag_t diag;
 	int ret = rs_store_begin(store, &diag);
 	if (ret == RS_EOK)
-		ret = rs_store_setting_put(store, RS_SET_SYSLOG, none ? "" : target, &diag);
-	if (ret == RS_EOK && !cli_audit(store, "audit-config", NULL, 0, "ok", "syslog target %s", target))
+		ret = rs_store_setting_put(store, name, value, &diag);
+	if (ret == RS_EOK && !cli_audit(store, "audit-config", NULL, 0, "ok", "%s %s", what, shown))
 		ret = RS_EIO;
 	if (ret == RS_EOK)
 		ret = rs_store_commit(store, &diag);
@@ -140,8 +156,22 @@ static int set_syslog(rs_store_t *store, const char *target)
 		return CLI_EINTERNAL;
 	}
 	cli_audit_flush(store);
-	printf("audit entries go to syslog: %s\n", target);
 	return RS_EOK;
+}
+
+static int set_syslog_ca(rs_store_t *store, const char *path)
+{
+	char real[4096];
+	FILE *f = realpath(path, real) != NULL ? fopen(real, "r") : NULL;
+	if (f == NULL) {
+		cli_error("cannot read CA file '%s'", path);
+		return RS_EINVAL;
+	}
+	fclose(f);
+	int ret = put_setting(store, RS_AUDIT_SET_SYSLOG_CA, real, "syslog CA", real);
+	if (ret == RS_EOK)
+		printf("a tls: syslog collector must have a certificate from: %s\n", real);
+	return ret;
 }
 
 /* acknowledge (a gap in the log) or accept-state (a state behind the log). */
@@ -180,7 +210,7 @@ int cmd_audit(int argc, char **argv)
 			return RS_EINVAL;
 		}
 	} else if (!((strcmp(sub, "verify") == 0 && argc == 2) || (strcmp(sub, "show") == 0 && argc == 2) ||
-		     (strcmp(sub, "syslog") == 0 && argc == 3) ||
+		     (strcmp(sub, "syslog") == 0 && argc == 3) || (strcmp(sub, "syslog-ca") == 0 && argc == 3) ||
 		     ((strcmp(sub, "acknowledge") == 0 || strcmp(sub, "accept-state") == 0) && argc == 4 &&
 		      strcmp(argv[2], "--reason") == 0))) {
 		cli_error("unknown or incomplete command 'audit %s'", sub);
@@ -199,6 +229,8 @@ int cmd_audit(int argc, char **argv)
 		code = show(store, tail);
 	else if (strcmp(sub, "acknowledge") == 0 || strcmp(sub, "accept-state") == 0)
 		code = acknowledge(store, sub, argv[3]);
+	else if (strcmp(sub, "syslog-ca") == 0)
+		code = set_syslog_ca(store, argv[2]);
 	else
 		code = set_syslog(store, argv[2]);
 	rs_store_close(store);

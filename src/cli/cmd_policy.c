@@ -13,14 +13,16 @@ static void help(FILE *f)
 	fprintf(f,
 		"usage: regsign [--state DIR] policy list\n"
 		"       regsign [--state DIR] policy show NAME\n"
-		"       regsign [--state DIR] policy check FILE|NAME [--soa-ttl SECONDS]\n"
+		"       regsign [--state DIR] policy check FILE|NAME [--soa-ttl SECONDS] [--soa-expire SECONDS]\n"
 		"       regsign [--state DIR] policy import FILE\n"
 		"\n"
 		"Policies are YAML files (see policies/ for the shipped ones: cloud-tld, ripe-ncc,\n"
 		"default). check reads a policy and refuses one that cannot be kept safely, with\n"
 		"the reason (for example a pre-publication shorter than the DNSKEY TTL plus the\n"
 		"propagation delay). import stores a checked policy under its name; zones that use\n"
-		"that name follow it from their next enforce.\n"
+		"that name follow it from their next enforce. With --soa-expire, check also warns\n"
+		"(a warning line, not a refusal) when the refresh margin (validity - refresh -\n"
+		"jitter) is below that SOA expire plus ttl.max-zone; zone add warns so for its zone.\n"
 		"\n"
 		"examples:\n"
 		"  regsign policy check my-tld.yaml\n"
@@ -117,7 +119,7 @@ int cmd_policy(int argc, char **argv)
 		return sub == NULL ? RS_EINVAL : RS_EOK;
 	}
 	const char *arg = NULL;
-	long soa_ttl = 0;
+	long soa_ttl = 0, soa_expire = -1;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
 			help(stdout);
@@ -127,6 +129,13 @@ int cmd_policy(int argc, char **argv)
 			soa_ttl = strtol(argv[++i], &end, 10);
 			if (*end != '\0' || soa_ttl <= 0 || soa_ttl > 0x7fffffff) {
 				cli_error("invalid --soa-ttl '%s'", argv[i]);
+				return RS_EINVAL;
+			}
+		} else if (strcmp(argv[i], "--soa-expire") == 0 && i + 1 < argc) {
+			char *end;
+			soa_expire = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || soa_expire < 0 || soa_expire > 0x7fffffff) {
+				cli_error("invalid --soa-expire '%s'", argv[i]);
 				return RS_EINVAL;
 			}
 		} else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
@@ -175,6 +184,8 @@ int cmd_policy(int argc, char **argv)
 				cli_policy_refusal(arg, text, diag.text);
 				code = RS_EINVAL;
 			} else {
+				if (soa_expire >= 0 && rs_policy_check_margin(&p, (uint32_t)soa_expire, 0, &diag) != RS_EOK)
+					cli_error("warning: %s", diag.text);
 				summary(&p);
 				printf("policy %s: ok\n", p.name);
 			}

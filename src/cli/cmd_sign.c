@@ -121,7 +121,8 @@ int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t
 	if (ret == RS_EOK && (ret = rs_session_enforce(z.session, &diag)) != RS_EOK)
 		rs_session_fail(z.session, diag.text);
 	int last = -1;
-	rs_publish_opts_t o = { .output = out_path, .incremental = po->incremental };
+	rs_zone_t *published = NULL;
+	rs_publish_opts_t o = { .output = out_path, .incremental = po->incremental, .keep = &published };
 	if (!po->quiet && isatty(STDERR_FILENO)) {
 		o.progress = progress;
 		o.progress_arg = &last;
@@ -129,6 +130,9 @@ int cli_publish(const char *zone, const char *out_path, const cli_publish_opts_t
 	rs_publish_result_t res;
 	if (ret == RS_EOK && (ret = rs_session_publish(z.session, &o, &res, &diag)) == RS_EOK && !po->quiet)
 		publish_summary(rs_session_zone(z.session)->name, &res);
+	if (published != NULL)
+		cli_warn_margin(rs_session_policy(z.session), published);
+	rs_zone_free(published);
 	if (code == RS_EOK)
 		code = cli_check(ret, &diag);
 	cli_zone_close(&z);

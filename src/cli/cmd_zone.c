@@ -86,6 +86,8 @@ static int check_zone_file(const uint8_t *origin, const char *path, const rs_pol
 	*soa_ttl = soa->ttl;
 	*minimum = rs_get32(soa->rdata + soa->rdlen - 4);
 	int code = cli_check(rs_zone_check_ttls(zone, policy->max_zone_ttl, &diag), &diag);
+	if (code == RS_EOK)
+		cli_warn_margin(policy, zone);
 	rs_zone_free(zone);
 	return code;
 }

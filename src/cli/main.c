@@ -31,6 +31,7 @@ static const struct {
 	{ "ds-seen", cmd_ds_seen, "confirm that the parent publishes a key's DS" },
 	{ "ds-gone", cmd_ds_gone, "confirm that the parent removed a key's DS" },
 	{ "ds-check", cmd_ds_check, "ask the parent's servers whether a DS change is done" },
+	{ "check", cmd_check, "monitoring plugin: what the servers serve, against the state (exit 0-3)" },
 	{ "publish", cmd_publish, "publish the KSKs as signed trust anchors for relying parties" },
 	{ "anchors", cmd_anchors, "verify a trust-anchor repository as a relying party does" },
 	{ "simulate", cmd_simulate, "run a policy over simulated years and check it" },

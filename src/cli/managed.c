@@ -7,6 +7,7 @@
 #include "custody.h"
 #include "managed.h"
 #include "regsign/dns.h"
+#include "regsign/zone.h"
 
 static int open_store(int flags, rs_store_t **out)
 {
@@ -93,6 +94,26 @@ void cli_zone_close(cli_zone_t *z)
 	rs_store_close(z->store);
 	z->session = NULL;
 	z->store = NULL;
+}
+
+void cli_warn_margin(const rs_policy_t *policy, const rs_zone_t *zone)
+{
+	const rs_rr_t *soa = rs_zone_soa(zone);
+	if (soa == NULL || soa->rdlen < 20)
+		return;
+	/* The zone's largest TTL matters only when the policy sets no ttl.max-zone. */
+	uint32_t max = 0;
+	if (policy->max_zone_ttl == 0) {
+		size_t n;
+		const rs_node_t *nodes = rs_zone_nodes(zone, &n);
+		const rs_rr_t *rrs = rs_zone_rrs(zone);
+		for (size_t i = 0; i < n; i++)
+			for (uint32_t j = nodes[i].first; j < nodes[i].first + nodes[i].count; j++)
+				max = rrs[j].ttl > max ? rrs[j].ttl : max;
+	}
+	rs_diag_t diag;
+	if (rs_policy_check_margin(policy, rs_get32(soa->rdata + soa->rdlen - 8), max, &diag) != RS_EOK)
+		cli_error("warning: %s", diag.text);
 }
 
 int cli_policy_get(rs_store_t *store, const char *name, rs_policy_t *out, char **text_out)

@@ -41,5 +41,9 @@ int cli_policy_load(rs_store_t *store, const char *arg, bool check, rs_policy_t 
 /* Print why rs_policy_check refused a policy, at the line of the field it names. */
 void cli_policy_refusal(const char *label, const char *text, const char *reason);
 
+struct rs_zone;
+/* "warning: ..." when the policy's refresh margin is below the zone's SOA expire + largest TTL (rs_policy_check_margin). */
+void cli_warn_margin(const rs_policy_t *policy, const struct rs_zone *zone);
+
 /* Canonical presentation form (lowercase, trailing dot) and wire form of a zone name; prints errors. */
 bool cli_zone_name(const char *text, char out[256], uint8_t wire[255]);

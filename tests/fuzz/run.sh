@@ -27,8 +27,8 @@ for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 		-DRS_P11_MODULE_DIR="\"$(pkg-config --variable=p11_module_path p11-kit-1)\"" -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -I"$SRC/include" "$target" \
 		$(find "$SRC/src/lib" -name '*.c') "$OUT/builtin_policies.c" "$OUT/epp_schemas.c" \
-		$(pkg-config --cflags --libs libzscanner libknot libcrypto libsodium yaml-0.1 sqlite3 ldns p11-kit-1 \
-			libxml-2.0) -lpthread \
+		$(pkg-config --cflags --libs libzscanner libknot libssl libcrypto libsodium yaml-0.1 sqlite3 ldns \
+			p11-kit-1 libxml-2.0 gpgme) -lunbound -lpthread \
 		-o "$OUT/$name" 2> "$OUT/$name.build"; then
 		echo "not ok $n - $name builds"
 		sed 's/^/# /' "$OUT/$name.build" | head -20

@@ -282,8 +282,24 @@ static void test_store(void)
 		abort();
 }
 
+/* The refresh margin against SOA expire + the largest TTL (a warning, policy/margin.c). */
+static void test_margin(void)
+{
+	rs_policy_t p = load("default"); /* 14d - 1d - 12h = 12d12h; ttl.max-zone 1d */
+	rs_diag_t d;
+	is_int(rs_policy_check_margin(&p, 7 * 86400, 0, &d), RS_EOK, "margin: 12d12h covers expire 7d + 1d");
+	is_int(rs_policy_check_margin(&p, 1209600, 0, &d), RS_ERANGE, "margin: 12d12h does not cover expire 14d + 1d");
+	ok(strstr(d.text, "refresh margin 12d12h") != NULL && strstr(d.text, "SOA expire 14d") != NULL &&
+	   strstr(d.text, "TTL 1d") != NULL, "margin: the reason names the figures (%s)", d.text);
+	is_int(rs_policy_check_margin(&p, 11 * 86400 + 43200, 0, &d), RS_EOK, "margin: exactly covered is enough");
+	p.max_zone_ttl = 0;
+	is_int(rs_policy_check_margin(&p, 12 * 86400, 86400, &d), RS_ERANGE, "margin: the zone's largest TTL without ttl.max-zone");
+	is_int(rs_policy_check_margin(&p, 12 * 86400, 3600, &d), RS_EOK, "margin: ... a small one fits");
+}
+
 int main(void)
 {
+	test_margin();
 	test_parse();
 	test_zsk_rollover();
 	test_publication();

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "regsign/audit.h"
 #include "regsign/store.h"
 
@@ -510,8 +511,13 @@ int rs_audit_flush(rs_store_t *store, const char *syslog_target, rs_diag_t *diag
 			rs_store_rollback(store);
 	}
 	close(fd);
-	if (ret == RS_EOK && p.text.len > 0 && syslog_target != NULL && syslog_target[0] != '\0')
+	if (ret == RS_EOK && p.text.len > 0 && syslog_target != NULL && strncmp(syslog_target, "tls:", 4) == 0) {
+		char ca[4096] = "";
+		rs_store_setting_get(store, RS_AUDIT_SET_SYSLOG_CA, ca, sizeof(ca));
+		ret = audit_tls_send(syslog_target, ca, &p.text, diag);
+	} else if (ret == RS_EOK && p.text.len > 0 && syslog_target != NULL && syslog_target[0] != '\0') {
 		ret = syslog_send(syslog_target, &p.text, diag);
+	}
 	rs_buf_clear(&p.text);
 	return ret;
 }

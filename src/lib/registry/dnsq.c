@@ -166,6 +166,12 @@ out:
 	return ret;
 }
 
+int rs_dnsq_rrset(const char *server, const uint8_t *qname, uint16_t qtype, unsigned timeout_ms, rs_dnsq_set_t *set,
+		  rs_dnsq_set_t *sigs, rs_diag_t *diag)
+{
+	return dnsq_rrset(server, qname, qtype, timeout_ms, set, sigs, diag);
+}
+
 /* "ADDR@PORT", or "the system resolver (ADDR)", for messages. */
 static void resolver_name(const char *resolver, const ldns_resolver *res, char *out, size_t max)
 {
@@ -284,4 +290,69 @@ int dnsq_addresses(const char *resolver, const char *host, unsigned timeout_ms, 
 		return ret;
 	*count = n;
 	return RS_EOK;
+}
+
+int rs_dnsq_addresses(const char *resolver, const char *host, unsigned timeout_ms, char addrs[][64], size_t max,
+		      size_t *count, rs_diag_t *diag)
+{
+	return dnsq_addresses(resolver, host, timeout_ms, addrs, max, count, diag);
+}
+
+int rs_dnsq_axfr(const char *server, const uint8_t *zone, unsigned timeout_ms, rs_dnsq_record_t fn, void *arg,
+		 bool *refused, uint64_t *records, rs_diag_t *diag)
+{
+	ldns_rdf *addr = NULL;
+	uint16_t port;
+	if (parse_server(server, &addr, &port) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not an address (ADDR or ADDR@PORT)", server);
+	char name[1024];
+	rs_dname_to_str(zone, name, sizeof(name));
+	ldns_rdf *qname = ldns_dname_new_frm_str(name);
+	ldns_resolver *res = ldns_resolver_new();
+	ldns_buffer *buf = ldns_buffer_new(65535);
+	int ret = RS_EOK;
+	*refused = false;
+	*records = 0;
+	if (qname == NULL || res == NULL || buf == NULL || ldns_resolver_push_nameserver(res, addr) != LDNS_STATUS_OK) {
+		ret = rs_diag(diag, RS_ENOMEM, "out of memory");
+		goto out;
+	}
+	ldns_resolver_set_port(res, port);
+	ldns_resolver_set_timeout(res, (struct timeval){ timeout_ms / 1000, (timeout_ms % 1000) * 1000 });
+	ldns_status st = ldns_axfr_start(res, qname, LDNS_RR_CLASS_IN);
+	if (st != LDNS_STATUS_OK) {
+		ret = rs_diag(diag, RS_EIO, "%s: no transfer of %s: %s", server, name, ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	bool soa = false;
+	ldns_rr *rr;
+	while (ret == RS_EOK && (rr = ldns_axfr_next(res)) != NULL) {
+		/* The closing SOA repeats the first (RFC 5936 2.2). */
+		bool skip = ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && soa;
+		soa = soa || ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA;
+		ldns_buffer_clear(buf);
+		if (!skip && ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK)
+			ret = rs_diag(diag, RS_ESYNTAX, "%s: a transferred record cannot be read", server);
+		else if (!skip && (ret = fn(arg, ldns_rdf_data(ldns_rr_owner(rr)), (uint16_t)ldns_rr_get_type(rr),
+					     ldns_rr_ttl(rr), ldns_buffer_begin(buf), ldns_buffer_position(buf))) != RS_EOK)
+			rs_diag(diag, ret, "%s: a transferred record cannot be stored: %s", server, rs_strerror(ret));
+		else if (!skip)
+			(*records)++;
+		ldns_rr_free(rr);
+	}
+	if (ret == RS_EOK && !ldns_axfr_complete(res)) {
+		const ldns_pkt *last = ldns_axfr_last_pkt(res);
+		ldns_pkt_rcode rc = last ? ldns_pkt_get_rcode(last) : LDNS_RCODE_NOERROR;
+		if (rc == LDNS_RCODE_REFUSED || rc == LDNS_RCODE_NOTAUTH || rc == LDNS_RCODE_NOTIMPL)
+			*refused = true;
+		else
+			ret = rs_diag(diag, RS_EIO, "%s: the transfer of %s ended after %llu records", server, name,
+				      (unsigned long long)*records);
+	}
+out:
+	ldns_buffer_free(buf);
+	ldns_resolver_deep_free(res);
+	ldns_rdf_deep_free(qname);
+	ldns_rdf_deep_free(addr);
+	return ret;
 }

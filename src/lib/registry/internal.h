@@ -6,16 +6,10 @@
 
 #include "regsign/registry.h"
 
-#define RRSET_MAX 32       /* records kept of one RRset */
-#define RDATA_MAX 1400     /* a DNSKEY of RSA-4096, or its RRSIG */
+#define RRSET_MAX RS_DNSQ_SET_MAX
+#define RDATA_MAX RS_DNSQ_RDATA_MAX
 
-/* The records of one RRset (RDATA only, in canonical order) or the RRSIGs over it. */
-typedef struct {
-	size_t count;
-	uint32_t ttl;
-	uint16_t len[RRSET_MAX];
-	uint8_t rdata[RRSET_MAX][RDATA_MAX];
-} rrset_t;
+typedef rs_dnsq_set_t rrset_t;
 
 /*
  * Ask server ("ADDR" or "ADDR@PORT") for the qtype RRset of qname (wire),

@@ -37,6 +37,8 @@ static const struct setting {
 	{ "journal-diffs", K_COUNT, offsetof(rs_serve_config_t, journal.max_diffs), 1, 100000, "IXFR history length" },
 	{ "journal-size", K_BYTES, offsetof(rs_serve_config_t, journal.max_bytes), 1 << 16, INT64_MAX, "IXFR history size" },
 	{ "threads", K_COUNT, offsetof(rs_serve_config_t, threads), 0, 256, "signing threads (0: all CPUs)" },
+	{ "check-interval", K_DURATION, offsetof(rs_serve_config_t, check_interval), 0, 86400 * 7,
+	  "how often what the secondaries serve is checked (regsign check; 0: never)" },
 	{ "max-transfers", K_COUNT, offsetof(rs_serve_config_t, max_transfers), 1, 4096, "concurrent TCP connections" },
 	{ "anchors-dir", K_PATH, offsetof(rs_serve_config_t, anchors_dir), 0, 0,
 	  "the trust-anchor repository, published at every KSK event" },

@@ -212,7 +212,8 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 		ret = serve_zones_sync(sv, diag);
 	if (ret == RS_EOK) {
 		if (pthread_create(&sv->worker, NULL, serve_worker, sv) != 0 ||
-		    pthread_create(&sv->notifier, NULL, serve_notifier, sv) != 0) {
+		    pthread_create(&sv->notifier, NULL, serve_notifier, sv) != 0 ||
+		    pthread_create(&sv->monitor, NULL, serve_monitor, sv) != 0) {
 			atomic_store(&sv->stopping, true);
 			ret = rs_diag(diag, RS_ENOMEM, "cannot start threads");
 		}
@@ -291,6 +292,7 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 		pthread_mutex_unlock(&sv->lock);
 		pthread_join(sv->worker, NULL);
 		pthread_join(sv->notifier, NULL);
+		pthread_join(sv->monitor, NULL);
 	}
 	/* Transfers under way hold their own version references; they end at their next read or write. */
 	for (int i = 0; i < 100 && atomic_load(&sv->transfers) > 0; i++) {
@@ -306,6 +308,7 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 	bool transfers_left = atomic_load(&sv->transfers) > 0;
 	if (!transfers_left) {
 		serve_zones_free(sv);
+		serve_monitor_free(sv);
 		rs_xfr_server_free(sv->xfr);
 		if (sv->wake[0] >= 0)
 			close(sv->wake[0]);

@@ -82,7 +82,8 @@ typedef struct serve {
 	int watch_fd; /* inotify (watch.c); -1: none, the poll alone */
 	struct serve_watched *watched;
 	size_t nwatched;
-	pthread_t worker, notifier;
+	pthread_t worker, notifier, monitor;
+	struct serve_checks *checks; /* the periodic check's figures (monitor.c), under lock */
 	int64_t started;
 	uint64_t transfers_served, transfers_refused;
 } serve_t;
@@ -119,12 +120,19 @@ void serve_watch_input(serve_t *sv, const char *path); /* under lock */
 bool serve_watch_read(serve_t *sv);                    /* drain watch_fd: did a watched file change? */
 void serve_watch_close(serve_t *sv);
 
+/* monitor.c: with check-interval, each zone's secondaries checked as regsign check does, alarms included. */
+void *serve_monitor(void *arg);
+void serve_monitor_metrics(const serve_t *sv, rs_buf_t *out); /* under lock */
+void serve_monitor_free(serve_t *sv);
+
 /* ctl.c, metrics.c, net.c */
 int serve_ctl_answer(serve_t *sv, const char *line, const char *who, rs_buf_t *reply);
 void serve_ctl_peer(int fd, char *out, size_t max);
 int serve_metrics(serve_t *sv, rs_buf_t *out);
 /* status.c: the status page (regsign/status.h) with the daemon's own view of its zones. */
 int serve_status_page(serve_t *sv, rs_buf_t *out);
+/* A metrics label value with backslash, double quote and newline escaped (the text format's rule). */
+void serve_label_value(const char *in, char *out, size_t max);
 int serve_listen(const char *addr_port, int type, rs_diag_t *diag);
 void serve_udp(serve_t *sv, int fd);
 enum serve_conn { SERVE_DNS, SERVE_CTL, SERVE_HTTP };

@@ -59,7 +59,7 @@ static double value(const szone_t *z, size_t f, int64_t now)
  * newline escaped. A zone's presentation name may hold the first two
  * (we\"ird.); unescaped, a scraper would read another name, or none.
  */
-static void label_value(const char *in, char *out, size_t max)
+void serve_label_value(const char *in, char *out, size_t max)
 {
 	size_t n = 0;
 	for (; *in != '\0' && n + 3 <= max; in++) {
@@ -80,18 +80,19 @@ int serve_metrics(serve_t *sv, rs_buf_t *out)
 		for (size_t i = 0; i < sv->nzones; i++) {
 			const szone_t *z = sv->zones[i];
 			char zone[2 * sizeof(z->name)], sec[2 * sizeof(z->sec_text[0])];
-			label_value(z->name, zone, sizeof(zone));
+			serve_label_value(z->name, zone, sizeof(zone));
 			if (f + 1 < NFAMILIES) {
 				rs_buf_printf(out, "%s{zone=\"%s\"} %.17g\n", families[f].name, zone, value(z, f, now));
 				continue;
 			}
 			for (size_t s = 0; s < z->nsec; s++) {
-				label_value(z->sec_text[s], sec, sizeof(sec));
+				serve_label_value(z->sec_text[s], sec, sizeof(sec));
 				rs_buf_printf(out, "%s{zone=\"%s\",secondary=\"%s\"} %u\n", families[f].name, zone, sec,
 					      z->sec_serial[s]);
 			}
 		}
 	}
+	serve_monitor_metrics(sv, out);
 	rs_buf_printf(out, "# HELP regsign_transfers_total zone transfers answered\n# TYPE regsign_transfers_total counter\n"
 		      "regsign_transfers_total{result=\"served\"} %llu\nregsign_transfers_total{result=\"refused\"} %llu\n",
 		      (unsigned long long)sv->transfers_served, (unsigned long long)sv->transfers_refused);
