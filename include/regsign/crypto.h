@@ -78,6 +78,11 @@ int rs_key_dup(const rs_key_t *key, rs_key_t **out);
 uint16_t rs_key_tag(const rs_key_t *key);
 int rs_key_alg(const rs_key_t *key);
 uint16_t rs_key_flags(const rs_key_t *key);
+/*
+ * Set the REVOKE bit (RFC 5011 2.1): the DNSKEY RDATA and so the key tag
+ * change, the key material does not. The key then signs as the revoked key.
+ */
+void rs_key_set_revoked(rs_key_t *key);
 bool rs_key_is_ksk(const rs_key_t *key);
 bool rs_key_has_private(const rs_key_t *key);
 const uint8_t *rs_key_owner(const rs_key_t *key);

@@ -156,6 +156,12 @@ enum {
 	RS_KEY_ALG_ROLL = 1 << 1,  /* introduced by an algorithm rollover (RFC 6781 4.1.4) */
 	RS_KEY_COMPROMISED = 1 << 2,
 	RS_KEY_DESTROYED = 1 << 3, /* removed, and its material destroyed */
+	/*
+	 * RFC 5011 (trust-anchors.rfc5011): the DNSKEY carries the REVOKE bit
+	 * and the key signs the DNSKEY RRset only to show it; since[DNSKEY] is
+	 * the publication that first showed the revoked record.
+	 */
+	RS_KEY_REVOKED = 1 << 4,
 };
 
 /* One key of a zone, as the state machine and the store see it. No secret here. */
@@ -219,6 +225,7 @@ typedef enum {
 	RS_EV_OVER_LIMIT,   /* an emergency key takes the DNSKEY RRset past max-dnskeys */
 	RS_EV_DEFERRED,     /* a step that max-dnskeys holds back: no change */
 	RS_EV_CUSTODY_WAIT, /* a step that waits for the key holders or a backup: no change */
+	RS_EV_REVOKED,      /* the DNSKEY is published with the REVOKE bit for the remove hold-down (RFC 5011) */
 } rs_event_type_t;
 
 typedef struct {
@@ -295,7 +302,7 @@ void rs_keyset_published(rs_keyset_t *set, int64_t when);
 size_t rs_keyset_pending(const rs_keyset_t *set);
 
 /* What the signer does with a key at this moment. */
-bool rs_keystate_published(const rs_keystate_t *key); /* DNSKEY in the zone */
+bool rs_keystate_published(const rs_keystate_t *key); /* DNSKEY in the zone (perhaps revoked) */
 bool rs_keystate_signs_keys(const rs_keystate_t *key); /* signs the DNSKEY RRset */
 bool rs_keystate_signs_data(const rs_keystate_t *key); /* signs the other RRsets */
 /* The parent should publish this key's DS now (CDS/CDNSKEY, regsign ds --zone). */
@@ -388,6 +395,8 @@ typedef struct {
 	int (*check_signer)(void *arg, const rs_policy_t *policy, const rs_keyset_t *set, int64_t now,
 			    rs_buf_t *report);
 	void *check_arg;
+	/* Follow a resolver that tracks the KSK by RFC 5011, even when the policy does not promise to. */
+	bool track_rfc5011;
 } rs_sim_opts_t;
 
 typedef struct {
@@ -399,6 +408,9 @@ typedef struct {
 	unsigned max_dnskeys;     /* largest DNSKEY RRset published */
 	uint64_t limit_breaches;  /* zone versions with more DNSKEYs than the policy allows */
 	uint64_t keys;            /* keys created */
+	/* Times an RFC 5011 resolver (opts track_rfc5011, or the policy's trust-anchors.rfc5011)
+	 * would find no key it trusts signing the DNSKEY RRset. */
+	uint64_t anchor_problems;
 } rs_sim_result_t;
 
 /*

@@ -16,7 +16,8 @@ static void help(FILE *f)
 	fprintf(f,
 		"usage: regsign simulate --policy NAME|FILE [--days N] [--start T] [--soa-ttl S]\n"
 		"         [--emergency-zsk DAY] [--emergency-ksk DAY] [--change-policy DAY:NAME|FILE]\n"
-		"         [--real-signer] [--svg FILE] [--extra-delay D] [--unchecked] [--quiet]\n"
+		"         [--real-signer] [--svg FILE] [--extra-delay D] [--rfc5011-resolver]\n"
+		"         [--unchecked] [--quiet]\n"
 		"\n"
 		"Runs the key state machine over N simulated days (default 1095, three years) and\n"
 		"models a caching validating resolver that holds every DS, DNSKEY and RRSIG for its\n"
@@ -29,8 +30,12 @@ static void help(FILE *f)
 		"makes real keys and signs and verifies a small zone at every change with them.\n"
 		"--extra-delay D makes secondaries and the parent slower than the policy says (D, such\n"
 		"as 2h), to see what an understated propagation delay breaks.\n"
+		"--rfc5011-resolver also follows a resolver that tracks the KSK by RFC 5011 (always\n"
+		"when the policy sets trust-anchors.rfc5011): it must never be left without a key it\n"
+		"trusts signing the DNSKEY RRset.\n"
 		"--unchecked runs a policy that 'policy check' refuses, to see what would break.\n"
-		"Exit status 1 if any combination is bogus or a limit is broken.\n"
+		"Exit status 1 if any combination is bogus, a limit is broken or the tracking\n"
+		"resolver loses the anchor.\n"
 		"\n"
 		"example:\n"
 		"  regsign simulate --policy cloud-tld --days 1095 --emergency-zsk 200 --svg cloud.svg\n");
@@ -176,7 +181,7 @@ static int real_check(void *arg, const rs_policy_t *p, const rs_keyset_t *set, i
 }
 
 enum { OPT_DAYS = 256, OPT_START, OPT_SOA_TTL, OPT_EZSK, OPT_EKSK, OPT_CHANGE, OPT_REAL, OPT_SVG,
-       OPT_UNCHECKED, OPT_POLICY, OPT_EXTRA };
+       OPT_UNCHECKED, OPT_POLICY, OPT_EXTRA, OPT_RFC5011 };
 
 int cmd_simulate(int argc, char **argv)
 {
@@ -189,12 +194,13 @@ int cmd_simulate(int argc, char **argv)
 		{ "real-signer", no_argument, NULL, OPT_REAL },    { "svg", required_argument, NULL, OPT_SVG },
 		{ "unchecked", no_argument, NULL, OPT_UNCHECKED },
 		{ "extra-delay", required_argument, NULL, OPT_EXTRA }, { "quiet", no_argument, NULL, 'q' },
+		{ "rfc5011-resolver", no_argument, NULL, OPT_RFC5011 },
 		{ "now", required_argument, NULL, OPT_START },     { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *policy_arg = NULL, *change = NULL, *svg_path = NULL;
 	long days = 1095, ezsk = -1, eksk = -1, soa_ttl = 3600;
-	bool real = false, unchecked = false, quiet = false;
+	bool real = false, unchecked = false, quiet = false, rfc5011 = false;
 	int64_t start = 1798761600; /* 2027-01-01: fixed, so runs are reproducible */
 	int64_t extra = 0;
 	int c;
@@ -223,6 +229,7 @@ int cmd_simulate(int argc, char **argv)
 				return RS_EINVAL;
 			}
 			break;
+		case OPT_RFC5011: rfc5011 = true; break;
 		case 'q': quiet = true; break;
 		case 'h': help(stdout); return RS_EOK;
 		default: help(stderr); return RS_EINVAL;
@@ -240,7 +247,8 @@ int cmd_simulate(int argc, char **argv)
 	int code = cli_policy_load(NULL, policy_arg, !unchecked, &policy, NULL);
 	if (code != RS_EOK)
 		return code;
-	rs_sim_opts_t so = { .start = start, .days = days, .soa_ttl = (uint32_t)soa_ttl, .extra_delay = extra };
+	rs_sim_opts_t so = { .start = start, .days = days, .soa_ttl = (uint32_t)soa_ttl, .extra_delay = extra,
+			     .track_rfc5011 = rfc5011 };
 	if (ezsk >= 0)
 		so.emergency_zsk_at = start + ezsk * 86400;
 	if (eksk >= 0)
@@ -285,7 +293,10 @@ int cmd_simulate(int argc, char **argv)
 		       (unsigned long long)res.combinations, (unsigned long long)res.bogus, res.max_dnskeys,
 		       policy.max_dnskeys, (unsigned long long)res.limit_breaches,
 		       (unsigned long long)res.signer_problems);
-		if (res.bogus || res.limit_breaches || res.signer_problems)
+		if (rfc5011 || policy.anchors.rfc5011)
+			printf("RFC 5011 resolver tracking the trust anchor: %llu times without a trusted key\n",
+			       (unsigned long long)res.anchor_problems);
+		if (res.bogus || res.limit_breaches || res.signer_problems || res.anchor_problems)
 			code = RS_EBOGUS;
 	}
 	if (code != RS_ENOMEM && code != RS_ECRYPTO && svg_path != NULL && svg.len > 0) {

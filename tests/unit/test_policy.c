@@ -297,6 +297,124 @@ static void test_margin(void)
 	is_int(rs_policy_check_margin(&p, 12 * 86400, 3600, &d), RS_EOK, "margin: ... a small one fits");
 }
 
+/* Key steps with their times, as a run reports them. */
+typedef struct {
+	int64_t when[64];
+	uint16_t tag[64];
+	rs_event_type_t type[64];
+	size_t n;
+} steps_t;
+
+static void record(void *arg, int64_t when, const rs_event_t *ev)
+{
+	steps_t *s = arg;
+	if (ev->key != NULL && ev->type != RS_EV_STATE && s->n < 64) {
+		s->when[s->n] = when;
+		s->tag[s->n] = ev->key->tag;
+		s->type[s->n++] = ev->type;
+	}
+}
+
+static int64_t step_at(const steps_t *s, uint16_t tag, rs_event_type_t type)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->tag[i] == tag && s->type[i] == type)
+			return s->when[i];
+	return 0;
+}
+
+/* Every due step and a publication right after it, from t0 for days. */
+static void run_days(const rs_policy_t *p, rs_keyset_t *set, int64_t t0, int days, steps_t *steps,
+		     int emergency_day)
+{
+	rs_enforce_ctx_t ctx = { make, NULL, record, steps, NULL };
+	rs_diag_t d;
+	bool rolled = false;
+	for (int64_t t = t0, next = t0; t < t0 + (int64_t)days * DAY;) {
+		if (emergency_day > 0 && !rolled && t >= t0 + (int64_t)emergency_day * DAY) {
+			rolled = true;
+			rs_enforce_rollover(p, set, RS_ROLE_KSK, RS_ROLLOVER_EMERGENCY, t, &ctx, &d);
+		}
+		rs_enforce(p, set, t, &ctx, &next, &d);
+		rs_keyset_published(set, t);
+		rs_enforce(p, set, t, &ctx, &next, &d);
+		t = next < t + DAY ? next : t + DAY;
+	}
+}
+
+/* RFC 5011: the add hold-down before the DS swap, the revoked old KSK for the remove hold-down. */
+static void test_rfc5011(void)
+{
+	rs_policy_t p = load("default");
+	p.ds_auto = true;
+	p.anchors.rfc5011 = true;
+	rs_diag_t d;
+	ok(rs_policy_check(&p, 3600, &d) == RS_EOK, "default + rfc5011 passes the policy check");
+	rs_keyset_t set = { .soa_ttl = 3600 };
+	steps_t st = { .n = 0 };
+	int64_t t0 = 1800000000;
+	next_tag = 0;
+	run_days(&p, &set, t0, 450, &st, 0);
+	uint16_t old = 0, new = 0;
+	for (size_t i = 0; i < set.count; i++)
+		if (set.keys[i].role == RS_ROLE_KSK)
+			*(set.keys[i].predecessor ? &new : &old) = set.keys[i].tag;
+	int64_t published = step_at(&st, new, RS_EV_PUBLISHED), submitted = step_at(&st, new, RS_EV_DS_SUBMIT);
+	int64_t revoked = step_at(&st, old, RS_EV_REVOKED), retired = step_at(&st, old, RS_EV_RETIRED);
+	int64_t settle = 3600 + p.zone_propagation;
+	ok(old != 0 && new != 0 && published != 0, "a KSK rollover within 450 days");
+	ok(submitted >= published + settle + p.anchors.add_holddown,
+	   "the new KSK's DS waits for the add hold-down after its DNSKEY is in every cache");
+	ok(submitted < published + settle + p.anchors.add_holddown + DAY, "... and not much longer");
+	ok(submitted - step_at(&st, old, RS_EV_DS_SUBMIT) <= p.ksk.lifetime + DAY, "the rollover keeps the KSK lifetime");
+	ok(revoked != 0 && revoked > submitted, "the old KSK is revoked after the DS swap");
+	ok(retired >= revoked + settle + p.anchors.remove_holddown,
+	   "the revoked key signs the DNSKEY RRset through the remove hold-down");
+	ok(step_at(&st, old, RS_EV_WITHDRAWN) >= retired, "withdrawn after that");
+	rs_keyset_clear(&set);
+
+	/* Emergency: the compromised KSK signs for the minimum retrieval time and until the successor is trusted. */
+	snprintf(p.anchors.aup, sizeof(p.anchors.aup), "test AUP");
+	st.n = 0;
+	next_tag = 0;
+	run_days(&p, &set, t0, 120, &st, 10);
+	int64_t made = step_at(&st, 3, RS_EV_CREATED);
+	revoked = step_at(&st, 1, RS_EV_REVOKED);
+	ok(made != 0 && revoked >= made + p.anchors.min_retrieval && revoked >= made + settle + p.anchors.add_holddown,
+	   "a compromised KSK keeps signing for the minimum retrieval time and the add hold-down");
+	ok(step_at(&st, 3, RS_EV_DS_SUBMIT) < made + DAY, "its emergency successor's DS goes at once");
+	rs_keyset_clear(&set);
+
+	/* The simulation's tracking resolver: kept by rfc5011, lost by a rollover without it. */
+	rs_sim_opts_t so = { .start = t0, .days = 800, .soa_ttl = 3600 };
+	rs_sim_result_t res;
+	rs_buf_t tl;
+	rs_buf_init(&tl, 1 << 24);
+	ok(rs_simulate(&p, &so, &tl, NULL, &res, &d) == RS_EOK && res.anchor_problems == 0 && res.bogus == 0,
+	   "800 days with rfc5011: the tracking resolver always has a trusted key, nothing bogus");
+	so.emergency_ksk_at = t0 + 100 * DAY;
+	rs_buf_clear(&tl);
+	rs_buf_init(&tl, 1 << 24);
+	ok(rs_simulate(&p, &so, &tl, NULL, &res, &d) == RS_EOK && res.anchor_problems == 0 && res.bogus == 0,
+	   "... through an emergency KSK rollover too");
+	rs_policy_t plain = load("default");
+	so = (rs_sim_opts_t){ .start = t0, .days = 800, .soa_ttl = 3600, .track_rfc5011 = true };
+	rs_buf_clear(&tl);
+	rs_buf_init(&tl, 1 << 24);
+	ok(rs_simulate(&plain, &so, &tl, NULL, &res, &d) == RS_EOK && res.anchor_problems > 0 && res.bogus == 0 &&
+	   strstr((const char *)tl.data, "ANCHOR: no key the resolver trusts") != NULL,
+	   "without rfc5011 a KSK rollover leaves a tracking resolver without a trusted key (DS resolvers fine)");
+	rs_buf_clear(&tl);
+
+	p.ksk.lifetime = 50 * DAY;
+	ok(rs_policy_check(&p, 3600, &d) == RS_EINVAL && strstr(d.text, "keys.ksk.lifetime") != NULL,
+	   "a KSK lifetime shorter than both hold-downs is refused");
+	p.ksk.lifetime = 365 * DAY;
+	p.anchors.remove_holddown = 0;
+	ok(rs_policy_check(&p, 3600, &d) == RS_EINVAL && strstr(d.text, "remove-holddown") != NULL,
+	   "a zero remove hold-down is refused");
+}
+
 int main(void)
 {
 	test_margin();
@@ -305,5 +423,6 @@ int main(void)
 	test_publication();
 	test_ds_and_limits();
 	test_store();
+	test_rfc5011();
 	return done_testing();
 }

@@ -97,6 +97,13 @@ uint16_t rs_key_tag(const rs_key_t *key) { return key->tag; }
 int rs_key_alg(const rs_key_t *key) { return key->alg; }
 uint16_t rs_key_flags(const rs_key_t *key) { return key->flags; }
 bool rs_key_is_ksk(const rs_key_t *key) { return key->flags & RS_DNSKEY_SEP; }
+
+void rs_key_set_revoked(rs_key_t *key)
+{
+	key->flags |= RS_DNSKEY_REVOKE;
+	rs_put16(key->dnskey, key->flags);
+	key->tag = rs_keytag(key->dnskey, key->dnskey_len);
+}
 bool rs_key_has_private(const rs_key_t *key) { return key->has_private; }
 const uint8_t *rs_key_owner(const rs_key_t *key) { return key->owner; }
 

@@ -280,7 +280,9 @@ static int64_t publish_interval(const run_t *r, const rs_keystate_t *k)
 
 static int64_t retire_interval(const run_t *r, const rs_keystate_t *k)
 {
-	return (k->flags & RS_KEY_COMPROMISED) || k->goal == RS_GOAL_RETIRE_ALG ? 0 : timing(r, k)->retire;
+	/* A revoked key was published through the remove hold-down already. */
+	return (k->flags & (RS_KEY_COMPROMISED | RS_KEY_REVOKED)) || k->goal == RS_GOAL_RETIRE_ALG ? 0
+												  : timing(r, k)->retire;
 }
 
 static size_t published_count(const rs_keyset_t *set)
@@ -418,6 +420,16 @@ static void submit_ds(run_t *r, rs_keystate_t *k)
 		return;
 	rs_keystate_t *old = find_live(r->set, k->predecessor);
 	int64_t due = old == NULL ? 0 : k->published + publish_interval(r, k);
+	/*
+	 * RFC 5011 2.4.1: a resolver that tracks the anchor trusts the new KSK
+	 * once it has seen it, signed by the old one, for the add hold-down; the
+	 * old one signs until after this DS swap. An emergency cannot wait.
+	 */
+	if (old != NULL && r->p->anchors.rfc5011 && !(k->flags & RS_KEY_EMERGENCY)) {
+		int64_t trusted = k->since[RS_REC_DNSKEY] + r->p->anchors.add_holddown;
+		if (trusted > due)
+			due = trusted;
+	}
 	if (r->now < due) {
 		wake_at(r, due);
 		return;
@@ -477,6 +489,74 @@ static bool alg_ds_gone(const rs_keyset_t *set, int alg)
 	return true;
 }
 
+/* Does the policy publish trust anchors for relying parties (an AUP to put at their top)? */
+static bool publishes_anchors(const rs_policy_t *p)
+{
+	return p->anchors.aup[0] != '\0' || p->anchors.aup_file[0] != '\0';
+}
+
+static const rs_keystate_t *successor(const rs_keyset_t *set, const rs_keystate_t *k)
+{
+	for (size_t i = 0; i < set->count; i++)
+		if (set->keys[i].predecessor == k->tag && live(&set->keys[i]))
+			return &set->keys[i];
+	return NULL;
+}
+
+/*
+ * A compromised KSK keeps signing the DNSKEY RRset for the AUP's minimum
+ * retrieval time after its emergency successor was made, so that relying
+ * parties with a configured anchor can fetch the new one (the statements'
+ * 2.2 and 4.5.2; the published files announce that end); with RFC 5011 also
+ * until resolvers tracking the anchor trust the successor.
+ */
+static bool compromised_kept(run_t *r, const rs_keystate_t *k)
+{
+	const rs_keystate_t *next = successor(r->set, k);
+	if (!(k->flags & RS_KEY_COMPROMISED) || next == NULL || !publishes_anchors(r->p))
+		return true;
+	int64_t until = next->created + r->p->anchors.min_retrieval;
+	if (r->p->anchors.rfc5011) {
+		if (next->state[RS_REC_DNSKEY] != RS_OMNIPRESENT)
+			return false; /* its settling wakes the run */
+		if (next->since[RS_REC_DNSKEY] + r->p->anchors.add_holddown > until)
+			until = next->since[RS_REC_DNSKEY] + r->p->anchors.add_holddown;
+	}
+	if (r->now < until) {
+		wake_at(r, until);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * RFC 5011 2.1: instead of leaving, the old KSK is published with the
+ * REVOKE bit and signs the DNSKEY RRset with it, so that tracking resolvers
+ * drop it. The record changes, so its time counts from the publication.
+ */
+static void revoke(run_t *r, rs_keystate_t *k)
+{
+	k->flags |= RS_KEY_REVOKED;
+	k->since[RS_REC_DNSKEY] = r->now;
+	k->pending |= (uint8_t)(1u << RS_REC_DNSKEY);
+	say(r, k, RS_EV_REVOKED, "revoked: published with the REVOKE bit, self-signed, for the remove hold-down");
+}
+
+/* Has every cache seen the revoked DNSKEY, and the remove hold-down (RFC 5011 2.4.2) passed since? */
+static bool revocation_done(run_t *r, const rs_keystate_t *k)
+{
+	if (!(k->flags & RS_KEY_REVOKED))
+		return true;
+	if (!shown(k, RS_REC_DNSKEY))
+		return false;
+	int64_t due = k->since[RS_REC_DNSKEY] + settle_time(r, RS_REC_DNSKEY) + r->p->anchors.remove_holddown;
+	if (r->now < due) {
+		wake_at(r, due);
+		return false;
+	}
+	return true;
+}
+
 static void retire(run_t *r, rs_keystate_t *k)
 {
 	bool ds_gone = k->state[RS_REC_DS] == RS_HIDDEN && k->ds != RS_DS_WITHDRAW;
@@ -499,14 +579,20 @@ static void retire(run_t *r, rs_keystate_t *k)
 	} else {
 		/* Double signature: the old KSK signs until its DS has left every cache. */
 		if (has(k, RS_ROLE_KSK) && k->state[RS_REC_KRRSIG] == RS_OMNIPRESENT && ds_gone &&
-		    chain_without(r, k)) {
+		    chain_without(r, k) && compromised_kept(r, k)) {
 			if (k->ds == RS_DS_SUBMIT) {
 				k->ds = RS_DS_NONE;
 				say(r, k, RS_EV_DS_CANCEL, "DS submission withdrawn");
 			}
-			set_state(r, k, RS_REC_KRRSIG, RS_UNRETENTIVE);
-			k->retired = r->now;
-			say(r, k, RS_EV_RETIRED, "retired: no longer signs the DNSKEY RRset");
+			/* A revoked key signs nothing but the DNSKEY RRset: a CSK first stops signing the data. */
+			if (r->p->anchors.rfc5011 && !(k->flags & RS_KEY_REVOKED)) {
+				if (!rs_keystate_signs_data(k))
+					revoke(r, k);
+			} else if (revocation_done(r, k)) {
+				set_state(r, k, RS_REC_KRRSIG, RS_UNRETENTIVE);
+				k->retired = r->now;
+				say(r, k, RS_EV_RETIRED, "retired: no longer signs the DNSKEY RRset");
+			}
 		}
 		/* The retire interval counts from the publication that stopped the signatures. */
 		bool sigs_gone = (!has(k, RS_ROLE_ZSK) || k->state[RS_REC_ZRRSIG] == RS_HIDDEN) &&
@@ -650,7 +736,12 @@ static int schedule(run_t *r, rs_diag_t *diag)
 		/* A key's lifetime counts from the publication that put it to use: not yet, while pending. */
 		if (t->lifetime == 0 || cur->active == 0 || cur->published == 0 || cur->pending != 0)
 			continue;
-		int64_t due = cur->active + t->lifetime - t->publish;
+		/* RFC 5011: the successor must be trusted by tracking resolvers when the lifetime ends. */
+		int64_t lead = t->publish;
+		if (roles[j] != RS_ROLE_ZSK && r->p->anchors.rfc5011 &&
+		    settle_time(r, RS_REC_DNSKEY) + r->p->anchors.add_holddown > lead)
+			lead = settle_time(r, RS_REC_DNSKEY) + r->p->anchors.add_holddown;
+		int64_t due = cur->active + t->lifetime - lead;
 		/*
 		 * With a DNSKEY limit, a KSK rollover starts at the end of a ZSK rollover
 		 * if it is due within one ZSK lifetime, so that it fits before the next

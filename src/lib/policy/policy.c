@@ -457,6 +457,31 @@ static int check_key(const rs_policy_t *p, const rs_policy_key_t *k, const char 
 	return RS_EOK;
 }
 
+/*
+ * RFC 5011: both hold-downs are needed, and a KSK must live through its
+ * successor's add hold-down and its own revocation. Hold-downs shorter than
+ * the RFC's 30 days are allowed (resolvers can be told to use them, as
+ * unbound's permit-small-holddown does, for tests); the docs say so.
+ */
+static int check_rfc5011(const rs_policy_t *p, uint32_t dnskey_ttl, rs_diag_t *diag)
+{
+	const __typeof__(p->anchors) *a = &p->anchors;
+	if (!a->rfc5011)
+		return RS_EOK;
+	if (a->add_holddown <= 0 || a->remove_holddown <= 0)
+		return rs_diag(diag, RS_EINVAL, "trust-anchors.%s: must be more than 0 with rfc5011",
+			       a->add_holddown <= 0 ? "add-holddown" : "remove-holddown");
+	int64_t need = 2 * ((int64_t)dnskey_ttl + p->zone_propagation) + a->add_holddown + a->remove_holddown;
+	if (p->ksk.lifetime != 0 && p->ksk.lifetime <= need) {
+		char l[32], n[32];
+		rs_policy_duration_format(p->ksk.lifetime, l);
+		rs_policy_duration_format(need, n);
+		return rs_diag(diag, RS_EINVAL, "keys.%s.lifetime (%s) must be longer than both RFC 5011 hold-downs "
+			       "and two DNSKEY TTLs with propagation (%s)", p->csk ? "csk" : "ksk", l, n);
+	}
+	return RS_EOK;
+}
+
 int rs_policy_check(const rs_policy_t *p, uint32_t soa_ttl, rs_diag_t *diag)
 {
 	uint32_t dnskey_ttl = rs_policy_dnskey_ttl(p, soa_ttl ? soa_ttl : 3600);
@@ -490,7 +515,7 @@ int rs_policy_check(const rs_policy_t *p, uint32_t soa_ttl, rs_diag_t *diag)
 		return rs_diag(diag, RS_EINVAL, "signatures.refresh: must be more than 0");
 	if (p->ds_digest != RS_DS_SHA256 && p->ds_digest != RS_DS_SHA384)
 		return rs_diag(diag, RS_EINVAL, "parent.ds-digest: must be 2 or 4");
-	return RS_EOK;
+	return check_rfc5011(p, dnskey_ttl, diag);
 }
 
 /* Generated from the files in policies/ by tools/embed.c. */

@@ -17,6 +17,21 @@ typedef struct {
 	uint8_t rec, state;
 } change_t;
 
+/*
+ * A resolver that tracks the KSK by RFC 5011 (unbound's auto-trust-anchor-
+ * file): it starts trusting the first KSKs, adds a key seen in a DNSKEY
+ * RRset signed by a trusted key once the add hold-down has passed since it
+ * could first have seen it, and drops a key it sees revoked.
+ */
+enum { ANCHOR_PENDING = 1, ANCHOR_TRUSTED, ANCHOR_REVOKED };
+typedef struct {
+	uint16_t tag;
+	uint8_t state;
+	int64_t since; /* ANCHOR_PENDING: when it was first seen, at the latest */
+} tracked_t;
+
+#define TRACKED_MAX 64
+
 typedef struct {
 	const rs_policy_t *p;
 	const rs_sim_opts_t *o;
@@ -27,6 +42,10 @@ typedef struct {
 	change_t *changes;
 	size_t nchanges, capchanges;
 	uint16_t next_tag;
+	bool track; /* follow an RFC 5011 resolver */
+	tracked_t tracked[TRACKED_MAX];
+	size_t ntracked;
+	int64_t dnskey_linger;
 } sim_t;
 
 static void day_text(int64_t t, char out[32])
@@ -59,6 +78,70 @@ static int fake_key(void *arg, const rs_keyset_t *set, rs_keystate_t *key)
 	return RS_EOK;
 }
 
+static tracked_t *tracked(sim_t *s, uint16_t tag)
+{
+	for (size_t i = 0; i < s->ntracked; i++)
+		if (s->tracked[i].tag == tag)
+			return &s->tracked[i];
+	return NULL;
+}
+
+static void anchor_problem(sim_t *s, int64_t now, const char *what)
+{
+	char day[32];
+	day_text(now, day);
+	rs_buf_printf(s->timeline, "%s  ANCHOR: %s\n", day, what);
+	s->res->anchor_problems++;
+}
+
+/*
+ * The tracking resolver meets a new version of the DNSKEY RRset at now.
+ * Worst cases on both sides: a key it adds may reach it as late as the
+ * version's linger, a signature may leave it at once.
+ */
+static void track_anchor(sim_t *s, int64_t now)
+{
+	bool first = s->ntracked == 0, secure = false;
+	for (size_t i = 0; i < s->ntracked; i++) {
+		tracked_t *a = &s->tracked[i];
+		if (a->state == ANCHOR_PENDING && now >= a->since + s->p->anchors.add_holddown)
+			a->state = ANCHOR_TRUSTED; /* in every version since: a removal forgets it below */
+	}
+	for (size_t i = 0; i < s->set.count; i++) {
+		const rs_keystate_t *k = &s->set.keys[i];
+		tracked_t *a = tracked(s, k->tag);
+		if (first && rs_keystate_signs_keys(k) && (k->role & RS_ROLE_KSK) && s->ntracked < TRACKED_MAX)
+			s->tracked[s->ntracked++] = (tracked_t){ k->tag, ANCHOR_TRUSTED, now };
+		else if (!first && rs_keystate_signs_keys(k) && !(k->flags & RS_KEY_REVOKED) && a != NULL &&
+			 a->state == ANCHOR_TRUSTED)
+			secure = true;
+	}
+	if (first)
+		return;
+	if (!secure) {
+		anchor_problem(s, now, "no key the resolver trusts signs the DNSKEY RRset (RFC 5011 tracking lost)");
+		return;
+	}
+	for (size_t i = 0; i < s->set.count; i++) {
+		const rs_keystate_t *k = &s->set.keys[i];
+		tracked_t *a = tracked(s, k->tag);
+		if (!rs_keystate_published(k) || !(k->role & RS_ROLE_KSK))
+			continue;
+		if (k->flags & RS_KEY_REVOKED) {
+			if (a != NULL)
+				a->state = ANCHOR_REVOKED;
+		} else if (a == NULL && s->ntracked < TRACKED_MAX) {
+			s->tracked[s->ntracked++] = (tracked_t){ k->tag, ANCHOR_PENDING, now + s->dnskey_linger };
+		}
+	}
+	/* A pending key that left the RRset starts over if it comes back (RFC 5011 4.2). */
+	for (size_t i = 0; i < s->ntracked; i++) {
+		rs_keystate_t *k = rs_keyset_find(&s->set, s->tracked[i].tag);
+		if (s->tracked[i].state == ANCHOR_PENDING && (k == NULL || !rs_keystate_published(k)))
+			s->tracked[i--] = s->tracked[--s->ntracked];
+	}
+}
+
 /* What the zone and the parent serve now, as versions of the model. */
 static int snapshot(sim_t *s, int64_t now, bool *zone_changed)
 {
@@ -71,7 +154,8 @@ static int snapshot(sim_t *s, int64_t now, bool *zone_changed)
 			rs_model_set_add(&ds, k->tag, k->alg);
 		if (rs_keystate_published(k))
 			rs_model_set_add(&pub, k->tag, k->alg);
-		if (rs_keystate_signs_keys(k))
+		/* A revoked key's signature proves the revocation, nothing else (RFC 5011 2.1). */
+		if (rs_keystate_signs_keys(k) && !(k->flags & RS_KEY_REVOKED))
 			rs_model_set_add(&ksig, k->tag, k->alg);
 		if (rs_keystate_signs_data(k))
 			rs_model_set_add(&zsig, k->tag, k->alg);
@@ -83,6 +167,8 @@ static int snapshot(sim_t *s, int64_t now, bool *zone_changed)
 		ret = rs_model_zone(s->model, now, &pub, &ksig, &zsig, zone_changed);
 	if (ret == RS_EOK && *zone_changed) {
 		s->res->zone_versions++;
+		if (s->track)
+			track_anchor(s, now);
 		if (s->p->max_dnskeys != 0 && pub.n > s->p->max_dnskeys) {
 			s->res->limit_breaches++;
 			char day[32];
@@ -192,12 +278,13 @@ static void key_summary(const sim_t *s)
 			rs_policy_duration_format(k->active - k->published, pre);
 		if (k->removed && k->retired)
 			rs_policy_duration_format(k->removed - k->retired, post);
-		rs_buf_printf(s->timeline, "%-5s %5u %-16s %-16s %-16s %-16s %-16s %9s %9s %s%s%s%s\n",
+		rs_buf_printf(s->timeline, "%-5s %5u %-16s %-16s %-16s %-16s %-16s %9s %9s %s%s%s%s%s\n",
 			      rs_role_name(k->role), k->tag, rs_alg_name(k->alg), t[0], t[1], t[2], t[3], pre, post,
 			      k->predecessor ? "successor" : "first",
 			      (k->flags & RS_KEY_EMERGENCY) ? ",emergency" : "",
 			      (k->flags & RS_KEY_COMPROMISED) ? ",compromised" : "",
-			      (k->flags & RS_KEY_ALG_ROLL) ? ",algorithm-rollover" : "");
+			      (k->flags & RS_KEY_ALG_ROLL) ? ",algorithm-rollover" : "",
+			      (k->flags & RS_KEY_REVOKED) ? ",revoked" : "");
 	}
 }
 
@@ -208,11 +295,13 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 	rs_policy_t first = *policy, second = o->new_policy ? *o->new_policy : *policy;
 	first.ds_auto = second.ds_auto = true;
 	policy = &first;
-	sim_t s = { .p = policy, .o = o, .timeline = timeline, .res = result };
+	sim_t s = { .p = policy, .o = o, .timeline = timeline, .res = result,
+		    .track = o->track_rfc5011 || policy->anchors.rfc5011 };
 	memset(result, 0, sizeof(*result));
 	s.set.soa_ttl = o->soa_ttl;
 	rs_model_opts_t mo;
 	rs_model_lingers(policy, o->soa_ttl, o->extra_delay, &mo);
+	s.dnskey_linger = mo.dnskey_linger;
 	if (rs_model_new(&mo, &s.model) != RS_EOK)
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
 	rs_enforce_ctx_t ctx = { o->make_key ? o->make_key : fake_key, o->make_key ? o->make_arg : &s,
@@ -232,6 +321,7 @@ int rs_simulate(const rs_policy_t *policy, const rs_sim_opts_t *o, rs_buf_t *tim
 			s.p = p;
 			rs_model_lingers(p, o->soa_ttl, o->extra_delay, &mo);
 			rs_model_set_lingers(s.model, &mo);
+			s.dnskey_linger = mo.dnskey_linger;
 			rs_buf_printf(timeline, "-- policy changed to %s\n", p->name);
 		}
 		size_t nbefore = s.set.count;

@@ -19,6 +19,8 @@ bool rs_anchor_relevant(const rs_policy_t *policy, const rs_keystate_t *k)
 		return false;
 	if ((k->flags & RS_KEY_DESTROYED) || !rs_keystate_published(k))
 		return false; /* the DNSKEY left the RRset: no resolver can use the key any more */
+	if (k->flags & RS_KEY_REVOKED)
+		return false; /* RFC 5011 2.1: no resolver may use it as an anchor any more */
 	/* An emergency successor is needed at once: relying parties must switch before the compromised key goes. */
 	if (policy->anchors.from_dnskey || (k->flags & RS_KEY_EMERGENCY))
 		return true;

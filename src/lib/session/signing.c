@@ -27,6 +27,8 @@ int rs_signing_load(const rs_keyset_t *set, rs_key_loader_t load, void *arg, rs_
 			rs_signing_clear(out);
 			return ret;
 		}
+		if (k->flags & RS_KEY_REVOKED)
+			rs_key_set_revoked(key);
 		out->keys[out->count] = key;
 		out->states[out->count++] = k;
 		out->published += published;
