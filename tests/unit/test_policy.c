@@ -373,6 +373,21 @@ static void test_rfc5011(void)
 	ok(step_at(&st, old, RS_EV_WITHDRAWN) >= retired, "withdrawn after that");
 	rs_keyset_clear(&set);
 
+	/* A rollover before the first DS reached the parent: no DS swap, the revocation still waits. */
+	rs_keyset_t fresh = { .soa_ttl = 3600 };
+	steps_t fst = { .n = 0 };
+	next_tag = 0;
+	rs_enforce_ctx_t fctx = { make, NULL, record, &fst, NULL };
+	int64_t fnext;
+	rs_enforce(&p, &fresh, t0, &fctx, &fnext, &d);
+	rs_keyset_published(&fresh, t0);
+	ok(rs_enforce_rollover(&p, &fresh, RS_ROLE_KSK, 0, t0 + 60, &fctx, &d) == RS_EOK, "a KSK rollover at once");
+	run_days(&p, &fresh, t0 + 60, 60, &fst, 0);
+	int64_t fpub = step_at(&fst, 3, RS_EV_PUBLISHED), frev = step_at(&fst, 1, RS_EV_REVOKED);
+	ok(fpub != 0 && frev >= fpub + settle + p.anchors.add_holddown,
+	   "... the old KSK is revoked only once the new one is trusted by tracking resolvers");
+	rs_keyset_clear(&fresh);
+
 	/* Emergency: the compromised KSK signs for the minimum retrieval time and until the successor is trusted. */
 	snprintf(p.anchors.aup, sizeof(p.anchors.aup), "test AUP");
 	st.n = 0;

@@ -542,6 +542,29 @@ static void revoke(run_t *r, rs_keystate_t *k)
 	say(r, k, RS_EV_REVOKED, "revoked: published with the REVOKE bit, self-signed, for the remove hold-down");
 }
 
+/*
+ * Do tracking resolvers trust another KSK than k: one that has signed the
+ * DNSKEY RRset, in every cache, for the add hold-down? The DS swap waits for
+ * that too, but a zone whose first DS never reached the parent has no swap.
+ */
+static bool trusted_without(run_t *r, const rs_keystate_t *k)
+{
+	int64_t soonest = INT64_MAX;
+	for (size_t i = 0; i < r->set->count; i++) {
+		const rs_keystate_t *o = &r->set->keys[i];
+		if (o == k || !live(o) || o->goal != RS_GOAL_ACTIVE || !has(o, RS_ROLE_KSK) ||
+		    o->state[RS_REC_DNSKEY] != RS_OMNIPRESENT || o->state[RS_REC_KRRSIG] != RS_OMNIPRESENT)
+			continue;
+		int64_t at = o->since[RS_REC_DNSKEY] + r->p->anchors.add_holddown;
+		if (r->now >= at)
+			return true;
+		if (at < soonest)
+			soonest = at;
+	}
+	wake_at(r, soonest);
+	return false;
+}
+
 /* Has every cache seen the revoked DNSKEY, and the remove hold-down (RFC 5011 2.4.2) passed since? */
 static bool revocation_done(run_t *r, const rs_keystate_t *k)
 {
@@ -586,7 +609,7 @@ static void retire(run_t *r, rs_keystate_t *k)
 			}
 			/* A revoked key signs nothing but the DNSKEY RRset: a CSK first stops signing the data. */
 			if (r->p->anchors.rfc5011 && !(k->flags & RS_KEY_REVOKED)) {
-				if (!rs_keystate_signs_data(k))
+				if (!rs_keystate_signs_data(k) && trusted_without(r, k))
 					revoke(r, k);
 			} else if (revocation_done(r, k)) {
 				set_state(r, k, RS_REC_KRRSIG, RS_UNRETENTIVE);
