@@ -274,6 +274,14 @@ static void test_cuts(void)
 
 /* ---- zone rules and their diagnostics ---- */
 
+/* A zone reader's warning, kept in arg (512 octets). */
+static void log_into(void *arg, int level, const char *zone, const char *msg)
+{
+	(void)level;
+	(void)zone;
+	snprintf(arg, 512, "%s", msg);
+}
+
 static void test_errors(void)
 {
 	rs_zone_t *z;
@@ -316,6 +324,50 @@ static void test_errors(void)
 		   &stage);
 	is_int(ret, RS_EOK, "the same SOA twice is a duplicate, not two SOAs: %s", d.text);
 	rs_zone_free(z);
+
+	/* One rule for every singleton type; DS and NS at the apex (issue 15). */
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nns A 192.0.2.1\nd DNAME a\nd DNAME b\n",
+		   "bad.zone", &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "bad.zone:7:") && strstr(d.text, "more than one DNAME record at 'd.example.'"),
+	   "two DNAMEs at a name are refused: %s", d.text);
+	rs_zone_free(z);
+	ret = load_opts("example.", "$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nd DNAME a\nd DNAME b\n",
+			"signed.zone", &keep, &z, &d, &stage);
+	is_int(ret, RS_EOK, "... but kept in a zone read to be verified, where the verifier reports them: %s", d.text);
+	rs_zone_free(z);
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nns A 192.0.2.1\n@ DS 1 13 2 "
+		   "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n", "bad.zone", &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "bad.zone:6:") && strstr(d.text, "DS record at the zone apex"),
+	   "a DS at the apex is refused: %s", d.text);
+	rs_zone_free(z);
+	ret = load("$ORIGIN example.\n$TTL 3600\nns A 192.0.2.1\n" SOA_LINE "x NS ns\n", "bad.zone", &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "bad.zone:4:") && strstr(d.text, "no NS records at the zone apex 'example.'"),
+	   "an apex without NS is refused at its SOA's line: %s", d.text);
+	rs_zone_free(z);
+
+	/* Apex CDS/CDNSKEY against the DNSKEYs: a warning, or refused when cds_must_match. */
+	static const char cds_text[] = "$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\n"
+		"@ DNSKEY 257 3 15 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+		"@ CDNSKEY 257 3 15 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+		"@ CDS 62736 15 2 C7E4B537D7C226783FB896A9A597D2AFA3998C21FD9317FBBF69ED1A44E09407\n"
+		"@ CDS 0 0 0 00\n";
+	char warned[512] = "";
+	rs_zone_opts_t warn = { .log = { log_into, warned } }, strict = { .cds_must_match = true };
+	ret = load_opts("example.", cds_text, "cds.zone", &strict, &z, &d, &stage);
+	is_int(ret, RS_EOK, "CDS and CDNSKEY of the zone's key, and a delete signal, are accepted: %s", d.text);
+	rs_zone_free(z);
+	char *stray = malloc(sizeof(cds_text) + 128);
+	snprintf(stray, sizeof(cds_text) + 128, "%s@ CDS 62737 15 2 %s\n", cds_text,
+		 "C7E4B537D7C226783FB896A9A597D2AFA3998C21FD9317FBBF69ED1A44E09408");
+	ret = load_opts("example.", stray, "cds.zone", &warn, &z, &d, &stage);
+	ok(ret == RS_EOK && starts(warned, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
+	   "a CDS matching no DNSKEY: a warning in an unmanaged zone: %s", warned);
+	rs_zone_free(z);
+	ret = load_opts("example.", stray, "cds.zone", &strict, &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
+	   "... and refused in a managed one: %s", d.text);
+	rs_zone_free(z);
+	free(stray);
 
 	ret = load("$ORIGIN example.\n$TTL 3600\n@ NS ns\nns A 192.0.2.1\n", "nosoa.zone", &z, &d, &stage);
 	ok(ret == RS_EZONE && stage == 1, "a zone without SOA is refused at finish (%d)", ret);

@@ -80,6 +80,11 @@ int rs_rdata_check(uint16_t type, const uint8_t *rdata, size_t len)
 	return RS_EOK;
 }
 
+bool rs_type_singleton(uint16_t type)
+{
+	return type == RS_TYPE_CNAME || type == RS_TYPE_DNAME || type == RS_TYPE_SOA;
+}
+
 int rs_rdata_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	int r = memcmp(a, b, alen < blen ? alen : blen);
