@@ -369,6 +369,24 @@ static void test_errors(void)
 	rs_zone_free(z);
 	free(stray);
 
+	/* What peers read (prep.c): lines stay as written after joined fields and escaped octets. */
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nk DNSKEY 256 3 15 ( AAECAwQFBgcICQoLDA0OD\n"
+		   " xAREhMUFRYXGBkaGxwdHh8=\n )\nt TXT \"\xc3\xa9\"\nlate A 192.0.2.1\nbad A x\n", "peer.zone", &z, &d, &stage);
+	ok(ret == RS_ESYNTAX && starts(d.text, "peer.zone:10:"), "a split key and 8-bit text read, lines kept: %s", d.text);
+	rs_zone_free(z);
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nk DNSKEY 256 3 15 ( AAECAwQFBgcICQoLDA0OD\n"
+		   " xAREhMUFRYXGBkaGxwdHh8= )\nt TXT \"\xc3\xa9\"\n", "peer.zone", &z, &d, &stage);
+	const rs_node_t *tn = ret == RS_EOK ? find(z, "t.example.") : NULL;
+	ok(tn != NULL && rs_zone_rrs(z)[tn->first].rdlen == 3 && memcmp(rs_zone_rrs(z)[tn->first].rdata, "\x02\xc3\xa9", 3) == 0,
+	   "... the octets as written: %s", d.text);
+	rs_zone_free(z);
+	char longtxt[400];
+	snprintf(longtxt, sizeof(longtxt), "$ORIGIN example.\n" SOA_LINE "@ NS ns\nt TXT \"%0256d\"\n", 0);
+	ret = load(longtxt, "long.zone", &z, &d, &stage);
+	ok(ret == RS_ESYNTAX && starts(d.text, "long.zone:4: character-string of 256 octets, longer than 255"),
+	   "a character-string over 255 octets is refused, not split: %s", d.text);
+	rs_zone_free(z);
+
 	ret = load("$ORIGIN example.\n$TTL 3600\n@ NS ns\nns A 192.0.2.1\n", "nosoa.zone", &z, &d, &stage);
 	ok(ret == RS_EZONE && stage == 1, "a zone without SOA is refused at finish (%d)", ret);
 	ok(starts(d.text, "nosoa.zone:1:") && strstr(d.text, "no SOA") && strstr(d.text, "'example.'"),
