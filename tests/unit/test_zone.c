@@ -563,6 +563,18 @@ static void test_serial_and_format(void)
 	       "a\\.b.\\200x.example.\t1\tIN\tA\t192.0.2.1\n",
 	       "rs_rr_format: A, AAAA with owner text, NS, DS, MX, TXT, an owner needing escapes");
 	rs_buf_clear(&b);
+	/* RDATA libknot's printer cannot print goes out in the RFC 3597 form, which reads back the same. */
+	static const uint8_t ipsec[] = { 10, 1, 2, 192, 0, 2, 38 };
+	rs_buf_init(&b, 1 << 16);
+	is_int(rs_rr_format(&b, NULL, wire("gw.example."), 60, 45, ipsec, sizeof(ipsec)), RS_EOK,
+	       "rs_rr_format of an IPSECKEY libknot cannot print succeeds");
+	rs_buf_printf(&b, "%s", "");
+	is_str((const char *)b.data, "gw.example.\t60\tIN\tIPSECKEY\t\\# 7 0A0102C0000226\n", "... in the generic form");
+	uint8_t back[64];
+	size_t blen = 0;
+	ok(rs_rdata_from_text(45, "\\# 7 0A0102C0000226", back, sizeof(back), &blen, &d) == RS_EOK &&
+	   blen == sizeof(ipsec) && memcmp(back, ipsec, blen) == 0, "... which reads back as the same octets");
+	rs_buf_clear(&b);
 	rs_buf_init(&b, 64);
 	is_int(rs_rr_format(&b, NULL, wire("www.example."), 300, RS_TYPE_A, a, 4), RS_ELIMIT,
 	       "rs_rr_format into a buffer that is too small: RS_ELIMIT");

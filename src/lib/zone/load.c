@@ -106,7 +106,9 @@ static int add_record(struct sink *k, const struct rec *rec)
 			      rec->line);
 	if (ret == RS_ESYNTAX) {
 		rs_type_to_str(rec->type, tname, sizeof(tname));
-		return rs_diag(k->diag, ret, "%s:%u: malformed %s record data", rec->file, rec->line, tname);
+		const char *why = rs_rdata_flaw(rec->type, rec->rdata, rec->rdlen);
+		return rs_diag(k->diag, ret, "%s:%u: malformed %s record data%s%s", rec->file, rec->line, tname,
+			       why != NULL ? ": " : "", why != NULL ? why : "");
 	}
 	if (ret != RS_EOK)
 		return rs_diag(k->diag, ret, "%s:%u: %s", rec->file, rec->line, rs_strerror(ret));
