@@ -87,10 +87,17 @@ int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t
  */
 int zone_prep(const char *text, size_t len, const char *file, const char *origin, rs_buf_t *out,
 	      rs_diag_t *diag);
+/* What zone_prep_needed carries from piece to piece of a file: the unfinished line's length and marks. */
+typedef struct {
+	size_t line_len;
+	bool comment; /* a ';' was seen */
+	bool quote;   /* a '"' was seen */
+} zone_scan_t;
 /*
- * Could zone_prep change text, read in pieces? *line_len and *comment carry
- * the unfinished line's length and whether a comment began in it from piece
- * to piece (start at 0, false). False: the scanner may read the file as it
- * is (it maps it). A '(' in a comment does not count: generators write them.
+ * Could zone_prep change text, read in pieces (scan zeroed for the first)?
+ * False: the scanner may read the file as it is (it maps it). Cheap and
+ * approximate: a '(' in a comment does not count (generators write them),
+ * and a long line only when it holds a quoted string (a signed zone's RSA
+ * signatures are long lines too).
  */
-bool zone_prep_needed(const char *text, size_t len, size_t *line_len, bool *comment);
+bool zone_prep_needed(const char *text, size_t len, zone_scan_t *scan);

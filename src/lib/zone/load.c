@@ -184,10 +184,10 @@ static bool prep_needed(const char *path)
 	FILE *f = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
 	char *chunk = f != NULL ? malloc(1 << 16) : NULL;
 	bool needed = chunk == NULL;
-	size_t n, line = 0;
-	bool comment = false;
+	size_t n;
+	zone_scan_t scan = { 0 };
 	while (!needed && (n = fread(chunk, 1, 1 << 16, f)) > 0)
-		needed = zone_prep_needed(chunk, n, &line, &comment);
+		needed = zone_prep_needed(chunk, n, &scan);
 	free(chunk);
 	if (f != NULL)
 		fclose(f);

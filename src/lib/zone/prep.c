@@ -310,17 +310,18 @@ static void record(struct prep *p)
 	}
 }
 
-bool zone_prep_needed(const char *text, size_t len, size_t *line_len, bool *comment)
+bool zone_prep_needed(const char *text, size_t len, zone_scan_t *scan)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 		if (c == '\n') {
-			*line_len = 0;
-			*comment = false;
+			*scan = (zone_scan_t){ 0 };
 			continue;
 		}
-		*comment |= c == ';'; /* approximate: a ';' in quotes ends nothing, but nothing is missed but '(' */
-		if (++*line_len > 255 || c >= 0x80 || c == '\r' || (c == '(' && !*comment) ||
+		scan->line_len++;
+		scan->comment |= c == ';'; /* a ';' in quotes too: only a '(' after it is missed */
+		scan->quote |= c == '"';
+		if (c >= 0x80 || c == '\r' || (c == '(' && !scan->comment) || (scan->quote && scan->line_len > 257) ||
 		    (c == '$' && i + 1 < len && (text[i + 1] == 'I' || text[i + 1] == 'i')))
 			return true;
 	}
