@@ -121,6 +121,10 @@ int rs_type_from_str(const char *text, uint16_t *out);
 int rs_rdata_canonicalize(uint16_t type, uint8_t *rdata, size_t len);
 /* Check the RDATA is well formed for types whose layout we rely on. */
 int rs_rdata_check(uint16_t type, const uint8_t *rdata, size_t len);
+/* Why rs_rdata_check refuses RDATA whose layout it knows in detail ("gateway cut short"), or NULL. */
+const char *rs_rdata_flaw(uint16_t type, const uint8_t *rdata, size_t len);
+/* Types a name holds at most one record of: CNAME (RFC 2181 10.1), DNAME (RFC 6672 2.4), SOA (RFC 1035 5.2). */
+bool rs_type_singleton(uint16_t type);
 /* RFC 4034 6.3 order of canonical RDATA: octet strings, shorter prefix first. */
 int rs_rdata_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 

@@ -53,6 +53,14 @@ typedef struct {
 	unsigned include_depth;
 	/* Threads for sorting; 0 means all CPUs. */
 	unsigned threads;
+	/*
+	 * Apex CDS/CDNSKEY records that match no DNSKEY of the zone (RFC 7344
+	 * 4.1; the RFC 8078 delete signal aside): refused by rs_zone_finish when
+	 * set (a managed zone, where regsign makes them itself), otherwise a
+	 * warning "FILE:LINE: ..." to log.
+	 */
+	bool cds_must_match;
+	rs_log_t log;
 } rs_zone_opts_t;
 
 /* New empty zone for origin (wire form). Caller frees with rs_zone_free(). */
@@ -83,7 +91,9 @@ int rs_zone_add_from(rs_zone_t *zone, uint32_t source, uint32_t line, const uint
 		     uint32_t ttl, const uint8_t *rdata, size_t len);
 /*
  * Sort, remove duplicates, unify RRset TTLs (lowest wins, RFC 2181 5.2),
- * check the zone rules (one SOA at the apex, CNAME alone, ...) and mark cuts.
+ * check the zone rules (one SOA and NS at the apex, no DS there, one record of
+ * a singleton type at a name, CNAME alone, CDS/CDNSKEY matching the DNSKEYs as
+ * cds_must_match says) and mark cuts.
  */
 int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag);
 

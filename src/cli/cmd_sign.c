@@ -65,6 +65,15 @@ static void progress(void *arg, size_t done, size_t total)
 	}
 }
 
+/* The zone reader's warnings (CDS that match no key): "regsign: warning: FILE:LINE: ..." on stderr. */
+static void read_warning(void *arg, int level, const char *zone, const char *msg)
+{
+	(void)arg;
+	(void)level;
+	(void)zone;
+	cli_error("warning: %s", msg);
+}
+
 static int parse_salt(const char *text, rs_nsec3_params_t *p)
 {
 	if (strcmp(text, "-") == 0) {
@@ -309,7 +318,7 @@ int cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	}
-	rs_zone_opts_t zo = { .threads = so.threads };
+	rs_zone_opts_t zo = { .threads = so.threads, .log = { read_warning, NULL } };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int ret = rs_zone_new(origin, &zo, &zone);

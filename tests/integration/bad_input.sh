@@ -33,6 +33,16 @@ for f in "$DATA"/bad/*.zone; do
 		"$R" sign "$f" --origin example. --keys keys --out kept.signed
 done
 
+# CDS/CDNSKEY that match no key of an unmanaged zone: signed, with a warning naming the line (RFC 7344 4.1).
+{ cat "$DATA/zones/minimal.zone"; echo '@ CDS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF'
+  echo '@ CDS 0 0 0 00'; } > cds.zone
+err=$("$R" sign cds.zone --origin example. --keys keys --out cds.signed --quiet 2>&1)
+check_match "a CDS matching no DNSKEY is signed with a warning" \
+	"^regsign: warning: cds.zone:$(wc -l < "$DATA/zones/minimal.zone" | awk '{print $1 + 1}'): CDS record at 'example.' matches no DNSKEY of the zone" "$err"
+check_match "... one warning: the delete signal (RFC 8078) is not warned about" '^1$' "$(printf '%s\n' "$err" | grep -c .)"
+check_match "... and the zone is signed" 'IN	RRSIG	CDS ' "$(cat cds.signed)"
+rm -f cds.zone cds.signed
+
 # $INCLUDE loops and nesting beyond the limit.
 expect_refused "refused: \$INCLUDE loop" 'loop.zone:5: \$INCLUDE loop' \
 	"$R" sign "$DATA/include/loop.zone" --origin example. --keys keys --out kept.signed

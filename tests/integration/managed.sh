@@ -118,6 +118,12 @@ printf 'slow\t604800 TXT "a week"\n' >> long.zone
 err=$("$R" --state "$S" sign --zone long. --out long.signed --now "$(at 111)" 2>&1)
 check_match "a TTL above the policy's largest zone TTL is refused with file and line" "long.zone:12: TTL 604800 is above" "$err"
 check_match "... and the last good output stays" "^kept$" "$(cat long.signed)"
+sed -i '$d' long.zone
+printf '@\tCDS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n' >> long.zone
+err=$("$R" --state "$S" sign --zone long. --out long.signed --now "$(at 111)" 2>&1)
+check_match "a CDS in a managed zone's input that matches no key is refused with file and line" \
+	"^regsign: .*/long.zone:12: CDS record at 'long.' matches no DNSKEY of the zone" "$err"
+check_match "... and the last good output stays" "^kept$" "$(cat long.signed)"
 
 # --- no secret in the database ---
 leak=0

@@ -529,6 +529,16 @@ int main(void)
 	       "www.example. MX: RRSIG covers an RRset that is not there",
 	       "signature over an absent RRset");
 
+	/* Content the signer refuses, in a zone signed elsewhere: reported, not read as secure. */
+	defect(copy_line(good, "sub.example.\t3600\tIN\tDS\t", "example."),
+	       "example. DS: DS RRset at the zone apex", "DS at the apex");
+	{
+		char *one = join(good, strlen(good), "dn.example.\t3600\tIN\tDNAME\ta.example.\n", 37, "");
+		defect(join(one, strlen(one), "dn.example.\t3600\tIN\tDNAME\tb.example.\n", 37, ""),
+		       "dn.example. DNAME: 2 records of a type a name holds one of", "two DNAMEs at one name");
+		free(one);
+	}
+
 	/* RRSIG labels: a wildcard's leave out the *, others count every label. */
 	defect(replace(good, "*.wild.example.\t3600\tIN\tRRSIG\tTXT 15 2 ",
 		       "*.wild.example.\t3600\tIN\tRRSIG\tTXT 15 3 "),

@@ -274,6 +274,14 @@ static void test_cuts(void)
 
 /* ---- zone rules and their diagnostics ---- */
 
+/* A zone reader's warning, kept in arg (512 octets). */
+static void log_into(void *arg, int level, const char *zone, const char *msg)
+{
+	(void)level;
+	(void)zone;
+	snprintf(arg, 512, "%s", msg);
+}
+
 static void test_errors(void)
 {
 	rs_zone_t *z;
@@ -315,6 +323,68 @@ static void test_errors(void)
 	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE SOA_LINE "@ NS ns\nns A 192.0.2.1\n", "dup.zone", &z, &d,
 		   &stage);
 	is_int(ret, RS_EOK, "the same SOA twice is a duplicate, not two SOAs: %s", d.text);
+	rs_zone_free(z);
+
+	/* One rule for every singleton type; DS and NS at the apex (issue 15). */
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nns A 192.0.2.1\nd DNAME a\nd DNAME b\n",
+		   "bad.zone", &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "bad.zone:7:") && strstr(d.text, "more than one DNAME record at 'd.example.'"),
+	   "two DNAMEs at a name are refused: %s", d.text);
+	rs_zone_free(z);
+	ret = load_opts("example.", "$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nd DNAME a\nd DNAME b\n",
+			"signed.zone", &keep, &z, &d, &stage);
+	is_int(ret, RS_EOK, "... but kept in a zone read to be verified, where the verifier reports them: %s", d.text);
+	rs_zone_free(z);
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nns A 192.0.2.1\n@ DS 1 13 2 "
+		   "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n", "bad.zone", &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "bad.zone:6:") && strstr(d.text, "DS record at the zone apex"),
+	   "a DS at the apex is refused: %s", d.text);
+	rs_zone_free(z);
+	ret = load("$ORIGIN example.\n$TTL 3600\nns A 192.0.2.1\n" SOA_LINE "x NS ns\n", "bad.zone", &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "bad.zone:4:") && strstr(d.text, "no NS records at the zone apex 'example.'"),
+	   "an apex without NS is refused at its SOA's line: %s", d.text);
+	rs_zone_free(z);
+
+	/* Apex CDS/CDNSKEY against the DNSKEYs: a warning, or refused when cds_must_match. */
+	static const char cds_text[] = "$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\n"
+		"@ DNSKEY 257 3 15 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+		"@ CDNSKEY 257 3 15 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+		"@ CDS 62736 15 2 C7E4B537D7C226783FB896A9A597D2AFA3998C21FD9317FBBF69ED1A44E09407\n"
+		"@ CDS 0 0 0 00\n";
+	char warned[512] = "";
+	rs_zone_opts_t warn = { .log = { log_into, warned } }, strict = { .cds_must_match = true };
+	ret = load_opts("example.", cds_text, "cds.zone", &strict, &z, &d, &stage);
+	is_int(ret, RS_EOK, "CDS and CDNSKEY of the zone's key, and a delete signal, are accepted: %s", d.text);
+	rs_zone_free(z);
+	char *stray = malloc(sizeof(cds_text) + 128);
+	snprintf(stray, sizeof(cds_text) + 128, "%s@ CDS 62737 15 2 %s\n", cds_text,
+		 "C7E4B537D7C226783FB896A9A597D2AFA3998C21FD9317FBBF69ED1A44E09408");
+	ret = load_opts("example.", stray, "cds.zone", &warn, &z, &d, &stage);
+	ok(ret == RS_EOK && starts(warned, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
+	   "a CDS matching no DNSKEY: a warning in an unmanaged zone: %s", warned);
+	rs_zone_free(z);
+	ret = load_opts("example.", stray, "cds.zone", &strict, &z, &d, &stage);
+	ok(ret == RS_EZONE && starts(d.text, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
+	   "... and refused in a managed one: %s", d.text);
+	rs_zone_free(z);
+	free(stray);
+
+	/* What peers read (prep.c): lines stay as written after joined fields and escaped octets. */
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nk DNSKEY 256 3 15 ( AAECAwQFBgcICQoLDA0OD\n"
+		   " xAREhMUFRYXGBkaGxwdHh8=\n )\nt TXT \"\xc3\xa9\"\nlate A 192.0.2.1\nbad A x\n", "peer.zone", &z, &d, &stage);
+	ok(ret == RS_ESYNTAX && starts(d.text, "peer.zone:10:"), "a split key and 8-bit text read, lines kept: %s", d.text);
+	rs_zone_free(z);
+	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nk DNSKEY 256 3 15 ( AAECAwQFBgcICQoLDA0OD\n"
+		   " xAREhMUFRYXGBkaGxwdHh8= )\nt TXT \"\xc3\xa9\"\n", "peer.zone", &z, &d, &stage);
+	const rs_node_t *tn = ret == RS_EOK ? find(z, "t.example.") : NULL;
+	ok(tn != NULL && rs_zone_rrs(z)[tn->first].rdlen == 3 && memcmp(rs_zone_rrs(z)[tn->first].rdata, "\x02\xc3\xa9", 3) == 0,
+	   "... the octets as written: %s", d.text);
+	rs_zone_free(z);
+	char longtxt[400];
+	snprintf(longtxt, sizeof(longtxt), "$ORIGIN example.\n" SOA_LINE "@ NS ns\nt TXT \"%0256d\"\n", 0);
+	ret = load(longtxt, "long.zone", &z, &d, &stage);
+	ok(ret == RS_ESYNTAX && starts(d.text, "long.zone:4: character-string of 256 octets, longer than 255"),
+	   "a character-string over 255 octets is refused, not split: %s", d.text);
 	rs_zone_free(z);
 
 	ret = load("$ORIGIN example.\n$TTL 3600\n@ NS ns\nns A 192.0.2.1\n", "nosoa.zone", &z, &d, &stage);
@@ -492,6 +562,18 @@ static void test_serial_and_format(void)
 	       "t.example.\t3600\tIN\tTXT\t\"hello world\"\n"
 	       "a\\.b.\\200x.example.\t1\tIN\tA\t192.0.2.1\n",
 	       "rs_rr_format: A, AAAA with owner text, NS, DS, MX, TXT, an owner needing escapes");
+	rs_buf_clear(&b);
+	/* RDATA libknot's printer cannot print goes out in the RFC 3597 form, which reads back the same. */
+	static const uint8_t ipsec[] = { 10, 1, 2, 192, 0, 2, 38 };
+	rs_buf_init(&b, 1 << 16);
+	is_int(rs_rr_format(&b, NULL, wire("gw.example."), 60, 45, ipsec, sizeof(ipsec)), RS_EOK,
+	       "rs_rr_format of an IPSECKEY libknot cannot print succeeds");
+	rs_buf_printf(&b, "%s", "");
+	is_str((const char *)b.data, "gw.example.\t60\tIN\tIPSECKEY\t\\# 7 0A0102C0000226\n", "... in the generic form");
+	uint8_t back[64];
+	size_t blen = 0;
+	ok(rs_rdata_from_text(45, "\\# 7 0A0102C0000226", back, sizeof(back), &blen, &d) == RS_EOK &&
+	   blen == sizeof(ipsec) && memcmp(back, ipsec, blen) == 0, "... which reads back as the same octets");
 	rs_buf_clear(&b);
 	rs_buf_init(&b, 64);
 	is_int(rs_rr_format(&b, NULL, wire("www.example."), 300, RS_TYPE_A, a, 4), RS_ELIMIT,

@@ -66,11 +66,38 @@ int rs_rdata_canonicalize(uint16_t type, uint8_t *rdata, size_t len)
 	return walk(type, rdata, len, true);
 }
 
+/* RFC 4025 2: precedence, gateway type, algorithm, gateway, public key. */
+static const char *ipseckey_flaw(const uint8_t *rd, size_t len)
+{
+	if (len < 3)
+		return "shorter than its fixed part";
+	size_t gw = rd[1] == 0 ? 0 : rd[1] == 1 ? 4 : rd[1] == 2 ? 16 : 0;
+	if (rd[1] > 3)
+		return "unknown gateway type";
+	if (rd[1] == 3)
+		gw = rs_dname_len(rd + 3, len - 3);
+	if ((rd[1] != 0 && gw == 0) || 3 + gw > len)
+		return "gateway cut short";
+	/* Algorithm 0 means no key (RFC 4025 2.4); BIND and ldns refuse a key-less other one. */
+	if (rd[2] != 0 && 3 + gw == len)
+		return "a public key algorithm without a public key (RFC 4025 2.4)";
+	return NULL;
+}
+
+const char *rs_rdata_flaw(uint16_t type, const uint8_t *rdata, size_t len)
+{
+	if (walk(type, (uint8_t *)rdata, len, false) != RS_EOK)
+		return NULL;
+	return type == 45 ? ipseckey_flaw(rdata, len) : NULL;
+}
+
 int rs_rdata_check(uint16_t type, const uint8_t *rdata, size_t len)
 {
 	int ret = walk(type, (uint8_t *)rdata, len, false);
 	if (ret != RS_EOK)
 		return ret;
+	if (rs_rdata_flaw(type, rdata, len) != NULL)
+		return RS_ESYNTAX;
 	switch (type) {
 	case RS_TYPE_A: return len == 4 ? RS_EOK : RS_ESYNTAX;
 	case RS_TYPE_AAAA: return len == 16 ? RS_EOK : RS_ESYNTAX;
@@ -78,6 +105,11 @@ int rs_rdata_check(uint16_t type, const uint8_t *rdata, size_t len)
 	case RS_TYPE_DNSKEY: case RS_TYPE_CDNSKEY: return len >= 4 ? RS_EOK : RS_ESYNTAX;
 	}
 	return RS_EOK;
+}
+
+bool rs_type_singleton(uint16_t type)
+{
+	return type == RS_TYPE_CNAME || type == RS_TYPE_DNAME || type == RS_TYPE_SOA;
 }
 
 int rs_rdata_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)

@@ -101,14 +101,16 @@ static void skipped(void *arg, const char *domain, const char *reason)
 int session_build(rs_session_t *s, const char *input, const rs_signing_t *signing, rs_zone_t **out,
 		 rs_publish_result_t *res, rs_diag_t *diag)
 {
-	rs_zone_opts_t zo = { .threads = s->o.threads };
+	/* regsign makes this zone's CDS and CDNSKEY: any other in the input is refused. */
+	rs_zone_opts_t zo = { .threads = s->o.threads, .cds_must_match = true };
+	rs_zone_opts_t to = { .threads = s->o.threads }; /* a template has no keys yet */
 	rs_zone_t *zone = NULL, *tmpl = NULL;
 	int ret = rs_zone_new(s->origin, &zo, &zone);
 	if (ret != RS_EOK)
 		return rs_diag(diag, ret, "%s", rs_strerror(ret));
 	if (!s->zone.registry) {
 		ret = rs_zone_read(zone, input, diag);
-	} else if ((ret = rs_zone_new(s->origin, &zo, &tmpl)) == RS_EOK) {
+	} else if ((ret = rs_zone_new(s->origin, &to, &tmpl)) == RS_EOK) {
 		ret = rs_zone_read(tmpl, input, diag);
 		if (ret == RS_EOK)
 			ret = rs_zone_finish(tmpl, diag);

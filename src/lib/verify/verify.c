@@ -132,6 +132,11 @@ static void check_node(vpart_t *p, size_t index)
 		while (j < node->count && rr[j].type == rr[i].type)
 			j++;
 		uint16_t type = rr[i].type;
+		/* Content a validator rejects whatever its signatures say. */
+		if (type == RS_TYPE_DS && (node->flags & RS_NODE_APEX))
+			verify_problem(p, owner, type, "DS RRset at the zone apex (it belongs in the parent zone)");
+		if (j - i > 1 && rs_type_singleton(type))
+			verify_problem(p, owner, type, "%u records of a type a name holds one of", j - i);
 		if (type != RS_TYPE_RRSIG && rs_rrset_is_signed(node, type))
 			check_rrset(p, node, type, rr + i, j - i, sb, se);
 		i = j;

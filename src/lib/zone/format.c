@@ -176,6 +176,20 @@ static char *put_16_8_8(char *p, const uint8_t *rd)
 	return p;
 }
 
+/*
+ * RFC 3597 5 generic form, "\# LEN HEX", for RDATA libknot's printer
+ * cannot print: every reader takes it back as the same octets.
+ */
+static char *put_generic(char *p, const uint8_t *rd, size_t len)
+{
+	memcpy(p, "\\# ", 3);
+	p = put_u32(p + 3, (uint32_t)len);
+	if (len == 0)
+		return p;
+	*p++ = ' ';
+	return put_hex(p, rd, len);
+}
+
 /* Fast path for the common types; NULL if this RDATA is left to libknot. */
 static char *put_rdata(char *p, uint16_t type, const uint8_t *rd, size_t len)
 {
@@ -295,9 +309,7 @@ int rs_rr_format(rs_buf_t *buf, const char *owner_text, const uint8_t *owner_wir
 	char *end = put_rdata(p, type, rdata, len);
 	if (end == NULL) {
 		int m = rs_rdata_to_str(type, rdata, len, p, need - (size_t)(p - start));
-		if (m < 0)
-			return m;
-		end = p + m;
+		end = m >= 0 ? p + m : put_generic(p, rdata, len);
 	}
 	*end++ = '\n';
 	buf->len += (size_t)(end - start);

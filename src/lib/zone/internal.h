@@ -78,3 +78,26 @@ int zone_file_index(rs_zone_t *zone, const char *name, uint32_t *index);
 /* Append one record: RDATA is copied into the arena, canonicalised and checked. */
 int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t ttl,
 		const uint8_t *rdata, size_t len, uint32_t file, uint32_t line);
+
+/*
+ * The text of file (len octets) as libzscanner is to read it, appended to
+ * out (prep.c): what peers accept and the scanner does not, rewritten, with
+ * the same line numbers; origin is the one the file starts with. RS_ESYNTAX
+ * with "FILE:LINE: why" for what is refused (a character-string over 255).
+ */
+int zone_prep(const char *text, size_t len, const char *file, const char *origin, rs_buf_t *out,
+	      rs_diag_t *diag);
+/* What zone_prep_needed carries from piece to piece of a file: the unfinished line's length and marks. */
+typedef struct {
+	size_t line_len;
+	bool comment; /* a ';' was seen */
+	bool quote;   /* a '"' was seen */
+} zone_scan_t;
+/*
+ * Could zone_prep change text, read in pieces (scan zeroed for the first)?
+ * False: the scanner may read the file as it is (it maps it). Cheap and
+ * approximate: a '(' in a comment does not count (generators write them),
+ * and a long line only when it holds a quoted string (a signed zone's RSA
+ * signatures are long lines too).
+ */
+bool zone_prep_needed(const char *text, size_t len, zone_scan_t *scan);

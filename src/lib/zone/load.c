@@ -106,7 +106,9 @@ static int add_record(struct sink *k, const struct rec *rec)
 			      rec->line);
 	if (ret == RS_ESYNTAX) {
 		rs_type_to_str(rec->type, tname, sizeof(tname));
-		return rs_diag(k->diag, ret, "%s:%u: malformed %s record data", rec->file, rec->line, tname);
+		const char *why = rs_rdata_flaw(rec->type, rec->rdata, rec->rdlen);
+		return rs_diag(k->diag, ret, "%s:%u: malformed %s record data%s%s", rec->file, rec->line, tname,
+			       why != NULL ? ": " : "", why != NULL ? why : "");
 	}
 	if (ret != RS_EOK)
 		return rs_diag(k->diag, ret, "%s:%u: %s", rec->file, rec->line, rs_strerror(ret));
@@ -176,46 +178,48 @@ static int emit(struct reader *r, zs_scanner_t *s, const char *file, uint32_t fi
 static int read_file(struct reader *r, const char *path, const char *origin, uint32_t ttl,
 		     const char *from, uint64_t from_line);
 
-/*
- * libzscanner refuses CRLF line ends. A file that has CR LF is read into
- * memory with each CR LF turned into LF (*text set); otherwise *text stays
- * NULL and the scanner maps the file itself.
- */
-static int read_crlf(const char *path, char **text, size_t *len)
+/* Does the file need rewriting for the scanner (zone_prep_needed)? Read in pieces; true when unsure. */
+static bool prep_needed(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return -errno;
-	char *chunk = malloc(1 << 16);
-	bool crlf = false;
+	FILE *f = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
+	char *chunk = f != NULL ? malloc(1 << 16) : NULL;
+	bool needed = chunk == NULL;
 	size_t n;
-	while (chunk != NULL && !crlf && (n = fread(chunk, 1, 1 << 16, f)) > 0)
-		crlf = memchr(chunk, '\r', n) != NULL;
+	zone_scan_t scan = { 0 };
+	while (!needed && (n = fread(chunk, 1, 1 << 16, f)) > 0)
+		needed = zone_prep_needed(chunk, n, &scan);
 	free(chunk);
-	if (!crlf) {
+	if (f != NULL)
 		fclose(f);
+	return needed;
+}
+
+/*
+ * A file's text, rewritten for the scanner (zone_prep), into out; out
+ * stays empty (data NULL) when the scanner can read the file as it is.
+ */
+static int read_text(const char *path, const char *origin, rs_buf_t *out, rs_diag_t *diag, const char *where)
+{
+	rs_buf_init(out, (size_t)1 << 40);
+	if (!prep_needed(path))
 		return RS_EOK;
+	rs_buf_t raw;
+	rs_buf_init(&raw, (size_t)1 << 40);
+	int ret = rs_buf_read_file(&raw, strcmp(path, "-") == 0 ? "/dev/stdin" : path);
+	if (ret != RS_EOK) {
+		rs_buf_clear(&raw);
+		return rs_diag(diag, ret, "%scannot read '%s': %s", where, path,
+			       ret < 0 && ret > -4096 ? strerror(-ret) : rs_strerror(ret));
 	}
-	if (fseek(f, 0, SEEK_END) != 0) {
-		fclose(f);
-		return -errno;
-	}
-	long size = ftell(f);
-	rewind(f);
-	char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
-	if (buf == NULL) {
-		fclose(f);
-		return RS_ENOMEM;
-	}
-	size_t got = fread(buf, 1, (size_t)size, f);
-	fclose(f);
-	size_t out = 0;
-	for (size_t i = 0; i < got; i++)
-		if (!(buf[i] == '\r' && i + 1 < got && buf[i + 1] == '\n'))
-			buf[out++] = buf[i];
-	*text = buf;
-	*len = out;
-	return RS_EOK;
+	ret = rs_buf_reserve(out, raw.len + raw.len / 32 + 64);
+	if (ret == RS_EOK)
+		ret = zone_prep((const char *)raw.data, raw.len, path, origin, out, diag);
+	else
+		rs_diag(diag, ret, "out of memory");
+	rs_buf_clear(&raw);
+	if (ret != RS_EOK)
+		rs_buf_clear(out);
+	return ret;
 }
 
 /*
@@ -288,23 +292,22 @@ static int read_file(struct reader *r, const char *path, const char *origin, uin
 	} else {
 		strcpy(real, "/dev/stdin");
 	}
-	char *text = NULL;
-	size_t text_len = 0;
-	int ret = strcmp(path, "-") == 0 ? RS_EOK : read_crlf(path, &text, &text_len);
+	rs_buf_t text;
+	int ret = read_text(path, origin, &text, r->diag, where);
 	if (ret != RS_EOK)
-		return rs_diag(r->diag, ret, "%scannot read '%s': %s", where, path, strerror(-ret));
+		return ret;
 	zs_scanner_t *s = malloc(sizeof(*s));
 	if (s == NULL) {
-		free(text);
+		rs_buf_clear(&text);
 		return rs_diag(r->diag, RS_ENOMEM, "out of memory");
 	}
 	if (zs_init(s, origin, RS_CLASS_IN, ttl) != 0) {
 		free(s);
-		free(text);
+		rs_buf_clear(&text);
 		return rs_diag(r->diag, RS_ESYNTAX, "%sbad origin '%s'", where, origin);
 	}
-	int set = text != NULL ? zs_set_input_string(s, text, text_len)
-			       : zs_set_input_file(s, strcmp(path, "-") == 0 ? "/dev/stdin" : path);
+	int set = text.data != NULL ? zs_set_input_string(s, (const char *)text.data, text.len)
+				    : zs_set_input_file(s, path);
 	if (set != 0) {
 		ret = rs_diag(r->diag, RS_EIO, "%scannot read '%s': %s", where, path,
 			      zs_strerror(s->error.code));
@@ -317,7 +320,7 @@ static int read_file(struct reader *r, const char *path, const char *origin, uin
 	}
 	zs_deinit(s);
 	free(s);
-	free(text);
+	rs_buf_clear(&text);
 	return ret;
 }
 
@@ -415,13 +418,23 @@ int rs_zone_read_string(rs_zone_t *zone, const char *text, size_t len, const cha
 	zs_scanner_t *s = malloc(sizeof(*s));
 	if (s == NULL)
 		return rs_diag(diag, RS_ENOMEM, "out of memory");
-	int ret;
-	if (zs_init(s, origin, RS_CLASS_IN, 3600) != 0 || zs_set_input_string(s, text, len) != 0)
-		ret = rs_diag(diag, RS_ESYNTAX, "%s: cannot start the zone scanner", label);
+	rs_buf_t prepped;
+	rs_buf_init(&prepped, (size_t)1 << 40);
+	int ret = rs_buf_reserve(&prepped, len + len / 32 + 64);
+	if (ret != RS_EOK)
+		ret = rs_diag(diag, ret, "out of memory");
 	else
-		ret = run_scanner(&r, s, label);
-	zs_deinit(s);
+		ret = zone_prep(text, len, label, origin, &prepped, diag);
+	if (ret == RS_EOK) {
+		if (zs_init(s, origin, RS_CLASS_IN, 3600) != 0 ||
+		    zs_set_input_string(s, (const char *)prepped.data, prepped.len) != 0)
+			ret = rs_diag(diag, RS_ESYNTAX, "%s: cannot start the zone scanner", label);
+		else
+			ret = run_scanner(&r, s, label);
+		zs_deinit(s);
+	}
 	free(s);
+	rs_buf_clear(&prepped);
 	return ret;
 }
 

@@ -1,6 +1,9 @@
 /* The zone store: records, canonical sort, nodes, zone rules and cuts. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "regsign/crypto.h"
 
 #include "internal.h"
 
@@ -514,32 +517,49 @@ static int where(const rs_zone_t *zone, const rs_rr_t *rr, rs_diag_t *diag, int 
 	return rs_diag(diag, code, "%s '%s'", what, owner);
 }
 
-/* Check one node's RRsets: SOA only at the apex, CNAME alone. */
+/*
+ * Check one node's RRsets: SOA only at the apex, one record of each
+ * singleton type, CNAME alone; at the apex NS and no DS (DS belongs to the
+ * parent side of a cut, RFC 4035 2.4). A zone read with keep_dnssec (one
+ * already signed, to be checked) keeps a DS at its apex and duplicate
+ * CNAMEs and DNAMEs: the verifier reports them.
+ */
 int zone_check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
 {
 	const rs_rr_t *rr = zone->rrs + node->first;
-	char owner[1024];
-	const rs_rr_t *cname = NULL;
-	size_t others = 0, soas = 0;
+	bool apex = node->flags & RS_NODE_APEX, lenient = zone->opts.keep_dnssec;
+	char owner[1024], what[64], tname[32];
+	const rs_rr_t *cname = NULL, *soa = NULL;
+	size_t others = 0;
+	bool ns = false;
+	rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
 	for (uint32_t i = 0; i < node->count; i++) {
+		/* Records are in type order, so a second record of a type follows the first. */
+		if (i > 0 && rr[i].type == rr[i - 1].type && rs_type_singleton(rr[i].type) &&
+		    (!lenient || rr[i].type == RS_TYPE_SOA)) {
+			rs_type_to_str(rr[i].type, tname, sizeof(tname));
+			snprintf(what, sizeof(what), "more than one %s record at", tname);
+			return where(zone, &rr[i], diag, RS_EZONE, what, owner);
+		}
 		switch (rr[i].type) {
 		case RS_TYPE_CNAME:
-			if (cname != NULL) {
-				rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
-				return where(zone, &rr[i], diag, RS_EZONE, "more than one CNAME record at", owner);
-			}
 			cname = &rr[i];
 			break;
 		case RS_TYPE_SOA:
-			if (!(node->flags & RS_NODE_APEX)) {
-				rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
+			if (!apex)
 				return where(zone, &rr[i], diag, RS_EZONE, "SOA record not at the zone apex, at", owner);
-			}
-			if (++soas > 1) {
-				rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
-				return where(zone, &rr[i], diag, RS_EZONE, "duplicate SOA record for", owner);
-			}
 			zone->soa = node->first + i;
+			soa = &rr[i];
+			others++;
+			break;
+		case RS_TYPE_DS:
+			if (apex && !lenient)
+				return where(zone, &rr[i], diag, RS_EZONE,
+					     "DS record at the zone apex (it belongs in the parent zone)", owner);
+			others++;
+			break;
+		case RS_TYPE_NS:
+			ns = true;
 			others++;
 			break;
 		case RS_TYPE_RRSIG: case RS_TYPE_NSEC:
@@ -548,10 +568,11 @@ int zone_check_node(rs_zone_t *zone, rs_node_t *node, rs_diag_t *diag)
 			others++;
 		}
 	}
-	if (cname != NULL && others > 0) {
-		rs_dname_to_str(rs_name_wire(node->name), owner, sizeof(owner));
+	if (cname != NULL && others > 0)
 		return where(zone, cname, diag, RS_EZONE, "CNAME beside other data at", owner);
-	}
+	/* Without its SOA the apex is refused by the caller, which says so. */
+	if (apex && !ns && soa != NULL)
+		return where(zone, soa, diag, RS_EZONE, "no NS records at the zone apex", owner);
 	return RS_EOK;
 }
 
@@ -633,6 +654,54 @@ const rs_name_t *zone_mark_node(const rs_zone_t *zone, rs_node_t *node, const rs
 	return cut;
 }
 
+/* The RFC 8078 4 delete signals: CDS 0 0 0 00 and CDNSKEY 0 3 0 AA==. */
+static bool cds_delete(const rs_rr_t *rr)
+{
+	static const uint8_t cds[5] = { 0 }, cdnskey[5] = { 0, 0, 3, 0, 0 };
+	return rr->rdlen == 5 && memcmp(rr->rdata, rr->type == RS_TYPE_CDS ? cds : cdnskey, 5) == 0;
+}
+
+/* Does an apex CDS or CDNSKEY record stand for one of the apex DNSKEYs? */
+static bool cds_matches(const rs_zone_t *zone, const rs_node_t *apex, const rs_rr_t *rr)
+{
+	uint32_t b, e;
+	if (!rs_node_rrset(zone, apex, RS_TYPE_DNSKEY, &b, &e))
+		return false;
+	for (uint32_t i = b; i < e; i++) {
+		const rs_rr_t *key = &zone->rrs[i];
+		uint8_t ds[128];
+		int len = rr->type == RS_TYPE_CDNSKEY ? key->rdlen
+			  : rs_ds_make(rs_name_wire(zone->origin), key->rdata, key->rdlen, rr->rdata[3], ds, sizeof(ds));
+		const uint8_t *want = rr->type == RS_TYPE_CDNSKEY ? key->rdata : ds;
+		if (len == rr->rdlen && memcmp(want, rr->rdata, (size_t)len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Apex CDS/CDNSKEY against the zone's DNSKEYs: refused or warned about, as opts.cds_must_match says. */
+static int check_cds(rs_zone_t *zone, rs_diag_t *diag)
+{
+	const rs_node_t *apex = &zone->nodes[0];
+	char origin[1024], tname[16];
+	for (uint32_t i = apex->first; i < apex->first + apex->count; i++) {
+		const rs_rr_t *rr = &zone->rrs[i];
+		if ((rr->type != RS_TYPE_CDS && rr->type != RS_TYPE_CDNSKEY) || cds_delete(rr) ||
+		    cds_matches(zone, apex, rr))
+			continue;
+		rs_type_to_str(rr->type, tname, sizeof(tname));
+		rs_dname_to_str(rs_name_wire(zone->origin), origin, sizeof(origin));
+		const char *file = rs_zone_file_name(zone, rr->file);
+		if (zone->opts.cds_must_match)
+			return rs_diag(diag, RS_EZONE, "%s:%u: %s record at '%s' matches no DNSKEY of the zone "
+				       "(regsign makes the CDS and CDNSKEY records of a managed zone)",
+				       file, rr->line, tname, origin);
+		rs_log(&zone->opts.log, RS_LOG_WARNING, NULL, "%s:%u: %s record at '%s' matches no DNSKEY of the "
+		       "zone: a parent would ignore it or act on it (RFC 7344 4.1)", file, rr->line, tname, origin);
+	}
+	return RS_EOK;
+}
+
 int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 {
 	char origin[1024];
@@ -662,6 +731,8 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 	}
 	if (zone->soa == UINT32_MAX)
 		return rs_diag(diag, RS_EZONE, "%s:1: no SOA record at the zone apex '%s'", file, origin);
+	if ((ret = check_cds(zone, diag)) != RS_EOK)
+		return ret;
 	zone->finished = true;
 	return RS_EOK;
 }
