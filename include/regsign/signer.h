@@ -43,6 +43,15 @@ typedef struct {
 	 * point of its own, so they never fall in step again.
 	 */
 	int64_t reuse_spread;
+	/*
+	 * ZONEMD (RFC 8976): the apex ZONEMD RRset of the zone is a template
+	 * (rs_zonemd_prepare: one record per hash, zero digests). Every other
+	 * record written is streamed into the digests in canonical order as its
+	 * chunk is written; the ZONEMD RRset (the SOA's serial, the digests) and
+	 * its RRSIGs, made after the digest, are written last, after the rest
+	 * of the zone. rs_sign_update fills in the digests after a change too.
+	 */
+	bool zonemd;
 	/* Called by the writing thread after each chunk; may be NULL. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
@@ -54,6 +63,7 @@ typedef struct {
 	uint64_t nsec;  /* NSEC or NSEC3 records made */
 	uint64_t records; /* records written, signatures included */
 	uint64_t names;
+	uint64_t zonemd; /* ZONEMD records made (opts.zonemd) */
 } rs_sign_stats_t;
 
 /*

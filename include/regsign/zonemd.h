@@ -76,6 +76,19 @@ size_t rs_zonemd_rdata(uint32_t serial, uint8_t hash, const uint8_t *digest, siz
  */
 int rs_zonemd_prepare(const rs_zone_t *zone, const uint8_t *hashes, size_t n, uint32_t ttl, rs_zone_t **out,
 		      size_t *dropped, rs_diag_t *diag);
+/*
+ * Which digests a signed zone gets, and the zone made ready for them: the
+ * hashes wanted[0..nwanted) when wanted is not NULL (sign --zonemd, a
+ * policy's zonemd; nwanted 0: none), else those of the input's apex ZONEMD
+ * RRset (it asked for them), with the input's ZONEMD TTL; then
+ * rs_zonemd_prepare. *zone is replaced by the prepared zone when it
+ * changes (the old one freed). hashes and *n get the digests to make (0:
+ * none, opts.zonemd off); *stale counts the input's apex ZONEMD records
+ * that no new record replaces (another scheme or hash, or none wanted):
+ * dropped, for the caller's warning.
+ */
+int rs_zonemd_setup(rs_zone_t **zone, const uint8_t *wanted, size_t nwanted, uint8_t hashes[RS_ZONEMD_HASHES],
+		    size_t *n, size_t *stale, rs_diag_t *diag);
 /* The hashes (scheme 1, supported, each once) of the apex ZONEMD RRset of zone into hashes; returns count. */
 size_t rs_zonemd_hashes(const rs_zone_t *zone, uint8_t hashes[RS_ZONEMD_HASHES]);
 
@@ -90,7 +103,8 @@ typedef struct {
 /*
  * Recompute each apex ZONEMD digest of zone that we can (RFC 8976 4):
  * problems (a digest that does not match, a serial that is not the SOA's,
- * two records of one scheme and hash, a ZONEMD with no supported digest)
- * are appended to report, one line each, and counted in *problems.
+ * two records of one scheme and hash, a digest under 12 octets) are
+ * appended to report ("ORIGIN ZONEMD: what"), one line each, and counted
+ * in *problems. Records of other schemes and hashes are skipped.
  */
 int rs_zonemd_check(const rs_zone_t *zone, rs_buf_t *report, uint64_t *problems, rs_zonemd_result_t *res);

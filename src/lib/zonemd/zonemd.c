@@ -321,8 +321,46 @@ int rs_zonemd_check(const rs_zone_t *zone, rs_buf_t *report, uint64_t *problems,
 		}
 		res->valid++;
 	}
-	if (res->checked == 0)
-		problem(report, problems, zone, "no record of a scheme and hash algorithm that can be verified "
-			"(scheme 1 with hash 1 or 2)");
+	/* Records of schemes or hashes we do not know are skipped (RFC 8976 4): res->checked says how many were not. */
+	return RS_EOK;
+}
+
+int rs_zonemd_setup(rs_zone_t **zone, const uint8_t *wanted, size_t nwanted, uint8_t hashes[RS_ZONEMD_HASHES],
+		    size_t *n, size_t *stale, rs_diag_t *diag)
+{
+	*n = 0;
+	*stale = 0;
+	if (nwanted > RS_ZONEMD_HASHES)
+		return rs_diag(diag, RS_EINVAL, "more than %d ZONEMD hash algorithms", RS_ZONEMD_HASHES);
+	size_t count = nwanted;
+	if (wanted != NULL)
+		memcpy(hashes, wanted, nwanted);
+	else
+		count = rs_zonemd_hashes(*zone, hashes);
+	size_t nnodes;
+	const rs_node_t *apex = rs_zone_nodes(*zone, &nnodes);
+	uint32_t b = 0, e = 0, ttl = 0;
+	if (nnodes > 0 && rs_node_rrset(*zone, apex, RS_TYPE_ZONEMD, &b, &e))
+		ttl = rs_zone_rrs(*zone)[b].ttl;
+	/* Stale: an input record that no new one takes the place of (another scheme or hash, or none wanted). */
+	size_t old = 0;
+	for (uint32_t i = b; i < e; i++) {
+		const rs_rr_t *rr = &rs_zone_rrs(*zone)[i];
+		bool kept = false;
+		for (size_t h = 0; h < count && rr->rdlen >= 6; h++)
+			kept |= rr->rdata[4] == RS_ZONEMD_SIMPLE && rr->rdata[5] == hashes[h];
+		old += !kept;
+	}
+	rs_zone_t *ready = NULL;
+	size_t dropped = 0;
+	int ret = rs_zonemd_prepare(*zone, hashes, count, ttl, &ready, &dropped, diag);
+	if (ret != RS_EOK)
+		return ret;
+	if (ready != NULL) {
+		rs_zone_free(*zone);
+		*zone = ready;
+	}
+	*n = count;
+	*stale = old;
 	return RS_EOK;
 }
