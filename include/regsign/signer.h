@@ -142,7 +142,10 @@ typedef struct {
  * change at the apex (only the serial may change there), a DNAME added or
  * removed, a cut (NS) added or removed at a name with names below it that
  * stay, keys that differ from the signers of prev's SOA and DNSKEY RRsets,
- * or DNSKEY or NSEC/NSEC3 TTLs that differ from prev's. RS_EINVAL with the
+ * DNSKEY or NSEC/NSEC3 TTLs that differ from prev's, or an apex ZONEMD in
+ * prev and not opts.zonemd or the other way round (opts.zonemd: prev's apex
+ * ZONEMD RRset is made again over the whole next zone, an O(zone) walk, and
+ * signed anew). RS_EINVAL with the
  * record named when a removed record is not in prev, an added one already
  * is, a record is outside the zone, of a type above or at the owner name of
  * one of prev's NSEC3 records, or the serial is not after prev's; RS_EZONE
