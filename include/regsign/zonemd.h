@@ -98,6 +98,7 @@ typedef struct {
 	size_t checked;     /* of which scheme 1 with a supported hash: recomputed */
 	size_t valid;       /* of which matched */
 	uint8_t hashes[8];  /* the hash algorithms checked, in record order */
+	double seconds;     /* the digest's time (monotonic clock): the cost of a change set's ZONEMD */
 } rs_zonemd_result_t;
 
 /*

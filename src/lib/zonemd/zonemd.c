@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <time.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -285,9 +286,13 @@ int rs_zonemd_check(const rs_zone_t *zone, rs_buf_t *report, uint64_t *problems,
 	size_t n = rs_zonemd_hashes(zone, hashes);
 	uint8_t digest[RS_ZONEMD_HASHES][RS_ZONEMD_DIGEST_MAX];
 	if (n > 0) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int ret = rs_zonemd_zone_multi(zone, hashes, n, digest);
 		if (ret != RS_EOK)
 			return ret;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	}
 	uint32_t serial = soa_serial(zone);
 	for (uint32_t i = b; i < e; i++) {
