@@ -121,6 +121,9 @@ static void publish_summary(const char *zone, const rs_publish_result_t *r)
 		(unsigned long long)r->stats.reused, r->signers, r->published, r->serial, exp,
 		(unsigned long long)r->verified, r->t_build + r->t_sign + r->t_verify, r->t_build, r->t_sign,
 		r->t_verify);
+	if (r->zonemd > 0)
+		fprintf(stderr, "ZONEMD: %zu digest%s over the signed zone (RFC 8976 SIMPLE)\n", r->zonemd,
+			r->zonemd > 1 ? "s" : "");
 	if (r->delegations > 0 || r->skipped > 0)
 		fprintf(stderr, "registry zone %s: %zu delegations, %zu left out\n", zone, r->delegations, r->skipped);
 	if (r->ttl_fixes > 0)
