@@ -188,6 +188,27 @@ static void signer_tests(void)
 		ok(ret == -EOPNOTSUPP && no == NULL, "dropping the ZONEMD takes a full signing: %s", d.text);
 		rs_zone_free(next);
 	}
+	/* The same with NSEC3: the new name's NSEC3 and the digest over it. */
+	if (s3 != NULL) {
+		uint8_t owner[RS_NAME_MAX], rdata[4] = { 192, 0, 2, 78 };
+		rs_dname_from_str("added3.example.", owner);
+		rs_xrr_t add = { .owner = owner, .rdata = rdata, .ttl = 300, .type = RS_TYPE_A, .rdlen = 4 };
+		rs_changes_t c = { .added = &add, .nadded = 1, .serial = 8 };
+		rs_sign_opts_t so = { .inception = INCEPTION, .expiration = EXPIRATION, .threads = 2, .nsec3 = true,
+				      .zonemd = true };
+		rs_zone_t *next = NULL;
+		rs_diff_t diff = { 0 }, full = { 0 };
+		int ret = rs_sign_update(s3, &c, keys, 2, &so, &next, &diff, NULL, &d);
+		if (ret != RS_EOK)
+			printf("# update: %s\n", d.text);
+		check_signed(next, 1, "NSEC3, after a change set");
+		ret = next != NULL ? rs_diff_zones(s3, next, &full, &d) : RS_EINVAL;
+		ok(ret == RS_EOK && diff.nadded == full.nadded && diff.nremoved == full.nremoved,
+		   "NSEC3: the change set's diff is the zones' diff (%zu/%zu added)", diff.nadded, full.nadded);
+		rs_diff_clear(&diff);
+		rs_diff_clear(&full);
+		rs_zone_free(next);
+	}
 	rs_zone_free(a2);
 	rs_zone_free(s2);
 	rs_zone_free(z);
