@@ -64,6 +64,15 @@ typedef struct {
 	bool nsec3;
 	rs_nsec3_params_t nsec3_params;
 
+	/*
+	 * ZONEMD (RFC 8976) digests of the signed zone: zonemd_set says the
+	 * policy decides (nzonemd hashes, 0 for "none": an input ZONEMD is
+	 * dropped); else the input's apex ZONEMD, if any, says which.
+	 */
+	bool zonemd_set;
+	uint8_t nzonemd;
+	uint8_t zonemd[2]; /* RS_ZONEMD_SHA384, RS_ZONEMD_SHA512 */
+
 	int64_t zone_propagation; /* until every secondary serves a new zone version */
 	int serial;               /* RS_SERIAL_* */
 

@@ -264,6 +264,8 @@ typedef struct {
 	size_t delegations, skipped; /* a registry zone's, and those left out */
 	uint64_t verified;           /* signatures checked before publication */
 	size_t ttl_fixes;            /* records whose TTL was unified (RFC 2181 5.2) */
+	size_t zonemd;               /* ZONEMD digests made (the policy's zonemd, or the input's apex ZONEMD) */
+	size_t zonemd_stale;         /* apex ZONEMD records of the input dropped, with a warning in the log */
 	double t_build, t_sign, t_verify; /* seconds */
 } rs_publish_result_t;
 

@@ -43,6 +43,15 @@ typedef struct {
 	 * point of its own, so they never fall in step again.
 	 */
 	int64_t reuse_spread;
+	/*
+	 * ZONEMD (RFC 8976): the apex ZONEMD RRset of the zone is a template
+	 * (rs_zonemd_prepare: one record per hash, zero digests). Every other
+	 * record written is streamed into the digests in canonical order as its
+	 * chunk is written; the ZONEMD RRset (the SOA's serial, the digests) and
+	 * its RRSIGs, made after the digest, are written last, after the rest
+	 * of the zone. rs_sign_update fills in the digests after a change too.
+	 */
+	bool zonemd;
 	/* Called by the writing thread after each chunk; may be NULL. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
@@ -54,6 +63,7 @@ typedef struct {
 	uint64_t nsec;  /* NSEC or NSEC3 records made */
 	uint64_t records; /* records written, signatures included */
 	uint64_t names;
+	uint64_t zonemd; /* ZONEMD records made (opts.zonemd) */
 } rs_sign_stats_t;
 
 /*
@@ -132,7 +142,10 @@ typedef struct {
  * change at the apex (only the serial may change there), a DNAME added or
  * removed, a cut (NS) added or removed at a name with names below it that
  * stay, keys that differ from the signers of prev's SOA and DNSKEY RRsets,
- * or DNSKEY or NSEC/NSEC3 TTLs that differ from prev's. RS_EINVAL with the
+ * DNSKEY or NSEC/NSEC3 TTLs that differ from prev's, or an apex ZONEMD in
+ * prev and not opts.zonemd or the other way round (opts.zonemd: prev's apex
+ * ZONEMD RRset is made again over the whole next zone, an O(zone) walk, and
+ * signed anew). RS_EINVAL with the
  * record named when a removed record is not in prev, an added one already
  * is, a record is outside the zone, of a type above or at the owner name of
  * one of prev's NSEC3 records, or the serial is not after prev's; RS_EZONE

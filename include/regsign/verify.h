@@ -3,7 +3,9 @@
  * Every authoritative RRset must carry a valid signature, inside its
  * validity at the given time, from a key of the apex DNSKEY RRset, for every
  * algorithm of that RRset (RFC 4035 2.2); the DNSKEY RRset must be signed by
- * a SEP key; the NSEC or NSEC3 chain must be complete, with right bitmaps.
+ * a SEP key; the NSEC or NSEC3 chain must be complete, with right bitmaps;
+ * each apex ZONEMD digest that can be computed must match (RFC 8976 4),
+ * in a check of a change set's names too (the digest covers the zone).
  */
 #pragma once
 
@@ -11,6 +13,7 @@
 
 #include "regsign/base.h"
 #include "regsign/zone.h"
+#include "regsign/zonemd.h"
 
 typedef struct {
 	int64_t now;       /* signatures must be valid at this time */
@@ -38,6 +41,7 @@ typedef struct {
 	uint64_t signatures; /* signatures verified */
 	uint64_t problems;   /* 0 means the zone is secure */
 	bool nsec3;
+	rs_zonemd_result_t zonemd; /* the apex ZONEMD records and the digests recomputed */
 } rs_verify_result_t;
 
 /*

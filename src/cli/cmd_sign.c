@@ -9,6 +9,7 @@
 #include "managed.h"
 #include "regsign/session.h"
 #include "regsign/signer.h"
+#include "regsign/zonemd.h"
 
 static void help(FILE *f)
 {
@@ -18,7 +19,7 @@ static void help(FILE *f)
 		"         [--inception T --expiration T | --validity D]\n"
 		"         [--nsec3 [--nsec3-iterations N] [--nsec3-salt HEX|-] [--opt-out]]\n"
 		"         [--threads N] [--serial keep|increment|unixtime|dateserial]\n"
-		"         [--legacy] [--quiet]\n"
+		"         [--zonemd [sha384|sha512|sha384,sha512|none]] [--legacy] [--quiet]\n"
 		"\n"
 		"With --zone, signs a managed zone (see regsign zone add): first the key steps that\n"
 		"are due, then the zone's input with the keys and TTLs its policy and key states\n"
@@ -32,6 +33,10 @@ static void help(FILE *f)
 		"CDNSKEY RRsets, ZSKs the rest; without a ZSK the KSK signs everything. Denial of\n"
 		"existence is NSEC unless --nsec3 (RFC 9276 defaults: 0 iterations, no salt).\n"
 		"ZONEFILE may be - for standard input, SIGNED - for standard output.\n"
+		"--zonemd adds a ZONEMD record (RFC 8976, scheme SIMPLE; SHA-384 unless named) over\n"
+		"the signed zone, signed after the digest and written last; a ZONEMD at the input's\n"
+		"apex is made again with its hash algorithms; --zonemd none drops it (with a\n"
+		"warning, as any ZONEMD of a scheme or hash algorithm regsign does not make).\n"
 		"T is YYYYMMDDHHMMSS (UTC) or seconds since the epoch; D is a duration such as 30d.\n"
 		"Defaults: inception one hour ago, expiration 30 days from now, serial kept,\n"
 		"threads = CPUs.\n"
@@ -43,7 +48,7 @@ static void help(FILE *f)
 }
 
 enum { OPT_INCEPTION = 256, OPT_EXPIRATION, OPT_VALIDITY, OPT_NSEC3, OPT_ITER, OPT_SALT, OPT_OPTOUT,
-       OPT_THREADS, OPT_SERIAL, OPT_LEGACY, OPT_ZONE, OPT_NOW, OPT_FORCE_CLOCK, OPT_INCREMENTAL };
+       OPT_THREADS, OPT_SERIAL, OPT_LEGACY, OPT_ZONE, OPT_NOW, OPT_FORCE_CLOCK, OPT_INCREMENTAL, OPT_ZONEMD };
 
 /* Seconds since start. */
 static double elapsed(const struct timespec *start)
@@ -72,6 +77,27 @@ static void read_warning(void *arg, int level, const char *zone, const char *msg
 	(void)level;
 	(void)zone;
 	cli_error("warning: %s", msg);
+}
+
+/* "sha384", "sha512" or both, comma-separated, added to hashes[*n] once each, or "none"; false if a name is unknown. */
+static bool parse_zonemd(const char *text, uint8_t hashes[RS_ZONEMD_HASHES], size_t *n)
+{
+	if (strcmp(text, "none") == 0)
+		return true;
+	char copy[64];
+	snprintf(copy, sizeof(copy), "%s", text);
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		uint8_t h;
+		if (!rs_zonemd_hash_from_str(t, &h))
+			return false;
+		bool seen = false;
+		for (size_t i = 0; i < *n; i++)
+			seen |= hashes[i] == h;
+		if (!seen)
+			hashes[(*n)++] = h;
+	}
+	return true;
 }
 
 static int parse_salt(const char *text, rs_nsec3_params_t *p)
@@ -104,6 +130,9 @@ static void publish_summary(const char *zone, const rs_publish_result_t *r)
 		(unsigned long long)r->stats.reused, r->signers, r->published, r->serial, exp,
 		(unsigned long long)r->verified, r->t_build + r->t_sign + r->t_verify, r->t_build, r->t_sign,
 		r->t_verify);
+	if (r->zonemd > 0)
+		fprintf(stderr, "ZONEMD: %zu digest%s over the signed zone (RFC 8976 SIMPLE)\n", r->zonemd,
+			r->zonemd > 1 ? "s" : "");
 	if (r->delegations > 0 || r->skipped > 0)
 		fprintf(stderr, "registry zone %s: %zu delegations, %zu left out\n", zone, r->delegations, r->skipped);
 	if (r->ttl_fixes > 0)
@@ -168,6 +197,7 @@ int cmd_sign(int argc, char **argv)
 		{ "now", required_argument, NULL, OPT_NOW },
 		{ "force-clock", no_argument, NULL, OPT_FORCE_CLOCK },
 		{ "incremental", no_argument, NULL, OPT_INCREMENTAL },
+		{ "zonemd", optional_argument, NULL, OPT_ZONEMD },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -177,6 +207,9 @@ int cmd_sign(int argc, char **argv)
 	const char *managed = NULL;
 	bool quiet = false, legacy = false, nsec3_opts = false, force_clock = false, incremental = false;
 	rs_sign_opts_t so = { 0 };
+	uint8_t zonemd[RS_ZONEMD_HASHES];
+	size_t nzonemd = 0;
+	bool zonemd_opt = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:K:f:qh", opts, NULL)) != -1) {
@@ -214,6 +247,20 @@ int cmd_sign(int argc, char **argv)
 		case OPT_NOW: if (!cli_set_now(optarg)) return RS_EINVAL; break;
 		case OPT_FORCE_CLOCK: force_clock = true; break;
 		case OPT_INCREMENTAL: incremental = true; break;
+		case OPT_ZONEMD: {
+			/* --zonemd alone is SHA-384; the hashes may follow as --zonemd=H or as the next word. */
+			const char *h = optarg;
+			uint8_t probe[RS_ZONEMD_HASHES];
+			size_t nprobe = 0;
+			if (h == NULL && optind < argc && parse_zonemd(argv[optind], probe, &nprobe))
+				h = argv[optind++];
+			if (!parse_zonemd(h != NULL ? h : "sha384", zonemd, &nzonemd)) {
+				cli_error("unknown ZONEMD hash '%s' (sha384, sha512, or both: sha384,sha512)", h);
+				return RS_EINVAL;
+			}
+			zonemd_opt = true;
+			break;
+		}
 		case 'q': quiet = true; break;
 		case 'h': help(stdout); return RS_EOK;
 		default: help(stderr); return RS_EINVAL;
@@ -225,7 +272,7 @@ int cmd_sign(int argc, char **argv)
 	}
 	if (managed != NULL) {
 		if (optind != argc || origin_text || dir || inc_text || exp_text || validity_text || nsec3_opts ||
-		    so.nsec3) {
+		    so.nsec3 || zonemd_opt) {
 			cli_error("with --zone, the zone's policy and state decide keys, times and denial; "
 				  "give only --out (and --now, --threads, --force-clock, --incremental, --quiet)");
 			return RS_EINVAL;
@@ -342,6 +389,19 @@ int cmd_sign(int argc, char **argv)
 		code = ret;
 		goto out;
 	}
+	size_t ttl_fixes = rs_zone_ttl_fixes(zone), stale = 0;
+	uint8_t hashes[RS_ZONEMD_HASHES];
+	ret = rs_zonemd_setup(&zone, zonemd_opt ? zonemd : NULL, nzonemd, hashes, &nzonemd, &stale, &diag);
+	if (ret != RS_EOK) {
+		cli_error("%s", diag.text);
+		code = ret;
+		goto out;
+	}
+	so.zonemd = nzonemd > 0;
+	if (stale > 0)
+		fprintf(stderr, "warning: %s: %zu apex ZONEMD record%s dropped: %s\n", zone_path, stale,
+			stale > 1 ? "s" : "", nzonemd == 0 ? "signing changes the zone they digest (--zonemd makes new ones)"
+							   : "of a scheme or hash algorithm regsign does not make");
 	const rs_rr_t *soa = rs_zone_soa(zone);
 	uint32_t serial = rs_serial_next(serial_mode, rs_get32(soa->rdata + soa->rdlen - 20), now);
 	rs_zone_set_serial(zone, serial);
@@ -376,9 +436,12 @@ int cmd_sign(int argc, char **argv)
 			origin_text, (unsigned long long)stats.names, (unsigned long long)stats.signatures,
 			(unsigned long long)stats.nsec, so.nsec3 ? "NSEC3" : "NSEC", serial, t_sign, t_read,
 			t_sort - t_read, t_sign - t_sort);
-		if (rs_zone_ttl_fixes(zone) > 0)
+		for (size_t i = 0; i < nzonemd; i++)
+			fprintf(stderr, "ZONEMD: %s digest over the signed zone (RFC 8976 SIMPLE)\n",
+				rs_zonemd_hash_name(hashes[i]));
+		if (ttl_fixes > 0)
 			fprintf(stderr, "warning: %zu records had a TTL different from their RRset's; "
-				"the lowest was used (RFC 2181 5.2)\n", rs_zone_ttl_fixes(zone));
+				"the lowest was used (RFC 2181 5.2)\n", ttl_fixes);
 	}
 out:
 	rs_zone_free(zone);

@@ -111,5 +111,14 @@ int cmd_verify(int argc, char **argv)
 			argv[optind], (unsigned long long)res.rrsets, (unsigned long long)res.signatures,
 			res.nsec3 ? "NSEC3" : "NSEC", res.problems ? "bogus" : "secure",
 			(unsigned long long)res.problems);
+	if (!quiet && res.zonemd.records > 0) {
+		char list[64] = "";
+		for (size_t i = 0; i < res.zonemd.checked && i < sizeof(res.zonemd.hashes); i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+				 rs_zonemd_hash_name(res.zonemd.hashes[i]));
+		fprintf(stderr, "%s: ZONEMD: %zu records, %zu digests checked (%s), %zu match (%.2f s)\n", argv[optind],
+			res.zonemd.records, res.zonemd.checked, res.zonemd.checked ? list : "none of a scheme and "
+			"hash algorithm regsign knows", res.zonemd.valid, res.zonemd.seconds);
+	}
 	return res.problems ? RS_EBOGUS : RS_EOK;
 }

@@ -430,8 +430,44 @@ static void test_rfc5011(void)
 	   "a zero remove hold-down is refused");
 }
 
+/* zonemd: a hash, a list (YAML or comma-separated), none; anything else names file, line and field. */
+static void test_zonemd(void)
+{
+	static const struct {
+		const char *text;
+		int n;
+		uint8_t h0, h1;
+	} good[] = {
+		{ "name: z\nzonemd: sha384\n", 1, 1, 0 },
+		{ "name: z\nzonemd: SHA512\n", 1, 2, 0 },
+		{ "name: z\nzonemd: [sha384, sha512]\n", 2, 1, 2 },
+		{ "name: z\nzonemd: \"sha512, sha384\"\n", 2, 2, 1 },
+		{ "name: z\nzonemd: none\n", 0, 0, 0 },
+	};
+	rs_policy_t p;
+	rs_diag_t d;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int ret = rs_policy_parse(good[i].text, strlen(good[i].text), "z.yaml", &p, &d);
+		ok(ret == RS_EOK && p.zonemd_set && p.nzonemd == good[i].n && (good[i].n < 1 || p.zonemd[0] == good[i].h0) &&
+		   (good[i].n < 2 || p.zonemd[1] == good[i].h1), "policy zonemd %d: %s", (int)i, ret ? d.text : "read");
+	}
+	const char *unset = "name: z\n";
+	ok(rs_policy_parse(unset, strlen(unset), "z.yaml", &p, &d) == RS_EOK && !p.zonemd_set,
+	   "no zonemd: the input decides");
+	static const char *const bad[] = {
+		"name: z\nzonemd: md5\n", "name: z\nzonemd: [sha384, sha384]\n", "name: z\nzonemd: []\n",
+		"name: z\nzonemd: [none, sha384]\n", "name: z\nzonemd:\n  hash: sha384\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = rs_policy_parse(bad[i], strlen(bad[i]), "z.yaml", &p, &d);
+		ok(ret == RS_ESYNTAX && strncmp(d.text, "z.yaml:", 7) == 0 && strstr(d.text, ": zonemd: ") != NULL,
+		   "refused: %s", d.text);
+	}
+}
+
 int main(void)
 {
+	test_zonemd();
 	test_margin();
 	test_parse();
 	test_zsk_rollover();

@@ -11,9 +11,10 @@
 
 #include "regsign/crypto.h"
 #include "regsign/policy.h"
+#include "regsign/zonemd.h"
 
 enum { T_DURATION, T_TTL, T_UINT, T_BOOL, T_ALG, T_TEXT, T_METHOD, T_DNSKEY_TTL, T_NSEC_TTL,
-       T_DENIAL, T_SERIAL, T_SALT, T_DIGEST, T_ANCHOR_FROM };
+       T_DENIAL, T_SERIAL, T_SALT, T_DIGEST, T_ANCHOR_FROM, T_ZONEMD };
 
 typedef struct {
 	const char *path;
@@ -49,6 +50,7 @@ static const field_t schema[] = {
 	F("denial.nsec3-iterations", T_UINT, nsec3_params.iterations, 500),
 	F("denial.nsec3-salt", T_SALT, nsec3_params, 0),
 	F("denial.opt-out", T_BOOL, nsec3_params.opt_out, 0),
+	F("zonemd", T_ZONEMD, zonemd, 0),
 	F("zone.propagation-delay", T_DURATION, zone_propagation, 0),
 	F("zone.serial", T_SERIAL, serial, 0),
 	F("parent.ds-ttl", T_TTL, parent_ds_ttl, 0),
@@ -112,6 +114,62 @@ static int bad(parse_t *ps, const yaml_node_t *node, const char *path, const cha
 static bool is(const char *value, const char *a)
 {
 	return strcmp(value, a) == 0;
+}
+
+/* One ZONEMD hash name ("sha384", "sha512") of the zonemd field, or "none" alone. */
+static int zonemd_item(parse_t *ps, const yaml_node_t *node, const char *path, const char *v, bool only)
+{
+	rs_policy_t *p = ps->policy;
+	uint8_t h;
+	if (is(v, "none") && only)
+		return RS_EOK;
+	if (!rs_zonemd_hash_from_str(v, &h))
+		return bad(ps, node, path, "'%s' is not a ZONEMD hash algorithm: sha384, sha512, a list of them, "
+			   "or none", v);
+	for (unsigned i = 0; i < p->nzonemd; i++)
+		if (p->zonemd[i] == h)
+			return bad(ps, node, path, "'%s' is listed twice", v);
+	p->zonemd[p->nzonemd++] = h;
+	return RS_EOK;
+}
+
+/* zonemd: sha384 | sha512 | "sha384, sha512" | [sha384, sha512] | none */
+static int set_zonemd(parse_t *ps, const yaml_document_t *doc, const yaml_node_t *node, const char *path)
+{
+	rs_policy_t *p = ps->policy;
+	p->zonemd_set = true;
+	p->nzonemd = 0;
+	if (node->type == YAML_SEQUENCE_NODE) {
+		yaml_node_item_t *start = node->data.sequence.items.start, *top = node->data.sequence.items.top;
+		if (start == top)
+			return bad(ps, node, path, "%san empty list (say none for no ZONEMD)", "");
+		for (yaml_node_item_t *it = start; it < top; it++) {
+			yaml_node_t *n = yaml_document_get_node((yaml_document_t *)doc, *it);
+			if (n == NULL || n->type != YAML_SCALAR_NODE)
+				return bad(ps, node, path, "%sexpected hash names (sha384, sha512)", "");
+			int ret = zonemd_item(ps, n, path, (const char *)n->data.scalar.value, false);
+			if (ret != RS_EOK)
+				return ret;
+		}
+		return RS_EOK;
+	}
+	if (node->type != YAML_SCALAR_NODE)
+		return bad(ps, node, path, "%sexpected sha384, sha512, a list of them, or none", "");
+	char copy[64], *save = NULL;
+	const char *v = (const char *)node->data.scalar.value;
+	if (strlen(v) >= sizeof(copy))
+		return bad(ps, node, path, "'%.40s...' is too long", v);
+	snprintf(copy, sizeof(copy), "%s", v);
+	bool one = strchr(copy, ',') == NULL;
+	char *t = strtok_r(copy, ", ", &save);
+	if (t == NULL)
+		return bad(ps, node, path, "%sempty (say none for no ZONEMD)", "");
+	for (; t != NULL; t = strtok_r(NULL, ", ", &save)) {
+		int ret = zonemd_item(ps, node, path, t, one);
+		if (ret != RS_EOK)
+			return ret;
+	}
+	return RS_EOK;
 }
 
 static int set_field(parse_t *ps, const field_t *f, const yaml_node_t *node, const char *path)
@@ -285,7 +343,9 @@ static int walk(parse_t *ps, yaml_document_t *doc, yaml_node_t *node, const char
 		else if (strncmp(path, "keys.ksk", 8) == 0 || strncmp(path, "keys.zsk", 8) == 0)
 			ps->seen_split = true;
 		int ret;
-		if (f != NULL)
+		if (f != NULL && f->type == T_ZONEMD)
+			ret = set_zonemd(ps, doc, v, path);
+		else if (f != NULL)
 			ret = set_field(ps, f, v, path);
 		else if (known_prefix)
 			ret = walk(ps, doc, v, path);

@@ -67,6 +67,32 @@ static bool key_type(uint16_t type)
 	return type == RS_TYPE_DNSKEY || type == RS_TYPE_CDS || type == RS_TYPE_CDNSKEY || type == RS_TYPE_SOA;
 }
 
+/* The apex ZONEMD is the signer's, made from the zone: not a change of data. */
+static bool made_type(const rs_node_t *node, uint16_t type)
+{
+	return type == RS_TYPE_ZONEMD && (node->flags & RS_NODE_APEX);
+}
+
+/* Does zone's apex ZONEMD RRset have the hashes[0..n), no more and no fewer? */
+static bool zonemd_same(const rs_zone_t *zone, const uint8_t *hashes, size_t n)
+{
+	uint8_t have[RS_ZONEMD_HASHES];
+	size_t nh = rs_zonemd_hashes(zone, have);
+	if (nh != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (memchr(have, hashes[i], nh) == NULL)
+			return false;
+	return true;
+}
+
+/* Do two zones have ZONEMD digests of the same hashes (none alike)? */
+static bool zonemd_alike(const rs_zone_t *a, const rs_zone_t *b)
+{
+	uint8_t have[RS_ZONEMD_HASHES];
+	return zonemd_same(b, have, rs_zonemd_hashes(a, have));
+}
+
 static int cs_new(rs_changeset_t **out)
 {
 	rs_changeset_t *cs = calloc(1, sizeof(*cs));
@@ -260,7 +286,8 @@ int rs_session_input_changes(rs_session_t *s, const rs_zone_t *prev, rs_changese
 	/* The apex beyond the serial, and the keys, are the full path's. */
 	const rs_rr_t *sa = rs_zone_soa(prev), *sb = rs_zone_soa(now);
 	if (sa->ttl != sb->ttl || sa->rdlen != sb->rdlen || memcmp(sa->rdata, sb->rdata, sa->rdlen - 20) != 0 ||
-	    memcmp(sa->rdata + sa->rdlen - 16, sb->rdata + sb->rdlen - 16, 16) != 0 || !same_apex_keys(a, ra, b, rb)) {
+	    memcmp(sa->rdata + sa->rdlen - 16, sb->rdata + sb->rdlen - 16, 16) != 0 || !same_apex_keys(a, ra, b, rb) ||
+	    !zonemd_alike(prev, now)) {
 		rs_zone_free(now);
 		rs_changeset_free(cs);
 		return rs_diag(diag, -EOPNOTSUPP, "%s: the apex changed", s->zone.name);
@@ -273,14 +300,14 @@ int rs_session_input_changes(rs_session_t *s, const rs_zone_t *prev, rs_changese
 		int c = i == na ? 1 : j == nb ? -1 : rs_name_cmp(a[i].name, b[j].name);
 		if (c <= 0) {
 			for (uint32_t k = a[i].first; k < a[i].first + a[i].count && ret == RS_EOK; k++)
-				if (!dnssec_type(ra[k].type) && !key_type(ra[k].type))
+				if (!dnssec_type(ra[k].type) && !key_type(ra[k].type) && !made_type(&a[i], ra[k].type))
 					ret = xlist_put(&old, rs_name_wire(ra[k].owner), ra[k].type, ra[k].ttl, ra[k].rdata,
 							ra[k].rdlen);
 			i++;
 		}
 		if (c >= 0) {
 			for (uint32_t k = b[j].first; k < b[j].first + b[j].count && ret == RS_EOK; k++)
-				if (!dnssec_type(rb[k].type) && !key_type(rb[k].type))
+				if (!dnssec_type(rb[k].type) && !key_type(rb[k].type) && !made_type(&b[j], rb[k].type))
 					ret = xlist_put(&new, rs_name_wire(rb[k].owner), rb[k].type, rb[k].ttl, rb[k].rdata,
 							rb[k].rdlen);
 			j++;
@@ -404,6 +431,14 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 	rs_sign_opts_t so;
 	rs_signing_opts(&signing, &s->policy, prev, s->o.now, &so);
 	so.threads = s->o.threads;
+	/* prev's ZONEMD is made again after the change; a policy that wants other digests takes the full path. */
+	uint8_t have[RS_ZONEMD_HASHES];
+	so.zonemd = rs_zonemd_hashes(prev, have) > 0;
+	if (s->policy.zonemd_set && !zonemd_same(prev, s->policy.zonemd, s->policy.nzonemd)) {
+		rs_signing_clear(&signing);
+		return rs_diag(diag, -EOPNOTSUPP, "%s: the policy's ZONEMD digests differ from the served version's",
+			       s->zone.name);
+	}
 	if (po->refresh)
 		session_reuse_window(s, &so);
 	res->signers = signing.nsigners;

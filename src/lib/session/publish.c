@@ -136,6 +136,19 @@ int session_build(rs_session_t *s, const char *input, const rs_signing_t *signin
 	if (s->policy.ds_ttl_from_ns)
 		rs_zone_ds_ttl_from_ns(zone);
 	res->ttl_fixes = rs_zone_ttl_fixes(zone);
+	/* ZONEMD as the policy says, else as the input's apex asks; the signer fills in the digests. */
+	uint8_t hashes[RS_ZONEMD_HASHES];
+	ret = rs_zonemd_setup(&zone, s->policy.zonemd_set ? s->policy.zonemd : NULL, s->policy.nzonemd, hashes,
+			      &res->zonemd, &res->zonemd_stale, diag);
+	if (ret != RS_EOK) {
+		rs_zone_free(zone);
+		return ret;
+	}
+	if (res->zonemd_stale > 0)
+		rs_log(&s->o.log, RS_LOG_WARNING, s->zone.name, "%zu apex ZONEMD record%s of '%s' dropped: %s",
+		       res->zonemd_stale, res->zonemd_stale > 1 ? "s" : "", input,
+		       res->zonemd == 0 ? "signing changes the zone they digest (the policy's zonemd makes new ones)"
+					: "of a scheme or hash algorithm regsign does not make");
 	*out = zone;
 	return RS_EOK;
 }
@@ -429,6 +442,7 @@ int rs_session_publish(rs_session_t *s, const rs_publish_opts_t *po, rs_publish_
 		rs_zone_set_serial(zone, res->serial);
 		rs_signing_opts(&signing, &s->policy, zone, s->o.now, &so);
 		so.threads = s->o.threads;
+		so.zonemd = res->zonemd > 0;
 		so.progress = po->progress;
 		so.progress_arg = po->progress_arg;
 		res->signers = signing.nsigners;

@@ -50,6 +50,15 @@ bool sign_rrset_same(const rs_zone_t *zone, const rs_node_t *node, uint16_t type
  */
 bool sign_sig_lasts(const rs_sign_opts_t *opts, const uint8_t *owner, uint16_t type, const uint8_t *rrsig);
 
+/*
+ * ZONEMD in a change set (zonemd.c): *out is zone (finished, signed) with its
+ * apex ZONEMD RRset made again (the digests of zone, its SOA serial) and
+ * signed by the keys whose roles sign data (*signatures counts them).
+ * -EOPNOTSUPP when the RRset holds records regsign does not make.
+ */
+int sign_zonemd_renew(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys, const rs_key_role_t *roles,
+		      const rs_sign_opts_t *opts, rs_zone_t **out, uint64_t *signatures, rs_diag_t *diag);
+
 /* ---- NSEC3 in a change set (update_nsec3.c, for update.c) ---- */
 
 typedef struct upd_nsec3 upd_nsec3_t;

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "regsign/zonemd.h"
+
 #include "internal.h"
 
 #define MAX_KEYS SIGN_MAX_KEYS
@@ -81,6 +83,13 @@ typedef struct {
 	uint8_t nsec3param[260];
 	size_t nsec3param_len;
 
+	/* ZONEMD: each chunk's records in canonical wire form, hashed by the writer in order. */
+	bool zonemd;
+	rs_buf_t *wires;
+	rs_zonemd_t *md;
+	const rs_rr_t *zmd;
+	size_t nzmd;
+
 	size_t nchunks;
 	rs_buf_t *bufs;
 	bool *done;
@@ -94,9 +103,22 @@ typedef struct {
 	rs_sign_stats_t stats;
 } ctx_t;
 
+/* One record of a name, kept for the ZONEMD stream until the name is done. */
+typedef struct {
+	uint16_t type;
+	uint16_t len;
+	uint32_t ttl;
+	size_t off; /* in worker_t.recdata */
+	const uint8_t *rdata;
+} mdrec_t;
+
 typedef struct {
 	ctx_t *c;
 	const rs_node_t *prev; /* the node of the same name in opts->previous, or NULL */
+	rs_buf_t *wire;        /* the chunk's ZONEMD stream (ctx_t.zonemd) */
+	rs_buf_t recdata;
+	mdrec_t *recs;
+	size_t nrecs, caprecs;
 	rs_signer_t *signer[MAX_KEYS];
 	rs_buf_t data;
 	rs_sign_stats_t stats;
@@ -115,6 +137,51 @@ bool sign_rrset_same(const rs_zone_t *zone, const rs_node_t *node, uint16_t type
 		    memcmp(old[i].rdata, rrs[i].rdata, rrs[i].rdlen) != 0)
 			return false;
 	return true;
+}
+
+/* Keep a record written at this name for the ZONEMD stream (its RDATA is copied: RRSIGs are made on the stack). */
+static int md_collect(worker_t *w, uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t len)
+{
+	if (!w->c->zonemd)
+		return RS_EOK;
+	if (w->nrecs == w->caprecs) {
+		size_t cap = w->caprecs ? 2 * w->caprecs : 64;
+		mdrec_t *r = realloc(w->recs, cap * sizeof(*r));
+		if (r == NULL)
+			return RS_ENOMEM;
+		w->recs = r;
+		w->caprecs = cap;
+	}
+	w->recs[w->nrecs++] = (mdrec_t){ .type = type, .len = (uint16_t)len, .ttl = ttl, .off = w->recdata.len };
+	return rs_buf_append(&w->recdata, rdata, len);
+}
+
+static int md_cmp(const void *a, const void *b)
+{
+	const mdrec_t *x = a, *y = b;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return rs_rdata_cmp(x->rdata, x->len, y->rdata, y->len);
+}
+
+/*
+ * The name is written: its records go into the chunk's stream in canonical
+ * order (RFC 8976 3.3.1: by type, the RRSIGs as one RRset by RDATA), which
+ * is not the order of the text (the SOA first, each RRset's RRSIGs after it).
+ */
+static int md_flush(worker_t *w, const uint8_t *owner)
+{
+	if (!w->c->zonemd)
+		return RS_EOK;
+	for (size_t i = 0; i < w->nrecs; i++)
+		w->recs[i].rdata = w->recdata.data + w->recs[i].off;
+	qsort(w->recs, w->nrecs, sizeof(*w->recs), md_cmp);
+	int ret = RS_EOK;
+	for (size_t i = 0; i < w->nrecs && ret == RS_EOK; i++)
+		ret = rs_zonemd_wire(w->wire, owner, w->recs[i].type, w->recs[i].ttl, w->recs[i].rdata, w->recs[i].len);
+	w->nrecs = 0;
+	w->recdata.len = 0;
+	return ret;
 }
 
 /* Is the RRset the same (TTL and RDATA, both in canonical order) at the previous zone's node? */
@@ -241,6 +308,8 @@ static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned
 		const rs_rr_t *old = reuse && !c->fresh[k] ? reusable(w, owner, type, rdata, head) : NULL;
 		if (old != NULL) {
 			int ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, old->rdata, old->rdlen);
+			if (ret == RS_EOK)
+				ret = md_collect(w, RS_TYPE_RRSIG, ttl, old->rdata, old->rdlen);
 			if (ret != RS_EOK)
 				return ret;
 			w->stats.signatures++;
@@ -253,6 +322,8 @@ static int sign_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned
 				     &len);
 		if (ret == RS_EOK)
 			ret = rs_rr_format(out, w->owner_text, NULL, ttl, RS_TYPE_RRSIG, rdata, len);
+		if (ret == RS_EOK)
+			ret = md_collect(w, RS_TYPE_RRSIG, ttl, rdata, len);
 		if (ret != RS_EOK)
 			return ret;
 		w->stats.signatures++;
@@ -266,6 +337,8 @@ static int put_rrset(worker_t *w, rs_buf_t *out, const uint8_t *owner, unsigned 
 {
 	for (size_t i = 0; i < count; i++) {
 		int ret = rs_rr_format(out, w->owner_text, NULL, ttl, type, rrs[i].rdata, rrs[i].rdlen);
+		if (ret == RS_EOK)
+			ret = md_collect(w, type, ttl, rrs[i].rdata, rrs[i].rdlen);
 		if (ret != RS_EOK)
 			return ret;
 	}
@@ -328,7 +401,8 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 		while (j < node->count && rr[j].type == rr[i].type)
 			j++;
 		uint16_t type = rr[i].type;
-		if (apex && type == RS_TYPE_SOA) {
+		/* The SOA went first; a ZONEMD template is filled in and written when the digest is done. */
+		if (apex && (type == RS_TYPE_SOA || (type == RS_TYPE_ZONEMD && c->zonemd))) {
 			i = j;
 			continue;
 		}
@@ -339,7 +413,7 @@ static int do_node(worker_t *w, rs_buf_t *out, uint32_t index)
 			return ret;
 		i = j;
 	}
-	return RS_EOK;
+	return md_flush(w, owner);
 }
 
 static int do_nsec3(worker_t *w, rs_buf_t *out, uint32_t index)
@@ -386,7 +460,8 @@ static int do_nsec3(worker_t *w, rs_buf_t *out, uint32_t index)
 	rs_rr_t rr = { .rdata = rdata, .rdlen = (uint16_t)pos };
 	w->stats.names++;
 	w->stats.nsec++;
-	return put_rrset(w, out, owner, rs_dname_labels(owner), RS_TYPE_NSEC3, c->nsec_ttl, &rr, 1, true);
+	int ret = put_rrset(w, out, owner, rs_dname_labels(owner), RS_TYPE_NSEC3, c->nsec_ttl, &rr, 1, true);
+	return ret == RS_EOK ? md_flush(w, owner) : ret;
 }
 
 static void fail(ctx_t *c, int code, const rs_diag_t *diag)
@@ -418,6 +493,10 @@ static void *work(void *arg)
 		/* Slot chunk % window was written out before this chunk could be claimed. */
 		rs_buf_t *out = &c->bufs[chunk % c->window];
 		out->len = 0;
+		if (c->zonemd) {
+			w->wire = &c->wires[chunk % c->window];
+			w->wire->len = 0;
+		}
 		size_t end = (chunk + 1) * CHUNK_NAMES;
 		if (end > c->nentries)
 			end = c->nentries;
@@ -518,6 +597,23 @@ static int setup(ctx_t *c, rs_key_t *const *keys, size_t nkeys, rs_diag_t *diag)
 	}
 	if ((ret = build_entries(c)) != RS_EOK)
 		return rs_diag(diag, ret, "out of memory");
+	if (c->opts->zonemd) {
+		uint32_t b, e;
+		uint8_t hashes[RS_ZONEMD_HASHES];
+		size_t nh = rs_zonemd_hashes(c->zone, hashes);
+		if (n == 0 || !rs_node_rrset(c->zone, &c->nodes[0], RS_TYPE_ZONEMD, &b, &e) || nh != e - b)
+			return rs_diag(diag, RS_EINVAL, "no ZONEMD template at the apex (rs_zonemd_prepare)");
+		c->zonemd = true;
+		c->zmd = c->rrs + b;
+		c->nzmd = e - b;
+		if ((ret = rs_zonemd_new(hashes, nh, &c->md)) != RS_EOK)
+			return rs_diag(diag, ret, "cannot start the ZONEMD digest: %s", rs_strerror(ret));
+		c->wires = calloc(c->window, sizeof(rs_buf_t));
+		if (c->wires == NULL)
+			return rs_diag(diag, RS_ENOMEM, "out of memory");
+		for (size_t i = 0; i < c->window; i++)
+			rs_buf_init(&c->wires[i], CHUNK_BUF_MAX);
+	}
 	c->nchunks = (c->nentries + CHUNK_NAMES - 1) / CHUNK_NAMES;
 	c->bufs = calloc(c->window, sizeof(rs_buf_t));
 	c->done = calloc(c->nchunks + 1, sizeof(bool));
@@ -556,6 +652,60 @@ static void add_stats(rs_sign_stats_t *to, const rs_sign_stats_t *from)
 	to->nsec += from->nsec;
 	to->records += from->records;
 	to->names += from->names;
+	to->zonemd += from->zonemd;
+}
+
+/*
+ * The ZONEMD RRset once the rest of the zone is written and digested: the
+ * templates with the SOA serial and the digests, then their RRSIGs by the
+ * keys that sign data, written at the end of the file (a reader sorts it).
+ */
+static int write_zonemd(ctx_t *c, rs_signer_t *const *signer, FILE *out, rs_sign_stats_t *stats, rs_diag_t *diag)
+{
+	const rs_rr_t *soa = rs_zone_soa(c->zone);
+	uint32_t serial = rs_get32(soa->rdata + soa->rdlen - 20);
+	uint8_t rdata[RS_ZONEMD_HASHES][6 + RS_ZONEMD_DIGEST_MAX];
+	rs_rr_t rrs[RS_ZONEMD_HASHES];
+	const rs_name_t *origin = rs_zone_origin(c->zone);
+	char owner[1024];
+	rs_name_format(rs_name_written(origin), owner, sizeof(owner));
+	rs_buf_t text, data;
+	rs_buf_init(&text, 1 << 20);
+	rs_buf_init(&data, 1 << 20);
+	int ret = RS_EOK;
+	uint32_t ttl = c->zmd[0].ttl;
+	for (size_t i = 0; i < c->nzmd && ret == RS_EOK; i++) {
+		uint8_t digest[RS_ZONEMD_DIGEST_MAX];
+		size_t len = 0;
+		ret = rs_zonemd_final(c->md, c->zmd[i].rdata[5], digest, &len);
+		rrs[i] = c->zmd[i];
+		rrs[i].rdata = rdata[i];
+		rrs[i].rdlen = (uint16_t)rs_zonemd_rdata(serial, c->zmd[i].rdata[5], digest, len, rdata[i]);
+		if (ret == RS_EOK)
+			ret = rs_rr_format(&text, owner, NULL, ttl, RS_TYPE_ZONEMD, rrs[i].rdata, rrs[i].rdlen);
+		stats->records++;
+		stats->zonemd++;
+	}
+	uint8_t sig[18 + RS_NAME_MAX + RS_SIG_MAX];
+	size_t head = sign_head(sig, c->zone, c->opts, RS_TYPE_ZONEMD, sign_labels(origin), ttl);
+	for (size_t k = 0; k < c->nkeys && ret == RS_EOK; k++) {
+		if (!sign_role_covers(&c->roles[k], RS_TYPE_ZONEMD))
+			continue;
+		size_t len;
+		ret = sign_rrsig(signer[k], c->roles[k].key, &data, sig, head, rs_name_wire(origin), RS_TYPE_ZONEMD, ttl,
+				 rrs, c->nzmd, &len);
+		if (ret == RS_EOK)
+			ret = rs_rr_format(&text, owner, NULL, ttl, RS_TYPE_RRSIG, sig, len);
+		stats->signatures++;
+		stats->records++;
+	}
+	if (ret != RS_EOK)
+		rs_diag(diag, ret, "cannot make the ZONEMD record: %s", rs_strerror(ret));
+	else if (!write_all(out, text.data, text.len))
+		ret = rs_diag(diag, RS_EIO, "cannot write the signed zone: %s", strerror(errno));
+	rs_buf_clear(&text);
+	rs_buf_clear(&data);
+	return ret;
 }
 
 int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
@@ -576,6 +726,7 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 	for (unsigned t = 0; ret == RS_EOK && t < threads; t++) {
 		w[t].c = &c;
 		rs_buf_init(&w[t].data, (size_t)1 << 28);
+		rs_buf_init(&w[t].recdata, (size_t)1 << 28);
 		for (size_t k = 0; k < nkeys && ret == RS_EOK; k++) {
 			ret = rs_signer_new(keys[k], &w[t].signer[k]);
 			if (ret != RS_EOK)
@@ -607,6 +758,13 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 			fail(&c, RS_EIO, &d);
 			break;
 		}
+		/* The writer digests the chunk it wrote: the workers cannot, the hash wants zone order. */
+		if (c.zonemd && rs_zonemd_update(c.md, c.wires[i % c.window].data, c.wires[i % c.window].len) != RS_EOK) {
+			rs_diag_t d;
+			rs_diag(&d, RS_ECRYPTO, "cannot compute the ZONEMD digest");
+			fail(&c, RS_ECRYPTO, &d);
+			break;
+		}
 		pthread_mutex_lock(&c.lock);
 		c.written = i + 1;
 		pthread_cond_broadcast(&c.cond);
@@ -622,8 +780,13 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 			*diag = c.diag;
 	}
 	rs_sign_stats_t total = { 0 };
-	for (unsigned t = 0; w != NULL && t < threads; t++) {
+	for (unsigned t = 0; w != NULL && t < threads; t++)
 		add_stats(&total, &w[t].stats);
+	if (ret == RS_EOK && c.zonemd)
+		ret = write_zonemd(&c, w[0].signer, out, &total, diag);
+	for (unsigned t = 0; w != NULL && t < threads; t++) {
+		free(w[t].recs);
+		rs_buf_clear(&w[t].recdata);
 		for (size_t k = 0; k < nkeys; k++)
 			rs_signer_free(w[t].signer[k]);
 		rs_buf_clear(&w[t].data);
@@ -632,6 +795,10 @@ int rs_sign_zone(const rs_zone_t *zone, rs_key_t *const *keys, size_t nkeys,
 		*stats = total;
 	for (size_t i = 0; c.bufs != NULL && i < c.window; i++)
 		rs_buf_clear(&c.bufs[i]);
+	for (size_t i = 0; c.wires != NULL && i < c.window; i++)
+		rs_buf_clear(&c.wires[i]);
+	free(c.wires);
+	rs_zonemd_free(c.md);
 	free(c.bufs);
 	free(c.done);
 	free(c.entries);

@@ -175,6 +175,10 @@ static int check_prev(upd_t *u, const rs_changes_t *changes)
 			       "needs a full signing");
 	const rs_rr_t *soa = rs_zone_soa(prev);
 	uint32_t serial = rs_get32(soa->rdata + soa->rdlen - 20);
+	bool zonemd = rs_node_rrset(prev, apex, RS_TYPE_ZONEMD, &b, &e);
+	if (zonemd != u->opts->zonemd)
+		return rs_diag(u->diag, NOTSUP, "the zone %s a ZONEMD record: that needs a full signing",
+			       zonemd ? "loses" : "gains");
 	if ((int32_t)(changes->serial - serial) <= 0)
 		return rs_diag(u->diag, RS_EINVAL, "new serial %u is not after %u (RFC 1982)", changes->serial,
 			       serial);
@@ -884,6 +888,13 @@ int rs_sign_update(const rs_zone_t *prev, const rs_changes_t *changes, rs_key_t 
 		ret = add_nsec3(&u);
 	if (ret == RS_EOK)
 		ret = sign_patch(&u, changes->serial, &z, &signatures, &nsec);
+	/* The digest covers the new zone: made last, over all of it (the apex is among the names rewritten). */
+	if (ret == RS_EOK && opts->zonemd) {
+		rs_zone_t *with = NULL;
+		ret = sign_zonemd_renew(z, keys, nkeys, u.roles, opts, &with, &signatures, diag);
+		rs_zone_free(z);
+		z = with;
+	}
 	rs_diff_t d = { 0 };
 	if (ret == RS_EOK && diff != NULL)
 		ret = make_diff(&u, z, &d);

@@ -352,7 +352,8 @@ int rs_verify_zone(const rs_zone_t *zone, const rs_verify_opts_t *opts, rs_buf_t
 
 	rs_verify_result_t res = head.res;
 	res.nsec3 = nsec3;
-	int ret = RS_EOK;
+	/* A ZONEMD that no longer matches makes every ZONEMD-checking secondary refuse the zone. */
+	int ret = rs_zonemd_check(zone, &head.report, &res.problems, &res.zonemd);
 	for (unsigned t = 0; t < threads; t++) {
 		res.rrsets += parts[t].res.rrsets;
 		res.signatures += parts[t].res.signatures;
