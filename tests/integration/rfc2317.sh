@@ -72,6 +72,13 @@ check_match "its keys are in the key store under BIND's names" "^2$" \
 check "sign --zone $O" "$R" --state "$S" sign --zone "$O" --out managed.signed --now "$T0" --quiet
 validate "managed" managed.signed "$O"
 check_match "zone list shows it" "^0/25\\.2\\.0\\.10\\.in-addr\\.arpa\\. +cloud-tld" "$("$R" --state "$S" zone list | sed 1d)"
+# Key files of the zone that no row names (here regsign keygen's from above) are recognised as the zone's.
+stray=$(cd ours && ls ./*.private | head -1 | sed 's|^\./||; s|\.private$||')
+cp "ours/$stray".* "$S/keys/"
+out=$("$R" --state "$S" enforce --zone "$O" --now "$(date -u -d "${T0:0:8} ${T0:8:2}:00 1 hour" +%Y%m%d%H%M%S)" 2>&1)
+check "a stray key file of the zone is found by its name and quarantined" grep -qF \
+	"ALERT: key $stray not in the state (no row of the state names it): moved to keys/quarantine/" <<< "$out"
+check "... its files in keys/quarantine/" test -f "$S/keys/quarantine/$stray.private"
 check "no state file in a directory named after the zone" no_slash_paths "$S"
 
 # --- regsign serve: its signed output and IXFR journal under the state directory ---
