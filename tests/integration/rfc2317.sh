@@ -87,7 +87,10 @@ if command -v dig >/dev/null; then
 	P=$((20000 + RANDOM % 20000))
 	"$R" --state "$V" keystore init --backend file >/dev/null
 	"$R" --state "$V" zone add "$O" --policy cloud-tld --accept-weaker-custody --input "$ZONE" --quiet
-	"$R" --state "$V" zone set-secondaries "$O" "127.0.0.1@$((P + 1))" >/dev/null # AXFR allowed from here
+	check "a TSIG key named after the block, xfr.0/25., is taken" "$R" --state "$V" zone set-secondaries "$O" \
+		"127.0.0.1@$((P + 1))" --tsig "xfr.0/25.:hmac-sha256:$(head -c 32 /dev/urandom | base64)"
+	check "... its secret is in tsig/xfr.0%2F25.key" test -s "$V/tsig/xfr.0%2F25.key"
+	"$R" --state "$V" zone set-secondaries "$O" "127.0.0.1@$((P + 1))" >/dev/null # AXFR allowed from here, no TSIG
 	printf 'poll: 1s\nlisten: 127.0.0.1@%s\nnotify-timeout: 1s\nnotify-retries: 1\n' "$P" > serve.conf
 	"$R" --state "$V" serve --config serve.conf > serve.log 2>&1 &
 	SERVE=$!
