@@ -149,6 +149,19 @@ int main(void)
 	strcat(label, "a");
 	is_int(rs_dname_from_filename(label, strlen(label), back), RS_ESYNTAX, "a 64-octet label is refused");
 
+	/* Every octet, in a label of its own and beside others: the file name is plain and reads back. */
+	int roundtrips = 0, plain = 0;
+	for (int c = 0; c < 256; c++) {
+		uint8_t w[] = { 3, (uint8_t)c, 'x', (uint8_t)(255 - c), 1, (uint8_t)c, 0 }, r[RS_NAME_MAX];
+		char f[64];
+		int n = rs_dname_to_filename(w, true, f, sizeof(f));
+		plain += n > 0 && strchr(f, '/') == NULL && strstr(f, "..") == NULL && f[0] != '.';
+		rs_dname_lower(w);
+		roundtrips += n > 0 && rs_dname_from_filename(f, (size_t)n, r) == RS_EOK && memcmp(r, w, sizeof(w)) == 0;
+	}
+	is_int(plain, 256, "no file name of any octet holds '/', '..' or a leading dot");
+	is_int(roundtrips, 256, "every octet reads back from its file name");
+
 	rs_arena_free(a);
 	return done_testing();
 }
