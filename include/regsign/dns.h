@@ -109,6 +109,23 @@ int rs_dname_from_str(const char *text, uint8_t out[RS_NAME_MAX]);
 /* Presentation form with escapes, trailing dot included. Returns length or negative code. */
 int rs_dname_to_str(const uint8_t *wire, char *out, size_t max);
 
+/*
+ * A name as a file-name component, by BIND's rule (dns_name_tofilenametext, which names its K<name>+<alg>+<tag>
+ * key files): letters folded to lower case, digits, '-' and '_' as themselves, every other octet as %XX (upper
+ * case hex), labels joined by '.', with the final dot when final_dot; the root is "." either way. The result
+ * never holds a '/', and no label of it is "." or ".." ("0/25.2.0.10.in-addr.arpa." -> "0%2F25.2.0.10.in-addr.arpa.").
+ * Returns its length, RS_ELIMIT if max is too small, RS_ESYNTAX for a malformed wire name.
+ */
+int rs_dname_to_filename(const uint8_t *wire, bool final_dot, char *out, size_t max);
+/* The same from presentation form; RS_ESYNTAX if text is not a name. */
+int rs_dname_str_to_filename(const char *text, bool final_dot, char *out, size_t max);
+/*
+ * The inverse, for the len octets at text (not NUL-terminated, so a part of a file name can be read in place):
+ * the final dot optional, the result lowercased. RS_ESYNTAX for an empty label, a bad %XX, or an octet BIND would
+ * have escaped.
+ */
+int rs_dname_from_filename(const char *text, size_t len, uint8_t out[RS_NAME_MAX]);
+
 /* Mnemonic for a type ("TYPE65534" for unknown); returns length. */
 int rs_type_to_str(uint16_t type, char *out, size_t max);
 int rs_type_from_str(const char *text, uint16_t *out);

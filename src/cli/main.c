@@ -246,10 +246,9 @@ static int key_order(const void *a, const void *b)
 
 int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_key_t **keys, int max)
 {
-	/* BIND names key files with the trailing dot ("Kexample.+..."); accept it missing too. */
-	char otext[1024];
-	rs_dname_to_str(origin, otext, sizeof(otext));
-	size_t olen = strlen(otext);
+	/* BIND names key files K<owner>+<alg>+<tag> with the owner in file-name form (rs_dname_to_filename),
+	 * "K0%2F25.2.0.10.in-addr.arpa.+013+12345"; the owner read back is compared, so its final dot may be missing. */
+	size_t olen = rs_dname_len(origin, RS_NAME_MAX);
 	DIR *d = opendir(dir);
 	if (d == NULL) {
 		cli_error("cannot open key directory '%s': %s", dir, strerror(errno));
@@ -260,14 +259,12 @@ int cli_load_keys(const char *dir, const uint8_t *origin, bool need_private, rs_
 	while ((de = readdir(d)) != NULL) {
 		const char *f = de->d_name;
 		size_t len = strlen(f);
-		size_t match = olen;
-		if (len < olen + 14 || f[0] != 'K' || strcmp(f + len - 4, ".key") != 0)
+		uint8_t owner[RS_NAME_MAX];
+		if (len < 14 || f[0] != 'K' || strcmp(f + len - 4, ".key") != 0)
 			continue;
-		if (strncasecmp(f + 1, otext, olen) != 0 || f[1 + olen] != '+') {
-			match = olen > 1 ? olen - 1 : olen;
-			if (strncasecmp(f + 1, otext, match) != 0 || f[1 + match] != '+')
-				continue;
-		}
+		if (rs_dname_from_filename(f + 1, strcspn(f + 1, "+"), owner) != RS_EOK ||
+		    memcmp(owner, origin, olen) != 0)
+			continue;
 		if (n == max) {
 			cli_error("more than %d keys in '%s'", max, dir);
 			break;

@@ -118,6 +118,16 @@ int main(void)
 		rs_key_free(key);
 	}
 	is_int(rs_key_generate(owner, 3, 0, false, &key, &diag), RS_EALG, "DSA is not supported");
+	/* RFC 2317: the '/' of the owner is %2F in the key file name, as dnssec-keygen writes it. */
+	uint8_t classless[RS_NAME_MAX];
+	rs_dname_from_str("0/25.2.0.10.in-addr.arpa.", classless);
+	if (ok(rs_key_generate(classless, RS_ALG_ED25519, 0, true, &key, &diag) == RS_EOK, "generate for 0/25...")) {
+		char base[300], want[300];
+		is_int(rs_key_file_name(key, base, sizeof(base)), RS_EOK, "its key file name fits");
+		snprintf(want, sizeof(want), "K0%%2F25.2.0.10.in-addr.arpa.+015+%05u", rs_key_tag(key));
+		is_str(base, want, "the key file name is BIND's");
+		rs_key_free(key);
+	}
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		return 1;

@@ -94,6 +94,74 @@ int main(void)
 	rs_duration_parse("30d", &d);
 	is_int(d, 30 * 86400, "30d");
 
+	/* File-name form of names, BIND's rule (RFC 2317 origins hold a '/'), and back. */
+	static const struct {
+		const char *name, *file, *stem;
+	} files[] = {
+		{ "0/25.2.0.10.in-addr.arpa.", "0%2F25.2.0.10.in-addr.arpa.", "0%2F25.2.0.10.in-addr.arpa" },
+		{ "Example.COM.", "example.com.", "example.com" },
+		{ ".", ".", "." },
+		{ "100%.example.", "100%25.example.", "100%25.example" },
+		{ "a\\/b.example.", "a%2Fb.example.", "a%2Fb.example" },
+		{ "\\..\\.\\..example.", "%2E.%2E%2E.example.", "%2E.%2E%2E.example" },
+		{ "_dmarc.x-y.", "_dmarc.x-y.", "_dmarc.x-y" },
+		{ "a\\032b\\000+*.example.", "a%20b%00%2B%2A.example.", "a%20b%00%2B%2A.example" },
+		{ "\\200.example.", "%C8.example.", "%C8.example" },
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char out[1024];
+		uint8_t wire[RS_NAME_MAX], back[RS_NAME_MAX];
+		is_int(rs_dname_from_str(files[i].name, wire), RS_EOK, "'%s' parses", files[i].name);
+		is_int(rs_dname_to_filename(wire, true, out, sizeof(out)), (long long)strlen(files[i].file),
+		       "'%s' has a file name of its length", files[i].name);
+		is_str(out, files[i].file, "file name of '%s'", files[i].name);
+		rs_dname_str_to_filename(files[i].name, false, out, sizeof(out));
+		is_str(out, files[i].stem, "file name of '%s' without the final dot", files[i].name);
+		ok(strchr(out, '/') == NULL, "no '/' in the file name of '%s'", files[i].name);
+		is_int(rs_dname_from_filename(files[i].file, strlen(files[i].file), back), RS_EOK, "'%s' reads back",
+		       files[i].file);
+		ok(memcmp(back, wire, rs_dname_len(wire, RS_NAME_MAX)) == 0, "'%s' reads back as '%s'", files[i].file,
+		   files[i].name);
+		is_int(rs_dname_from_filename(files[i].stem, strlen(files[i].stem), back), RS_EOK,
+		       "'%s' reads back without its final dot", files[i].stem);
+		ok(memcmp(back, wire, rs_dname_len(wire, RS_NAME_MAX)) == 0, "'%s' is '%s' too", files[i].stem,
+		   files[i].name);
+	}
+	static const char *bad_files[] = { "", "..", "a..b", ".a", "a/b.", "a%2", "a%G0.", "a+b.", "a b.", "a\\.b." };
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+		uint8_t back[RS_NAME_MAX];
+		is_int(rs_dname_from_filename(bad_files[i], strlen(bad_files[i]), back), RS_ESYNTAX,
+		       "'%s' is not a file name of a name", bad_files[i]);
+	}
+	uint8_t back[RS_NAME_MAX];
+	const char *key_file = "K0%2F25.2.0.10.in-addr.arpa.+013+12345.key";
+	is_int(rs_dname_from_filename(key_file + 1, strcspn(key_file, "+") - 1, back), RS_EOK,
+	       "the owner part of a dnssec-keygen file name reads in place");
+	char shown[1024];
+	rs_dname_to_str(back, shown, sizeof(shown));
+	is_str(shown, "0/25.2.0.10.in-addr.arpa.", "and is the RFC 2317 origin");
+	char label[64 * 3 + 8] = "";
+	for (int c = 0; c < 63; c++)
+		strcat(label, "%2F");
+	is_int(rs_dname_from_filename(label, strlen(label), back), RS_EOK, "63 escaped octets make one label");
+	char small[8];
+	is_int(rs_dname_to_filename(back, true, small, sizeof(small)), RS_ELIMIT, "a short buffer is refused");
+	strcat(label, "a");
+	is_int(rs_dname_from_filename(label, strlen(label), back), RS_ESYNTAX, "a 64-octet label is refused");
+
+	/* Every octet, in a label of its own and beside others: the file name is plain and reads back. */
+	int roundtrips = 0, plain = 0;
+	for (int c = 0; c < 256; c++) {
+		uint8_t w[] = { 3, (uint8_t)c, 'x', (uint8_t)(255 - c), 1, (uint8_t)c, 0 }, r[RS_NAME_MAX];
+		char f[64];
+		int n = rs_dname_to_filename(w, true, f, sizeof(f));
+		plain += n > 0 && strchr(f, '/') == NULL && strstr(f, "..") == NULL && f[0] != '.';
+		rs_dname_lower(w);
+		roundtrips += n > 0 && rs_dname_from_filename(f, (size_t)n, r) == RS_EOK && memcmp(r, w, sizeof(w)) == 0;
+	}
+	is_int(plain, 256, "no file name of any octet holds '/', '..' or a leading dot");
+	is_int(roundtrips, 256, "every octet reads back from its file name");
+
 	rs_arena_free(a);
 	return done_testing();
 }

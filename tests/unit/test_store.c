@@ -695,7 +695,12 @@ static void test_locks(rs_store_t *s)
 	rs_store_unlock(l);
 
 	/* A zone name cannot reach outside DIR/locks. */
-	is_int(rs_store_zone_lock(s, "../escape", false, &l2, &d), RS_EOK, "lock '../escape'");
+	l2 = NULL;
+	is_int(rs_store_zone_lock(s, "../escape", false, &l2, &d), RS_ESYNTAX, "lock '../escape' is refused: not a name");
+	is_int(rs_store_zone_lock(s, "\\.\\..escape.", false, &l2, &d), RS_EOK, "lock '\\.\\..escape.' (a label '..')");
+	char dots[500];
+	snprintf(dots, sizeof(dots), "%s/%%2E%%2E.escape.", locks);
+	ok(stat(dots, &st) == 0, "its lock is DIR/locks/%%2E%%2E.escape.");
 	char esc[500];
 	snprintf(esc, sizeof(esc), "%s/escape", state);
 	ok(stat(esc, &st) != 0, "no file outside DIR/locks");

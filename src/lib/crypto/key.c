@@ -808,8 +808,9 @@ static int write_private(const rs_key_t *key, FILE *f, const char *stamp)
 int rs_key_file_name(const rs_key_t *key, char *out, size_t max)
 {
 	char owner[1024];
-	rs_dname_to_str(key->owner, owner, sizeof(owner));
-	/* BIND's naming: the owner with its trailing dot, "Kexample.+013+12345". */
+	/* BIND's naming: the owner in file-name form with its trailing dot, "Kexample.+013+12345". */
+	if (rs_dname_to_filename(key->owner, true, owner, sizeof(owner)) < 0)
+		return RS_ELIMIT;
 	int n = snprintf(out, max, "K%s+%03d+%05u", owner, key->alg, key->tag);
 	return n >= 0 && (size_t)n < max ? RS_EOK : RS_ELIMIT;
 }

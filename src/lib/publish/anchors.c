@@ -179,9 +179,17 @@ int anchor_render(const rs_anchor_opts_t *o, const rs_buf_t *aup, rs_buf_t files
 	size_t idl = (size_t)snprintf(id, sizeof(id), "%s", zone);
 	for (size_t i = 0; i < o->count && idl < sizeof(id); i++)
 		idl += (size_t)snprintf(id + idl, sizeof(id) - idl, "-%u", rs_keytag(o->keys[i].dnskey, o->keys[i].len));
+	/* The source is the file's own name as a URL path: the '%' of an escaped name ("0%2F25...") is "%25" there. */
+	char base[256], source[3 * 256] = "root-";
+	if (ret == RS_EOK && o->origin[0] != 0 && (ret = anchor_base(o->origin, base, diag)) == RS_EOK) {
+		size_t sl = 0;
+		for (const char *p = base; *p != '\0'; p++)
+			sl += (size_t)snprintf(source + sl, sizeof(source) - sl, *p == '%' ? "%%25" : "%c", *p);
+		snprintf(source + sl, sizeof(source) - sl, ".");
+	}
 	if (ret == RS_EOK)
-		ret = rs_buf_printf(xml, "<TrustAnchor id=\"%s\" source=\"%s%sanchors.xml\">\n<Zone>%s</Zone>\n", id,
-				    zone, strcmp(zone, ".") == 0 ? "root-" : "", zone);
+		ret = rs_buf_printf(xml, "<TrustAnchor id=\"%s\" source=\"%sanchors.xml\">\n<Zone>%s</Zone>\n", id,
+				    source, zone);
 	if (ret == RS_EOK)
 		ret = rs_buf_printf(bind, "trust-anchors {\n");
 	for (size_t i = 0; ret == RS_EOK && i < o->count; i++) {

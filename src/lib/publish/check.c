@@ -242,11 +242,12 @@ int rs_anchor_check(const char *dir, const uint8_t *origin, const char *pubkey_f
 		    rs_anchor_ds_t *out, rs_diag_t *diag)
 {
 	rs_pgp_verifier_t *v;
+	char base[256], zone[4 * 255 + 2];
+	if (anchor_base(origin, base, diag) != RS_EOK)
+		return RS_ELIMIT;
 	int ret = rs_pgp_verifier_new(pubkey_file, &v, diag);
 	if (ret != RS_EOK)
 		return ret;
-	char base[256], zone[4 * 255 + 2];
-	anchor_base(origin, base);
 	rs_dname_to_str(origin, zone, sizeof(zone));
 	check_t c = { report, 0 };
 	rs_buf_t files[ANCHOR_FILES];

@@ -26,14 +26,14 @@
 
 const char *const anchor_suffix[ANCHOR_FILES] = { ".dnskey", ".ds", ".anchors.xml", ".bind" };
 
-void anchor_base(const uint8_t *origin, char out[256])
+int anchor_base(const uint8_t *origin, char out[256], rs_diag_t *diag)
 {
-	char name[4 * 255 + 2];
-	rs_dname_to_str(origin, name, sizeof(name));
-	size_t n = strlen(name);
-	if (n > 1 && name[n - 1] == '.')
-		name[n - 1] = '\0';
-	snprintf(out, 256, "%s", strcmp(name, ".") == 0 ? "root" : name);
+	/* BIND's file-name form, so an RFC 2317 origin gives one file, not a path: "0%2F25.2.0.10.in-addr.arpa". */
+	if (origin[0] == 0)
+		snprintf(out, 256, "root");
+	else if (rs_dname_to_filename(origin, false, out, 256) < 0)
+		return rs_diag(diag, RS_ELIMIT, "the zone name is too long for a file name");
+	return RS_EOK;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -116,7 +116,8 @@ int anchor_repo_replace(const char *dir, const uint8_t *origin, const rs_buf_t f
 			const rs_buf_t sigs[ANCHOR_FILES], rs_diag_t *diag)
 {
 	char base[256], copy[4096], parent[4096], fresh[4096 + 64];
-	anchor_base(origin, base);
+	if (anchor_base(origin, base, diag) != RS_EOK)
+		return RS_ELIMIT;
 	snprintf(copy, sizeof(copy), "%s", dir);
 	size_t n = strlen(copy);
 	while (n > 1 && copy[n - 1] == '/')

@@ -28,18 +28,21 @@ void serve_audit(rs_store_t *store, int64_t now, const char *operator, const cha
 		rs_log(log, RS_LOG_ERR, zone, "ALARM: audit: %s", diag.text);
 }
 
-/* A key name is a DNS name; as a file name it must not climb out of DIR/tsig. */
+/* A key name is a DNS name, any but the root; its file-name form (key_path) stays inside DIR/tsig. */
 static bool key_name_ok(const char *name)
 {
-	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL && strlen(name) < 200;
+	uint8_t wire[RS_NAME_MAX];
+	return strcmp(name, ".") != 0 && rs_dname_from_str(name, wire) == RS_EOK;
 }
 
+/* tsig/NAME.key, NAME the key name's file-name form without its final dot ("xfr.key" for xfr.key.);
+ * for a name key_name_ok accepted. */
 static void key_path(rs_store_t *store, const char *name, char *out, size_t max)
 {
-	size_t n = strlen(name);
-	if (n > 1 && name[n - 1] == '.')
-		n--;
-	snprintf(out, max, "%s/tsig/%.*s.key", rs_store_dir(store), (int)n, name);
+	char file[3 * RS_NAME_MAX + 1];
+	if (rs_dname_str_to_filename(name, false, file, sizeof(file)) < 0)
+		file[0] = '\0';
+	snprintf(out, max, "%s/tsig/%s.key", rs_store_dir(store), file);
 }
 
 int rs_serve_tsig_load(rs_store_t *store, const char *name, rs_tsig_key_t *key, rs_diag_t *diag)

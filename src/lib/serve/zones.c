@@ -27,16 +27,14 @@ szone_t *serve_zone(serve_t *sv, const char *name)
 	return NULL;
 }
 
-/* A zone's files are DIR/SUB/NAME.EXT, NAME without its last dot ("root" for the root). */
-static void zone_file(const serve_t *sv, const char *name, const char *sub, const char *ext, char *out, size_t max)
+/* A zone's files are DIR/SUB/NAME.EXT, NAME its file-name form without the last dot ("root" for the root). */
+static void zone_file(const serve_t *sv, const uint8_t *origin, const char *sub, const char *ext, char *out,
+		      size_t max)
 {
-	size_t n = strlen(name);
-	if (n > 1 && name[n - 1] == '.')
-		n--;
-	if (strcmp(name, ".") == 0)
-		snprintf(out, max, "%s/%s/root.%s", sv->o.state_dir, sub, ext);
-	else
-		snprintf(out, max, "%s/%s/%.*s.%s", sv->o.state_dir, sub, (int)n, name, ext);
+	char name[3 * RS_NAME_MAX + 1]; /* always enough; past NAME_MAX the file system refuses it, by name */
+	if (origin[0] == 0 || rs_dname_to_filename(origin, false, name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "root");
+	snprintf(out, max, "%s/%s/%s.%s", sv->o.state_dir, sub, name, ext);
 }
 
 static void file_stamp(const char *path, int64_t *mtime, int64_t *size)
@@ -127,7 +125,7 @@ static szone_t *zone_new(serve_t *sv, const rs_zone_rec_t *rec, rs_diag_t *diag)
 	snprintf(dir, sizeof(dir), "%s/journal", sv->o.state_dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		rs_log(&sv->o.log, RS_LOG_ERR, z->name, "%s: %s", dir, strerror(errno));
-	zone_file(sv, rec->name, "journal", "ixfr", path, sizeof(path));
+	zone_file(sv, z->origin, "journal", "ixfr", path, sizeof(path));
 	if (rs_journal_open(path, &sv->o.conf.journal, &z->journal, diag) != RS_EOK) {
 		/* Without a history the zone is still served, by AXFR. */
 		rs_log(&sv->o.log, RS_LOG_ERR, z->name, "IXFR history unavailable: %s", diag->text);
@@ -184,7 +182,7 @@ int serve_zones_sync(serve_t *sv, rs_diag_t *diag)
 		if (recs[i].output[0] != '\0')
 			snprintf(z->output, sizeof(z->output), "%s", recs[i].output);
 		else if (z->output[0] == '\0')
-			zone_file(sv, recs[i].name, "signed", "signed", z->output, sizeof(z->output));
+			zone_file(sv, z->origin, "signed", "signed", z->output, sizeof(z->output));
 		/* An edited input, or new registry data, makes the zone due. */
 		int64_t mtime, size;
 		file_stamp(recs[i].input, &mtime, &size);

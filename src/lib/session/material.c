@@ -18,12 +18,17 @@ typedef struct {
 	bool present;
 } material_t;
 
-/* Is this key file ("K<zone>+...") or token object ("<zone> ...") of zone s? */
-static bool material_of_zone(const char *zone, const char *locator, const char *label)
+/* Is this key file ("K<zone>+...", the zone in file-name form) or token object ("<zone> ...") of zone s? */
+static bool material_of_zone(const rs_session_t *s, const char *locator, const char *label)
 {
+	const char *zone = s->zone.name;
 	size_t n = strlen(zone);
-	return (locator[0] == 'K' && strncmp(locator + 1, zone, n) == 0 && locator[n + 1] == '+') ||
-	       (strncmp(label, zone, n) == 0 && label[n] == ' ');
+	uint8_t owner[RS_NAME_MAX];
+	if (locator[0] == 'K' && strchr(locator, '+') != NULL &&
+	    rs_dname_from_filename(locator + 1, strcspn(locator + 1, "+"), owner) == RS_EOK &&
+	    memcmp(owner, s->origin, rs_dname_len(s->origin, RS_NAME_MAX)) == 0)
+		return true;
+	return strncmp(label, zone, n) == 0 && label[n] == ' ';
 }
 
 static void on_material(void *arg, const char *locator, const char *label)
@@ -36,7 +41,7 @@ static void on_material(void *arg, const char *locator, const char *label)
 		}
 		return;
 	}
-	if (!material_of_zone(m->s->zone.name, locator, label))
+	if (!material_of_zone(m->s, locator, label))
 		return;
 	rs_keystate_t k = { 0 };
 	snprintf(k.locator, sizeof(k.locator), "%s", locator);

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "regsign/audit.h"
+#include "regsign/dns.h"
 
 /*
  * Each migration takes the schema from version i to i + 1. Released
@@ -278,15 +279,16 @@ struct rs_store_lock {
 	int fd;
 };
 
-/* A zone name as a file name: what is not a letter, digit, '-' or '.' (RFC 2317's '/') as %XX. */
-static void lock_path(const rs_store_t *s, const char *zone, char *out, size_t max)
+/* locks/NAME, NAME the zone's file-name form with its final dot (rs_dname_to_filename), "root" for the root. */
+static int lock_path(const rs_store_t *s, const char *zone, char *out, size_t max)
 {
-	size_t n = (size_t)snprintf(out, max, "%s/locks/", s->dir);
-	for (const unsigned char *p = (const unsigned char *)zone; *p != '\0' && n + 4 < max; p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-			     (*p == '.' && p != (const unsigned char *)zone);
-		n += (size_t)snprintf(out + n, max - n, plain ? "%c" : "%%%02X", *p);
-	}
+	char name[3 * RS_NAME_MAX + 1];
+	if (strcmp(zone, ".") == 0)
+		snprintf(name, sizeof(name), "root");
+	else if (rs_dname_str_to_filename(zone, true, name, sizeof(name)) < 0)
+		return RS_ESYNTAX;
+	snprintf(out, max, "%s/locks/%s", s->dir, name);
+	return RS_EOK;
 }
 
 int rs_store_zone_lock(rs_store_t *s, const char *zone, bool wait, rs_store_lock_t **out, rs_diag_t *diag)
@@ -295,7 +297,8 @@ int rs_store_zone_lock(rs_store_t *s, const char *zone, bool wait, rs_store_lock
 	snprintf(dir, sizeof(dir), "%s/locks", s->dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return rs_diag(diag, -errno, "cannot create '%s': %s", dir, strerror(errno));
-	lock_path(s, zone, path, sizeof(path));
+	if (lock_path(s, zone, path, sizeof(path)) != RS_EOK)
+		return rs_diag(diag, RS_ESYNTAX, "'%s' is not a zone name", zone);
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rs_diag(diag, -errno, "cannot open '%s': %s", path, strerror(errno));
