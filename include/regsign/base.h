@@ -108,6 +108,11 @@ void rs_buf_init(rs_buf_t *buf, size_t max);
 int rs_buf_reserve(rs_buf_t *buf, size_t extra);
 int rs_buf_append(rs_buf_t *buf, const void *data, size_t len);
 int rs_buf_printf(rs_buf_t *buf, const char *fmt, ...) RS_PRINTF(2, 3);
+/*
+ * Append text made safe for XML and HTML content and attribute values: & < > " ' as
+ * references, control octets (no text in a document) as U+FFFD.
+ */
+int rs_buf_markup(rs_buf_t *buf, const char *text);
 void rs_buf_clear(rs_buf_t *buf);
 /*
  * Append the whole file at path, then a NUL that len does not count (the

@@ -139,6 +139,26 @@ int rs_buf_printf(rs_buf_t *buf, const char *fmt, ...)
 	return RS_EOK;
 }
 
+int rs_buf_markup(rs_buf_t *buf, const char *text)
+{
+	int ret = RS_EOK;
+	for (const char *s = text; *s != '\0' && ret == RS_EOK; s++) {
+		switch (*s) {
+		case '&': ret = rs_buf_append(buf, "&amp;", 5); break;
+		case '<': ret = rs_buf_append(buf, "&lt;", 4); break;
+		case '>': ret = rs_buf_append(buf, "&gt;", 4); break;
+		case '"': ret = rs_buf_append(buf, "&quot;", 6); break;
+		case '\'': ret = rs_buf_append(buf, "&#39;", 5); break;
+		default:
+			if ((unsigned char)*s < 0x20 || *s == 0x7f)
+				ret = rs_buf_append(buf, "\xef\xbf\xbd", 3);
+			else
+				ret = rs_buf_append(buf, s, 1);
+		}
+	}
+	return ret;
+}
+
 void rs_buf_clear(rs_buf_t *buf)
 {
 	free(buf->data);

@@ -437,6 +437,30 @@ static int slurp(const char *path, char **out, size_t *len, rs_diag_t *diag)
 	return RS_EOK;
 }
 
+/*
+ * Split a .key file line into tokens in place: blanks and parentheses separate,
+ * ';' starts a comment, and a backslash keeps the next octet in the token (an
+ * owner "a\;b.example." or "a\(b.example." is one name, unescaped later).
+ */
+static int split_key_line(char *l, char **tok, int max)
+{
+	int n = 0;
+	char *p = l;
+	while (*p != '\0' && *p != ';') {
+		if (strchr(" \t\r()", *p) != NULL) {
+			*p++ = '\0';
+			continue;
+		}
+		if (n == max)
+			break;
+		tok[n++] = p;
+		while (*p != '\0' && strchr(" \t\r();", *p) == NULL)
+			p += p[0] == '\\' && p[1] != '\0' ? 2 : 1;
+	}
+	*p = '\0';
+	return n;
+}
+
 /* Parse the DNSKEY line of a .key file into owner, flags, alg and public key. */
 static int parse_public_file(const char *path, uint8_t owner[RS_NAME_MAX], uint8_t *rdata,
 			     size_t *rdata_len, uint32_t *ttl, rs_diag_t *diag)
@@ -450,14 +474,8 @@ static int parse_public_file(const char *path, uint8_t owner[RS_NAME_MAX], uint8
 	ret = rs_diag(diag, RS_EKEY, "%s:1: no DNSKEY record found", path);
 	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
 		line++;
-		char *semi = strchr(l, ';');
-		if (semi != NULL)
-			*semi = '\0';
 		char *tok[64];
-		int ntok = 0;
-		for (char *s2 = NULL, *t = strtok_r(l, " \t\r()", &s2); t != NULL && ntok < 64;
-		     t = strtok_r(NULL, " \t\r()", &s2))
-			tok[ntok++] = t;
+		int ntok = split_key_line(l, tok, 64);
 		if (ntok == 0)
 			continue;
 		int at = -1;

@@ -187,9 +187,21 @@ int anchor_render(const rs_anchor_opts_t *o, const rs_buf_t *aup, rs_buf_t files
 			sl += (size_t)snprintf(source + sl, sizeof(source) - sl, *p == '%' ? "%%25" : "%c", *p);
 		snprintf(source + sl, sizeof(source) - sl, ".");
 	}
+	/* A zone name may hold '&', '<' or '"' (legal in a label): references in the XML. */
 	if (ret == RS_EOK)
-		ret = rs_buf_printf(xml, "<TrustAnchor id=\"%s\" source=\"%sanchors.xml\">\n<Zone>%s</Zone>\n", id,
-				    source, zone);
+		ret = rs_buf_printf(xml, "<TrustAnchor id=\"");
+	if (ret == RS_EOK)
+		ret = rs_buf_markup(xml, id);
+	if (ret == RS_EOK)
+		ret = rs_buf_printf(xml, "\" source=\"");
+	if (ret == RS_EOK)
+		ret = rs_buf_markup(xml, source);
+	if (ret == RS_EOK)
+		ret = rs_buf_printf(xml, "anchors.xml\">\n<Zone>");
+	if (ret == RS_EOK)
+		ret = rs_buf_markup(xml, zone);
+	if (ret == RS_EOK)
+		ret = rs_buf_printf(xml, "</Zone>\n");
 	if (ret == RS_EOK)
 		ret = rs_buf_printf(bind, "trust-anchors {\n");
 	for (size_t i = 0; ret == RS_EOK && i < o->count; i++) {

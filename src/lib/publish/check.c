@@ -91,6 +91,41 @@ static bool next_line(const rs_buf_t *b, size_t *pos, char *line, size_t max, si
 	return false;
 }
 
+/* The owner names the zone: compared as names, so case and escapes ("\\038" or "\\&") do not matter. */
+static bool is_zone(const char *owner, const char *zone)
+{
+	uint8_t a[RS_NAME_MAX], b[RS_NAME_MAX];
+	if (rs_dname_from_str(owner, a) != RS_EOK || rs_dname_from_str(zone, b) != RS_EOK)
+		return false;
+	size_t len = rs_dname_len(a, RS_NAME_MAX);
+	return len == rs_dname_len(b, RS_NAME_MAX) && memcmp(a, b, len) == 0;
+}
+
+/*
+ * A named.conf string at *p: "TEXT" with each backslash pair kept as it is
+ * (named hands the text to its name parser, which reads the escapes); false
+ * without the closing quote.
+ */
+static bool conf_string(const char **p, char *out, size_t max)
+{
+	const char *s = *p;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s++ != '"')
+		return false;
+	size_t n = 0;
+	for (; *s != '"'; s++) {
+		if (*s == '\0' || n + 3 > max)
+			return false;
+		if (*s == '\\' && s[1] != '\0')
+			out[n++] = *s++;
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+	*p = s + 1;
+	return true;
+}
+
 static void read_dnskeys(check_t *c, const char *file, const rs_buf_t *b, const char *zone, list_t *keys)
 {
 	char line[2048], owner[1100], type[16], b64[1800];
@@ -98,7 +133,7 @@ static void read_dnskeys(check_t *c, const char *file, const rs_buf_t *b, const 
 	size_t pos = 0, ln = 0;
 	while (next_line(b, &pos, line, sizeof(line), &ln)) {
 		if (sscanf(line, "%1099s %15s %u %u %u %1799s", owner, type, &flags, &proto, &alg, b64) != 6 ||
-		    strcmp(type, "DNSKEY") != 0 || strcasecmp(owner, zone) != 0 || flags > 65535 || proto != 3 ||
+		    strcmp(type, "DNSKEY") != 0 || !is_zone(owner, zone) || flags > 65535 || proto != 3 ||
 		    alg > 255) {
 			problem(c, "%s:%zu: not a DNSKEY of %s in trust-anchor format", file, ln, zone);
 			continue;
@@ -119,9 +154,14 @@ static void read_ds(check_t *c, const char *file, const rs_buf_t *b, const char 
 	while (next_line(b, &pos, line, sizeof(line), &ln)) {
 		if (bind && (strcmp(line, "trust-anchors {") == 0 || strcmp(line, "};") == 0))
 			continue;
-		const char *fmt = bind ? " \"%1099[^\"]\" %15s %u %u %u \"%299[0-9A-Fa-f]\";" : "%1099s %15s %u %u %u %299s";
-		if (sscanf(line, fmt, owner, type, &tag, &alg, &dt, digest) != 6 ||
-		    strcmp(type, bind ? "static-ds" : "DS") != 0 || strcasecmp(owner, zone) != 0 || tag > 65535 ||
+		const char *rest = line;
+		bool read;
+		if (bind)
+			read = conf_string(&rest, owner, sizeof(owner)) &&
+			       sscanf(rest, " %15s %u %u %u \"%299[0-9A-Fa-f]\";", type, &tag, &alg, &dt, digest) == 5;
+		else
+			read = sscanf(line, "%1099s %15s %u %u %u %299s", owner, type, &tag, &alg, &dt, digest) == 6;
+		if (!read || strcmp(type, bind ? "static-ds" : "DS") != 0 || !is_zone(owner, zone) || tag > 65535 ||
 		    alg > 255 || dt > 255) {
 			problem(c, "%s:%zu: not a DS of %s%s", file, ln, zone, bind ? " in a trust-anchors block" : "");
 			continue;
@@ -154,7 +194,7 @@ static void read_xml(check_t *c, const char *file, const rs_buf_t *b, const char
 	char z[1100];
 	if (root == NULL || strcmp((const char *)root->name, "TrustAnchor") != 0) {
 		problem(c, "%s: not an RFC 9718 TrustAnchor document", file);
-	} else if (child_text(root, "Zone", z, sizeof(z)) == NULL || strcasecmp(z, zone) != 0) {
+	} else if (child_text(root, "Zone", z, sizeof(z)) == NULL || !is_zone(z, zone)) {
 		problem(c, "%s: its Zone is not %s", file, zone);
 	} else {
 		for (xmlNodePtr n = root->children; n != NULL; n = n->next) {

@@ -12,25 +12,6 @@
 
 #include "internal.h"
 
-void status_esc(rs_buf_t *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': rs_buf_printf(out, "&amp;"); break;
-		case '<': rs_buf_printf(out, "&lt;"); break;
-		case '>': rs_buf_printf(out, "&gt;"); break;
-		case '"': rs_buf_printf(out, "&quot;"); break;
-		case '\'': rs_buf_printf(out, "&#39;"); break;
-		default:
-			/* Octets a zone name may hold that are no text: shown as the replacement character. */
-			if ((unsigned char)*s < 0x20 || *s == 0x7f)
-				rs_buf_printf(out, "\xef\xbf\xbd");
-			else
-				rs_buf_append(out, s, 1);
-		}
-	}
-}
-
 void status_time(int64_t t, char out[24])
 {
 	if (t == 0 || t == INT64_MAX) {
@@ -46,7 +27,7 @@ void status_time(int64_t t, char out[24])
 static void cell(rs_buf_t *out, const char *text)
 {
 	rs_buf_printf(out, "<td>");
-	status_esc(out, text);
+	rs_buf_markup(out, text);
 	rs_buf_printf(out, "</td>");
 }
 
@@ -88,14 +69,14 @@ static void zone_head(const rs_status_t *st, const zview_t *z, size_t index, rs_
 {
 	(void)st;
 	rs_buf_printf(out, "<section class=\"zone\" id=\"zone-%zu\"><h2>", index);
-	status_esc(out, z->rec.name);
+	rs_buf_markup(out, z->rec.name);
 	rs_buf_printf(out, "</h2><div class=\"scroll\"><table class=\"summary\"><tbody>");
 	rs_buf_printf(out, "<tr><th>policy</th>");
 	cell(out, z->rec.policy);
 	rs_buf_printf(out, "</tr>");
 	if (!z->policy_ok || z->policy_error[0] != '\0') {
 		rs_buf_printf(out, "<tr><th>policy problem</th><td class=\"wrap bad\">");
-		status_esc(out, z->policy_error);
+		rs_buf_markup(out, z->policy_error);
 		rs_buf_printf(out, "</td></tr>");
 	}
 	uint32_t serial = z->has_live && z->live.serial != 0 ? z->live.serial : z->rec.serial;
@@ -110,7 +91,7 @@ static void zone_head(const rs_status_t *st, const zview_t *z, size_t index, rs_
 	rs_buf_printf(out, "<tr><th>failing</th><td class=\"wrap %s\">%s", failing ? "bad" : "ok",
 		      failing ? "yes: " : "no");
 	if (failing)
-		status_esc(out, why);
+		rs_buf_markup(out, why);
 	rs_buf_printf(out, "</td></tr>");
 	rs_buf_printf(out, "<tr><th>frozen</th><td>%s</td></tr>",
 		      z->has_live ? (z->live.frozen ? "yes" : "no") : "not known (no daemon)");
@@ -159,7 +140,7 @@ static void keys_table(const zview_t *z, size_t index, rs_buf_t *out)
 			cell(out, s);
 		}
 		rs_buf_printf(out, "<td class=\"wrap\">");
-		status_esc(out, r->next_time != 0 ? r->next_what : "none in the next 200 days");
+		rs_buf_markup(out, r->next_time != 0 ? r->next_what : "none in the next 200 days");
 		rs_buf_printf(out, "</td>");
 		cell_time(out, r->next_time);
 		rs_buf_printf(out, "</tr>");
@@ -186,9 +167,9 @@ static void pubs_table(const zview_t *z, rs_buf_t *out)
 		else
 			rs_buf_printf(out, "<td>-</td>");
 		rs_buf_printf(out, "<td class=\"%s\">", result_class(p->result));
-		status_esc(out, p->result);
+		rs_buf_markup(out, p->result);
 		rs_buf_printf(out, "</td><td class=\"wrap\">");
-		status_esc(out, p->detail);
+		rs_buf_markup(out, p->detail);
 		rs_buf_printf(out, "</td></tr>");
 	}
 	rs_buf_printf(out, "</tbody></table></div>");
@@ -241,9 +222,9 @@ static void alarms_section(const rs_status_t *st, rs_buf_t *out)
 		cell(out, e->zone);
 		cell(out, e->action);
 		rs_buf_printf(out, "<td class=\"%s\">", result_class(e->result));
-		status_esc(out, e->result);
+		rs_buf_markup(out, e->result);
 		rs_buf_printf(out, "</td><td class=\"wrap\">");
-		status_esc(out, e->detail);
+		rs_buf_markup(out, e->detail);
 		rs_buf_printf(out, "</td></tr>");
 	}
 	rs_buf_printf(out, "</tbody></table></div></section>");
@@ -270,7 +251,7 @@ int rs_status_html(const rs_status_t *st, const char *source, rs_buf_t *out)
 	}
 	alarms_section(st, out);
 	rs_buf_printf(out, "<footer>made by ");
-	status_esc(out, source);
+	rs_buf_markup(out, source);
 	rs_buf_printf(out, " at %s UTC; read only.</footer></body></html>\n", now);
 	/* A full buffer drops what does not fit: a page cut short is not a page. */
 	return out->len + 256 > out->max ? RS_ELIMIT : RS_EOK;

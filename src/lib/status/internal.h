@@ -64,9 +64,7 @@ struct rs_status {
 	bool audit_read;
 };
 
-/* html.c: text made safe for HTML content and attribute values. */
-void status_esc(rs_buf_t *out, const char *text);
-/* "2026-12-02 18:00" (UTC); "-" for 0. */
+/* html.c: "2026-12-02 18:00" (UTC); "-" for 0. */
 void status_time(int64_t t, char out[24]);
 /* timeline.c: the SVG picture of a zone. */
 void status_timeline(const rs_status_t *st, const zview_t *z, rs_buf_t *out);

@@ -37,11 +37,9 @@ static char *put_name(char *p, const uint8_t *wire)
 			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 			    c == '-' || c == '_' || c == '*' || c == '/') {
 				*p++ = (char)c;
-			} else if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' ||
-				   c == '@' || c == '$') {
-				*p++ = '\\';
-				*p++ = (char)c;
 			} else if (c > 0x20 && c < 0x7f) {
+				/* Every other printable escaped, as libknot prints names: its scanner refuses "a&b". */
+				*p++ = '\\';
 				*p++ = (char)c;
 			} else {
 				*p++ = '\\';
