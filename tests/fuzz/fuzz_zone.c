@@ -1,8 +1,9 @@
 /*
  * libFuzzer target over zone reading and the wire code: the input is zone
  * text for "example."; what loads is finished (sorted, checked, cuts marked),
- * its records are printed, its NSEC and NSEC3 chains built, and every RDATA
- * goes through the canonical-form and bitmap code as raw bytes too.
+ * its records are printed, its NSEC and NSEC3 chains built, its ZONEMD
+ * records checked and digests made, and every RDATA goes through the
+ * canonical-form and bitmap code as raw bytes too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "regsign/dns.h"
 #include "regsign/nsec.h"
 #include "regsign/zone.h"
+#include "regsign/zonemd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,6 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t *next;
 		if (rs_nsec_chain(zone, &next) == RS_EOK)
 			free(next);
+		rs_buf_t report;
+		rs_buf_init(&report, 1 << 20);
+		uint64_t problems = 0;
+		rs_zonemd_result_t md;
+		rs_zonemd_check(zone, &report, &problems, &md);
+		rs_buf_clear(&report);
+		static const uint8_t hashes[] = { RS_ZONEMD_SHA384, RS_ZONEMD_SHA512 };
+		uint8_t digests[2][RS_ZONEMD_DIGEST_MAX];
+		rs_zonemd_zone_multi(zone, hashes, 2, digests);
 		rs_nsec3_params_t p = { .opt_out = size % 3 == 0 };
 		rs_nsec3_chain_t chain;
 		if (rs_nsec3_build(zone, &p, &chain, &diag) == RS_EOK)

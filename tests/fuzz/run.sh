@@ -43,7 +43,8 @@ for target in "$SRC"/tests/fuzz/fuzz_*.c; do
 	elif [ "$name" = fuzz_epp ]; then
 		cp "$SRC"/tests/fuzz/epp/* "$OUT/corpus-$name/"
 	else
-		cp "$SRC"/tests/fuzz/corpus/* "$SRC"/tests/data/zones/*.zone "$SRC"/tests/data/bad/*.zone "$OUT/corpus-$name/" 2>/dev/null
+		cp "$SRC"/tests/fuzz/corpus/* "$SRC"/tests/data/zones/*.zone "$SRC"/tests/data/bad/*.zone \
+			"$SRC"/tests/data/zonemd/*.zone "$OUT/corpus-$name/" 2>/dev/null
 	fi
 	if "$OUT/$name" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
 		-artifact_prefix="$OUT/" "$OUT/corpus-$name" > "$OUT/$name.log" 2>&1; then
