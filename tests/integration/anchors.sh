@@ -18,7 +18,7 @@ done
 S=$WORK/state
 REPO=$WORK/www/anchors
 export GNUPGHOME=$WORK/gnupg
-trap 'gpgconf --kill all >/dev/null 2>&1; [ -n "${KNOT:-}" ] && kill $KNOT $KNOT2 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'gpgconf --kill all >/dev/null 2>&1; [ -n "${KNOT:-}" ] && kill $KNOT $KNOT2 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 B=$(( $(date -u +%s) / 3600 * 3600 - 2 * 86400 ))
 at() { date -u -d "@$((B + $1 * 3600))" +%Y%m%d%H%M%S; } # at HOURS after B
 PORT=$((41000 + $$ % 19000))
@@ -228,6 +228,11 @@ check_match "only the new KSK is listed now" "^tld. DS $K2 13 2 [0-9A-F]{64} $" 
 check_match "and in the bind block" "^trust-anchors \{ +\"tld.\" static-ds $K2 13 2 \"[0-9A-F]{64}\"; \}; $" \
 	"$(grep -v '^#' "$REPO/tld.bind" | tr '\n\t' '  ')"
 check "anchors verify after the rollover" "$R" anchors verify "$REPO" --zone tld. --pgp-public pub.asc
+# The status page draws the old KSK's DS at the parent from the audit log: the store keeps no past DS times.
+"$R" --state "$S" status --html status.html --now "$(at 18)"
+dsfrom=$(date -u -d "@$((B + 6 * 3600))" '+%Y-%m-%d %H:%M') dsto=$(date -u -d "@$((B + 12 * 3600))" '+%Y-%m-%d %H:%M')
+check_match "the status timeline shows $K1's past DS span, from the run that found it omnipresent to the one that found it hidden" \
+	"<title>key $K1 DS at the parent: $dsfrom to $dsto</title>" "$(cat status.html)"
 
 # --- other zones' files stay, hidden files of a web server are not copied ---
 echo other > "$REPO/other.ds"
@@ -275,7 +280,7 @@ printf 'poll: 1s\nmetrics: 127.0.0.1@%s\nanchors-dir: %s\nanchors-pgp-key: %s\na
 	$M "$REPO2" "$FPR" "$GNUPGHOME" > serve.conf
 REGSIGN_CLOCK=$WORK/clock "$R" --state "$S2" serve --config serve.conf > serve.log 2>&1 &
 DAEMON=$!
-trap 'kill -9 $DAEMON 2>/dev/null; gpgconf --kill all >/dev/null 2>&1; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill -9 $DAEMON 2>/dev/null; gpgconf --kill all >/dev/null 2>&1; wait 2>/dev/null; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 idle() { "$R" --state "$S2" ctl status 2>/dev/null | grep -q '^tld\. serial [0-9].* state ok'; }
 wait_for() { for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
 metric() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \

@@ -53,7 +53,8 @@ static krow_t *new_row(zview_t *z)
 /*
  * The past of an existing key from its times: published until removed,
  * active from active until retired (the DS: since its current state, the
- * only time the store keeps for it). What holds now stays open for the plan.
+ * only time the store keeps for it; its past spans come from the audit log,
+ * audit_ds). What holds now stays open for the plan.
  */
 static void key_past(krow_t *r, const rs_keystate_t *k)
 {
@@ -213,7 +214,7 @@ static void failed_pub(zview_t *z)
 	z->npubs = n + 1;
 }
 
-/* ---- alarms from DIR/audit.log ---- */
+/* ---- alarms, publications and past DS spans from DIR/audit.log ---- */
 
 static bool is_alarm(const rs_audit_entry_t *e)
 {
@@ -241,6 +242,36 @@ static void audit_pub(rs_status_t *st, const rs_audit_entry_t *e)
 		snprintf(p->result, sizeof(p->result), "%s", e->result);
 		snprintf(p->detail, sizeof(p->detail), "%s", e->detail);
 		z->npubs = n + 1;
+	}
+}
+
+/*
+ * A key step of a DS record: the past spans of the DS at the parent, for
+ * which the store keeps no times (only since when the current state holds).
+ */
+static void audit_ds(rs_status_t *st, const rs_audit_entry_t *e)
+{
+	const char *s = strstr(e->detail, ": DS ");
+	if (strcmp(e->action, "key-step") != 0 || s == NULL)
+		return;
+	s += 5;
+	bool in = strncmp(s, "rumoured", 8) == 0 || strncmp(s, "omnipresent", 11) == 0;
+	bool out = strncmp(s, "unretentive", 11) == 0 || strncmp(s, "hidden", 6) == 0;
+	for (size_t i = 0; i < st->nzones; i++) {
+		zview_t *z = &st->zones[i];
+		if (!rs_audit_entry_zone_is(e, z->rec.name))
+			continue;
+		for (size_t k = 0; k < z->nrows; k++) {
+			krow_t *r = &z->rows[k];
+			if (!r->exists || r->tag != e->tag)
+				continue;
+			if (in && r->ds_logged == 0) {
+				r->ds_logged = e->time;
+			} else if (out && r->ds_logged != 0) {
+				add_span(r, SPAN_DS, r->ds_logged, e->time);
+				r->ds_logged = 0;
+			}
+		}
 	}
 }
 
@@ -278,7 +309,7 @@ static int read_tail(const char *path, rs_buf_t *out)
 	return RS_EOK;
 }
 
-static int read_alarms(rs_status_t *st, const char *only, size_t max)
+static int read_audit(rs_status_t *st, const char *only, size_t max)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/audit.log", st->dir);
@@ -289,9 +320,11 @@ static int read_alarms(rs_status_t *st, const char *only, size_t max)
 		return RS_EOK; /* no log yet: no alarms to show, and the page says it could not read one */
 	}
 	st->audit_read = true;
-	if (max == 0 || (st->alarms = calloc(max, sizeof(*st->alarms))) == NULL) {
+	/* max 0: no alarms, the publications and DS spans all the same. */
+	size_t ring = max > 0 ? max : 1;
+	if ((st->alarms = calloc(ring, sizeof(*st->alarms))) == NULL) {
 		rs_buf_clear(&text);
-		return max == 0 ? RS_EOK : RS_ENOMEM;
+		return RS_ENOMEM;
 	}
 	/* A ring of the last max, read oldest first. */
 	size_t n = 0, head = 0;
@@ -300,9 +333,12 @@ static int read_alarms(rs_status_t *st, const char *only, size_t max)
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		if (rs_audit_line_entry(p, len, &e) == RS_EOK && strcmp(e.action, "sign") == 0)
+		bool entry = rs_audit_line_entry(p, len, &e) == RS_EOK;
+		if (entry && strcmp(e.action, "sign") == 0)
 			audit_pub(st, &e);
-		if (rs_audit_line_entry(p, len, &e) == RS_EOK && is_alarm(&e) &&
+		if (entry)
+			audit_ds(st, &e);
+		if (max > 0 && entry && is_alarm(&e) &&
 		    (only == NULL || e.zone[0] == '\0' || strcmp(e.zone, "-") == 0 || rs_audit_entry_zone_is(&e, only))) {
 			st->alarms[(head + n) % max] = e;
 			if (n < max)
@@ -312,8 +348,16 @@ static int read_alarms(rs_status_t *st, const char *only, size_t max)
 		}
 		p += len + 1;
 	}
+	/* A DS in the zone now since a later state (omnipresent after rumoured): its span from the first. */
+	for (size_t i = 0; i < st->nzones; i++)
+		for (size_t k = 0; k < st->zones[i].nrows; k++) {
+			krow_t *r = &st->zones[i].rows[k];
+			for (size_t j = 0; j < r->nspans && r->ds_logged != 0; j++)
+				if (r->spans[j].kind == SPAN_DS && r->spans[j].to == OPEN_END && r->spans[j].from > r->ds_logged)
+					r->spans[j].from = r->ds_logged;
+		}
 	/* Newest first. */
-	rs_audit_entry_t *sorted = calloc(max, sizeof(*sorted));
+	rs_audit_entry_t *sorted = calloc(ring, sizeof(*sorted));
 	if (sorted != NULL) {
 		for (size_t i = 0; i < n; i++)
 			sorted[i] = st->alarms[(head + n - 1 - i) % max];
@@ -379,7 +423,7 @@ int rs_status_collect(rs_store_t *store, const char *zone, int64_t now, size_t m
 	rs_store_read_end(store);
 	if (ret == RS_EOK && zone != NULL && found == 0)
 		ret = rs_diag(diag, RS_ENOENT, "zone '%s' is not managed here", zone);
-	if (ret == RS_EOK && read_alarms(st, zone != NULL ? st->zones[0].rec.name : NULL, max_alarms) != RS_EOK)
+	if (ret == RS_EOK && read_audit(st, zone != NULL ? st->zones[0].rec.name : NULL, max_alarms) != RS_EOK)
 		ret = rs_diag(diag, RS_ENOMEM, "out of memory");
 	if (ret != RS_EOK) {
 		rs_status_free(st);

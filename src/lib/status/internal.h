@@ -25,6 +25,7 @@ typedef struct {
 	char next_what[96];
 	uint8_t cur[RS_REC_COUNT]; /* the record states while the plan runs */
 	int64_t open[SPAN_KINDS];  /* start of the span open now; 0: none */
+	int64_t ds_logged;         /* a DS span the audit log opened and has not closed yet; 0: none */
 	span_t spans[ROW_SPANS];
 	size_t nspans;
 } krow_t;
