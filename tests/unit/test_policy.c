@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "regsign/crypto.h"
 #include "regsign/policy.h"
 #include "regsign/store.h"
 #include "tap/tap.h"
@@ -412,6 +413,17 @@ static void test_rfc5011(void)
 	rs_buf_init(&tl, 1 << 24);
 	ok(rs_simulate(&p, &so, &tl, NULL, &res, &d) == RS_EOK && res.anchor_problems == 0 && res.bogus == 0,
 	   "... through an emergency KSK rollover too");
+	/* An algorithm rollover: the old algorithm's KSK revoked for the remove hold-down before it goes. */
+	rs_policy_t next_alg = p;
+	next_alg.ksk.alg = next_alg.zsk.alg = RS_ALG_ED25519;
+	next_alg.ksk.bits = next_alg.zsk.bits = 256;
+	so = (rs_sim_opts_t){ .start = t0, .days = 400, .soa_ttl = 3600, .policy_change_at = t0 + 50 * DAY,
+			      .new_policy = &next_alg };
+	rs_buf_clear(&tl);
+	rs_buf_init(&tl, 1 << 24);
+	ok(rs_simulate(&p, &so, &tl, NULL, &res, &d) == RS_EOK && res.anchor_problems == 0 && res.bogus == 0,
+	   "an algorithm rollover with rfc5011: the tracking resolver always has a trusted key, nothing bogus");
+	ok(strstr((const char *)tl.data, "revoked") != NULL, "... the old algorithm's KSK was revoked");
 	rs_policy_t plain = load("default");
 	so = (rs_sim_opts_t){ .start = t0, .days = 800, .soa_ttl = 3600, .track_rfc5011 = true };
 	rs_buf_clear(&tl);

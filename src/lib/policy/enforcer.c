@@ -580,6 +580,36 @@ static bool revocation_done(run_t *r, const rs_keystate_t *k)
 	return true;
 }
 
+/*
+ * RFC 5011 in an algorithm rollover too: an old KSK (not a CSK, whose data
+ * signatures stay to the end) is revoked before it goes.
+ */
+static bool alg_revocation_due(const run_t *r, const rs_keystate_t *k)
+{
+	return r->p->anchors.rfc5011 && k->goal == RS_GOAL_RETIRE_ALG && has(k, RS_ROLE_KSK) &&
+	       !rs_keystate_signs_data(k) && !(k->flags & RS_KEY_REVOKED) && k->state[RS_REC_KRRSIG] == RS_OMNIPRESENT;
+}
+
+/*
+ * The old algorithm's keys leave together, once its revoked KSKs have been
+ * published through the remove hold-down: while one is in the DNSKEY RRset
+ * the algorithm must still sign everything (RFC 4035 2.2), so its ZSKs stay.
+ */
+static bool alg_revocations_done(run_t *r, uint8_t alg)
+{
+	bool done = true;
+	for (size_t i = 0; i < r->set->count; i++) {
+		rs_keystate_t *o = &r->set->keys[i];
+		if (o->alg != alg || o->goal != RS_GOAL_RETIRE_ALG || !rs_keystate_published(o))
+			continue;
+		if (alg_revocation_due(r, o))
+			done = false;
+		else if (!revocation_done(r, o))
+			done = false;
+	}
+	return done;
+}
+
 static void retire(run_t *r, rs_keystate_t *k)
 {
 	bool ds_gone = k->state[RS_REC_DS] == RS_HIDDEN && k->ds != RS_DS_WITHDRAW;
@@ -587,11 +617,16 @@ static void retire(run_t *r, rs_keystate_t *k)
 		/* RFC 6781 4.1.4: DNSKEYs of the old algorithm go once its DS is gone; its signatures after. */
 		if (rs_keystate_published(k) && alg_ds_gone(r->set, k->alg) && chain_without(r, k) &&
 		    all_alg_roll_keys_ready(r->set)) {
-			if (k->retired == 0)
-				k->retired = r->now;
-			set_state(r, k, RS_REC_DNSKEY, RS_UNRETENTIVE);
-			k->removed = r->now;
-			say(r, k, RS_EV_WITHDRAWN, "withdrawn from the DNSKEY RRset");
+			if (alg_revocation_due(r, k)) {
+				if (trusted_without(r, k))
+					revoke(r, k);
+			} else if (alg_revocations_done(r, k->alg)) {
+				if (k->retired == 0)
+					k->retired = r->now;
+				set_state(r, k, RS_REC_DNSKEY, RS_UNRETENTIVE);
+				k->removed = r->now;
+				say(r, k, RS_EV_WITHDRAWN, "withdrawn from the DNSKEY RRset");
+			}
 		}
 		if (k->state[RS_REC_DNSKEY] == RS_HIDDEN) {
 			if (rs_keystate_signs_data(k))

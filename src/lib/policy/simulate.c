@@ -152,11 +152,16 @@ static int snapshot(sim_t *s, int64_t now, bool *zone_changed)
 		if (k->state[RS_REC_DS] == RS_RUMOURED || k->state[RS_REC_DS] == RS_OMNIPRESENT ||
 		    k->ds == RS_DS_WITHDRAW)
 			rs_model_set_add(&ds, k->tag, k->alg);
+		/*
+		 * A revoked key is another DNSKEY (RFC 5011 2.1: the REVOKE bit adds 128
+		 * to the tag), which no DS matches: its self-signature proves the
+		 * revocation and signs the RRset for its algorithm, nothing more.
+		 */
+		uint16_t tag = (k->flags & RS_KEY_REVOKED) ? (uint16_t)(k->tag + 128) : k->tag;
 		if (rs_keystate_published(k))
-			rs_model_set_add(&pub, k->tag, k->alg);
-		/* A revoked key's signature proves the revocation, nothing else (RFC 5011 2.1). */
-		if (rs_keystate_signs_keys(k) && !(k->flags & RS_KEY_REVOKED))
-			rs_model_set_add(&ksig, k->tag, k->alg);
+			rs_model_set_add(&pub, tag, k->alg);
+		if (rs_keystate_signs_keys(k))
+			rs_model_set_add(&ksig, tag, k->alg);
 		if (rs_keystate_signs_data(k))
 			rs_model_set_add(&zsig, k->tag, k->alg);
 	}
