@@ -173,12 +173,12 @@ static void key_help(FILE *f)
 		"\n"
 		"--json  one JSON object instead: zone, policy, now, now_text, waiting_for (null or\n"
 		"        \"key holders\"), waiting_detail, and keys, each with tag, role, algorithm,\n"
-		"        algorithm_number, state (created, published, active, retiring, retired),\n"
-		"        goal, locator, predecessor (tag or null), created, published, active, retired,\n"
-		"        removed, backup, records {dnskey, krrsig, zrrsig, ds: {state, pending, since}\n"
-		"        with request (\"submit\", \"withdraw\" or null) in ds}, next_event {time,\n"
-		"        time_text, what} or null, and waiting_for (\"ds-seen\", \"ds-gone\",\n"
-		"        \"publication\", \"key holders\" or null). Times are epoch seconds with a\n"
+		"        algorithm_number, state (created, published, active, retiring, revoked,\n"
+		"        retired), goal, locator, predecessor (tag or null), created, published,\n"
+		"        active, retired, removed, backup, records {dnskey, krrsig, zrrsig, ds: {state,\n"
+		"        pending, since} with request (\"submit\", \"withdraw\" or null) in ds},\n"
+		"        next_event {time, time_text, what} or null, and waiting_for (\"ds-seen\",\n"
+		"        \"ds-gone\", \"publication\", \"key holders\" or null). Times are epoch seconds with a\n"
 		"        NAME_text twin in ISO 8601 UTC; null: never. pending: the record's change\n"
 		"        waits for the next publication.\n"
 		"\n"
@@ -190,6 +190,9 @@ static const char *doing(const rs_keystate_t *k)
 {
 	if (k->goal == RS_GOAL_DEAD)
 		return "removed";
+	/* RFC 5011: published with the REVOKE bit for the remove hold-down, under another tag. */
+	if ((k->flags & RS_KEY_REVOKED) && rs_keystate_published(k))
+		return "revoked";
 	if (rs_keystate_signs_data(k) || rs_keystate_signs_keys(k))
 		return k->goal == RS_GOAL_ACTIVE ? "active" : "retiring";
 	if (rs_keystate_published(k))

@@ -102,7 +102,7 @@ check "ctl rollover $Z ksk" "$R" --state "$S" ctl rollover $Z ksk
 NEW=$(tag_of ==)
 [ "$NEW" != "$OLD" ] && pass "a new KSK $NEW is made" || fail "a new KSK is made"
 lost=0 seen="" start=$(date +%s)
-t_pend= t_valid= t_rev= t_ds= t_gone=
+t_pend= t_valid= t_rev= t_ds= t_gone= t_listed=
 for _ in $(seq 1 150); do
 	sleep 1
 	now=$(($(date +%s) - start))
@@ -112,12 +112,14 @@ for _ in $(seq 1 150); do
 	[ -z "$t_valid" ] && grep -q "$NEW:VALID" <<<"$st" && t_valid=$now
 	[ -z "$t_rev" ] && grep -F "$OLD_KEY" ub/anchor.key 2>/dev/null | grep -q '385 3 13 .*state=4 \[ REVOKED \]' && t_rev=$now
 	[ -z "$t_ds" ] && "$R" --state "$S" key list --zone $Z --json | grep -q "\"tag\": $NEW,.*\"ds\": {\"state\": \"\(rumoured\|omnipresent\)\"" && t_ds=$now
+	[ -z "$t_listed" ] && "$R" --state "$S" key list --zone $Z | grep -q "^$OLD  *ksk .* revoked " && t_listed=$now
 	[ -z "$t_gone" ] && [ "$(ksks)" = "257 " ] && [ -n "$t_rev" ] && t_gone=$now
 	seen="$seen $now:$(ksks | tr -d ' ')"
 	[ -n "$t_gone" ] && [ -n "$t_valid" ] && break
 done
 note "seconds after the rollover: unbound has $NEW pending at ${t_pend:-never}, valid at ${t_valid:-never};" \
 	"$OLD revoked at ${t_rev:-never}; the old KSK gone from the DNSKEY RRset at ${t_gone:-never}"
+check_match "key list names the old KSK revoked while it is published so" "^[0-9]+$" "$t_listed"
 check_match "unbound sees the new KSK and holds it pending (AddPend)" "^[0-9]+$" "$t_pend"
 check_match "... and trusts it once the add hold-down has passed" "^[0-9]+$" "$t_valid"
 check_match "... not before 20 seconds" "^1$" "$(( ${t_valid:-0} - ${t_pend:-0} >= 19 ))"
