@@ -117,6 +117,12 @@ int rs_dname_to_str(const uint8_t *wire, char *out, size_t max);
  * Returns its length, RS_ELIMIT if max is too small, RS_ESYNTAX for a malformed wire name.
  */
 int rs_dname_to_filename(const uint8_t *wire, bool final_dot, char *out, size_t max);
+/*
+ * The stem of the files named after a zone (serve's signed zone and journal, the trust-anchor files): the
+ * file-name form without the final dot, "root" for the root, and a zone named "root." as "%72oot", so that
+ * the two never share a file. Returns its length or RS_ELIMIT / RS_ESYNTAX as above.
+ */
+int rs_zone_file_stem(const uint8_t *wire, char *out, size_t max);
 /* The same from presentation form; RS_ESYNTAX if text is not a name. */
 int rs_dname_str_to_filename(const char *text, bool final_dot, char *out, size_t max);
 /*

@@ -149,6 +149,20 @@ int main(void)
 	strcat(label, "a");
 	is_int(rs_dname_from_filename(label, strlen(label), back), RS_ESYNTAX, "a 64-octet label is refused");
 
+	/* Zone file stems: the root and a zone named "root." never share one. */
+	static const struct {
+		const char *name, *stem;
+	} stems[] = { { ".", "root" }, { "root.", "%72oot" }, { "ROOT.", "%72oot" }, { "root.example.", "root.example" },
+		      { "0/25.2.0.10.in-addr.arpa.", "0%2F25.2.0.10.in-addr.arpa" } };
+	for (size_t i = 0; i < sizeof(stems) / sizeof(stems[0]); i++) {
+		uint8_t wire[RS_NAME_MAX];
+		char out[1024];
+		rs_dname_from_str(stems[i].name, wire);
+		is_int(rs_zone_file_stem(wire, out, sizeof(out)), (long long)strlen(stems[i].stem), "stem of '%s': its length",
+		       stems[i].name);
+		is_str(out, stems[i].stem, "stem of '%s'", stems[i].name);
+	}
+
 	/* Every octet, in a label of its own and beside others: the file name is plain and reads back. */
 	int roundtrips = 0, plain = 0;
 	for (int c = 0; c < 256; c++) {

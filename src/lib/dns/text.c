@@ -73,6 +73,24 @@ int rs_dname_to_filename(const uint8_t *wire, bool final_dot, char *out, size_t 
 	return (int)n;
 }
 
+int rs_zone_file_stem(const uint8_t *wire, char *out, size_t max)
+{
+	if (wire[0] == 0) {
+		if (max < 5)
+			return RS_ELIMIT;
+		memcpy(out, "root", 5);
+		return 4;
+	}
+	int n = rs_dname_to_filename(wire, false, out, max);
+	if (n == 4 && memcmp(out, "root", 4) == 0) {
+		if (max < 7)
+			return RS_ELIMIT;
+		memcpy(out, "%72oot", 7);
+		n = 6;
+	}
+	return n;
+}
+
 static int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

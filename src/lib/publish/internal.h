@@ -7,8 +7,8 @@
 enum { ANCHOR_DNSKEY, ANCHOR_DS, ANCHOR_XML, ANCHOR_BIND, ANCHOR_FILES };
 extern const char *const anchor_suffix[ANCHOR_FILES]; /* ".dnskey", ".ds", ".anchors.xml", ".bind" */
 
-/* The zone's part of the file names, into out (256 octets): its file-name form without the final dot
- * (rs_dname_to_filename), "cloud" for cloud., "root" for the root. RS_ELIMIT if it does not fit. */
+/* The zone's part of the file names, into out (256 octets): its stem (rs_zone_file_stem), "cloud" for
+ * cloud., "root" for the root. RS_ELIMIT if it does not fit. */
 int anchor_base(const uint8_t *origin, char out[256], rs_diag_t *diag);
 
 /* The four files of o's keys, each headed by aup (files initialised here; caller clears them). */

@@ -29,9 +29,7 @@ const char *const anchor_suffix[ANCHOR_FILES] = { ".dnskey", ".ds", ".anchors.xm
 int anchor_base(const uint8_t *origin, char out[256], rs_diag_t *diag)
 {
 	/* BIND's file-name form, so an RFC 2317 origin gives one file, not a path: "0%2F25.2.0.10.in-addr.arpa". */
-	if (origin[0] == 0)
-		snprintf(out, 256, "root");
-	else if (rs_dname_to_filename(origin, false, out, 256) < 0)
+	if (rs_zone_file_stem(origin, out, 256) < 0)
 		return rs_diag(diag, RS_ELIMIT, "the zone name is too long for a file name");
 	return RS_EOK;
 }

@@ -27,12 +27,12 @@ szone_t *serve_zone(serve_t *sv, const char *name)
 	return NULL;
 }
 
-/* A zone's files are DIR/SUB/NAME.EXT, NAME its file-name form without the last dot ("root" for the root). */
+/* A zone's files are DIR/SUB/NAME.EXT, NAME its file-name stem (rs_zone_file_stem: "root" for the root). */
 static void zone_file(const serve_t *sv, const uint8_t *origin, const char *sub, const char *ext, char *out,
 		      size_t max)
 {
 	char name[3 * RS_NAME_MAX + 1]; /* always enough; past NAME_MAX the file system refuses it, by name */
-	if (origin[0] == 0 || rs_dname_to_filename(origin, false, name, sizeof(name)) < 0)
+	if (rs_zone_file_stem(origin, name, sizeof(name)) < 0)
 		snprintf(name, sizeof(name), "root");
 	snprintf(out, max, "%s/%s/%s.%s", sv->o.state_dir, sub, name, ext);
 }
