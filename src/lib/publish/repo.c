@@ -12,6 +12,7 @@
  * (no DIR yet) is a plain rename.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
@@ -151,7 +152,13 @@ int anchor_repo_replace(const char *dir, const uint8_t *origin, const rs_buf_t f
 		close(fd);
 	if (ret == RS_EOK) {
 		int r = exists ? renameat2(AT_FDCWD, fresh, AT_FDCWD, dir, RENAME_EXCHANGE) : rename(fresh, dir);
-		if (r != 0)
+		/* No fallback by two renames: for a moment DIR would be missing or half old. */
+		if (r != 0 && exists && (errno == EINVAL || errno == ENOSYS))
+			ret = rs_diag(diag, RS_EIO,
+				      "%s: its file system cannot exchange two directories in one step "
+				      "(renameat2 RENAME_EXCHANGE): put the repository on ext4, xfs, btrfs or tmpfs",
+				      dir);
+		else if (r != 0)
 			ret = rs_diag(diag, RS_EIO, "%s: cannot put the new repository in place: %s", dir,
 				      strerror(errno));
 	}
