@@ -146,6 +146,15 @@ check "--json parses" python3 -m json.tool <<< "$json"
 check_match "--json matches the text: status, serial, drift" "OK $serial 0 True" \
 	"$(python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["servers"][0]; print(d["status"], s["serial"], s["serial_drift"], s["answered"])' <<< "$json")"
 
+# --- the key store (here the embedded SoftHSM2 token): what the next signing needs must be there
+mv "$S/hsm" "$S/hsm.away"
+chk --server 127.0.0.1@$PORT --no-alarms
+is 2 "a key store that does not give the signing keys is CRITICAL"
+check_match "... naming the key and why" "^CRITICAL - keystore: the key store does not give the signing key [0-9]+: .*" "$out"
+mv "$S/hsm.away" "$S/hsm"
+chk --server 127.0.0.1@$PORT --no-alarms
+is 0 "... OK again once the keys are back"
+
 # --- serial drift: the state published a newer zone than the server serves
 cp "$WORK/knot/tld.signed" old.signed
 sign_at 0

@@ -417,9 +417,12 @@ int rs_monitor_check(rs_store_t *store, rs_session_t *session, const rs_mon_opts
 			continue;
 		rs_diag_t d;
 		c->keys[c->nkeys].state = st;
+		/* The key store reachable (the token found, the key on it): the next signing needs the keys that sign. */
 		if (rs_session_key(session, st, false, &c->keys[c->nkeys].key, &d) != RS_EOK) {
 			c->keys[c->nkeys].key = NULL;
-			mon_find(report, NULL, "keys", RS_MON_WARNING, "key %u: %s", st->tag, d.text);
+			bool signs = rs_keystate_signs_data(st) || rs_keystate_signs_keys(st);
+			mon_find(report, NULL, "keystore", signs ? RS_MON_CRITICAL : RS_MON_WARNING,
+				 "the key store does not give %skey %u: %s", signs ? "the signing " : "", st->tag, d.text);
 		}
 		c->nkeys++;
 	}
