@@ -256,21 +256,8 @@ check_match "moved entries are caught" "audit.log:5: entry 6: out of sequence" "
 check_match "entries cut off the end are caught" "missing: the log ends at entry" "$(tamper t-cut '$d')"
 
 # --- syslog (RFC 5424 over UDP on loopback) ---
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 - "$port" > syslog.out <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-print("ready", flush=True)
-s.settimeout(60)
-try:
-    while True:
-        print(s.recv(65535).decode(), flush=True)
-except socket.timeout:
-    pass
-EOF
-listener=$!
-for _ in $(seq 100); do grep -q ready syslog.out 2>/dev/null && break; sleep 0.1; done
+syslog_listener syslog.out 60
+port=$SYSLOG_PORT listener=$SYSLOG_PID
 check "audit syslog udp:127.0.0.1:PORT" "$R" --state "$S" audit syslog "udp:127.0.0.1:$port"
 check "a signing run after it" "$R" --state "$S" sign --zone tld. --out tld.signed --now "$(at 2 19)" --quiet
 for _ in $(seq 100); do grep -q ' sign ' syslog.out && break; sleep 0.1; done

@@ -34,6 +34,55 @@ check_exit() {
 	if [ "$rc" -eq "$want" ]; then pass "$d"; else fail "$d (exit $rc, want $want)"; note "$out"; fi
 }
 
+# syslog_listener OUT SECONDS: receive UDP datagrams on loopback into OUT, one per line, until SECONDS pass
+# without one; sets SYSLOG_PORT and SYSLOG_PID, and returns once it listens.
+syslog_listener() {
+	SYSLOG_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	python3 - "$SYSLOG_PORT" "$2" > "$1" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+s.settimeout(int(sys.argv[2]))
+try:
+    while True:
+        print(s.recv(65535).decode(), flush=True)
+except socket.timeout:
+    pass
+EOF
+	SYSLOG_PID=$!
+	for _ in $(seq 100); do grep -q ready "$1" 2>/dev/null && break; sleep 0.1; done
+}
+
+# unbound_conf DIR PORT LOGFILE VERBOSITY: the server: section of a foreground unbound on 127.0.0.1@PORT that
+# lives in DIR (root hints made there, nothing outside loopback, "test." not one of its local zones); the
+# caller appends its own server: lines, then remote-control: and stub-zone: sections.
+unbound_conf() {
+	mkdir -p "$1"
+	printf '. 3600 NS a.root.invalid.\na.root.invalid. 3600 A 127.0.0.9\n' > "$1/root.hints"
+	cat <<EOF
+server:
+    interface: 127.0.0.1@$2
+    port: $2
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "$1"
+    pidfile: "$1/unbound.pid"
+    use-syslog: no
+    logfile: "$3"
+    verbosity: $4
+    num-threads: 1
+    do-ip6: no
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    root-hints: "$1/root.hints"
+    qname-minimisation: no
+    # test. is one of unbound's default local zones (RFC 6761): NXDOMAIN for all of it unless undone.
+    local-zone: "test." nodefault
+EOF
+}
+
 # check_match DESC REGEX TEXT: passes when TEXT matches the extended REGEX.
 check_match() {
 	if printf '%s\n' "$3" | grep -Eq -- "$2"; then pass "$1"; else fail "$1"; note "want /$2/" "$3"; fi

@@ -83,21 +83,8 @@ check_match "one line per finding" "^CRITICAL 127\.0\.0\.1@$PORT signature: sign
 check_match "zone-wide: a key step waiting too long" "^WARNING - keys: a key step has been due for [0-9]+d" "$out"
 
 # Alarms: recorded once, not again while unchanged, to syslog too.
-SYSPORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 - "$SYSPORT" > syslog.out <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-print("ready", flush=True)
-s.settimeout(120)
-try:
-    while True:
-        print(s.recv(65535).decode(), flush=True)
-except socket.timeout:
-    pass
-EOF
-LISTENER=$!
-for _ in $(seq 100); do grep -q ready syslog.out 2>/dev/null && break; sleep 0.1; done
+syslog_listener syslog.out 120
+SYSPORT=$SYSLOG_PORT LISTENER=$SYSLOG_PID
 "$R" --state "$S" audit syslog "udp:127.0.0.1:$SYSPORT" > /dev/null
 alarms() { grep -c 'action=monitor-alarm' "$S/audit.log"; }
 chk --server 127.0.0.1@$PORT

@@ -69,34 +69,17 @@ if [ $up -eq 0 ]; then pass "knotd serves outside.test. and the children on loop
 # --- unbound: a recursive resolver on 127.0.0.1 that finds outside.test. at knotd (stub zone).
 # Its root hints point at loopback too: nothing it does leaves 127.0.0.0/8.
 mkdir -p ub
-printf '. 3600 NS a.root.invalid.\na.root.invalid. 3600 A 127.0.0.9\n' > ub/root.hints
-cat > ub/unbound.conf <<EOF
-server:
-    interface: 127.0.0.1@$RPORT
-    port: $RPORT
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "$WORK/ub"
-    pidfile: "$WORK/ub/unbound.pid"
-    use-syslog: no
-    logfile: ""
-    verbosity: 1
-    num-threads: 1
-    do-ip6: no
-    access-control: 127.0.0.0/8 allow
-    do-not-query-localhost: no
+{
+	unbound_conf "$WORK/ub" "$RPORT" "" 1
+	cat <<EOF
     module-config: "iterator"
-    root-hints: "$WORK/ub/root.hints"
-    qname-minimisation: no
-    # test. is one of unbound's default local zones (RFC 6761): NXDOMAIN for all of it unless undone.
-    local-zone: "test." nodefault
 remote-control:
     control-enable: no
 stub-zone:
     name: "outside.test."
     stub-addr: 127.0.0.1@$PORT
 EOF
+} > ub/unbound.conf
 unbound -d -c ub/unbound.conf > ub/log 2>&1 &
 UNBOUND=$!
 up=1

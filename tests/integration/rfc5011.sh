@@ -51,26 +51,9 @@ mkdir -p ub
 dig @$AN -p $PN $Z DNSKEY +noall +answer | awk '$5 == 257' > ub/anchor.key
 check_match "the anchor file holds the one KSK" "^1$" "$(wc -l < ub/anchor.key)"
 OLD_KEY=$(awk '{print $NF}' ub/anchor.key)
-printf '. 3600 NS a.root.invalid.\na.root.invalid. 3600 A 127.0.0.9\n' > ub/root.hints
-cat > ub/unbound.conf <<EOF
-server:
-    interface: 127.0.0.1@$PU
-    port: $PU
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "$WORK/ub"
-    pidfile: "$WORK/ub/unbound.pid"
-    use-syslog: no
-    logfile: "$WORK/ub/unbound.log"
-    verbosity: 2
-    num-threads: 1
-    do-ip6: no
-    access-control: 127.0.0.0/8 allow
-    do-not-query-localhost: no
-    root-hints: "$WORK/ub/root.hints"
-    qname-minimisation: no
-    local-zone: "test." nodefault
+{
+	unbound_conf "$WORK/ub" "$PU" "$WORK/ub/unbound.log" 2
+	cat <<EOF
     domain-insecure: "."
     auto-trust-anchor-file: "$WORK/ub/anchor.key"
     permit-small-holddown: yes
@@ -84,6 +67,7 @@ stub-zone:
     name: "$Z"
     stub-addr: $AN@$PN
 EOF
+} > ub/unbound.conf
 unbound -d -c ub/unbound.conf > ub/out.log 2>&1 & UNBOUND=$!
 ad() { dig @127.0.0.1 -p $PU www.$Z A +dnssec +time=1 +tries=1 2>/dev/null | grep -q 'flags:.* ad[ ;]'; }
 check "unbound validates the zone from the first KSK (AD)" wait_for 20 ad
