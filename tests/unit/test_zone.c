@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "regsign/zone.h"
 #include "tap/tap.h"
@@ -51,6 +52,23 @@ static int load_opts(const char *origin, const char *text, const char *label, co
 static int load(const char *text, const char *label, rs_zone_t **out, rs_diag_t *d, int *stage)
 {
 	return load_opts("example.", text, label, NULL, out, d, stage);
+}
+
+/* As load, from a file holding text: read by the scanner unrewritten when zone_prep is not needed. */
+static int load_path(const char *text, char *path, rs_zone_t **out, rs_diag_t *d)
+{
+	d->text[0] = '\0';
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+	int ret = rs_zone_new(wire("example."), NULL, out);
+	if (ret == RS_EOK)
+		ret = rs_zone_read(*out, path, d);
+	if (ret == RS_EOK)
+		ret = rs_zone_finish(*out, d);
+	unlink(path);
+	return ret;
 }
 
 static const rs_node_t *find(const rs_zone_t *z, const char *name)
@@ -385,6 +403,28 @@ static void test_errors(void)
 	ret = load(longtxt, "long.zone", &z, &d, &stage);
 	ok(ret == RS_ESYNTAX && starts(d.text, "long.zone:4: character-string of 256 octets, longer than 255"),
 	   "a character-string over 255 octets is refused, not split: %s", d.text);
+	rs_zone_free(z);
+
+	/* Unquoted, in a file the scanner reads as it is: the split it makes is caught at the record. */
+	char b255[256], longfile[2400], path[64], want[128];
+	memset(b255, 'b', 255);
+	b255[255] = '\0';
+	snprintf(longfile, sizeof(longfile), "$ORIGIN example.\n" SOA_LINE "@ NS ns\nt TXT %s more\n"
+		 "u TXT %s ; not this: %s%s\nv TXT \\# 257 ff%0510d00\nw TXT x%sy\n", b255, b255, b255, b255, 0,
+		 b255);
+	snprintf(path, sizeof(path), "/tmp/test_zone_XXXXXX");
+	ret = load_path(longfile, path, &z, &d);
+	snprintf(want, sizeof(want), "%s:7: character-string of 257 octets, longer than 255", path);
+	ok(ret == RS_ESYNTAX && starts(d.text, want), "an unquoted character-string over 255 octets is refused: %s",
+	   d.text);
+	rs_zone_free(z);
+	strstr(longfile, "\nw TXT")[1] = '\0'; /* without the last line */
+	snprintf(path, sizeof(path), "/tmp/test_zone_XXXXXX");
+	ret = load_path(longfile, path, &z, &d);
+	tn = ret == RS_EOK ? find(z, "t.example.") : NULL;
+	ok(tn != NULL && rs_zone_rrs(z)[tn->first].rdlen == 261 && find(z, "u.example.") != NULL &&
+	   find(z, "v.example.") != NULL,
+	   "... not 255 octets and another string as written, nor one in a comment or in the RFC 3597 form: %s", d.text);
 	rs_zone_free(z);
 
 	ret = load("$ORIGIN example.\n$TTL 3600\n@ NS ns\nns A 192.0.2.1\n", "nosoa.zone", &z, &d, &stage);
