@@ -385,7 +385,44 @@ static void test_errors(void)
 	ok(ret == RS_EZONE && starts(d.text, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
 	   "... and refused in a managed one: %s", d.text);
 	rs_zone_free(z);
+	ret = load_opts("example.", stray, "cds.zone", &warn, &z, &d, &stage);
+	ret = ret == RS_EOK ? rs_zone_check_cds(z, &d) : ret;
+	ok(ret == RS_EZONE && starts(d.text, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
+	   "rs_zone_check_cds: the managed rule on any finished zone: %s", d.text);
+	rs_zone_free(z);
 	free(stray);
+
+	/* A patch of the apex (a change set) is held to the same rule in a managed zone. */
+	static uint8_t stray_cds[36] = { 0xf5, 0x11, 15, 2, 1, 2, 3 }, delete_cdnskey[5] = { 0, 0, 3, 0, 0 };
+	for (int managed = 1; managed >= 0; managed--) {
+		rs_zone_t *base = NULL, *next = NULL;
+		ret = load_opts("example.", cds_text, "cds.zone", managed ? &strict : &warn, &base, &d, &stage);
+		size_t nn;
+		const rs_node_t *apex = ret == RS_EOK ? rs_zone_nodes(base, &nn) : NULL;
+		rs_rr_t rrs[16];
+		size_t n = 0;
+		for (uint32_t i = 0; apex != NULL && i < apex->count && n < 15; i++)
+			rrs[n++] = rs_zone_rrs(base)[apex->first + i];
+		rrs[n] = (rs_rr_t){ .type = RS_TYPE_CDS, .ttl = 3600, .rdata = stray_cds, .rdlen = sizeof(stray_cds) };
+		rs_zone_edit_t edit = { .owner = wire("example."), .rrs = rrs, .count = n + 1 };
+		d.text[0] = '\0';
+		ret = apex != NULL ? rs_zone_patch(base, &edit, 1, &next, &d) : ret;
+		if (managed)
+			ok(ret == RS_EZONE && starts(d.text, "CDS record at 'example.' matches no DNSKEY of the zone"),
+			   "a patch adding a CDS of no key to a managed zone's apex is refused, naming the record: %s",
+			   d.text);
+		else
+			ok(ret == RS_EOK, "... an unmanaged zone's is patched (rs_zone_finish warned): %s", d.text);
+		rs_zone_free(next);
+		next = NULL;
+		rrs[n] = (rs_rr_t){ .type = RS_TYPE_CDNSKEY, .ttl = 3600, .rdata = delete_cdnskey, .rdlen = 5 };
+		d.text[0] = '\0';
+		ret = apex != NULL ? rs_zone_patch(base, &edit, 1, &next, &d) : ret;
+		if (managed)
+			ok(ret == RS_EOK, "... the delete signal CDNSKEY 0 3 0 AA== is not: %s", d.text);
+		rs_zone_free(next);
+		rs_zone_free(base);
+	}
 
 	/* What peers read (prep.c): lines stay as written after joined fields and escaped octets. */
 	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nk DNSKEY 256 3 15 ( AAECAwQFBgcICQoLDA0OD\n"
