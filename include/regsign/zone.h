@@ -96,6 +96,12 @@ int rs_zone_add_from(rs_zone_t *zone, uint32_t source, uint32_t line, const uint
  * cds_must_match says) and mark cuts.
  */
 int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag);
+/*
+ * The managed zone's rule on a finished zone, whatever its cds_must_match:
+ * RS_EZONE if an apex CDS or CDNSKEY matches none of its DNSKEYs (the RFC
+ * 8078 delete signals aside), naming FILE:LINE or, with no line, the record.
+ */
+int rs_zone_check_cds(const rs_zone_t *zone, rs_diag_t *diag);
 
 const rs_name_t *rs_zone_origin(const rs_zone_t *zone);
 const rs_node_t *rs_zone_nodes(const rs_zone_t *zone, size_t *count);
@@ -138,7 +144,9 @@ typedef struct {
  * RRset TTLs unified as rs_zone_finish does; its flags are set as
  * rs_zone_finish sets them, and so are those of the names below it when a
  * cut or DNAME comes or goes there; the zone rules are checked for the edited
- * names (RS_EZONE with diag).
+ * names (RS_EZONE with diag), and, when the apex is edited and
+ * opts.cds_must_match, its CDS and CDNSKEY against its DNSKEYs as
+ * rs_zone_finish does.
  *
  * Memory: the nodes and records arrays are *out's own, but the RDATA and
  * names of base that *out keeps are not copied: *out holds a reference to

@@ -162,6 +162,14 @@ check_match "... at the secondaries too" "^$S3$" "$(soa_at $AN $PN)"
 metric() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
 	"http://127.0.0.1:$M/metrics"; }
 check_match "... and the metrics raise it" 'regsign_zone_failing\{zone="tld\."\} 1' "$(metric)"
+# An edit adding a CDS of no key to this managed zone's apex: refused as the full path refuses it, at its line.
+cp tld.good tld.zone
+echo '@ 3600 IN CDS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF' >> tld.zone
+cds_line=$(wc -l < tld.zone)
+cds_refused() { "$R" --state "$S" ctl zone-status tld. | grep -q "last-failure: .*tld\.zone:$cds_line: CDS record at 'tld\.' matches no DNSKEY"; }
+check "an edit adding a CDS that matches no DNSKEY is refused, naming its line" wait_for 20 cds_refused
+check_match "... the last good version keeps serving" "^$S3$" "$(served)"
+check_match "... and no CDS reaches the secondaries" '^$' "$(dig @$AN -p $PN tld. CDS +short +norec)"
 cp tld.good tld.zone
 touch tld.zone
 check "a fixed input is published again" wait_for 30 newer "$S3"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "regsign/zone.h"
 #include "tap/tap.h"
@@ -51,6 +52,23 @@ static int load_opts(const char *origin, const char *text, const char *label, co
 static int load(const char *text, const char *label, rs_zone_t **out, rs_diag_t *d, int *stage)
 {
 	return load_opts("example.", text, label, NULL, out, d, stage);
+}
+
+/* As load, from a file holding text: read by the scanner unrewritten when zone_prep is not needed. */
+static int load_path(const char *text, char *path, rs_zone_t **out, rs_diag_t *d)
+{
+	d->text[0] = '\0';
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+	int ret = rs_zone_new(wire("example."), NULL, out);
+	if (ret == RS_EOK)
+		ret = rs_zone_read(*out, path, d);
+	if (ret == RS_EOK)
+		ret = rs_zone_finish(*out, d);
+	unlink(path);
+	return ret;
 }
 
 static const rs_node_t *find(const rs_zone_t *z, const char *name)
@@ -367,7 +385,44 @@ static void test_errors(void)
 	ok(ret == RS_EZONE && starts(d.text, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
 	   "... and refused in a managed one: %s", d.text);
 	rs_zone_free(z);
+	ret = load_opts("example.", stray, "cds.zone", &warn, &z, &d, &stage);
+	ret = ret == RS_EOK ? rs_zone_check_cds(z, &d) : ret;
+	ok(ret == RS_EZONE && starts(d.text, "cds.zone:9: CDS record at 'example.' matches no DNSKEY"),
+	   "rs_zone_check_cds: the managed rule on any finished zone: %s", d.text);
+	rs_zone_free(z);
 	free(stray);
+
+	/* A patch of the apex (a change set) is held to the same rule in a managed zone. */
+	static uint8_t stray_cds[36] = { 0xf5, 0x11, 15, 2, 1, 2, 3 }, delete_cdnskey[5] = { 0, 0, 3, 0, 0 };
+	for (int managed = 1; managed >= 0; managed--) {
+		rs_zone_t *base = NULL, *next = NULL;
+		ret = load_opts("example.", cds_text, "cds.zone", managed ? &strict : &warn, &base, &d, &stage);
+		size_t nn;
+		const rs_node_t *apex = ret == RS_EOK ? rs_zone_nodes(base, &nn) : NULL;
+		rs_rr_t rrs[16];
+		size_t n = 0;
+		for (uint32_t i = 0; apex != NULL && i < apex->count && n < 15; i++)
+			rrs[n++] = rs_zone_rrs(base)[apex->first + i];
+		rrs[n] = (rs_rr_t){ .type = RS_TYPE_CDS, .ttl = 3600, .rdata = stray_cds, .rdlen = sizeof(stray_cds) };
+		rs_zone_edit_t edit = { .owner = wire("example."), .rrs = rrs, .count = n + 1 };
+		d.text[0] = '\0';
+		ret = apex != NULL ? rs_zone_patch(base, &edit, 1, &next, &d) : ret;
+		if (managed)
+			ok(ret == RS_EZONE && starts(d.text, "CDS record at 'example.' matches no DNSKEY of the zone"),
+			   "a patch adding a CDS of no key to a managed zone's apex is refused, naming the record: %s",
+			   d.text);
+		else
+			ok(ret == RS_EOK, "... an unmanaged zone's is patched (rs_zone_finish warned): %s", d.text);
+		rs_zone_free(next);
+		next = NULL;
+		rrs[n] = (rs_rr_t){ .type = RS_TYPE_CDNSKEY, .ttl = 3600, .rdata = delete_cdnskey, .rdlen = 5 };
+		d.text[0] = '\0';
+		ret = apex != NULL ? rs_zone_patch(base, &edit, 1, &next, &d) : ret;
+		if (managed)
+			ok(ret == RS_EOK, "... the delete signal CDNSKEY 0 3 0 AA== is not: %s", d.text);
+		rs_zone_free(next);
+		rs_zone_free(base);
+	}
 
 	/* What peers read (prep.c): lines stay as written after joined fields and escaped octets. */
 	ret = load("$ORIGIN example.\n$TTL 3600\n" SOA_LINE "@ NS ns\nk DNSKEY 256 3 15 ( AAECAwQFBgcICQoLDA0OD\n"
@@ -385,6 +440,28 @@ static void test_errors(void)
 	ret = load(longtxt, "long.zone", &z, &d, &stage);
 	ok(ret == RS_ESYNTAX && starts(d.text, "long.zone:4: character-string of 256 octets, longer than 255"),
 	   "a character-string over 255 octets is refused, not split: %s", d.text);
+	rs_zone_free(z);
+
+	/* Unquoted, in a file the scanner reads as it is: the split it makes is caught at the record. */
+	char b255[256], longfile[2400], path[64], want[128];
+	memset(b255, 'b', 255);
+	b255[255] = '\0';
+	snprintf(longfile, sizeof(longfile), "$ORIGIN example.\n" SOA_LINE "@ NS ns\nt TXT %s more\n"
+		 "u TXT %s ; not this: %s%s\nv TXT \\# 257 ff%0510d00\nw TXT x%sy\n", b255, b255, b255, b255, 0,
+		 b255);
+	snprintf(path, sizeof(path), "/tmp/test_zone_XXXXXX");
+	ret = load_path(longfile, path, &z, &d);
+	snprintf(want, sizeof(want), "%s:7: character-string of 257 octets, longer than 255", path);
+	ok(ret == RS_ESYNTAX && starts(d.text, want), "an unquoted character-string over 255 octets is refused: %s",
+	   d.text);
+	rs_zone_free(z);
+	strstr(longfile, "\nw TXT")[1] = '\0'; /* without the last line */
+	snprintf(path, sizeof(path), "/tmp/test_zone_XXXXXX");
+	ret = load_path(longfile, path, &z, &d);
+	tn = ret == RS_EOK ? find(z, "t.example.") : NULL;
+	ok(tn != NULL && rs_zone_rrs(z)[tn->first].rdlen == 261 && find(z, "u.example.") != NULL &&
+	   find(z, "v.example.") != NULL,
+	   "... not 255 octets and another string as written, nor one in a comment or in the RFC 3597 form: %s", d.text);
 	rs_zone_free(z);
 
 	ret = load("$ORIGIN example.\n$TTL 3600\n@ NS ns\nns A 192.0.2.1\n", "nosoa.zone", &z, &d, &stage);

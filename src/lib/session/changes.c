@@ -451,6 +451,9 @@ int rs_session_publish_changes(rs_session_t *s, const rs_zone_t *prev, rs_change
 		rs_signing_clear(&signing);
 		return ret;
 	}
+	/* The full path's rule (session_build), on what the change set made: this zone's CDS and CDNSKEY are regsign's. */
+	if (ret == RS_EOK)
+		ret = rs_zone_check_cds(next, diag);
 	/* The names the change touched are checked as a validator would; the rest was verified before. */
 	const uint8_t **names = NULL;
 	size_t nnames = 0;

@@ -87,6 +87,20 @@ int zone_append(rs_zone_t *zone, const rs_name_t *owner, uint16_t type, uint32_t
  */
 int zone_prep(const char *text, size_t len, const char *file, const char *origin, rs_buf_t *out,
 	      rs_diag_t *diag);
+/*
+ * Apex CDS/CDNSKEY against the zone's apex DNSKEYs (its nodes built): RS_EZONE
+ * when one matches none and refuse, else a warning; the RFC 8078 delete
+ * signals aside. Named FILE:LINE, or by the record when it has no line.
+ */
+int zone_check_cds(const rs_zone_t *zone, bool refuse, rs_diag_t *diag);
+/* The refusal of a character-string of octets over 255 at file:line; returns RS_ESYNTAX. */
+int zone_too_long(rs_diag_t *diag, const char *file, uint32_t line, size_t octets);
+/*
+ * Octets of the first unquoted token over 255 in one line of zone text
+ * (up to its newline or comment), 0 if there is none or the line is in the
+ * RFC 3597 form. For the records the scanner split without zone_prep.
+ */
+size_t zone_long_token(const char *line, size_t len);
 /* What zone_prep_needed carries from piece to piece of a file: the unfinished line's length and marks. */
 typedef struct {
 	size_t line_len;

@@ -165,8 +165,71 @@ static int pipe_put(struct pipe *p, const struct rec *rec)
 	return RS_EOK;
 }
 
-static int emit(struct reader *r, zs_scanner_t *s, const char *file, uint32_t file_idx)
+/*
+ * The file the scanner maps, read again line by line, for the rare record
+ * whose source line must be seen (split_suspect). Opened on the first such
+ * record; records come in line order, so the file is read at most once.
+ */
+struct source {
+	const char *path;
+	FILE *f;
+	uint64_t line; /* the line in buf */
+	char *buf;
+	size_t cap;
+	ssize_t len;
+};
+
+static void source_clear(struct source *src)
 {
+	if (src->f != NULL)
+		fclose(src->f);
+	free(src->buf);
+}
+
+/* Line n of the file into src->buf; false if it cannot be read. */
+static bool source_line(struct source *src, uint64_t n)
+{
+	if (src->f != NULL && src->line > n) {
+		fclose(src->f);
+		src->f = NULL;
+	}
+	if (src->f == NULL) {
+		if ((src->f = fopen(src->path, "rb")) == NULL)
+			return false;
+		src->line = 0;
+	}
+	while (src->line < n) {
+		if ((src->len = getline(&src->buf, &src->cap, src->f)) < 0)
+			return false;
+		src->line++;
+	}
+	return true;
+}
+
+/*
+ * Does the RDATA look like libzscanner's split of one long unquoted string:
+ * a string of exactly 255 octets followed by another? Only the types that
+ * hold a list of strings: HINFO and NAPTR strings over 255 are scanner errors.
+ */
+static bool split_suspect(uint16_t type, const uint8_t *rd, uint32_t len)
+{
+	if (type != RS_TYPE_TXT && type != 99 /* SPF */ && type != 258 /* AVC */)
+		return false;
+	for (uint32_t i = 0; i < len; i += 1u + rd[i])
+		if (rd[i] == 255 && i + 256u < len)
+			return true;
+	return false;
+}
+
+static int emit(struct reader *r, zs_scanner_t *s, const char *file, uint32_t file_idx, struct source *src)
+{
+	/* Text the scanner read unrewritten was not checked for strings over 255 (zone_prep_needed). */
+	if (src != NULL && split_suspect(s->r_type, s->r_data, s->r_data_length) &&
+	    source_line(src, s->line_counter)) {
+		size_t octets = zone_long_token(src->buf, (size_t)src->len);
+		if (octets > 0)
+			return zone_too_long(r->diag, file, (uint32_t)s->line_counter, octets);
+	}
 	struct rec rec = {
 		.file = file, .file_idx = file_idx, .line = (uint32_t)s->line_counter,
 		.ttl = s->r_ttl, .rdlen = s->r_data_length, .type = s->r_type, .rclass = s->r_class,
@@ -238,7 +301,8 @@ static bool include_path(const struct reader *r, const char *name, char *out, si
 	return n >= 0 && (size_t)n < max;
 }
 
-static int run_scanner(struct reader *r, zs_scanner_t *s, const char *file)
+/* Scan file's records; src: the file itself when the scanner reads it unrewritten, else NULL. */
+static int run_scanner(struct reader *r, zs_scanner_t *s, const char *file, struct source *src)
 {
 	uint32_t file_idx;
 	int ret = zone_file_index(r->zone, file, &file_idx);
@@ -248,7 +312,7 @@ static int run_scanner(struct reader *r, zs_scanner_t *s, const char *file)
 		zs_parse_record(s);
 		switch (s->state) {
 		case ZS_STATE_DATA:
-			ret = emit(r, s, file, file_idx);
+			ret = emit(r, s, file, file_idx, src);
 			break;
 		case ZS_STATE_ERROR:
 			return rs_diag(r->diag, RS_ESYNTAX, "%s:%llu: %s", file,
@@ -315,7 +379,9 @@ static int read_file(struct reader *r, const char *path, const char *origin, uin
 		r->open[r->depth] = real;
 		r->dir[r->depth] = path;
 		r->depth++;
-		ret = run_scanner(r, s, path);
+		struct source src = { .path = path };
+		ret = run_scanner(r, s, path, text.data == NULL ? &src : NULL);
+		source_clear(&src);
 		r->depth--;
 	}
 	zs_deinit(s);
@@ -430,7 +496,7 @@ int rs_zone_read_string(rs_zone_t *zone, const char *text, size_t len, const cha
 		    zs_set_input_string(s, (const char *)prepped.data, prepped.len) != 0)
 			ret = rs_diag(diag, RS_ESYNTAX, "%s: cannot start the zone scanner", label);
 		else
-			ret = run_scanner(&r, s, label);
+			ret = run_scanner(&r, s, label, NULL);
 		zs_deinit(s);
 	}
 	free(s);

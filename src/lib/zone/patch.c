@@ -281,9 +281,16 @@ int rs_zone_patch(const rs_zone_t *base, const rs_zone_edit_t *edits, size_t ned
 		rs_diag(diag, ret, "out of memory");
 	if (ret == RS_EOK) {
 		mark(z, prep, nedits);
-		for (size_t e = 0; ret == RS_EOK && e < nedits; e++)
+		bool apex = false;
+		for (size_t e = 0; ret == RS_EOK && e < nedits; e++) {
 			if (prep[e].present)
 				ret = zone_check_node(z, &z->nodes[prep[e].at], diag);
+			apex |= prep[e].key_len == z->origin->key_len;
+		}
+		/* rs_zone_finish's apex rule for a managed zone: an edit must not bring in a CDS of no key either. */
+		if (ret == RS_EOK && apex && z->opts.cds_must_match && z->nnodes > 0 &&
+		    (z->nodes[0].flags & RS_NODE_APEX))
+			ret = zone_check_cds(z, true, diag);
 	}
 	uint32_t b, end;
 	if (ret == RS_EOK && (z->nnodes == 0 || !(z->nodes[0].flags & RS_NODE_APEX) ||

@@ -152,11 +152,16 @@ static bool is_class(const char *t, size_t n)
 	return n > 5 && strncasecmp(t, "CLASS", 5) == 0;
 }
 
+int zone_too_long(rs_diag_t *diag, const char *file, uint32_t line, size_t octets)
+{
+	return rs_diag(diag, RS_ESYNTAX, "%s:%u: character-string of %zu octets, longer than 255 "
+		       "(RFC 1035 3.3): split it into strings of at most 255", file, line, octets);
+}
+
 static void too_long(struct prep *p, size_t octets, uint32_t line)
 {
 	if (p->ret == RS_EOK)
-		p->ret = rs_diag(p->diag, RS_ESYNTAX, "%s:%u: character-string of %zu octets, longer than 255 "
-				 "(RFC 1035 3.3): split it into strings of at most 255", p->file, line, octets);
+		p->ret = zone_too_long(p->diag, p->file, line, octets);
 }
 
 /* A quoted string at in[i]: octets >= 0x80 escaped. Returns the octets it stands for. */
@@ -308,6 +313,34 @@ static void record(struct prep *p)
 				put(p, "\n", 1);
 		}
 	}
+}
+
+size_t zone_long_token(const char *line, size_t len)
+{
+	struct prep p = { .in = line, .len = len };
+	size_t first = 0;
+	while (p.i < p.len && line[p.i] != '\n' && line[p.i] != ';') {
+		char c = line[p.i];
+		if (c == '"') {
+			p.i++;
+			while (p.i < p.len && line[p.i] != '"')
+				p.i += line[p.i] == '\\' && p.i + 1 < p.len ? 2 : 1;
+			p.i++;
+			continue;
+		}
+		if (is_delim(c)) {
+			p.i++;
+			continue;
+		}
+		size_t n = token_len(&p, p.i);
+		if (n == 2 && line[p.i] == '\\' && line[p.i + 1] == '#')
+			return 0; /* RFC 3597 form: its hex may be long, and holds no text */
+		size_t octets = decoded_len(line + p.i, n);
+		if (octets > 255 && first == 0)
+			first = octets;
+		p.i += n;
+	}
+	return first;
 }
 
 bool zone_prep_needed(const char *text, size_t len, zone_scan_t *scan)

@@ -1,4 +1,5 @@
 /* The zone store: records, canonical sort, nodes, zone rules and cuts. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -679,11 +680,10 @@ static bool cds_matches(const rs_zone_t *zone, const rs_node_t *apex, const rs_r
 	return false;
 }
 
-/* Apex CDS/CDNSKEY against the zone's DNSKEYs: refused or warned about, as opts.cds_must_match says. */
-static int check_cds(rs_zone_t *zone, rs_diag_t *diag)
+int zone_check_cds(const rs_zone_t *zone, bool refuse, rs_diag_t *diag)
 {
 	const rs_node_t *apex = &zone->nodes[0];
-	char origin[1024], tname[16];
+	char origin[1024], tname[16], where[PATH_MAX + 32];
 	for (uint32_t i = apex->first; i < apex->first + apex->count; i++) {
 		const rs_rr_t *rr = &zone->rrs[i];
 		if ((rr->type != RS_TYPE_CDS && rr->type != RS_TYPE_CDNSKEY) || cds_delete(rr) ||
@@ -691,15 +691,25 @@ static int check_cds(rs_zone_t *zone, rs_diag_t *diag)
 			continue;
 		rs_type_to_str(rr->type, tname, sizeof(tname));
 		rs_dname_to_str(rs_name_wire(zone->origin), origin, sizeof(origin));
-		const char *file = rs_zone_file_name(zone, rr->file);
-		if (zone->opts.cds_must_match)
-			return rs_diag(diag, RS_EZONE, "%s:%u: %s record at '%s' matches no DNSKEY of the zone "
+		/* A record of a change set may have no source line: the record then names itself. */
+		where[0] = '\0';
+		if (rr->line != 0 && rr->file < zone->nfiles)
+			snprintf(where, sizeof(where), "%s:%u: ", zone->files[rr->file], rr->line);
+		if (refuse)
+			return rs_diag(diag, RS_EZONE, "%s%s record at '%s' matches no DNSKEY of the zone "
 				       "(regsign makes the CDS and CDNSKEY records of a managed zone)",
-				       file, rr->line, tname, origin);
-		rs_log(&zone->opts.log, RS_LOG_WARNING, NULL, "%s:%u: %s record at '%s' matches no DNSKEY of the "
-		       "zone: a parent would ignore it or act on it (RFC 7344 4.1)", file, rr->line, tname, origin);
+				       where, tname, origin);
+		rs_log(&zone->opts.log, RS_LOG_WARNING, NULL, "%s%s record at '%s' matches no DNSKEY of the "
+		       "zone: a parent would ignore it or act on it (RFC 7344 4.1)", where, tname, origin);
 	}
 	return RS_EOK;
+}
+
+int rs_zone_check_cds(const rs_zone_t *zone, rs_diag_t *diag)
+{
+	if (!zone->finished)
+		return rs_diag(diag, RS_EINVAL, "cannot check a zone that is not finished");
+	return zone_check_cds(zone, true, diag);
 }
 
 int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
@@ -731,7 +741,7 @@ int rs_zone_finish(rs_zone_t *zone, rs_diag_t *diag)
 	}
 	if (zone->soa == UINT32_MAX)
 		return rs_diag(diag, RS_EZONE, "%s:1: no SOA record at the zone apex '%s'", file, origin);
-	if ((ret = check_cds(zone, diag)) != RS_EOK)
+	if ((ret = zone_check_cds(zone, zone->opts.cds_must_match, diag)) != RS_EOK)
 		return ret;
 	zone->finished = true;
 	return RS_EOK;
