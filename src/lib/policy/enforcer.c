@@ -602,9 +602,7 @@ static bool alg_revocations_done(run_t *r, uint8_t alg)
 		rs_keystate_t *o = &r->set->keys[i];
 		if (o->alg != alg || o->goal != RS_GOAL_RETIRE_ALG || !rs_keystate_published(o))
 			continue;
-		if (alg_revocation_due(r, o))
-			done = false;
-		else if (!revocation_done(r, o))
+		if (alg_revocation_due(r, o) || !revocation_done(r, o))
 			done = false;
 	}
 	return done;

@@ -91,7 +91,7 @@ static bool next_line(const rs_buf_t *b, size_t *pos, char *line, size_t max, si
 	return false;
 }
 
-/* The owner names the zone: compared as names, so case and escapes ("\\038" or "\\&") do not matter. */
+/* The owner names the zone: compared as names, so case and escapes ("\038" or "\&") do not matter. */
 static bool is_zone(const char *owner, const char *zone)
 {
 	uint8_t a[RS_NAME_MAX], b[RS_NAME_MAX];
