@@ -10,19 +10,15 @@
 
 #include "regsign/dns.h"
 #include "regsign/nsec.h"
-#include "regsign/zone.h"
 #include "regsign/zonemd.h"
+
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t origin[] = { 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0 };
-	rs_zone_opts_t opts = { .keep_dnssec = size % 2 == 0, .threads = 1 };
-	rs_zone_t *zone;
-	rs_diag_t diag;
-	if (rs_zone_new(origin, &opts, &zone) != RS_EOK)
-		return 0;
-	if (rs_zone_read_string(zone, (const char *)data, size, "fuzz", &diag) == RS_EOK &&
-	    rs_zone_finish(zone, &diag) == RS_EOK) {
+	rs_zone_t *zone = fuzz_zone_input(data, size, size % 2 == 0);
+	if (zone != NULL) {
+		rs_diag_t diag;
 		size_t n;
 		const rs_node_t *nodes = rs_zone_nodes(zone, &n);
 		const rs_rr_t *rrs = rs_zone_rrs(zone);

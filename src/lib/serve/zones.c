@@ -33,7 +33,7 @@ static void zone_file(const serve_t *sv, const uint8_t *origin, const char *sub,
 {
 	char name[3 * RS_NAME_MAX + 1]; /* always enough; past NAME_MAX the file system refuses it, by name */
 	if (rs_zone_file_stem(origin, name, sizeof(name)) < 0)
-		snprintf(name, sizeof(name), "root");
+		name[0] = '\0'; /* not the root's "root": a file of another zone must never be taken */
 	snprintf(out, max, "%s/%s/%s.%s", sv->o.state_dir, sub, name, ext);
 }
 
