@@ -61,6 +61,12 @@ int rs_hsm_key(rs_hsm_t *hsm, const char *locator, const uint8_t *origin, int al
 int rs_hsm_relabel(rs_hsm_t *hsm, const char *locator, const char *label, rs_diag_t *diag);
 /* Destroy every object of the key at locator (C_DestroyObject). RS_ENOENT if there is none. */
 int rs_hsm_destroy(rs_hsm_t *hsm, const char *locator, rs_diag_t *diag);
+/*
+ * Objects with neither CKA_ID nor CKA_LABEL that a kill inside key
+ * generation left (they hold no key): counted, and when label is set given
+ * locator's id and that label. See pkcs11.c.
+ */
+int rs_hsm_adopt_shells(rs_hsm_t *hsm, const char *locator, const char *label, size_t *count, rs_diag_t *diag);
 /* Call fn for each key pair regsign made in the token (locator, label). */
 int rs_hsm_list(rs_hsm_t *hsm, void (*fn)(void *arg, const char *locator, const char *label), void *arg,
 		rs_diag_t *diag);

@@ -68,6 +68,13 @@ check "the operator puts the other back" "$R" --state "$F" key quarantine releas
 check_match "... its files are back in keys/" "^2$" "$(ls "$F/keys" | grep -c "${extra[1]}")"
 check_match "... audited as key-release" "action=key-release zone=tld\. .*$(re "${extra[1]}")" "$(tail -1 "$F/audit.log")"
 check_match "... the list is empty" "^0 quarantined key\(s\)$" "$("$R" --state "$F" key quarantine list)"
+# A kill between a quarantine's commit and the move: its row is there, its files still in keys/.
+sqlite3 "$F/state.db" "INSERT INTO quarantine VALUES ('${extra[1]}', 'tld.', $T0S, '', 'no row of the state names it')"
+out=$("$R" --state "$F" enforce --zone tld. --now "$(at 0 3)" 2>&1)
+check_match "an interrupted quarantine is finished by the next run" "quarantined key $(re "${extra[1]}") set aside: an interrupted run" "$out"
+check_match "... its files moved to keys/quarantine/" "^0 2$" \
+	"$(ls "$F/keys" | grep -c "${extra[1]}") $(ls "$F/keys/quarantine" | grep -c "${extra[1]}")"
+check_match "... and it is quarantined once" "^1 quarantined key\(s\)$" "$("$R" --state "$F" key quarantine list | tail -1)"
 
 # --- 1b. a rolled-back state.db and a published ZSK in the token (the embedded default) ---
 S=$WORK/state
@@ -99,6 +106,31 @@ check_match "... key quarantine list names it" "tld\. .*$(re "$loc") 'tld\. zsk 
 	"$("$R" --state "$S" key quarantine list)"
 check_match "... and keystore list shows it as quarantined, not as a stray" "^tld\. +- +- +- +quarantined +$(re "$loc")$" \
 	"$("$R" --state "$S" keystore list | grep -F "$loc")"
+# The same kill in the token: the row is there, the object still labelled as a key of the zone.
+row=$(sqlite3 "$S/state.db" "SELECT quote(zone), time, quote(label), quote(why) FROM quarantine WHERE locator = '$loc'" | tr '|' ',')
+"$R" --state "$S" key quarantine release "$loc" >/dev/null
+sqlite3 "$S/state.db" "INSERT INTO quarantine VALUES ('$loc', $row)"
+check_match "(the object is labelled as a key of the zone again)" "^tld\. zsk $tag ECDSAP256SHA256$" "$(labels "$S" | grep "zsk $tag")"
+out=$("$R" --state "$S" enforce --zone tld. --now "$(at 2 6)" 2>&1)
+check_match "an interrupted quarantine in the token is finished by the next run" "quarantined key $(re "$loc") set aside" "$out"
+check_match "... relabelled for the operator" "^quarantine tld\. zsk $tag ECDSAP256SHA256$" "$(labels "$S" | grep "zsk $tag")"
+# A kill inside C_GenerateKeyPair: SoftHSM2 has made an object but not yet written its id and label.
+# pkcs11-tool writes a public key object with neither, which is what regsign takes for such a shell.
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl ec -pubout -outform DER -out shell.der 2>/dev/null
+SOFTHSM2_CONF=$S/hsm/softhsm2.conf pkcs11-tool --module "$MODULE" --token-label regsign --write-object shell.der \
+	--type pubkey >/dev/null 2>&1
+cut=pkcs11:id=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' | sed 's/../%&/g')
+sqlite3 "$S/state.db" "INSERT INTO key_intent VALUES ('$cut', 'tld.', $((T0S + 2 * 86400)))"
+check_match "(the token holds an object with no label)" "^1$" "$(labels "$S" | grep -c '^$')"
+out=$("$R" --state "$S" enforce --zone tld. --now "$(at 2 6)" 2>&1)
+check_match "the object an interrupted generation left half-made is set aside with its intent's locator" \
+	"ALERT: key $(re "$cut") 'tld\. new \(an interrupted key generation\)' not in the state.*half-made" "$out"
+check_match "... labelled for the operator, nothing unnamed left" "^0 1$" \
+	"$(labels "$S" | grep -c '^$') $(labels "$S" | grep -c '^quarantine tld\. new (an interrupted key generation)$')"
+check_match "... with that locator's id" "^$(printf '%s' "${cut#pkcs11:id=}" | tr -d '%')$" "$(SOFTHSM2_CONF=$S/hsm/softhsm2.conf \
+	pkcs11-tool --module "$MODULE" --token-label regsign --list-objects --type pubkey 2>/dev/null |
+	grep -A3 'label: *quarantine tld\. new' | sed -n 's/^ *ID: *//p')"
+check_match "... and listed" "$(re "$cut") 'tld\. new \(an interrupted key generation\)'" "$("$R" --state "$S" key quarantine list)"
 
 # --- 1c. an emptied state.db never wipes the token or the key files ---
 tokfiles=$(find "$S/hsm" -type f | sort | xargs md5sum | md5sum)

@@ -717,6 +717,51 @@ int rs_hsm_list(rs_hsm_t *h, void (*fn)(void *arg, const char *locator, const ch
 	return ret;
 }
 
+/*
+ * SoftHSM2 makes an object first and writes its template (CKA_ID,
+ * CKA_LABEL) and then its key value in later writes: a kill inside
+ * C_GenerateKeyPair can leave a shell with neither id nor label, which holds
+ * no key. Such shells are given the locator (and label) of the generation
+ * that was cut short, so that they are set aside with it instead of lying in
+ * the token unnamed. label NULL only counts them.
+ */
+int rs_hsm_adopt_shells(rs_hsm_t *h, const char *locator, const char *label, size_t *count, rs_diag_t *diag)
+{
+	enum { MAX_OBJECTS = 4096 };
+	*count = 0;
+	uint8_t id[ID_LEN];
+	int ret = locator_parse(locator, id, diag);
+	CK_OBJECT_HANDLE *objs = ret == RS_EOK ? calloc(MAX_OBJECTS, sizeof(*objs)) : NULL;
+	if (ret == RS_EOK && objs == NULL)
+		ret = rs_diag(diag, RS_ENOMEM, "out of memory");
+	static const CK_OBJECT_CLASS classes[] = { CKO_PUBLIC_KEY, CKO_PRIVATE_KEY };
+	for (size_t c = 0; ret == RS_EOK && c < sizeof(classes) / sizeof(classes[0]); c++) {
+		CK_ULONG n = MAX_OBJECTS;
+		CK_RV rv = find_objects(h->f, h->session, (long)classes[c], NULL, 0, objs, &n);
+		if (rv != CKR_OK)
+			ret = hsm_err(diag, rv, "C_FindObjects");
+		for (CK_ULONG i = 0; ret == RS_EOK && i < n; i++) {
+			uint8_t *oid = NULL, *olabel = NULL;
+			size_t idlen = 0, llen = 0;
+			bool shell = get_attr(h, objs[i], CKA_ID, &oid, &idlen, NULL) == RS_EOK && idlen == 0 &&
+				     get_attr(h, objs[i], CKA_LABEL, &olabel, &llen, NULL) == RS_EOK && llen == 0;
+			free(oid);
+			free(olabel);
+			if (!shell)
+				continue;
+			if (label != NULL) {
+				CK_ATTRIBUTE t[] = { { CKA_ID, id, ID_LEN }, { CKA_LABEL, (void *)label, strlen(label) } };
+				if ((rv = h->f->C_SetAttributeValue(h->session, objs[i], t, 2)) != CKR_OK)
+					ret = hsm_err(diag, rv, "C_SetAttributeValue");
+			}
+			if (ret == RS_EOK)
+				(*count)++;
+		}
+	}
+	free(objs);
+	return ret;
+}
+
 /* ---- backup ---- */
 
 static int backup_key(rs_hsm_t *h, CK_OBJECT_HANDLE *out, rs_diag_t *diag)

@@ -56,7 +56,8 @@ int session_commit_audited(rs_session_t *s, int ret, const rs_audit_event_t *e, 
 int session_check_writable(const rs_session_t *s, rs_diag_t *diag);
 
 /* material.c: key material at locator that no row names (why: how it was found), quarantined. */
-int session_quarantine_unknown(rs_session_t *s, const char *locator, const char *why, rs_diag_t *diag);
+int session_quarantine_unknown(rs_session_t *s, const char *locator, const char *why, bool interrupted,
+			       rs_diag_t *diag);
 /* Quarantine the zone's key files and token objects that no row names. */
 void session_quarantine_strays(rs_session_t *s);
 

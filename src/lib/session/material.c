@@ -58,7 +58,8 @@ static void on_material(void *arg, const char *locator, const char *label)
  * operation accepts. The operator ends it: regsign key quarantine destroy
  * or release.
  */
-int session_quarantine_unknown(rs_session_t *s, const char *locator, const char *why, rs_diag_t *diag)
+int session_quarantine_unknown(rs_session_t *s, const char *locator, const char *why, bool interrupted,
+			       rs_diag_t *diag)
 {
 	rs_keystore_t *ks;
 	int ret = session_keystore(s, &ks, diag);
@@ -67,38 +68,78 @@ int session_quarantine_unknown(rs_session_t *s, const char *locator, const char 
 		ret = rs_keystore_list(ks, on_material, &m, diag);
 	if (ret != RS_EOK)
 		return ret;
-	bool token = rs_keystore_hsm(ks) != NULL;
+	rs_hsm_t *token = rs_keystore_hsm(ks);
+	/* What an interrupted generation left half-made is set aside with its locator. */
+	size_t shells = 0;
+	rs_diag_t why_not;
+	if (interrupted && token != NULL && rs_keystore_unlock(ks, RS_ACCESS_ADMIN, &why_not) == RS_EOK &&
+	    rs_hsm_adopt_shells(token, locator, NULL, &shells, &why_not) != RS_EOK)
+		shells = 0;
+	if (!m.present && shells > 0)
+		snprintf(m.label, sizeof(m.label), "%s new (an interrupted key generation)", s->zone.name);
 	rs_quarantine_rec_t q = { .time = s->o.now };
 	snprintf(q.locator, sizeof(q.locator), "%s", locator);
 	snprintf(q.zone, sizeof(q.zone), "%s", s->zone.name);
 	snprintf(q.label, sizeof(q.label), "%s", m.label);
 	snprintf(q.why, sizeof(q.why), "%s", why);
 	char detail[900];
-	if (m.present)
+	if (m.present || shells > 0)
 		snprintf(detail, sizeof(detail), "key %s%s%s%s not in the state (%s): %s; the operator decides (regsign "
 			 "key quarantine list, destroy, release)", locator, q.label[0] ? " '" : "", q.label,
 			 q.label[0] ? "'" : "", why,
-			 token ? "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token" : "moved to keys/quarantine/");
+			 token ? (shells > 0 ? "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token, with the objects an "
+					       "interrupted generation left half-made (no key in them)"
+					     : "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token")
+			       : "moved to keys/quarantine/");
 	else
 		snprintf(detail, sizeof(detail), "no key material at %s (%s): nothing to set aside", locator, why);
 	rs_audit_event_t e = { s->o.now, s->o.operator, "key-quarantine", s->zone.name, 0, "ok", detail };
 	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
 		return ret;
-	if (m.present)
+	if (m.present || shells > 0)
 		ret = rs_store_quarantine_add(s->store, &q, diag);
 	if (ret == RS_EOK)
 		ret = rs_store_intent_remove(s->store, locator, diag);
 	if ((ret = session_commit_audited(s, ret, &e, diag)) != RS_EOK)
 		return ret;
-	if (!m.present)
+	if (!m.present && shells == 0)
 		return RS_EOK;
-	char label[RS_KEYSTORE_LABEL_MAX];
+	char label[RS_KEYSTORE_LABEL_MAX + 16];
 	rs_diag_t moved;
-	if (rs_keystore_quarantine(ks, locator, label, &moved) != RS_EOK)
+	if (m.present && rs_keystore_quarantine(ks, locator, label, &moved) != RS_EOK)
 		rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "quarantined key %s stays where it is: %s", locator,
+		       moved.text);
+	size_t n = strlen(RS_KEYSTORE_QUARANTINE);
+	snprintf(label, sizeof(label), "%s%s", RS_KEYSTORE_QUARANTINE,
+		 m.label + (strncmp(m.label, RS_KEYSTORE_QUARANTINE, n) == 0 ? n : 0));
+	if (shells > 0 && rs_hsm_adopt_shells(token, locator, label, &shells, &moved) != RS_EOK)
+		rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "half-made objects of key %s stay unnamed: %s", locator,
 		       moved.text);
 	rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "ALERT: %s", detail);
 	return RS_EOK;
+}
+
+/*
+ * A quarantine whose row was committed but whose material a kill left in
+ * place (still labelled, or still in keys/): set aside now, so that the
+ * token or the key directory never shows it as a key of the zone.
+ */
+static void quarantine_finish(rs_session_t *s, rs_keystore_t *ks, const char *locator)
+{
+	for (size_t i = 0; i < s->keys.count; i++)
+		if (strcmp(s->keys.keys[i].locator, locator) == 0)
+			return; /* a key of the state: its quarantine is a restored row's, left to the operator */
+	rs_quarantine_rec_t q = { 0 };
+	if (rs_store_quarantine_get(s->store, locator, &q) != RS_EOK || strcmp(q.zone, s->zone.name) != 0)
+		return;
+	char label[RS_KEYSTORE_LABEL_MAX];
+	rs_diag_t diag;
+	if (rs_keystore_quarantine(ks, locator, label, &diag) != RS_EOK)
+		rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "quarantined key %s stays where it is: %s", locator,
+		       diag.text);
+	else
+		rs_log(&s->o.log, RS_LOG_WARNING, s->zone.name, "quarantined key %s set aside: an interrupted run had "
+		       "left it in place", locator);
 }
 
 /* Key files and token objects of the zone that no row names (a state that went back): quarantined. */
@@ -115,9 +156,13 @@ void session_quarantine_strays(rs_session_t *s)
 	for (size_t i = 0; i < m.found.count; i++) {
 		const char *locator = m.found.keys[i].locator;
 		bool known = true;
-		if (rs_store_locator_known(s->store, locator, &known) != RS_EOK || known)
+		if (rs_store_locator_known(s->store, locator, &known) != RS_EOK)
 			continue;
-		if (session_quarantine_unknown(s, locator, "no row of the state names it", &diag) != RS_EOK)
+		if (known) {
+			quarantine_finish(s, ks, locator);
+			continue;
+		}
+		if (session_quarantine_unknown(s, locator, "no row of the state names it", false, &diag) != RS_EOK)
 			rs_log(&s->o.log, RS_LOG_ALERT, s->zone.name, "key material at %s is not in the state and could "
 			       "not be quarantined: %s", locator, diag.text);
 	}

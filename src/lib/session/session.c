@@ -344,7 +344,7 @@ static int finish_interrupted(rs_session_t *s, rs_diag_t *diag)
 				rs_store_rollback(s->store);
 		} else {
 			done = session_quarantine_unknown(s, locator, "a key intent with no key row: made by an interrupted "
-						  "run, or the state went back", &why);
+						  "run, or the state went back", true, &why);
 		}
 		/* The intent stays for the next run; the zone itself must not stop for it. */
 		const char *waits = known == NULL ? "quarantined" : known->goal == RS_GOAL_DEAD ? "destroyed" : "cleared";
