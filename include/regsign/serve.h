@@ -21,7 +21,8 @@
 typedef struct {
 	char listen[8][64];      /* "ADDR@PORT" for DNS (UDP and TCP); none: no server */
 	size_t nlisten;
-	char metrics[64];        /* "ADDR@PORT" for HTTP /metrics; "": none */
+	char metrics[64];        /* "ADDR@PORT" for HTTP /metrics (and the status page unless status is set); "": none */
+	char status[64];         /* "ADDR@PORT" for the status page alone; "": on the metrics listener */
 	char control[4096];      /* the control socket; "": DIR/regsign.ctl */
 	int64_t poll_ms;         /* milliseconds between looks at inputs and the registry data when no change
 	                            notice (inotify) brings one sooner (default 5000) */

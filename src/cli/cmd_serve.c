@@ -19,7 +19,7 @@
 #include "custody.h"
 #include "managed.h"
 
-enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_METRICS, OPT_CONTROL, OPT_FOREGROUND, OPT_THREADS };
+enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_METRICS, OPT_STATUS, OPT_CONTROL, OPT_FOREGROUND, OPT_THREADS };
 
 /* Under systemd (JOURNAL_STREAM) a line starts with its syslog level; by hand, with the time. */
 static void log_line(void *arg, int level, const char *zone, const char *msg)
@@ -102,7 +102,7 @@ static int64_t file_clock(void *arg)
 static int serve_usage(FILE *f, int code)
 {
 	fputs("usage: regsign [--state DIR] serve [--config FILE] [--listen ADDR@PORT]... [--metrics ADDR@PORT]\n"
-	      "                [--control PATH] [--threads N] [--foreground]\n"
+	      "                [--status ADDR@PORT] [--control PATH] [--threads N] [--foreground]\n"
 	      "Sign and publish every managed zone of the state directory, unattended: key steps when due,\n"
 	      "signatures refreshed, inputs and registry data watched, each version verified before it is\n"
 	      "written to the zone's output and served to its secondaries (AXFR, IXFR, NOTIFY; see\n"
@@ -117,6 +117,7 @@ int cmd_serve(int argc, char **argv)
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "status", required_argument, NULL, OPT_STATUS },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -149,6 +150,7 @@ int cmd_serve(int argc, char **argv)
 			ret = rs_serve_config_set(&so.conf, "listen", optarg, &diag);
 			break;
 		case OPT_METRICS: ret = rs_serve_config_set(&so.conf, "metrics", optarg, &diag); break;
+		case OPT_STATUS: ret = rs_serve_config_set(&so.conf, "status", optarg, &diag); break;
 		case OPT_CONTROL: ret = rs_serve_config_set(&so.conf, "control", optarg, &diag); break;
 		case OPT_THREADS: ret = rs_serve_config_set(&so.conf, "threads", optarg, &diag); break;
 		case OPT_FOREGROUND: break; /* systemd runs it in the foreground too: nothing forks */

@@ -22,8 +22,8 @@ static void help(FILE *f)
 		   "max-dnskeys); the secondaries' serials; the last %d alarms of the audit log. The\n"
 		   "secondaries' serials, and whether a zone is frozen, come from a running 'regsign serve'\n"
 		   "when its control socket (--config names one other than DIR/regsign.ctl) answers; else\n"
-		   "the page says they are not known. 'regsign serve' with metrics serves the same page\n"
-		   "at GET / and /status.\n"
+		   "the page says they are not known. 'regsign serve' serves the same page at GET / and\n"
+		   "/status on its status listener, or on its metrics listener when it has none.\n"
 		   "\n"
 		   "example:\n"
 		   "  regsign --state /var/lib/regsign status --html /var/www/status/index.html\n",

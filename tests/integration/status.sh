@@ -117,6 +117,21 @@ check_match "/metrics still answers" "^regsign_zone_serial\{zone=\"tld\.\"\} [1-
 kill "$DAEMON"; wait "$DAEMON"; rc=$?
 check_match "the daemon stops cleanly, with nothing from the sanitizers" "^0 0$" "$rc $(grep -c -E 'AddressSanitizer|LeakSanitizer|runtime error' serve.log)"
 
+# --- the page on a listener of its own: metrics and page apart ---
+PS=$(free_port)
+REGSIGN_CLOCK=$WORK/clock "$R" --state "$S" serve --config serve.conf --status "127.0.0.1@$PS" >> serve.log 2>&1 &
+DAEMON=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PS/" && break; sleep 0.1; done
+curl -s -o own.html "http://127.0.0.1:$PS/"
+if [ -s own.html ] && cmp -s <(strip own.html) <(strip cli.html); then pass "with status ADDR@PORT the page is served there"
+else fail "the page on the status listener"; note "$(diff <(strip own.html) <(strip cli.html) | head -10)"; fi
+check_match "... and no longer on the metrics listener (404), which keeps /metrics" "^404 404 200$" \
+	"$(for u in "$M/" "$PS/metrics" "$M/metrics"; do curl -s -o /dev/null -w '%{http_code} ' "http://127.0.0.1:$u"; done | sed 's/ $//')"
+kill "$DAEMON"; wait "$DAEMON"; rc=$?
+check_match "... and the daemon stops cleanly" "^0 0$" "$rc $(grep -c -E 'AddressSanitizer|LeakSanitizer|runtime error' serve.log)"
+out=$("$R" --state "$S" serve --config serve.conf --status 127.0.0.1 2>&1); rc=$?
+check_match "a status listener without a port: one line, exit 2" "^2 1 regsign: .*status" "$rc $(printf '%s\n' "$out" | wc -l) $out"
+
 # --- a zone name that must be escaped ---
 W=$WORK/weird
 printf '$TTL 3600\n$ORIGIN we\\034i\\060r\\062d\\038.\n@ IN SOA ns1 h 1 7200 3600 1209600 600\n@ NS ns1\nns1 A 192.0.2.1\n' > w.zone

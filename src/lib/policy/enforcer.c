@@ -581,8 +581,12 @@ static bool revocation_done(run_t *r, const rs_keystate_t *k)
 }
 
 /*
- * RFC 5011 in an algorithm rollover too: an old KSK (not a CSK, whose data
- * signatures stay to the end) is revoked before it goes.
+ * RFC 5011 in an algorithm rollover too: an old KSK is revoked before it
+ * goes. Not a CSK: its data signatures stay to the end, and the REVOKE bit
+ * changes its tag, so a cache holding the DNSKEY RRset of one side and the
+ * data signatures of the other would find no signature of that algorithm
+ * from a key it holds (the simulation's strict check); it would take the
+ * data signed under both tags for a DNSKEY TTL.
  */
 static bool alg_revocation_due(const run_t *r, const rs_keystate_t *k)
 {

@@ -22,7 +22,9 @@ static const struct setting {
 	const char *what;
 } settings[] = {
 	{ "listen", K_ADDRS, offsetof(rs_serve_config_t, listen), 0, 0, "DNS for secondaries, ADDR@PORT (repeatable)" },
-	{ "metrics", K_ADDR, offsetof(rs_serve_config_t, metrics), 0, 0, "Prometheus metrics over HTTP, ADDR@PORT" },
+	{ "metrics", K_ADDR, offsetof(rs_serve_config_t, metrics), 0, 0,
+	  "Prometheus metrics over HTTP, ADDR@PORT (and the status page, unless status is set)" },
+	{ "status", K_ADDR, offsetof(rs_serve_config_t, status), 0, 0, "the status page alone over HTTP, ADDR@PORT" },
 	{ "control", K_PATH, offsetof(rs_serve_config_t, control), 0, 0, "the control socket" },
 	{ "poll", K_MILLIS, offsetof(rs_serve_config_t, poll_ms), 50, 3600000,
 	  "how often inputs and registry data are looked at without a change notice (1s, 5s)" },

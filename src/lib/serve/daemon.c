@@ -135,7 +135,7 @@ int64_t serve_mono_ms(void)
 	return (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
 }
 
-enum { FD_SIGNAL, FD_WAKE, FD_CTL, FD_METRICS, FD_WATCH, FD_FIRST_DNS };
+enum { FD_SIGNAL, FD_WAKE, FD_CTL, FD_METRICS, FD_STATUS, FD_WATCH, FD_FIRST_DNS };
 #define MAX_FDS (FD_FIRST_DNS + 2 * 8)
 
 int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
@@ -191,6 +191,9 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 	if (ret == RS_EOK && opts->conf.metrics[0] != '\0' &&
 	    (fds[FD_METRICS].fd = serve_listen(opts->conf.metrics, SOCK_STREAM, diag)) < 0)
 		ret = fds[FD_METRICS].fd;
+	if (ret == RS_EOK && opts->conf.status[0] != '\0' &&
+	    (fds[FD_STATUS].fd = serve_listen(opts->conf.status, SOCK_STREAM, diag)) < 0)
+		ret = fds[FD_STATUS].fd;
 	for (size_t i = 0; ret == RS_EOK && i < opts->conf.nlisten; i++) {
 		for (int t = 0; t < 2 && ret == RS_EOK; t++) {
 			types[nfds] = t == 0 ? SOCK_DGRAM : SOCK_STREAM;
@@ -274,6 +277,8 @@ int rs_serve_run(const rs_serve_opts_t *opts, rs_diag_t *diag)
 			serve_accept(sv, fds[FD_CTL].fd, SERVE_CTL);
 		if (fds[FD_METRICS].fd >= 0 && (fds[FD_METRICS].revents & POLLIN))
 			serve_accept(sv, fds[FD_METRICS].fd, SERVE_HTTP);
+		if (fds[FD_STATUS].fd >= 0 && (fds[FD_STATUS].revents & POLLIN))
+			serve_accept(sv, fds[FD_STATUS].fd, SERVE_STATUS);
 		for (size_t i = FD_FIRST_DNS; i < nfds; i++) {
 			if (!(fds[i].revents & POLLIN))
 				continue;

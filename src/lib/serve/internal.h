@@ -135,7 +135,8 @@ int serve_status_page(serve_t *sv, rs_buf_t *out);
 void serve_label_value(const char *in, char *out, size_t max);
 int serve_listen(const char *addr_port, int type, rs_diag_t *diag);
 void serve_udp(serve_t *sv, int fd);
-enum serve_conn { SERVE_DNS, SERVE_CTL, SERVE_HTTP };
+/* SERVE_HTTP: metrics (and the status page when no status listener is set); SERVE_STATUS: the page alone. */
+enum serve_conn { SERVE_DNS, SERVE_CTL, SERVE_HTTP, SERVE_STATUS };
 /* Accept a connection on fd and answer it in a thread of its own (DNS over TCP, control, metrics). */
 void serve_accept(serve_t *sv, int fd, enum serve_conn kind);
 

@@ -116,6 +116,7 @@ static int tcp_send(void *arg, const uint8_t *msg, size_t len)
 struct conn {
 	serve_t *sv;
 	int fd;
+	enum serve_conn kind;
 	struct sockaddr_storage from;
 };
 
@@ -222,9 +223,10 @@ static void *http_conn(void *arg)
 	if (strcmp(method, "GET") != 0 && !head_only) {
 		status = "405 Method Not Allowed";
 		extra = "Allow: GET, HEAD\r\n";
-	} else if (strcmp(path, "/metrics") == 0) {
+	} else if (c->kind == SERVE_HTTP && strcmp(path, "/metrics") == 0) {
 		serve_metrics(c->sv, &body);
-	} else if (strcmp(path, "/") == 0 || strcmp(path, "/status") == 0) {
+	} else if ((c->kind == SERVE_STATUS || c->sv->o.conf.status[0] == '\0') &&
+		   (strcmp(path, "/") == 0 || strcmp(path, "/status") == 0)) {
 		/* Read only, and nothing the page could load or run: it is all inline. */
 		if (serve_status_page(c->sv, &body) != RS_EOK)
 			status = "500 Internal Server Error";
@@ -247,12 +249,14 @@ static void *http_conn(void *arg)
 /* Past the bound a DNS connection is closed at once: the secondaries retry, memory stays bounded. */
 void serve_accept(serve_t *sv, int fd, enum serve_conn kind)
 {
-	static void *(*const run[])(void *) = { [SERVE_DNS] = tcp_conn, [SERVE_CTL] = ctl_conn, [SERVE_HTTP] = http_conn };
+	static void *(*const run[])(void *) = { [SERVE_DNS] = tcp_conn, [SERVE_CTL] = ctl_conn, [SERVE_HTTP] = http_conn,
+						[SERVE_STATUS] = http_conn };
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return;
 	socklen_t flen = sizeof(c->from);
 	c->sv = sv;
+	c->kind = kind;
 	c->fd = accept4(fd, (struct sockaddr *)&c->from, &flen, SOCK_CLOEXEC);
 	if (c->fd < 0) {
 		free(c);
