@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -74,16 +75,34 @@ int cmd_keygen(int argc, char **argv)
 			  "pass --legacy to make one anyway", rs_alg_name(alg));
 		return RS_EINVAL;
 	}
-	rs_key_t *key;
+	rs_key_t *key = NULL;
 	rs_diag_t diag;
-	int ret = pem != NULL ? rs_key_import_pem(pem, origin, alg, ksk, &key, &diag)
-			      : rs_key_generate(origin, alg, (unsigned)bits, ksk, &key, &diag);
-	if (ret != RS_EOK) {
-		cli_error("%s", diag.text);
-		return ret;
+	char base[1024], path[2200];
+	/* Never over another key's files: the name is fixed by the tag, which a key in dir may have (as dnssec-keygen). */
+	for (int attempt = 0;; attempt++) {
+		int ret = pem != NULL ? rs_key_import_pem(pem, origin, alg, ksk, &key, &diag)
+				      : rs_key_generate(origin, alg, (unsigned)bits, ksk, &key, &diag);
+		if (ret != RS_EOK) {
+			cli_error("%s", diag.text);
+			return ret;
+		}
+		bool taken = false;
+		if (rs_key_file_name(key, base, sizeof(base)) == RS_EOK) {
+			snprintf(path, sizeof(path), "%s/%s.private", dir, base);
+			taken = access(path, F_OK) == 0;
+			snprintf(path, sizeof(path), "%s/%s.key", dir, base);
+			taken = taken || access(path, F_OK) == 0;
+		}
+		if (!taken)
+			break;
+		rs_key_free(key);
+		if (pem != NULL || attempt == 31) {
+			cli_error("%s/%s: a key with that name exists%s", dir, base,
+				  pem != NULL ? "" : " (32 keys made, each with a taken tag)");
+			return RS_EINVAL;
+		}
 	}
-	char base[1024];
-	ret = rs_key_save(key, dir, cli_now(), (uint32_t)ttl, base, sizeof(base), &diag);
+	int ret = rs_key_save(key, dir, cli_now(), (uint32_t)ttl, base, sizeof(base), &diag);
 	rs_key_free(key);
 	if (ret != RS_EOK) {
 		cli_error("%s", diag.text);

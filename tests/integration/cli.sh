@@ -23,6 +23,14 @@ mkdir -p keys
 ksk=$("$R" keygen --origin example. --algorithm ECDSAP256SHA256 --ksk --keys keys)
 "$R" keygen --origin example. --algorithm ECDSAP256SHA256 --keys keys --quiet
 check_match "keygen prints the key's base name" '^Kexample\.\+013\+[0-9]{5}$' "$ksk"
+# The same key twice (imported from one PEM): the second would take the first one's file names.
+mkdir -p same && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out same.pem 2>/dev/null
+first=$("$R" keygen --origin example. --algorithm ECDSAP256SHA256 --keys same --import-pem same.pem)
+sum=$(cat same/* | md5sum)
+out=$("$R" keygen --origin example. --algorithm ECDSAP256SHA256 --keys same --import-pem same.pem 2>&1); rc=$?
+check_match "keygen never writes over a key of the same name: refused, one line" \
+	"^2 regsign: same/$(sed 's/[.+]/\\&/g' <<<"$first"): a key with that name exists$" "$rc $out"
+check_match "... the first key's files untouched" "^$sum$" "$(cat same/* | md5sum)"
 
 # DS of the KSK only, as dnssec-dsfromkey makes it.
 for d in sha256:SHA-256 sha384:SHA-384; do

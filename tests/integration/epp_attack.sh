@@ -103,8 +103,9 @@ t1=$(date +%s)
 note "9 wrong logins in 3 sessions: $(tr '\n' ' ' < brute.out)in $((t1 - t0)) s"
 check_match "wrong passwords across 3 sessions: the seventh locks the registrar (2501, --login-lockout 7)" \
 	"^2200 2200 2501 2200 2200 2501 2501 closed $" "$(cut -d' ' -f1 brute.out | tr '\n' ' ')"
-check_match "... each answer held longer: 1 s, then 2 s (--login-delay-max 2)" "^2200 1\.[0-9] 2200 2\.[0-9] " \
-	"$(tr '\n' ' ' < brute.out)"
+# Each hold also has the Argon2id verification and the round trip in it, which a loaded machine stretches.
+check_match "... each answer held longer: 1 s, then 2 s (--login-delay-max 2)" "^ok$" \
+	"$(awk 'NR == 1 {a = $2} NR == 2 {b = $2} END {print (a >= 1 && b >= 2 && b - a > 0.5 && b - a < 1.5) ? "ok" : "no: " a " " b}' brute.out)"
 check_match "... 7 failures took at least 11 s" "^ok$" "$([ $((t1 - t0)) -ge 11 ] && echo ok)"
 out=$(load login victim.pem victim.key victim pw-victim 127.0.0.2)
 check_match "while locked, the right password from another address is refused: 2501, a neutral reason" \

@@ -85,34 +85,41 @@ check_match "unbound holds the first KSK $OLD as valid" "(^| )$OLD:VALID " "$(st
 check "ctl rollover $Z ksk" "$R" --state "$S" ctl rollover $Z ksk
 NEW=$(tag_of ==)
 [ "$NEW" != "$OLD" ] && pass "a new KSK $NEW is made" || fail "a new KSK is made"
-lost=0 seen="" start=$(date +%s)
-t_pend= t_valid= t_rev= t_ds= t_gone= t_listed=
+# An answer without AD (SERVFAIL included) is a loss; a query a loaded machine left unanswered is not.
+lost_ad() { local a; a=$(dig @127.0.0.1 -p $PU www.$Z A +dnssec +time=2 +tries=2 2>/dev/null)
+	grep -q 'status:' <<<"$a" && ! grep -q 'flags:.* ad[ ;]' <<<"$a"; }
+# Times in hundredths of a second since the rollover; an event first seen at a pass happened after the
+# pass before it (prev), so "first seen - prev" bounds how long unbound held a state from above.
+lost=0 seen="" start=$EPOCHREALTIME prev=0
+elapsed() { awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%d", (b - a) * 100}'; }
+t_pend= t_valid= t_rev= t_ds= t_gone= t_listed= pend_after= rev_after=
 for _ in $(seq 1 150); do
 	sleep 1
-	now=$(($(date +%s) - start))
-	ad || lost=$((lost + 1))
-	st=$(states)
-	[ -z "$t_pend" ] && grep -q "$NEW:ADDPEND" <<<"$st" && t_pend=$now
-	[ -z "$t_valid" ] && grep -q "$NEW:VALID" <<<"$st" && t_valid=$now
-	[ -z "$t_rev" ] && grep -F "$OLD_KEY" ub/anchor.key 2>/dev/null | grep -q '385 3 13 .*state=4 \[ REVOKED \]' && t_rev=$now
+	now=$(elapsed)
+	lost_ad && lost=$((lost + 1))
+	st=" $(states)"
+	[ -z "$t_pend" ] && grep -q " $NEW:ADDPEND " <<<"$st" && t_pend=$now pend_after=$prev
+	[ -z "$t_valid" ] && grep -q " $NEW:VALID " <<<"$st" && t_valid=$now
+	[ -z "$t_rev" ] && grep -F "$OLD_KEY" ub/anchor.key 2>/dev/null | grep -q '385 3 13 .*state=4 \[ REVOKED \]' && t_rev=$now rev_after=$prev
 	[ -z "$t_ds" ] && "$R" --state "$S" key list --zone $Z --json | grep -q "\"tag\": $NEW,.*\"ds\": {\"state\": \"\(rumoured\|omnipresent\)\"" && t_ds=$now
 	[ -z "$t_listed" ] && "$R" --state "$S" key list --zone $Z | grep -q "^$OLD  *ksk .* revoked " && t_listed=$now
 	[ -z "$t_gone" ] && [ "$(ksks)" = "257 " ] && [ -n "$t_rev" ] && t_gone=$now
 	seen="$seen $now:$(ksks | tr -d ' ')"
 	[ -n "$t_gone" ] && [ -n "$t_valid" ] && break
+	prev=$now
 done
-note "seconds after the rollover: unbound has $NEW pending at ${t_pend:-never}, valid at ${t_valid:-never};" \
+note "hundredths of a second after the rollover: unbound has $NEW pending at ${t_pend:-never}, valid at ${t_valid:-never};" \
 	"$OLD revoked at ${t_rev:-never}; the old KSK gone from the DNSKEY RRset at ${t_gone:-never}"
 check_match "key list names the old KSK revoked while it is published so" "^[0-9]+$" "$t_listed"
 check_match "unbound sees the new KSK and holds it pending (AddPend)" "^[0-9]+$" "$t_pend"
 check_match "... and trusts it once the add hold-down has passed" "^[0-9]+$" "$t_valid"
-check_match "... not before 20 seconds" "^1$" "$(( ${t_valid:-0} - ${t_pend:-0} >= 19 ))"
+check_match "... not before 20 seconds" "^1$" "$(( ${t_valid:-0} - ${pend_after:-0} >= 2000 ))"
 check_match "the old KSK is published revoked (flags 385) and unbound marks it revoked" "^[0-9]+$" "$t_rev"
 check_match "... only after unbound trusts the new one" "^1$" "$(( ${t_rev:-0} >= ${t_valid:-999} ))"
 check_match "the revoked key leaves the DNSKEY RRset after the remove hold-down" "^1$" \
-	"$(( ${t_gone:-0} - ${t_rev:-999} >= 19 ))"
+	"$(( ${t_gone:-0} - ${rev_after:-99900} >= 2000 ))"
 check_match "every answer during the rollover was authenticated (AD)" "^0$" "$lost"
-check_match "unbound's anchor: the new KSK valid, the old revoked" "$NEW:VALID" "$(states)"
+check_match "unbound's anchor: the new KSK valid, the old revoked" " $NEW:VALID " " $(states)"
 check_match "the served DNSKEY RRset showed the revoked key on the way" ":(257)?385(257)?( |$)" "$seen"
 check "after the rollover unbound still validates" ad
 out=$("$R" --state "$S" key list --zone $Z --json)

@@ -637,6 +637,7 @@ static void test_locks(rs_store_t *s)
 	/* wait = true blocks until the holder lets go. */
 	pid = holder(s, "example.", &to, &from);
 	read_report(from);
+	double t0 = now_s(); /* before the fork: the parent may run only after the child has slept */
 	pid_t exiter = fork();
 	if (exiter == 0) {
 		usleep(300000);
@@ -644,7 +645,6 @@ static void test_locks(rs_store_t *s)
 			_exit(2);
 		_exit(0);
 	}
-	double t0 = now_s();
 	int ret = rs_store_zone_lock(s, "example.", true, &l, &d);
 	double waited = now_s() - t0;
 	ok(ret == RS_EOK && waited > 0.2, "with wait, the lock is taken once the holder exits (%.3f s)", waited);
