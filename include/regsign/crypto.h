@@ -68,6 +68,11 @@ int rs_key_load(const char *path, bool need_private, rs_key_t **out, rs_diag_t *
 int rs_key_from_dnskey(const uint8_t *owner, const uint8_t *rdata, size_t len, rs_key_t **out);
 /* The base name of the key's BIND files, K<origin>+<alg>+<tag>, into out (max octets). */
 int rs_key_file_name(const rs_key_t *key, char *out, size_t max);
+/*
+ * -EEXIST, said, if DIR/basename.key or .private exists: the name is fixed by
+ * the tag, which another key may have, and no key's files are ever replaced.
+ */
+int rs_key_files_free(const char *dir, const char *basename, rs_diag_t *diag);
 /* Write DIR/K<origin>+<alg>+<tag>.key and .private (0600), each atomically. */
 int rs_key_save(const rs_key_t *key, const char *dir, int64_t now, uint32_t ttl, char *basename,
 		size_t basename_max, rs_diag_t *diag);

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -77,8 +76,8 @@ int cmd_keygen(int argc, char **argv)
 	}
 	rs_key_t *key = NULL;
 	rs_diag_t diag;
-	char base[1024], path[2200];
-	/* Never over another key's files: the name is fixed by the tag, which a key in dir may have (as dnssec-keygen). */
+	char base[1024];
+	/* Never over another key's files: another key is made instead (as dnssec-keygen does). */
 	for (int attempt = 0;; attempt++) {
 		int ret = pem != NULL ? rs_key_import_pem(pem, origin, alg, ksk, &key, &diag)
 				      : rs_key_generate(origin, alg, (unsigned)bits, ksk, &key, &diag);
@@ -86,19 +85,11 @@ int cmd_keygen(int argc, char **argv)
 			cli_error("%s", diag.text);
 			return ret;
 		}
-		bool taken = false;
-		if (rs_key_file_name(key, base, sizeof(base)) == RS_EOK) {
-			snprintf(path, sizeof(path), "%s/%s.private", dir, base);
-			taken = access(path, F_OK) == 0;
-			snprintf(path, sizeof(path), "%s/%s.key", dir, base);
-			taken = taken || access(path, F_OK) == 0;
-		}
-		if (!taken)
+		if (rs_key_file_name(key, base, sizeof(base)) != RS_EOK || rs_key_files_free(dir, base, &diag) == RS_EOK)
 			break;
 		rs_key_free(key);
 		if (pem != NULL || attempt == 31) {
-			cli_error("%s/%s: a key with that name exists%s", dir, base,
-				  pem != NULL ? "" : " (32 keys made, each with a taken tag)");
+			cli_error("%s%s", diag.text, pem != NULL ? "" : " (32 keys made, each with a taken tag)");
 			return RS_EINVAL;
 		}
 	}

@@ -833,6 +833,18 @@ int rs_key_file_name(const rs_key_t *key, char *out, size_t max)
 	return n >= 0 && (size_t)n < max ? RS_EOK : RS_ELIMIT;
 }
 
+int rs_key_files_free(const char *dir, const char *basename, rs_diag_t *diag)
+{
+	static const char *const ext[] = { ".private", ".key" };
+	char path[4400];
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", dir, basename, ext[i]);
+		if (access(path, F_OK) == 0)
+			return rs_diag(diag, -EEXIST, "%s/%s: a key with that name exists", dir, basename);
+	}
+	return RS_EOK;
+}
+
 int rs_key_save(const rs_key_t *key, const char *dir, int64_t now, uint32_t ttl, char *basename,
 		size_t basename_max, rs_diag_t *diag)
 {

@@ -123,14 +123,9 @@ static int files_generate(void *be, const rs_keygen_t *g, rs_key_t **out, char *
 		return ret;
 	if (rs_key_file_name(key, locator, RS_LOCATOR_MAX) != RS_EOK)
 		ret = rs_diag(diag, RS_ELIMIT, "key file name too long");
-	/* Never over another key's files: the name is fixed by the tag, which may be taken. */
-	char path[4400];
-	key_path(f, locator, ".private", path, sizeof(path));
-	if (ret == RS_EOK && access(path, F_OK) == 0)
-		ret = rs_diag(diag, -EEXIST, "key file '%s' exists", path);
-	key_path(f, locator, ".key", path, sizeof(path));
-	if (ret == RS_EOK && access(path, F_OK) == 0)
-		ret = rs_diag(diag, -EEXIST, "key file '%s' exists", path);
+	/* Before the intent: a taken name is another key's, never recorded as this one's. */
+	if (ret == RS_EOK)
+		ret = rs_key_files_free(f->dir, locator, diag);
 	if (ret == RS_EOK && g->intent != NULL && (ret = g->intent(g->intent_arg, locator)) != RS_EOK)
 		rs_diag(diag, ret, "cannot record the key about to be made: %s", rs_strerror(ret));
 	if (ret == RS_EOK)

@@ -55,6 +55,9 @@ int session_commit_audited(rs_session_t *s, int ret, const rs_audit_event_t *e, 
 /* RS_EINVAL unless the session may change the zone (not read-only, not being removed). */
 int session_check_writable(const rs_session_t *s, rs_diag_t *diag);
 
+/* The zone's key whose material is at locator; NULL if no row names it. */
+rs_keystate_t *session_key_at(rs_session_t *s, const char *locator);
+
 /* material.c: key material at locator that no row names (why: how it was found), quarantined. */
 int session_quarantine_unknown(rs_session_t *s, const char *locator, const char *why, bool interrupted,
 			       rs_diag_t *diag);

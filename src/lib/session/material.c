@@ -75,6 +75,7 @@ int session_quarantine_unknown(rs_session_t *s, const char *locator, const char 
 	if (interrupted && token != NULL && rs_keystore_unlock(ks, RS_ACCESS_ADMIN, &why_not) == RS_EOK &&
 	    rs_hsm_adopt_shells(token, locator, NULL, &shells, &why_not) != RS_EOK)
 		shells = 0;
+	bool set_aside = m.present || shells > 0;
 	if (!m.present && shells > 0)
 		snprintf(m.label, sizeof(m.label), "%s new (an interrupted key generation)", s->zone.name);
 	rs_quarantine_rec_t q = { .time = s->o.now };
@@ -82,27 +83,27 @@ int session_quarantine_unknown(rs_session_t *s, const char *locator, const char 
 	snprintf(q.zone, sizeof(q.zone), "%s", s->zone.name);
 	snprintf(q.label, sizeof(q.label), "%s", m.label);
 	snprintf(q.why, sizeof(q.why), "%s", why);
+	const char *where = token == NULL ? "moved to keys/quarantine/"
+			    : shells == 0 ? "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token"
+					  : "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token, with the objects an "
+					    "interrupted generation left half-made (no key in them)";
 	char detail[900];
-	if (m.present || shells > 0)
+	if (set_aside)
 		snprintf(detail, sizeof(detail), "key %s%s%s%s not in the state (%s): %s; the operator decides (regsign "
 			 "key quarantine list, destroy, release)", locator, q.label[0] ? " '" : "", q.label,
-			 q.label[0] ? "'" : "", why,
-			 token ? (shells > 0 ? "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token, with the objects an "
-					       "interrupted generation left half-made (no key in them)"
-					     : "relabelled '" RS_KEYSTORE_QUARANTINE "...' in the token")
-			       : "moved to keys/quarantine/");
+			 q.label[0] ? "'" : "", why, where);
 	else
 		snprintf(detail, sizeof(detail), "no key material at %s (%s): nothing to set aside", locator, why);
 	rs_audit_event_t e = { s->o.now, s->o.operator, "key-quarantine", s->zone.name, 0, "ok", detail };
 	if ((ret = rs_store_begin(s->store, diag)) != RS_EOK)
 		return ret;
-	if (m.present || shells > 0)
+	if (set_aside)
 		ret = rs_store_quarantine_add(s->store, &q, diag);
 	if (ret == RS_EOK)
 		ret = rs_store_intent_remove(s->store, locator, diag);
 	if ((ret = session_commit_audited(s, ret, &e, diag)) != RS_EOK)
 		return ret;
-	if (!m.present && shells == 0)
+	if (!set_aside)
 		return RS_EOK;
 	char label[RS_KEYSTORE_LABEL_MAX + 16];
 	rs_diag_t moved;
@@ -126,9 +127,8 @@ int session_quarantine_unknown(rs_session_t *s, const char *locator, const char 
  */
 static void quarantine_finish(rs_session_t *s, rs_keystore_t *ks, const char *locator)
 {
-	for (size_t i = 0; i < s->keys.count; i++)
-		if (strcmp(s->keys.keys[i].locator, locator) == 0)
-			return; /* a key of the state: its quarantine is a restored row's, left to the operator */
+	if (session_key_at(s, locator) != NULL)
+		return; /* a key of the state: its quarantine is a restored row's, left to the operator */
 	rs_quarantine_rec_t q = { 0 };
 	if (rs_store_quarantine_get(s->store, locator, &q) != RS_EOK || strcmp(q.zone, s->zone.name) != 0)
 		return;
@@ -178,9 +178,7 @@ int rs_session_quarantine_end(rs_session_t *s, const char *locator, bool destroy
 	if (destroy && (reason == NULL || reason[0] == '\0'))
 		return rs_diag(diag, RS_EINVAL, "%s: destroying a quarantined key needs a reason (--reason)",
 			       s->zone.name);
-	bool known = false;
-	for (size_t i = 0; i < s->keys.count && !known; i++)
-		known = strcmp(s->keys.keys[i].locator, locator) == 0;
+	bool known = session_key_at(s, locator) != NULL;
 	rs_quarantine_rec_t q = { .why = "a key of the state" };
 	ret = rs_store_quarantine_get(s->store, locator, &q);
 	/*

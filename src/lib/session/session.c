@@ -305,6 +305,14 @@ static int destroy_just_made(rs_session_t *s, const char *locator, const char *w
 
 static int destroyed(rs_session_t *s, rs_keystate_t *k, rs_diag_t *diag);
 
+rs_keystate_t *session_key_at(rs_session_t *s, const char *locator)
+{
+	for (size_t i = 0; i < s->keys.count; i++)
+		if (strcmp(s->keys.keys[i].locator, locator) == 0)
+			return &s->keys.keys[i];
+	return NULL;
+}
+
 static void collect_intent(void *arg, const char *locator, int64_t when)
 {
 	(void)when;
@@ -328,10 +336,7 @@ static int finish_interrupted(rs_session_t *s, rs_diag_t *diag)
 	int ret = rs_store_intents(s->store, s->zone.name, collect_intent, &intents);
 	for (size_t i = 0; ret == RS_EOK && i < intents.count; i++) {
 		const char *locator = intents.keys[i].locator;
-		rs_keystate_t *known = NULL;
-		for (size_t j = 0; j < s->keys.count && known == NULL; j++)
-			if (strcmp(s->keys.keys[j].locator, locator) == 0)
-				known = &s->keys.keys[j];
+		rs_keystate_t *known = session_key_at(s, locator);
 		rs_diag_t why;
 		int done;
 		if (known != NULL && known->goal == RS_GOAL_DEAD) {
